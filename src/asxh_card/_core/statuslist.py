@@ -1,0 +1,230 @@
+"""IETF Token Status List (draft-ietf-oauth-status-list): references, lists, signed tokens.
+
+A status list is a byte array holding one ``bits``-wide value per index (1, 2, 4 or 8 bits),
+packed from the least significant bit of each byte (draft §4.1), ZLIB-compressed and
+base64url-encoded as ``{"bits": b, "lst": "..."}``. This project uses 2 bits with values
+0 valid, 1 revoked, 2 suspended (DESIGN.md §4). The signed token has ``typ: statuslist+jwt``
+and claims ``sub`` (the list's URI), ``iat``, ``exp``, ``ttl`` and ``status_list``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any
+
+from asxh_card._core import jws as _jws
+from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
+from asxh_card._core.claims import check_time_claims, numeric_date
+from asxh_card._core.deflate import InflateError, InflateLimitError, deflate_zlib, inflate_zlib
+from asxh_card._core.keys import PublicKey, Signer
+from asxh_card.errors import (
+    ExpiredError,
+    NotYetValidError,
+    StatusListInvalidError,
+    StatusListStaleError,
+    VerificationError,
+)
+
+__all__ = [
+    "STATUS_LIST_TYP",
+    "Status",
+    "StatusList",
+    "StatusListToken",
+    "StatusRef",
+    "sign_status_list",
+    "verify_status_list_token",
+]
+
+STATUS_LIST_TYP = "statuslist+jwt"
+VALID_BITS = (1, 2, 4, 8)
+#: Longest status-list URI accepted in a card (keeps the card inside its QR budget).
+MAX_STATUS_URI_LENGTH = 200
+#: 100 million 2-bit entries are 25 MB raw; refuse anything that inflates beyond 32 MiB.
+MAX_LIST_BYTES = 32 * 1024 * 1024
+STATUS_LIST_LIMITS = _jws.JWSLimits(
+    max_token=48 * 1024 * 1024,
+    max_header=400,
+    max_payload=48 * 1024 * 1024,
+    max_inflated=48 * 1024 * 1024,
+    max_depth=4,
+)
+
+
+class Status(IntEnum):
+    """Status values of this project's 2-bit lists (DESIGN.md §4)."""
+
+    VALID = 0
+    REVOKED = 1
+    SUSPENDED = 2
+
+
+@dataclass(frozen=True, slots=True)
+class StatusRef:
+    """A pointer into a status list: ``{"status_list": {"idx": N, "uri": "..."}}``."""
+
+    idx: int
+    uri: str
+
+    def to_claim(self) -> dict[str, Any]:
+        """The JSON form used in card and entitlement claims."""
+        return {"status_list": {"idx": self.idx, "uri": self.uri}}
+
+
+class StatusList:
+    """A mutable status list of ``size`` entries of ``bits`` bits each."""
+
+    __slots__ = ("_data", "bits")
+
+    def __init__(self, data: bytes | bytearray, bits: int) -> None:
+        if bits not in VALID_BITS:
+            raise ValueError(f"bits must be one of {VALID_BITS}")
+        self.bits = bits
+        self._data = bytearray(data)
+
+    @classmethod
+    def empty(cls, size: int, bits: int = 2) -> StatusList:
+        """A list of ``size`` entries, all 0 (valid); ``size`` must fill whole bytes."""
+        if size <= 0 or (size * bits) % 8:
+            raise ValueError("size * bits must be a positive multiple of 8")
+        return cls(bytes(size * bits // 8), bits)
+
+    @property
+    def size(self) -> int:
+        """Number of entries."""
+        return len(self._data) * 8 // self.bits
+
+    def to_bytes(self) -> bytes:
+        """The packed byte array."""
+        return bytes(self._data)
+
+    def __getitem__(self, idx: int) -> int:
+        if not 0 <= idx < self.size:
+            raise IndexError(f"status index {idx} outside 0..{self.size - 1}")
+        bit = idx * self.bits
+        return (self._data[bit >> 3] >> (bit & 7)) & ((1 << self.bits) - 1)
+
+    def __setitem__(self, idx: int, value: int) -> None:
+        if not 0 <= idx < self.size:
+            raise IndexError(f"status index {idx} outside 0..{self.size - 1}")
+        mask = (1 << self.bits) - 1
+        if not 0 <= value <= mask:
+            raise ValueError(f"status value {value} does not fit in {self.bits} bits")
+        bit = idx * self.bits
+        shift = bit & 7
+        self._data[bit >> 3] = (self._data[bit >> 3] & ~(mask << shift)) | (value << shift)
+
+    def encode(self) -> dict[str, Any]:
+        """``{"bits": b, "lst": base64url(zlib(bytes))}`` (draft §4.2)."""
+        return {"bits": self.bits, "lst": b64url_encode(deflate_zlib(bytes(self._data)))}
+
+    @classmethod
+    def decode(cls, obj: object, *, max_bytes: int = MAX_LIST_BYTES) -> StatusList:
+        """Parse the ``status_list`` JSON object; raises :class:`StatusListInvalidError`."""
+        if not isinstance(obj, Mapping):
+            raise StatusListInvalidError("status_list must be an object")
+        unknown = obj.keys() - {"bits", "lst", "aggregation_uri"}
+        if unknown:
+            raise StatusListInvalidError(f"unexpected status_list member(s) {sorted(unknown)}")
+        bits, lst = obj.get("bits"), obj.get("lst")
+        if type(bits) is not int or bits not in VALID_BITS:
+            raise StatusListInvalidError("bits must be 1, 2, 4 or 8")
+        if not isinstance(lst, str):
+            raise StatusListInvalidError("lst must be a base64url string")
+        try:
+            data = inflate_zlib(b64url_decode(lst), limit=max_bytes)
+        except InflateLimitError:
+            raise StatusListInvalidError(f"the list inflates to more than {max_bytes} bytes") from None
+        except (B64Error, InflateError) as exc:
+            raise StatusListInvalidError(f"lst: {exc}") from None
+        if not data:
+            raise StatusListInvalidError("the list is empty")
+        return cls(data, bits)
+
+
+@dataclass(frozen=True, slots=True)
+class StatusListToken:
+    """A verified status-list token."""
+
+    uri: str
+    issued_at: int
+    expires_at: int | None
+    ttl: int | None
+    status_list: StatusList
+    kid: str
+
+
+def sign_status_list(
+    status_list: StatusList,
+    signer: Signer,
+    *,
+    uri: str,
+    issued_at: int,
+    expires_at: int | None = None,
+    ttl: int | None = None,
+) -> str:
+    """Sign ``status_list`` as a ``statuslist+jwt`` token for ``uri``."""
+    claims: dict[str, Any] = {"sub": uri, "iat": issued_at}
+    if expires_at is not None:
+        claims["exp"] = expires_at
+    if ttl is not None:
+        claims["ttl"] = ttl
+    claims["status_list"] = status_list.encode()
+    return _jws.sign_compact(claims, signer, typ=STATUS_LIST_TYP, compress=False)
+
+
+def verify_status_list_token(
+    token: str,
+    key: PublicKey,
+    *,
+    uri: str,
+    now: int,
+    bits: int | None = 2,
+    leeway: int = 300,
+    max_bytes: int = MAX_LIST_BYTES,
+) -> StatusListToken:
+    """Verify a status-list token signed by ``key`` for ``uri`` at time ``now``.
+
+    Raises :class:`StatusListInvalidError` (bad structure, signature, URI or bit size) or
+    :class:`StatusListStaleError` (past ``exp``, or past ``iat + ttl``).
+    """
+    try:
+        parsed = _jws.parse_compact(
+            token,
+            limits=STATUS_LIST_LIMITS,
+            typ=STATUS_LIST_TYP,
+            header_names=frozenset({"alg", "kid", "typ"}),
+        )
+        _jws.verify_signature(parsed, key)
+        claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
+    except StatusListInvalidError:
+        raise
+    except VerificationError as exc:
+        raise StatusListInvalidError(f"{exc.reason.value}: {exc.detail}") from None
+    if not isinstance(claims, dict):
+        raise StatusListInvalidError("the payload must be a JSON object")
+    if claims.get("sub") != uri:
+        raise StatusListInvalidError("the token is for another status list URI (sub)")
+    try:
+        iat = numeric_date(claims, "iat", required=True)
+        ttl = numeric_date(claims, "ttl", required=False)
+        check_time_claims(claims, now=now, leeway=leeway, require_exp=False)
+    except (ExpiredError, NotYetValidError) as exc:
+        raise StatusListStaleError(exc.detail) from None
+    except VerificationError as exc:
+        raise StatusListInvalidError(exc.detail) from None
+    assert iat is not None  # noqa: S101 - required=True guarantees it
+    if ttl is not None and now > iat + ttl + leeway:
+        raise StatusListStaleError(f"the list is past its ttl ({ttl} s after iat)")
+    status_list = StatusList.decode(claims.get("status_list"), max_bytes=max_bytes)
+    if bits is not None and status_list.bits != bits:
+        raise StatusListInvalidError(f"the list has {status_list.bits}-bit entries, not {bits}")
+    return StatusListToken(
+        uri=uri,
+        issued_at=iat,
+        expires_at=numeric_date(claims, "exp", required=False),
+        ttl=ttl,
+        status_list=status_list,
+        kid=key.kid,
+    )
