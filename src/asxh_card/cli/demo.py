@@ -1,8 +1,4 @@
-"""The ``asxh`` command line.
-
-Every sub-command validates its input and exits with a clear message: 0 on success, 1 when the
-thing checked is invalid, 2 on a usage error (typer's convention for bad arguments).
-"""
+"""``asxh demo``: sign a sample card with a throw-away key, print its QR text, verify it."""
 
 from __future__ import annotations
 
@@ -10,28 +6,12 @@ import json
 import time
 from datetime import date
 
-import typer
-from rich.console import Console
-
 from asxh_card import card as _card
 from asxh_card._core.keys import PrivateKey, PublicKey
 from asxh_card._core.statuslist import StatusRef
+from asxh_card.cli._app import app, console
 from asxh_card.ids import generate_asxh_number
 from asxh_card.programmes import Entitlement
-
-app = typer.Typer(
-    name="asxh",
-    help="Vietnam's electronic social-security (ASXH) card: issue, verify and serve.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-console = Console()
-
-
-@app.callback()
-def _root() -> None:
-    """Vietnam's electronic social-security (ASXH) card: issue, verify and serve."""
-
 
 @app.command()
 def demo() -> None:
@@ -86,7 +66,3 @@ def demo() -> None:
     console.print("[bold green]Verified[/]:", highlight=False)
     console.print_json(json.dumps(verified.to_claims(), ensure_ascii=False))
 
-
-def main() -> None:
-    """Entry point of the ``asxh`` script."""
-    app()

@@ -1,0 +1,102 @@
+"""Key files: private keys only ever as encrypted PKCS#8, public keys as JWK.
+
+DESIGN.md §5: issuer private keys never sit in settings in clear. A key file is written
+atomically (temporary file, fsync, rename) with mode 0600 and never overwrites an existing file,
+so an interrupted ``keys generate`` leaves either nothing or a complete key. Passphrases come
+from an environment variable or a prompt, never from a command-line argument (which would show
+in ``ps`` and shell history).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from asxh_card._core.keys import Algorithm, JWKError, PrivateKey, PublicKey
+from asxh_card.errors import KeyStoreError
+
+__all__ = [
+    "MIN_PASSPHRASE_LENGTH",
+    "generate_key_file",
+    "load_private_key",
+    "load_public_key",
+    "passphrase_from_env",
+    "write_private_key",
+]
+
+MIN_PASSPHRASE_LENGTH = 12
+
+
+def _write_new_file(path: Path, data: bytes, mode: int) -> None:
+    if path.exists():
+        raise KeyStoreError(f"{path} already exists; refusing to overwrite a key")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        # os.link fails if the target appeared meanwhile: no race can overwrite a key.
+        os.link(tmp, path)
+    except FileExistsError:
+        raise KeyStoreError(f"{path} already exists; refusing to overwrite a key") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+
+
+def passphrase_from_env(variable: str) -> bytes | None:
+    """The passphrase in environment variable ``variable``, or None when unset."""
+    value = os.environ.get(variable)
+    return value.encode("utf-8") if value else None
+
+
+def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
+    """Write ``key`` as encrypted PKCS#8 to a new file ``path`` (mode 0600)."""
+    if len(passphrase) < MIN_PASSPHRASE_LENGTH:
+        raise KeyStoreError(f"the passphrase must have at least {MIN_PASSPHRASE_LENGTH} characters")
+    try:
+        pem = key.to_encrypted_pem(passphrase)
+    except JWKError as exc:
+        raise KeyStoreError(str(exc)) from None
+    _write_new_file(path, pem, 0o600)
+
+
+def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -> PrivateKey:
+    """Generate a key, write it encrypted to ``path`` and its public JWK beside it (``.jwk``)."""
+    key = PrivateKey.generate(alg)
+    write_private_key(path, key, passphrase)
+    public_path = path.with_suffix(".jwk")
+    if not public_path.exists():
+        _write_new_file(public_path, json.dumps(key.public_key.to_jwk(), indent=2).encode(), 0o644)
+    return key
+
+
+def load_private_key(path: Path, passphrase: bytes) -> PrivateKey:
+    """Load an encrypted PKCS#8 key file; unencrypted files are refused."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+    try:
+        return PrivateKey.from_encrypted_pem(data, passphrase)
+    except JWKError as exc:
+        raise KeyStoreError(f"{path}: {exc}") from None
+
+
+def load_public_key(path: Path) -> PublicKey:
+    """Load a public key from a JWK (``.jwk``/``.json``) or SubjectPublicKeyInfo PEM file."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyStoreError(f"cannot read key file {path}: {exc.strerror}") from None
+    try:
+        if data.lstrip().startswith(b"{"):
+            return PublicKey.from_jwk(json.loads(data))
+        return PublicKey.from_pem(data)
+    except (JWKError, ValueError) as exc:
+        raise KeyStoreError(f"{path}: {exc}") from None
