@@ -13,6 +13,7 @@ from asxh_card.cli._app import app, console
 from asxh_card.ids import generate_asxh_number
 from asxh_card.programmes import Entitlement
 
+
 @app.command()
 def demo() -> None:
     """Sign a sample card with a throw-away key, print its QR text and verify it."""
@@ -65,4 +66,3 @@ def demo() -> None:
     verified = _card.verify_card(text, keys=lookup)
     console.print("[bold green]Verified[/]:", highlight=False)
     console.print_json(json.dumps(verified.to_claims(), ensure_ascii=False))
-
