@@ -92,7 +92,9 @@ def _check_name(name: object, what: str) -> str:
         raise MalformedError(f"{what} longer than {MAX_NAME_LENGTH} characters")
     if normalise_name(name) != name:
         raise MalformedError(f"{what} is not NFC-normalised with single spaces")
-    if any(unicodedata.category(c)[0] == "C" for c in name):
+    # isprintable() is False for every category-C character (control, format, surrogate,
+    # private use, unassigned) and for non-ASCII separators: one C-level pass over the name.
+    if not name.isprintable():
         raise MalformedError(f"{what} contains control characters")
     return name
 
@@ -180,7 +182,7 @@ class CardClaims:
         if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
             raise MalformedError("jti is not a valid card serial")
         province = claims["prov"]
-        if not isinstance(province, str) or not re.fullmatch(r"\d{2}", province):
+        if not isinstance(province, str) or not re.fullmatch(r"[0-9]{2}", province):
             raise MalformedError("prov must be a 2-digit province code")
         sex = claims["sex"]
         if sex not in ("M", "F"):

@@ -90,6 +90,7 @@ def _show(text: str, limit: int = 40, *, tail: bool = False) -> str:
     return repr(text)
 
 
+@functools.lru_cache(maxsize=4096)
 def _normalise_key(key: str) -> str:
     """Fold a field name to the form compared with the never-on-card list.
 
@@ -99,6 +100,11 @@ def _normalise_key(key: str) -> str:
     """
     folded = unicodedata.normalize("NFKC", key).casefold()
     return "".join(ch for ch in folded if ch.isalnum())
+
+
+def _is_mapping(value: object) -> bool:
+    """isinstance(value, Mapping), with a fast path for dict: ABC checks dominate card parsing."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _is_int(value: object) -> bool:
@@ -240,7 +246,7 @@ def _registry_error(where: str, problem: str) -> EntitlementError:
 
 
 def _as_object(obj: object, where: str) -> Mapping[str, object]:
-    if not isinstance(obj, Mapping) or not all(isinstance(k, str) for k in obj):
+    if not _is_mapping(obj) or not all(isinstance(k, str) for k in obj):
         raise _registry_error(where, "must be a JSON object")
     return obj
 
@@ -581,6 +587,12 @@ def bhyt_coverage_for_level(level: int, *, registry: ProgrammeRegistry | None = 
 # Status references and never-on-card fields
 
 
+# URIs that passed the check: a verifier sees the same few status-list URIs on every card.
+# Bounded so that a stream of forged cards with random URIs cannot grow it without limit.
+_CHECKED_URIS: set[str] = set()
+_CHECKED_URIS_MAX = 1024
+
+
 def _check_status_fields(idx: object, uri: object) -> tuple[int, str]:
     if not _is_int(idx):
         raise EntitlementError(f"status reference: 'idx' must be an integer, got {_type_name(idx)}")
@@ -589,6 +601,8 @@ def _check_status_fields(idx: object, uri: object) -> tuple[int, str]:
         raise EntitlementError("status reference: 'idx' must not be negative")
     if not isinstance(uri, str):
         raise EntitlementError(f"status reference: 'uri' must be a string, got {_type_name(uri)}")
+    if uri in _CHECKED_URIS:
+        return idx, uri
     if len(uri) > MAX_STATUS_URI_LENGTH:
         raise EntitlementError(
             f"status reference: 'uri' is longer than {MAX_STATUS_URI_LENGTH} characters"
@@ -597,6 +611,8 @@ def _check_status_fields(idx: object, uri: object) -> tuple[int, str]:
         raise EntitlementError(
             "status reference: 'uri' must be an https:// or http:// URL of printable ASCII"
         )
+    if len(_CHECKED_URIS) < _CHECKED_URIS_MAX:
+        _CHECKED_URIS.add(uri)
     return idx, uri
 
 
@@ -607,10 +623,10 @@ def status_ref_from_claim(obj: object) -> StatusRef:
     or ``http://`` URL of at most 200 characters (plain http is acceptable because the status
     list token is itself signed). Anything else raises :class:`EntitlementError`.
     """
-    if not isinstance(obj, Mapping) or set(obj) != {"status_list"}:
+    if not _is_mapping(obj) or set(obj) != {"status_list"}:
         raise EntitlementError("status reference must be exactly {'status_list': {...}}")
     inner = obj["status_list"]
-    if not isinstance(inner, Mapping) or set(inner) != {"idx", "uri"}:
+    if not _is_mapping(inner) or set(inner) != {"idx", "uri"}:
         raise EntitlementError("status reference: 'status_list' must have exactly 'idx' and 'uri'")
     idx, uri = _check_status_fields(inner["idx"], inner["uri"])
     return StatusRef(idx=idx, uri=uri)
@@ -714,7 +730,7 @@ class Entitlement:
         attributes: object = self.attributes
         if not isinstance(programme, str):
             raise EntitlementError(f"programme must be a string, got {_type_name(programme)}")
-        if not isinstance(attributes, Mapping) or not all(isinstance(k, str) for k in attributes):
+        if not _is_mapping(attributes) or not all(isinstance(k, str) for k in attributes):
             raise EntitlementError(f"{programme}: attributes must be a mapping with string keys")
         object.__setattr__(self, "attributes", MappingProxyType(dict(attributes)))
 
@@ -778,7 +794,7 @@ class Entitlement:
         booleans or floats for integers, and anything :meth:`validate` refuses. Raises only
         :class:`EntitlementError`, whatever JSON-like value it is given.
         """
-        if not isinstance(obj, Mapping):
+        if not _is_mapping(obj):
             raise EntitlementError(
                 f"entitlement claim must be a JSON object, got {_type_name(obj)}"
             )
@@ -799,7 +815,7 @@ class Entitlement:
         attributes: dict[str, AttributeValue] = {}
         if "a" in obj:
             raw = obj["a"]
-            if not isinstance(raw, Mapping) or not raw:
+            if not _is_mapping(raw) or not raw:
                 raise EntitlementError(
                     "entitlement claim: 'a' must be a non-empty object (omit it when empty)"
                 )

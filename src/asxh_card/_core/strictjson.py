@@ -19,7 +19,10 @@ __all__ = ["StrictJSONError", "dumps", "loads"]
 #: I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) lose precision in other parsers.
 MAX_SAFE_INT = 2**53 - 1
 DEFAULT_MAX_DEPTH = 32
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+# A string token may run to the end of the text (closing quote optional): an unterminated string
+# is then consumed once instead of being rescanned from every later quote, which made the depth
+# check quadratic (``\\"`` repeated 8,000 times took 0.8 s). Valid JSON tokenises the same.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
@@ -78,6 +81,17 @@ _DECODER = json.JSONDecoder(
     parse_constant=_refuse_constant,
     strict=True,
 )
+# Same rules without the per-integer Python hook, which costs ~3 µs a card. Only used when no run
+# of 16 or more ASCII digits occurs anywhere in the input: then no integer literal can leave the
+# I-JSON range (2**53 - 1 has 16 digits), so the range check cannot fire.
+_DECODER_SHORT_INTS = json.JSONDecoder(
+    object_pairs_hook=_no_duplicates,
+    parse_float=_parse_float,
+    parse_constant=_refuse_constant,
+    strict=True,
+)
+_DIGITS_TO_ZERO = bytes(0x30 if 0x30 <= i <= 0x39 else i for i in range(256))
+_LONG_DIGIT_RUN = b"0" * 16
 
 
 def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) -> Any:
@@ -92,7 +106,9 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) -> 
         raise StrictJSONError("JSON text is not valid UTF-8") from None
     _check_depth(text, max_depth)
     try:
-        value = _DECODER.decode(text)  # refuses trailing data ("Extra data")
+        # bytes.translate runs in C: ~0.7 µs for a card, against ~10 µs for a regex search.
+        decoder = _DECODER if _LONG_DIGIT_RUN in data.translate(_DIGITS_TO_ZERO) else _DECODER_SHORT_INTS
+        value = decoder.decode(text)  # refuses trailing data ("Extra data")
     except StrictJSONError:
         raise
     except (ValueError, RecursionError) as exc:
