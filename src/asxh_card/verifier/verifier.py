@@ -1,0 +1,378 @@
+"""The offline :class:`Verifier` (DESIGN.md §4): a card checked against a signed trust bundle.
+
+Order of checks in :meth:`Verifier.verify` (cheapest and most general first):
+
+1. device clock and bundle: the clock must not be before the bundle's ``iat`` (minus leeway):
+   :class:`~asxh_card.errors.ClockBeforeBundleError`; the bundle must be before its ``exp`` and
+   younger than ``freshness_max``: :class:`~asxh_card.errors.BundleStaleError`; older than
+   ``freshness_warn`` adds a warning;
+2. QR text to token, structural JWS parse (size limits first, DESIGN.md §5);
+3. issuer by ``iss`` (:class:`~asxh_card.errors.UnknownIssuerError`), then key by ``kid`` among
+   *that issuer's* keys only (:class:`~asxh_card.errors.UnknownKeyError`), so another issuer's
+   key never verifies a card;
+4. algorithm from the key, signature;
+5. strict claims (:meth:`CardClaims.from_claims`);
+6. the key's signing window covers the card's ``iat``; province and programmes within the
+   issuer's scope;
+7. ``nbf``/``exp`` with leeway;
+8. the card's status-list entry (revoked / suspended invalidate the whole card);
+9. each entitlement's state: revoked or suspended from its own status entry, otherwise by its
+   dates on the Vietnamese calendar day of the verification.
+
+Nothing but a :class:`~asxh_card.errors.VerificationError` escapes, and nothing here opens a
+network connection: the bundle and the status lists are loaded once, at construction.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from asxh_card._core import jws as _jws
+from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims
+from asxh_card._core.keys import PublicKey
+from asxh_card._core.statuslist import Status, StatusRef
+from asxh_card._core.timeutil import as_aware, utc_now, vn_date
+from asxh_card.card import CardClaims
+from asxh_card.errors import (
+    AsxhError,
+    BundleInvalidError,
+    BundleStaleError,
+    ClockBeforeBundleError,
+    IssuerOutOfScopeError,
+    KeyOutsideWindowError,
+    MalformedError,
+    RevokedError,
+    StatusListInvalidError,
+    StatusListStaleError,
+    SuspendedError,
+    UnknownIssuerError,
+    UnknownKeyError,
+    VerificationError,
+)
+from asxh_card.programmes import EntitlementState, ProgrammeRegistry
+from asxh_card.verifier import _fast
+from asxh_card.verifier.bundle import (
+    LoadedStatusList,
+    TrustBundle,
+    load_status_list,
+    parse_bundle,
+)
+from asxh_card.verifier.result import (
+    CardValidity,
+    EntitlementResult,
+    IssuerInfo,
+    VerificationResult,
+    VerificationWarning,
+)
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+__all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier"]
+
+#: Layout of a synced directory (``asxh bundle pull``): the bundle and content-addressed lists.
+BUNDLE_FILE = "bundle.jwt"
+STATUS_DIR = "status"
+
+BundleSource = TrustBundle | bytes | str | os.PathLike[str]
+StatusPolicy = Literal["refuse", "warn"]
+
+
+@dataclass(frozen=True, slots=True)
+class _Issuer:
+    """Per-issuer data the hot path needs, precomputed once."""
+
+    info: IssuerInfo
+    province: str
+    programmes: frozenset[str]
+
+
+def _read_bundle_source(bundle: BundleSource, roots: list[PublicKey]) -> TrustBundle:
+    if isinstance(bundle, TrustBundle):
+        if bundle.root_kid not in {r.kid for r in roots}:
+            raise BundleInvalidError("the bundle was not verified with a pinned root key")
+        return bundle
+    if isinstance(bundle, bytes):
+        return parse_bundle(bundle, roots=roots)
+    if isinstance(bundle, str) and bundle.lstrip().startswith("eyJ"):
+        return parse_bundle(bundle, roots=roots)  # a token, not a path
+    path = Path(bundle)
+    if path.is_dir():
+        path = path / BUNDLE_FILE
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
+    return parse_bundle(data, roots=roots)
+
+
+class Verifier:
+    """Verifies ASXH cards offline against pinned root keys and a signed trust bundle.
+
+    ``bundle`` is a verified :class:`TrustBundle`, the token (``str`` starting with ``eyJ`` or
+    ``bytes``), or a path to a bundle file or a synced directory. Status-list tokens that the
+    bundle does not embed come from ``status_tokens`` (URI or SHA-256 hex to token) or, for a
+    directory, from ``DIR/status/<sha256>.jwt``. Every list the bundle names must be present and
+    valid, or construction fails (:class:`~asxh_card.errors.StatusListInvalidError`).
+
+    ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a warning
+    / makes every verification fail. ``leeway``: clock skew allowed on ``nbf``, ``exp``, the
+    bundle and status-list times (seconds). ``status_stale``: ``"refuse"`` (default) fails a card
+    whose status list is past its ``exp`` or ``ttl``; ``"warn"`` only adds a warning. ``clock``
+    returns the current aware datetime (tests inject one).
+    """
+
+    def __init__(
+        self,
+        *,
+        roots: Iterable[PublicKey],
+        bundle: BundleSource,
+        status_tokens: Mapping[str, str] | None = None,
+        freshness_warn: timedelta = timedelta(hours=24),
+        freshness_max: timedelta = timedelta(days=7),
+        leeway: int = DEFAULT_LEEWAY,
+        status_stale: StatusPolicy = "refuse",
+        clock: Callable[[], datetime] | None = None,
+        registry: ProgrammeRegistry | None = None,
+    ) -> None:
+        self._roots = list(roots)
+        if not all(isinstance(r, PublicKey) for r in self._roots):
+            raise TypeError("roots must be PublicKey objects")
+        if freshness_warn > freshness_max:
+            raise ValueError("freshness_warn must not exceed freshness_max")
+        if status_stale not in ("refuse", "warn"):
+            raise ValueError("status_stale must be 'refuse' or 'warn'")
+        self._freshness_warn = int(freshness_warn.total_seconds())
+        self._freshness_max = int(freshness_max.total_seconds())
+        self._leeway = leeway
+        self._status_stale = status_stale
+        self._clock = clock or utc_now
+        self._registry = registry or ProgrammeRegistry.default()
+        directory: Path | None = None
+        if isinstance(bundle, os.PathLike) or (
+            isinstance(bundle, str) and not bundle.lstrip().startswith("eyJ")
+        ):
+            directory = Path(bundle) if Path(bundle).is_dir() else Path(bundle).parent
+        self._bundle = _read_bundle_source(bundle, self._roots)
+        self._load(self._bundle, status_tokens or {}, directory)
+
+    @classmethod
+    def from_directory(
+        cls, path: str | os.PathLike[str], *, roots: Iterable[PublicKey], **options: object
+    ) -> Verifier:
+        """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``)."""
+        directory = Path(path)
+        if not (directory / BUNDLE_FILE).is_file():
+            raise BundleInvalidError(f"no {BUNDLE_FILE} in {directory}")
+        return cls(roots=roots, bundle=directory, **options)  # type: ignore[arg-type]
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load(
+        self, bundle: TrustBundle, status_tokens: Mapping[str, str], directory: Path | None
+    ) -> None:
+        lists: dict[str, LoadedStatusList] = {}
+        for uri, entry in bundle.status_lists.items():
+            token = entry.token or status_tokens.get(uri) or status_tokens.get(entry.sha256)
+            if token is None and directory is not None:
+                path = directory / STATUS_DIR / f"{entry.sha256}.jwt"
+                try:
+                    token = path.read_text("ascii")
+                except (OSError, UnicodeDecodeError):
+                    token = None
+            if token is None:
+                raise StatusListInvalidError(
+                    f"the status list {uri} named by the bundle is missing"
+                )
+            lists[uri] = load_status_list(token, entry, bundle)
+        self._lists = lists
+        self._issuers = {
+            issuer_id: _Issuer(
+                info=IssuerInfo(issuer.id, issuer.name, issuer.province),
+                province=issuer.province,
+                programmes=issuer.programmes,
+            )
+            for issuer_id, issuer in bundle.issuers.items()
+        }
+
+    @property
+    def bundle(self) -> TrustBundle:
+        """The trust bundle in use."""
+        return self._bundle
+
+    @property
+    def bundle_version(self) -> int:
+        """The version of the trust bundle in use."""
+        return self._bundle.version
+
+    def bundle_warnings(self, at: datetime | None = None) -> tuple[VerificationWarning, ...]:
+        """Check the clock and the bundle's freshness at ``at`` (default: now) without a card.
+
+        Raises what :meth:`verify` would raise for the bundle; returns the warnings otherwise.
+        A service point calls this at start-up to tell the clerk to sync early.
+        """
+        now = int(as_aware(at).timestamp()) if at is not None else int(self._clock().timestamp())
+        return self._check_bundle(now)
+
+    # -- verification ------------------------------------------------------------------------
+
+    def _check_bundle(self, now: int) -> tuple[VerificationWarning, ...]:
+        bundle = self._bundle
+        if now < bundle.issued_at - self._leeway:
+            raise ClockBeforeBundleError(
+                f"device time {now} is before the bundle's iat {bundle.issued_at}"
+            )
+        if now > bundle.expires_at + self._leeway:
+            raise BundleStaleError(f"the bundle (version {bundle.version}) is past its exp")
+        age = now - bundle.issued_at
+        if age > self._freshness_max:
+            raise BundleStaleError(
+                f"the bundle (version {bundle.version}) is {age // 3600} h old; "
+                f"the limit is {self._freshness_max // 3600} h"
+            )
+        if age > self._freshness_warn:
+            return (
+                VerificationWarning(
+                    "bundle_old",
+                    f"Gói dữ liệu tin cậy đã {age // 3600} giờ chưa cập nhật; hãy đồng bộ sớm.",
+                    f"The trust bundle is {age // 3600} h old; sync it soon.",
+                ),
+            )
+        return ()
+
+    def _status(
+        self, ref: StatusRef, issuer: str, now: int, warnings: list[VerificationWarning]
+    ) -> int:
+        loaded = self._lists.get(ref.uri)
+        if loaded is None:
+            raise StatusListInvalidError("the card's status list is not named by the trust bundle")
+        if loaded.issuer != issuer:
+            # Otherwise issuer B would decide whether issuer A's cards are revoked.
+            raise StatusListInvalidError("the card's status list belongs to another issuer")
+        stale = loaded.stale_at(now, self._leeway)
+        if stale is not None:
+            if self._status_stale == "refuse":
+                raise StatusListStaleError(f"the status list is {stale}")
+            warning = VerificationWarning(
+                "status_list_stale",
+                "Danh sách trạng thái thẻ đã quá cũ; kết quả thu hồi có thể chưa cập nhật.",
+                f"The status list is {stale}; revocations may be missing.",
+            )
+            if warning not in warnings:
+                warnings.append(warning)
+        try:
+            value = loaded.status_list[ref.idx]
+        except IndexError:
+            raise StatusListInvalidError(
+                f"status index {ref.idx} outside the list (size {loaded.status_list.size})"
+            ) from None
+        if value > Status.SUSPENDED:
+            raise StatusListInvalidError(f"undefined status value {value}")
+        return value
+
+    def verify(self, text: str, *, at: datetime | None = None) -> VerificationResult:
+        """Verify a card from its QR text (``asxh:/...``) or bare token at ``at`` (default now).
+
+        Returns a :class:`VerificationResult`; raises a
+        :class:`~asxh_card.errors.VerificationError` subclass whose ``reason`` says why not.
+        """
+        moment = as_aware(at) if at is not None else self._clock()
+        now = int(moment.timestamp())
+        try:
+            return self._verify(text, moment, now)
+        except VerificationError:
+            raise
+        except (AsxhError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+            # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
+            raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
+
+    def _verify(self, text: str, moment: datetime, now: int) -> VerificationResult:
+        bundle = self._bundle
+        warnings = list(self._check_bundle(now))
+        if not isinstance(text, str):
+            raise MalformedError("the card must be given as text")
+        text = text.strip()
+        token = _fast.token_from_qr_text(text) if text.startswith("asxh:") else text
+        parsed, payload = _fast.parse_card_token(token)
+        issuer_id = payload.get("iss")
+        if not isinstance(issuer_id, str):
+            raise MalformedError("missing iss")
+        issuer = bundle.issuers.get(issuer_id)
+        if issuer is None:
+            raise UnknownIssuerError(f"issuer {issuer_id[:40]!r} is not in the trust bundle")
+        key = issuer.keys.get(parsed.kid or "")
+        if key is None:
+            raise UnknownKeyError(f"issuer {issuer_id!r} has no key {(parsed.kid or '')[:64]!r}")
+        _jws.verify_signature(parsed, key.key)
+        card = CardClaims.from_claims(payload, registry=self._registry)
+        if not key.covers(card.issued_at):
+            raise KeyOutsideWindowError(f"card iat {card.issued_at} outside the key's window")
+        if card.province != issuer.province:
+            raise IssuerOutOfScopeError(
+                f"issuer {issuer.id!r} signs for province {issuer.province}, not {card.province}"
+            )
+        for entitlement in card.entitlements:
+            if entitlement.programme not in issuer.programmes:
+                raise IssuerOutOfScopeError(
+                    f"issuer {issuer.id!r} may not sign {entitlement.programme}"
+                )
+        check_time_claims(payload, now=now, leeway=self._leeway)
+        if card.status is not None:
+            value = self._status(card.status, issuer_id, now, warnings)
+            if value == Status.REVOKED:
+                raise RevokedError("the card is revoked in its status list")
+            if value == Status.SUSPENDED:
+                raise SuspendedError("the card is suspended in its status list")
+        day = vn_date(moment)
+        results = []
+        for entitlement in card.entitlements:
+            state: EntitlementState | None = None
+            if entitlement.status is not None:
+                value = self._status(entitlement.status, issuer_id, now, warnings)
+                if value == Status.REVOKED:
+                    state = EntitlementState.REVOKED
+                elif value == Status.SUSPENDED:
+                    state = EntitlementState.SUSPENDED
+            results.append(
+                EntitlementResult(
+                    programme=entitlement.programme,
+                    valid_from=entitlement.valid_from,
+                    valid_to=entitlement.valid_to,
+                    attributes=entitlement.attributes,
+                    state=state or entitlement.state_at(day),
+                    status=entitlement.status,
+                )
+            )
+        return VerificationResult(
+            holder=card.holder,
+            issuer=self._issuers[issuer_id].info,
+            validity=CardValidity(
+                issued_at=datetime.fromtimestamp(card.issued_at, UTC),
+                not_before=datetime.fromtimestamp(card.not_before, UTC),
+                expires_at=datetime.fromtimestamp(card.expires_at, UTC),
+            ),
+            serial=card.serial,
+            guardian=card.guardian,
+            entitlements=tuple(results),
+            checked_at=moment,
+            bundle_version=bundle.version,
+            warnings=tuple(warnings),
+        )
+
+    def verify_image(
+        self, image: str | os.PathLike[str] | bytes | Image, *, at: datetime | None = None
+    ) -> VerificationResult:
+        """Read the card's QR from an image (path, bytes or Pillow image) and verify it.
+
+        Needs the ``scan`` extra (Pillow, zxing-cpp), imported only here. A photo without a
+        readable ASXH QR raises :class:`~asxh_card.errors.MalformedError` with a message a clerk
+        understands.
+        """
+        from asxh_card.verifier.image import read_card_qr  # noqa: PLC0415 - optional extra
+
+        return self.verify(read_card_qr(image), at=at)
