@@ -125,7 +125,10 @@ def parse_compact(
     if len(signature_segment) != 86:
         raise MalformedError("the signature must be 64 bytes (raw r||s or Ed25519)")
     signature = _decode_segment(signature_segment, "signature")
-    signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    try:
+        signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
+    except UnicodeEncodeError:  # only the payload segment is still undecoded here
+        raise MalformedError("payload: characters outside the base64url alphabet") from None
     return CompactJWS(header, signing_input, payload_segment, signature)
 
 

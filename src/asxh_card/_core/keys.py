@@ -66,6 +66,8 @@ def jwk_thumbprint(jwk: Mapping[str, str]) -> str:
     required = _JWK_PUBLIC_MEMBERS.get(kty) if isinstance(kty, str) else None
     if required is None:
         raise JWKError("thumbprint needs an EC or OKP key")
+    if not required <= jwk.keys():
+        raise JWKError(f"thumbprint needs the members {', '.join(sorted(required))}")
     # RFC 7638 §3.2: required members only, lexicographic order, no whitespace.
     canonical = json.dumps({k: jwk[k] for k in sorted(required)}, separators=(",", ":"))
     return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
@@ -180,7 +182,11 @@ class PublicKey:
             raise JWKError("the JWK is not for signatures (use)")
         if "key_ops" in jwk:
             ops = jwk["key_ops"]
-            if not isinstance(ops, list) or not ops or any(op not in ("verify", "sign") for op in ops):
+            if (
+                not isinstance(ops, list)
+                or "verify" not in ops
+                or any(op not in ("verify", "sign") for op in ops)
+            ):
                 raise JWKError("the JWK's key_ops do not allow verification")
         try:
             key = _public_key_from_members(jwk)
