@@ -1,0 +1,217 @@
+"""``asxh verify``: check a card offline against the trust bundle.
+
+``asxh verify [--bundle FILE|DIR] [--root KEY ...] [--json] [--lang vi|en] CARD`` where CARD is
+an image file, the QR text (``asxh:/...``) or a bare token, or ``-`` to read text from stdin.
+Root keys come from ``--root`` or ``ASXH_ROOT_KEYS`` (paths separated by ``os.pathsep``); the
+bundle from ``--bundle`` or ``ASXH_BUNDLE``. Exit codes: 0 valid, 1 invalid, 2 usage error.
+The JSON object is documented in docs/verifier.md.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from asxh_card.cli._app import app, console, err_console
+from asxh_card.errors import KeyStoreError, VerificationError
+from asxh_card.keystore import load_public_key
+from asxh_card.programmes import EntitlementState
+from asxh_card.verifier import VerificationResult, Verifier
+from asxh_card.verifier.result import JSON_FORMAT_VERSION
+
+__all__ = ["ROOT_KEYS_ENV", "STATE_LABELS", "verify"]
+
+ROOT_KEYS_ENV = "ASXH_ROOT_KEYS"
+BUNDLE_ENV = "ASXH_BUNDLE"
+STATE_LABELS: dict[str, dict[EntitlementState, str]] = {
+    "vi": {
+        EntitlementState.ACTIVE: "đang hưởng",
+        EntitlementState.EXPIRED: "hết hạn",
+        EntitlementState.NOT_YET_VALID: "chưa có hiệu lực",
+        EntitlementState.SUSPENDED: "tạm dừng",
+        EntitlementState.REVOKED: "đã thu hồi",
+    },
+    "en": {
+        EntitlementState.ACTIVE: "active",
+        EntitlementState.EXPIRED: "expired",
+        EntitlementState.NOT_YET_VALID: "not yet valid",
+        EntitlementState.SUSPENDED: "suspended",
+        EntitlementState.REVOKED: "revoked",
+    },
+}
+_LABELS = {
+    "vi": {
+        "valid": "THẺ HỢP LỆ",
+        "invalid": "THẺ KHÔNG HỢP LỆ",
+        "holder": "Người hưởng",
+        "dob": "Ngày sinh",
+        "sex": {"M": "Nam", "F": "Nữ"},
+        "number": "Mã số ASXH",
+        "issuer": "Cơ quan cấp",
+        "card": "Hiệu lực thẻ",
+        "guardian": "Người giám hộ / được ủy quyền",
+        "programmes": "Chế độ",
+        "to": "đến",
+        "open": "không thời hạn",
+    },
+    "en": {
+        "valid": "VALID CARD",
+        "invalid": "INVALID CARD",
+        "holder": "Holder",
+        "dob": "Date of birth",
+        "sex": {"M": "male", "F": "female"},
+        "number": "ASXH number",
+        "issuer": "Issuer",
+        "card": "Card valid",
+        "guardian": "Guardian / authorised person",
+        "programmes": "Programmes",
+        "to": "to",
+        "open": "open-ended",
+    },
+}
+_IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+
+
+def _usage(message: str) -> typer.Exit:
+    err_console.print(f"[red]{message}[/]", highlight=False)
+    return typer.Exit(code=2)
+
+
+def _formatted(number: str) -> str:
+    return f"{number[:2]} {number[2:6]} {number[6:10]} {number[10:]}"
+
+
+def _print_human(result: VerificationResult, lang: str) -> None:
+    t = _LABELS[lang]
+    states = STATE_LABELS[lang]
+    holder = result.holder
+    sex = t["sex"]
+    assert isinstance(sex, dict)  # noqa: S101 - narrows the label table for mypy
+    console.print(f"[bold green]✔ {t['valid']}[/]")
+    console.print(f"{t['holder']}: [bold]{holder.name}[/]", highlight=False)
+    console.print(
+        f"{t['number']}: {_formatted(holder.asxh_number)} · {t['dob']}: "
+        f"{holder.date_of_birth.strftime('%d/%m/%Y')} · {sex[holder.sex]}",
+        highlight=False,
+    )
+    console.print(f"{t['issuer']}: {result.issuer.name} ({result.issuer.id})", highlight=False)
+    console.print(
+        f"{t['card']}: {result.validity.not_before.date().strftime('%d/%m/%Y')} {t['to']} "
+        f"{result.validity.expires_at.date().strftime('%d/%m/%Y')}",
+        highlight=False,
+    )
+    if result.guardian is not None:
+        console.print(
+            f"{t['guardian']}: {result.guardian.name} ({_formatted(result.guardian.asxh_number)})",
+            highlight=False,
+        )
+    console.print(f"{t['programmes']}:")
+    for e in result.entitlements:
+        colour = "green" if e.state is EntitlementState.ACTIVE else "yellow"
+        until = e.valid_to.strftime("%d/%m/%Y") if e.valid_to else t["open"]
+        attributes = ", ".join(f"{k}={v}" for k, v in e.attributes.items())
+        console.print(
+            f"  • {e.programme}: [{colour}]{states[e.state]}[/] "
+            f"({e.valid_from.strftime('%d/%m/%Y')} {t['to']} {until}) {attributes}",
+            highlight=False,
+        )
+    for warning in result.warnings:
+        console.print(f"[yellow]⚠ {warning.message(lang)}[/]", highlight=False)
+
+
+def _invalid_json(exc: VerificationError, lang: str) -> dict[str, Any]:
+    return {
+        "format": JSON_FORMAT_VERSION,
+        "valid": False,
+        "reason": exc.reason.value,
+        "message": exc.message(lang),
+        "detail": exc.detail,
+    }
+
+
+def _roots(paths: list[Path] | None) -> list[Path]:
+    if paths:
+        return paths
+    env = os.environ.get(ROOT_KEYS_ENV, "")
+    return [Path(p) for p in env.split(os.pathsep) if p]
+
+
+@app.command()
+def verify(  # noqa: PLR0917 - typer maps options to parameters
+    card: Annotated[str, typer.Argument(help="Image file, QR text, or - for stdin.")],
+    bundle: Annotated[
+        Path | None, typer.Option("--bundle", help="Bundle file or synced directory.")
+    ] = None,
+    root: Annotated[
+        list[Path] | None, typer.Option("--root", help="Pinned root public key (repeatable).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON object.")] = False,
+    lang: Annotated[str, typer.Option("--lang", help="vi (default) or en.")] = "vi",
+    at: Annotated[
+        str | None, typer.Option("--at", help="Check at this ISO 8601 time (default: now).")
+    ] = None,
+) -> None:
+    """Verify a card offline. Exit code 0 valid, 1 invalid, 2 usage error."""
+    if lang not in ("vi", "en"):
+        raise _usage("--lang must be vi or en")
+    moment = None
+    if at is not None:
+        try:
+            moment = datetime.fromisoformat(at)
+        except ValueError:
+            raise _usage("--at must be an ISO 8601 datetime") from None
+        if moment.tzinfo is None:
+            raise _usage("--at needs a UTC offset (e.g. +07:00)")
+    bundle_path = bundle or (Path(os.environ[BUNDLE_ENV]) if os.environ.get(BUNDLE_ENV) else None)
+    if bundle_path is None or not bundle_path.exists():
+        raise _usage("a trust bundle is needed: --bundle FILE|DIR (or ASXH_BUNDLE)")
+    root_paths = _roots(root)
+    if not root_paths:
+        raise _usage(f"a pinned root key is needed: --root FILE (or {ROOT_KEYS_ENV})")
+    try:
+        roots = [load_public_key(p) for p in root_paths]
+    except KeyStoreError as exc:
+        raise _usage(str(exc)) from None
+
+    image: Path | None = None
+    if card == "-":
+        text = sys.stdin.read()
+    elif Path(card).is_file():
+        path = Path(card)
+        head = path.read_bytes()[:8]
+        if head.startswith((b"asxh:", b"eyJ")):
+            text = path.read_text("ascii", errors="replace")
+        else:
+            image, text = path, ""
+    elif Path(card).suffix.lower() in _IMAGE_SUFFIXES:
+        raise _usage(f"cannot read {card}: no such file")
+    else:
+        text = card
+
+    try:
+        verifier = Verifier(roots=roots, bundle=bundle_path)
+        result = (
+            verifier.verify_image(image, at=moment)
+            if image is not None
+            else verifier.verify(text, at=moment)
+        )
+    except ModuleNotFoundError as exc:
+        raise _usage(str(exc)) from None
+    except VerificationError as exc:
+        if as_json:
+            print(json.dumps(_invalid_json(exc, lang), ensure_ascii=False))
+        else:
+            t = _LABELS[lang]
+            console.print(f"[bold red]✘ {t['invalid']}[/]: {exc.message(lang)}", highlight=False)
+            err_console.print(f"({exc.reason.value}: {exc.detail})", highlight=False)
+        raise typer.Exit(code=1) from None
+    if as_json:
+        print(json.dumps(result.to_json(), ensure_ascii=False))
+    else:
+        _print_human(result, lang)
