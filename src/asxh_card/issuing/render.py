@@ -393,42 +393,47 @@ def card_image(
     y += 21 + 32 * len(lines) + 14
 
     number = parse_asxh_number(claims.holder.asxh_number).formatted
+    step = 60
     field(left, y, "Mã số ASXH", number, col_w)
-    y += 64
+    y += step
     half = col_w // 2
     field(left, y, "Ngày sinh", _dmy(claims.holder.date_of_birth), half - 10)
     field(left + half, y, "Giới tính", "Nam" if claims.holder.sex == "M" else "Nữ", half)
-    y += 64
+    y += step
     validity = f"{_dmy(_vn_day(claims.not_before))} – {_dmy(_vn_day(claims.expires_at))}"  # noqa: RUF001
     field(left, y, "Có giá trị", validity, col_w)
-    y += 64
+    y += step
     if claims.guardian is not None:
         role = "Người giám hộ" if claims.guardian.relation == "guardian" else "Người được ủy quyền"
         text = f"{role}: {claims.guardian.name}"
         draw.text((left, y), text, font=_fit_font(draw, text, "Regular", 19, col_w), fill=_INK)
         y += 28
 
-    # One badge per programme, three to a row.
-    gap, per_row = 8, 3
-    badge_w, badge_h = (col_w - gap * (per_row - 1)) // per_row, 50
-    y = max(y + 4, h - 96 - 2 * badge_h - gap - 10)
-    for i, ent in enumerate(claims.entitlements[: 2 * per_row]):
+    # Code 128 of the number along the bottom left, on white with its quiet zones.
+    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=60).convert("RGB")
+    bar_top = h - bar.height - 16
+    img.paste(bar, (left - 2 * BARCODE_QUIET + 6, bar_top))
+
+    # One badge per programme, three to a row, just above the barcode (or below the text when
+    # the text runs long: the space between name and badges absorbs the difference).
+    gap, per_row = 6, 3
+    badges = claims.entitlements[: 2 * per_row]
+    rows = (len(badges) + per_row - 1) // per_row
+    badge_w, badge_h = (col_w - gap * (per_row - 1)) // per_row, 46
+    y = max(y + 4, bar_top - 8 - rows * badge_h - (rows - 1) * gap)
+    for i, ent in enumerate(badges):
         bx = left + (i % per_row) * (badge_w + gap)
         by = y + (i // per_row) * (badge_h + gap)
         colour = _BADGE_COLOURS.get(ent.programme, _DEFAULT_BADGE)
         draw.rounded_rectangle((bx, by, bx + badge_w, by + badge_h), radius=9, fill=colour)
-        draw.text((bx + 10, by + 3), ent.programme, font=_font("Bold", 20), fill="white")
+        draw.text((bx + 10, by + 1), ent.programme, font=_font("Bold", 19), fill="white")
         label = _badge_label(ent, registry)
         draw.text(
-            (bx + 10, by + 26),
+            (bx + 10, by + 23),
             label,
-            font=_fit_font(draw, label, "Regular", 16, badge_w - 16),
+            font=_fit_font(draw, label, "Regular", 15, badge_w - 16),
             fill="white",
         )
-
-    # Code 128 of the number along the bottom left, on white with its quiet zones.
-    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=64).convert("RGB")
-    img.paste(bar, (left - 2 * BARCODE_QUIET + 6, h - bar.height - 18))
     return img
 
 
