@@ -1,0 +1,191 @@
+"""Shared helpers of the verifier tests: a root, two issuers, status lists, cards built with the core.
+
+Cards are built with :mod:`asxh_card.card` and lists with :mod:`asxh_card._core.statuslist`
+only, so these tests do not depend on the issuing package.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+
+from asxh_card import card as _card
+from asxh_card._core.keys import PrivateKey
+from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
+from asxh_card.programmes import Entitlement
+from asxh_card.trust import sign_bundle_payload
+from asxh_card.verifier import Verifier
+from asxh_card.verifier.bundle import token_sha256
+
+#: 2026-03-01T00:00:00Z: every test runs at this instant unless it says otherwise.
+T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
+AT = datetime.fromtimestamp(T0, UTC)
+DAY = 86_400
+URI_79 = "https://asxh.example.vn/v1/status/79-1"
+URI_01 = "https://asxh.example.vn/v1/status/01-1"
+LIST_SIZE = 131_072
+
+
+def _asxh(prefix: str) -> str:
+    from asxh_card.ids import damm_check_digit
+
+    return prefix + str(damm_check_digit(prefix))
+
+
+@dataclass
+class World:
+    """Keys, lists and helpers for one test."""
+
+    root: PrivateKey
+    key_79: PrivateKey
+    key_01: PrivateKey
+    lists: dict[str, StatusList] = field(default_factory=dict)
+    list_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    holder: str = ""
+    guardian: str = ""
+    _tokens: dict[tuple[str, str, bytes], str] = field(default_factory=dict)
+
+    def issuers(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "id": "vn-79",
+                "name": "BHXH Thành phố Hồ Chí Minh",
+                "province": "79",
+                "programmes": ["BHYT", "TGXH", "BHXH", "NCC", "GN", "BHTN"],
+                "keys": [
+                    {
+                        "jwk": self.key_79.public_key.to_jwk(),
+                        "not_before": T0 - 365 * DAY,
+                        "not_after": None,
+                    }
+                ],
+            },
+            {
+                "id": "vn-01",
+                "name": "BHXH Thành phố Hà Nội",
+                "province": "01",
+                "programmes": ["BHYT"],
+                "keys": [
+                    {
+                        "jwk": self.key_01.public_key.to_jwk(),
+                        "not_before": T0 - 365 * DAY,
+                        "not_after": None,
+                    }
+                ],
+            },
+        ]
+
+    def status_token(self, uri: str, **overrides: Any) -> str:
+        signer = self.key_79 if uri == URI_79 else self.key_01
+        options: dict[str, Any] = {"issued_at": T0 - 3600, "ttl": 2 * DAY}
+        options.update(self.list_claims.get(uri, {}))
+        options.update(overrides)
+        # ECDSA signatures are randomised: cache so that a bundle and the tokens match.
+        cache_key = (uri, repr(sorted(options.items())), self.lists[uri].to_bytes())
+        if cache_key not in self._tokens:
+            self._tokens[cache_key] = sign_status_list(self.lists[uri], signer, uri=uri, **options)
+        return self._tokens[cache_key]
+
+    def payload(
+        self,
+        *,
+        version: int = 1,
+        iat: int = T0 - 3600,
+        exp: int = T0 + 30 * DAY,
+        embed: bool = True,
+        issuers: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        lists = []
+        for uri, issuer in ((URI_79, "vn-79"), (URI_01, "vn-01")):
+            token = self.status_token(uri)
+            entry: dict[str, Any] = {"uri": uri, "issuer": issuer, "sha256": token_sha256(token)}
+            if embed:
+                entry["token"] = token
+            lists.append(entry)
+        return {
+            "v": 1,
+            "version": version,
+            "iat": iat,
+            "exp": exp,
+            "issuers": issuers if issuers is not None else self.issuers(),
+            "status_lists": lists,
+        }
+
+    def bundle(self, **kwargs: Any) -> str:
+        return sign_bundle_payload(self.payload(**kwargs), self.root)
+
+    def verifier(self, **options: Any) -> Verifier:
+        bundle = options.pop("bundle", None) or self.bundle()
+        return Verifier(roots=[self.root.public_key], bundle=bundle, **options)
+
+    def claims(self, **overrides: Any) -> _card.CardClaims:
+        base = _card.CardClaims(
+            issuer="vn-79",
+            province="79",
+            serial="C0001",
+            issued_at=T0 - 30 * DAY,
+            not_before=T0 - 30 * DAY,
+            expires_at=T0 + 335 * DAY,
+            holder=_card.Holder(self.holder, "Nguyễn Thị Minh Khai", date(1990, 3, 15), "F"),
+            entitlements=(
+                Entitlement(
+                    "BHYT",
+                    date(2026, 1, 1),
+                    date(2026, 12, 31),
+                    {"level": 2, "coverage": 100, "facility": "79-001"},
+                    StatusRef(11, URI_79),
+                ),
+                Entitlement(
+                    "TGXH", date(2026, 1, 1), None, {"amount": 750_000}, StatusRef(12, URI_79)
+                ),
+                Entitlement(
+                    "NCC", date(2026, 4, 1), None, {"amount": 2_000_000}, StatusRef(13, URI_79)
+                ),
+                Entitlement(
+                    "BHTN",
+                    date(2025, 1, 1),
+                    date(2025, 12, 31),
+                    {"amount": 3_000_000},
+                    StatusRef(14, URI_79),
+                ),
+            ),
+            status=StatusRef(10, URI_79),
+            guardian=_card.Guardian(self.guardian, "Trần Văn Bình", "guardian"),
+        )
+        return dataclasses.replace(base, **overrides)
+
+    def card(self, signer: PrivateKey | None = None, **overrides: Any) -> str:
+        return _card.qr_text(_card.sign_card(self.claims(**overrides), signer or self.key_79))
+
+    def set_status(self, uri: str, idx: int, status: Status) -> None:
+        self.lists[uri][idx] = int(status)
+
+
+@pytest.fixture(scope="session")
+def keys() -> tuple[PrivateKey, PrivateKey, PrivateKey]:
+    return PrivateKey.generate(), PrivateKey.generate(), PrivateKey.generate()
+
+
+@pytest.fixture
+def world(keys: tuple[PrivateKey, PrivateKey, PrivateKey]) -> World:
+    root, key_79, key_01 = keys
+    return World(
+        root=root,
+        key_79=key_79,
+        key_01=key_01,
+        lists={URI_79: StatusList.empty(LIST_SIZE), URI_01: StatusList.empty(LIST_SIZE)},
+        holder=_asxh("7900000001"),
+        guardian=_asxh("7900000002"),
+    )
+
+
+MakeCard = Callable[..., str]
+
+
+def reasons(errors: Sequence[Exception]) -> list[str]:
+    return [getattr(e, "reason", "?") for e in errors]
