@@ -1,0 +1,85 @@
+"""The FastAPI application factory: ``create_app(settings) -> FastAPI``.
+
+Startup checks that the database schema is at the head revision and refuses to start otherwise
+(run ``asxh db upgrade``); with ``auto_migrate`` (demo mode, or ``ASXH_AUTO_MIGRATE=1``) it
+migrates first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from asxh_card import __version__
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.logs import configure_logging, request_logging_middleware
+from asxh_card.service.migrate import current_revision, head_revision, upgrade
+from asxh_card.service.problems import install_problem_handlers
+from asxh_card.service.routes import admin, auth, cards, health, persons, trust
+from asxh_card.service.settings import Settings
+
+__all__ = ["NotMigratedError", "create_app"]
+
+DESCRIPTION = """
+The provincial issuers' service for Vietnam's electronic social-security (ASXH) card:
+the registry (PIN → **mã số ASXH**), entitlements, card issuance, revocation, status lists
+and the trust bundle.
+
+* Log in with `POST /v1/auth/token` (OAuth2 password flow, the **Authorize** button above).
+* Every error is `application/problem+json` (RFC 9457) with a stable `type` and a title in
+  English (`title`) and Vietnamese (`title_vi`).
+* Objects belong to a province: an officer of another province gets 404.
+* PINs travel only in request bodies and are never logged or returned (only masked).
+"""
+
+
+class NotMigratedError(RuntimeError):
+    """The database schema is not at the head revision."""
+
+
+def _check_schema(ctx: ServiceContext) -> None:
+    with ctx.engine.connect() as conn:
+        revision = current_revision(conn)
+    if revision != head_revision():
+        raise NotMigratedError(
+            f"the database is at revision {revision!r}, not {head_revision()!r}: "
+            "run `asxh db upgrade` first"
+        )
+
+
+def create_app(settings: Settings, *, context: ServiceContext | None = None) -> FastAPI:
+    """Build the app for ``settings`` (migrating first when ``settings.auto_migrate``)."""
+    configure_logging(settings.log_level)
+    if settings.auto_migrate:
+        upgrade(settings.database_url)
+    ctx = context or ServiceContext.build(settings)
+    _check_schema(ctx)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        ctx.engine.dispose()
+
+    app = FastAPI(
+        title="ASXH card service",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "auth", "description": "Log in; who am I"},
+            {"name": "registry", "description": "Persons, mã số ASXH, aliases, reconciliation"},
+            {"name": "entitlements", "description": "Grant, update, end, revoke, suspend"},
+            {"name": "cards", "description": "Issue, render, replace, revoke, suspend"},
+            {"name": "trust", "description": "Status lists, JWKS, trust bundle, verification"},
+            {"name": "admin", "description": "Issuers, keys, operators, audit log"},
+            {"name": "health", "description": "Liveness and readiness"},
+        ],
+    )
+    app.state.ctx = ctx
+    install_problem_handlers(app)
+    app.middleware("http")(request_logging_middleware)
+    for module in (auth, persons, cards, trust, admin, health):
+        app.include_router(module.router)
+    return app

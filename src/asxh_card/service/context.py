@@ -1,0 +1,65 @@
+"""Everything a request needs, built once per app from the settings (no module globals)."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.service.db import make_engine, make_sessionmaker
+from asxh_card.service.keyring import Keyring
+from asxh_card.service.security import (
+    AccessTokens,
+    DataProtector,
+    LoginLimiter,
+    PasswordHasher,
+)
+from asxh_card.service.settings import Settings
+
+__all__ = ["ServiceContext"]
+
+
+@dataclass
+class ServiceContext:
+    """Settings, database, crypto helpers and caches of one app instance."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    protector: DataProtector
+    passwords: PasswordHasher
+    tokens: AccessTokens
+    limiter: LoginLimiter
+    keyring: Keyring
+    programmes: ProgrammeRegistry
+    cache: dict[str, Any] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def build(cls, settings: Settings, *, engine: Engine | None = None) -> ServiceContext:
+        """Create the engine and helpers for ``settings``."""
+        settings.check_secrets()
+        engine = engine or make_engine(settings.database_url)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=make_sessionmaker(engine),
+            protector=DataProtector(settings.data_key),
+            passwords=PasswordHasher(
+                time_cost=settings.argon2_time_cost,
+                memory_cost=settings.argon2_memory_cost,
+                parallelism=settings.argon2_parallelism,
+            ),
+            tokens=AccessTokens(settings.secret_key, minutes=settings.access_token_minutes),
+            limiter=LoginLimiter(
+                window=settings.login_window_seconds,
+                per_account=settings.login_max_failures_account,
+                per_address=settings.login_max_failures_address,
+            ),
+            keyring=Keyring(settings),
+            programmes=ProgrammeRegistry.default(),
+        )

@@ -1,0 +1,193 @@
+"""Demo seeding (``asxh serve --demo``): DEMO keys, issuers, operators and synthetic people.
+
+Everything is idempotent: a second start finds the seeded data and only prints the log-in
+information again. The keys and secrets under the var directory are **demo keys**; the people
+are synthetic (random PINs with a valid shape, invented names).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from asxh_card._core.timeutil import utc_now, vn_date
+from asxh_card.service import cards, registry
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import session_scope
+from asxh_card.service.models import Issuer, Operator, Person
+from asxh_card.service.registry import PersonData
+from asxh_card.service.security import Principal
+
+__all__ = ["DEMO_ISSUERS", "DemoInfo", "ensure_issuer", "ensure_operator", "seed"]
+
+ALL_PROGRAMMES: Final = ("TGXH", "GN", "NCC", "BHXH", "BHYT", "BHTN")
+DEMO_ISSUERS: Final = (
+    ("vn-79", "Sở Y tế Thành phố Hồ Chí Minh (DEMO)", "79", "079"),
+    ("vn-01", "Sở Y tế Thành phố Hà Nội (DEMO)", "01", "001"),
+)
+_SYSTEM = Principal(username="demo-seed", role="national_admin", province=None, programmes=())
+
+_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
+           "Đỗ", "Hồ", "Ngô", "Dương", "Lý")
+_MIDDLE_M = ("Văn", "Hữu", "Đức", "Minh", "Quốc", "Thành")
+_MIDDLE_F = ("Thị", "Ngọc", "Thu", "Thanh", "Kim", "Mỹ")
+_GIVEN_M = ("An", "Bình", "Cường", "Dũng", "Hùng", "Khang", "Long", "Nam", "Phúc", "Sơn", "Tuấn")
+_GIVEN_F = ("Anh", "Chi", "Hà", "Hạnh", "Hoa", "Lan", "Linh", "Mai", "Ngân", "Thảo", "Yến")
+_WARDS = {"79": ("Phường Sài Gòn", "Phường Bến Thành", "Xã Cần Giờ", "Phường Thủ Đức"),
+          "01": ("Phường Hoàn Kiếm", "Phường Ba Đình", "Xã Sóc Sơn", "Phường Cầu Giấy")}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoInfo:
+    """What the demo printed: operator passwords and a sample card."""
+
+    passwords: dict[str, str]
+    sample_serial: str | None
+    sample_number: str | None
+    people: int
+
+
+def ensure_issuer(
+    session: Session, ctx: ServiceContext, issuer_id: str, name: str, province: str,
+    programmes: tuple[str, ...] = ALL_PROGRAMMES,
+) -> Issuer:
+    """The issuer, created with a first key when missing."""
+    issuer = session.get(Issuer, issuer_id)
+    if issuer is None:
+        issuer = Issuer(id=issuer_id, name=name, province=province,
+                        programmes=sorted(programmes), created_at=utc_now())
+        session.add(issuer)
+        session.flush()
+    if ctx.keyring.active_key(session, issuer_id) is None:
+        ctx.keyring.create_issuer_key(session, issuer)
+    return issuer
+
+
+def ensure_operator(
+    session: Session, ctx: ServiceContext, username: str, password: str, role: str,
+    province: str | None = None, programmes: tuple[str, ...] = (),
+) -> Operator:
+    """The operator account, created when missing (the password is not changed otherwise)."""
+    row = session.scalars(select(Operator).where(Operator.username == username)).first()
+    if row is None:
+        row = Operator(username=username, password_hash=ctx.passwords.hash(password), role=role,
+                       province=province, programmes=list(programmes), active=True,
+                       created_at=utc_now())
+        session.add(row)
+        session.flush()
+    return row
+
+
+def _passwords(var_dir: Path) -> dict[str, str]:
+    path = var_dir / "demo-operators.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    values = {name: f"demo-{secrets.token_urlsafe(9)}" for name in
+              ("admin", "officer79", "officer01", "auditor", "servicepoint")}
+    var_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle, indent=2)
+    return values
+
+
+def synthetic_pin(rng: random.Random, prefix: str, dob: date, sex: str) -> str:
+    """A PIN with a valid shape (prefix, century/sex digit, year) and 6 random digits."""
+    century = (dob.year - 1900) // 100
+    digit = century * 2 + (1 if sex == "F" else 0)
+    return f"{prefix}{digit}{dob.year % 100:02d}{rng.randrange(10**6):06d}"
+
+
+def _person(rng: random.Random, province: str) -> tuple[PersonData, str]:
+    sex = rng.choice(("M", "F"))
+    middle = _MIDDLE_F if sex == "F" else _MIDDLE_M
+    given = _GIVEN_F if sex == "F" else _GIVEN_M
+    name = f"{rng.choice(_FAMILY)} {rng.choice(middle)} {rng.choice(given)}"
+    dob = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 80))
+    ward = rng.choice(_WARDS[province])
+    data = PersonData(
+        full_name=name, date_of_birth=dob, sex=sex,
+        hometown=f"{ward}, {'Thành phố Hồ Chí Minh' if province == '79' else 'Thành phố Hà Nội'}",
+        permanent_address=f"{rng.randrange(1, 300)} đường số {rng.randrange(1, 40)}, {ward}",
+    )
+    return data, sex
+
+
+def _entitlements(rng: random.Random, today: date) -> list[tuple[str, dict[str, Any], str]]:
+    year_end = date(today.year, 12, 31)
+    options: list[tuple[str, dict[str, Any], str]] = [
+        ("BHYT", {"level": 2, "coverage": 100, "facility": "79-001"}, "HN"),
+        ("TGXH", {"amount": rng.choice((500_000, 750_000, 1_000_000))}, "Art. 5(5)"),
+        ("GN", {"kind": rng.choice(("poor", "near_poor"))}, "2025 review"),
+        ("NCC", {"amount": 2_789_000}, "Art. 3 relative"),
+        ("BHXH", {"kind": rng.choice(("participant", "pensioner"))}, ""),
+    ]
+    chosen = [options[0], *rng.sample(options[1:], rng.randrange(0, 3))]
+    del year_end
+    return chosen
+
+
+def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = None) -> DemoInfo:
+    """Seed the demo (idempotently) and return what to print."""
+    ctx.keyring.ensure_root()
+    passwords = _passwords(ctx.settings.var_dir)
+    with session_scope(ctx.sessions) as session:
+        for issuer_id, name, province, _prefix in DEMO_ISSUERS:
+            ensure_issuer(session, ctx, issuer_id, name, province)
+        ensure_operator(session, ctx, "admin", passwords["admin"], "national_admin")
+        ensure_operator(session, ctx, "officer79", passwords["officer79"], "issuer_officer",
+                        "79", ALL_PROGRAMMES)
+        ensure_operator(session, ctx, "officer01", passwords["officer01"], "issuer_officer",
+                        "01", ALL_PROGRAMMES)
+        ensure_operator(session, ctx, "auditor", passwords["auditor"], "auditor")
+        ensure_operator(session, ctx, "servicepoint", passwords["servicepoint"], "service_point")
+        existing = session.scalar(select(func.count()).select_from(Person)) or 0
+    rng = random.Random(seed_value)  # noqa: S311 - synthetic demo data, not secrets
+    today = vn_date(utc_now())
+    sample: tuple[str | None, str | None] = (None, None)
+    with session_scope(ctx.sessions) as session:
+        for i in range(max(0, people - existing)):
+            _issuer_id, _name, province, prefix = DEMO_ISSUERS[i % 2]
+            data, sex = _person(rng, province)
+            pin = synthetic_pin(rng, prefix, data.date_of_birth, sex)
+            outcome = registry.register(session, ctx.protector, _SYSTEM, province=province,
+                                        pin=pin, data=data)
+            person = outcome.person
+            for programme, attributes, category in _entitlements(rng, today):
+                if programme == "BHYT":
+                    attributes = {**attributes, "facility": f"{province}-001"}
+                cards.grant(session, ctx.settings, ctx.programmes, _SYSTEM, person,
+                            programme=programme, valid_from=date(today.year, 1, 1),
+                            valid_to=date(today.year, 12, 31) if programme == "BHYT" else None,
+                            attributes=attributes, category=category or None)
+            card = cards.issue_card(session, ctx.settings, ctx.keyring, ctx.programmes,
+                                    _SYSTEM, person).card
+            if sample == (None, None) and province == "79":
+                sample = (card.serial, person.asxh_number)
+    if sample == (None, None):
+        with session_scope(ctx.sessions) as session:
+            from asxh_card.service.models import Card  # noqa: PLC0415
+
+            card_row = session.scalars(
+                select(Card).where(Card.province == "79", Card.state == "active").limit(1)
+            ).first()
+            if card_row is not None:
+                person_row = session.get(Person, card_row.person_id)
+                sample = (card_row.serial, person_row.asxh_number if person_row else None)
+    with session_scope(ctx.sessions) as session:
+        total = session.scalar(select(func.count()).select_from(Person)) or 0
+        from asxh_card.service.bundles import latest_bundle  # noqa: PLC0415
+
+        latest_bundle(session, ctx.settings, ctx.keyring)
+    return DemoInfo(passwords=passwords, sample_serial=sample[0], sample_number=sample[1],
+                    people=total)

@@ -1,0 +1,98 @@
+"""Request dependencies: the service context, a transaction, the authenticated principal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.orm import Session
+
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import session_scope
+from asxh_card.service.problems import ProblemError
+from asxh_card.service.security import Principal, TokenError
+
+__all__ = [
+    "ADMIN",
+    "READERS",
+    "WRITERS",
+    "Ctx",
+    "get_ctx",
+    "in_scope",
+    "request_id",
+    "require",
+    "transaction",
+]
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/v1/auth/token", auto_error=False)
+
+ADMIN = ("national_admin",)
+WRITERS = ("national_admin", "issuer_officer")
+READERS = ("national_admin", "issuer_officer", "auditor")
+ANY_ROLE = ("national_admin", "issuer_officer", "auditor", "service_point")
+
+
+def get_ctx(request: Request) -> ServiceContext:
+    """The app's service context."""
+    ctx: ServiceContext = request.app.state.ctx
+    return ctx
+
+
+Ctx = Annotated[ServiceContext, Depends(get_ctx)]
+
+
+@contextmanager
+def transaction(ctx: ServiceContext) -> Iterator[Session]:
+    """A session in one transaction, committed before the response is built."""
+    with session_scope(ctx.sessions) as session:
+        yield session
+
+
+def request_id(request: Request) -> str | None:
+    """The request id set by the logging middleware."""
+    value = getattr(request.state, "request_id", None)
+    return value if isinstance(value, str) else None
+
+
+def _principal(
+    ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    if not token:
+        raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+    try:
+        return ctx.tokens.verify(token)
+    except TokenError:
+        raise ProblemError(
+            "unauthenticated",
+            detail="the access token is invalid or expired",
+            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+        ) from None
+
+
+def require(*roles: str) -> Callable[..., Principal]:
+    """A dependency that admits only ``roles`` (403 problem otherwise)."""
+
+    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise ProblemError("forbidden", detail=f"the {principal.role} role may not do this")
+        return principal
+
+    return dependency
+
+
+def in_scope(principal: Principal, province: str) -> bool:
+    """Whether ``principal`` may see objects of ``province`` (others are answered 404)."""
+    if principal.role == "national_admin":
+        return True
+    return principal.province is None and principal.role == "auditor" or (
+        principal.province == province
+    )
+
+
+Reader = Annotated[Principal, Depends(require(*READERS))]
+Writer = Annotated[Principal, Depends(require(*WRITERS))]
+Admin = Annotated[Principal, Depends(require(*ADMIN))]
+Anyone = Annotated[Principal, Depends(require(*ANY_ROLE))]

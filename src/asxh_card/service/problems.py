@@ -1,0 +1,295 @@
+"""RFC 9457 problem details (``application/problem+json``) with bilingual titles.
+
+Every error response of the service has this shape::
+
+    {"type": "https://asxh.gov.vn/problems/validation-error", "status": 422,
+     "title": "The request is not valid.", "title_vi": "Yêu cầu không hợp lệ.",
+     "detail": "...", "instance": "/v1/persons", "request_id": "...", "errors": [...]}
+
+``type`` URIs are stable (part of the API contract, listed in :data:`PROBLEM_TYPES`).
+Messages never echo the submitted values: a PIN or a name could be among them.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from asxh_card.errors import InvalidInputError, VerificationError
+
+__all__ = [
+    "PROBLEM_BASE",
+    "PROBLEM_TYPES",
+    "ProblemError",
+    "install_problem_handlers",
+    "problem_response",
+]
+
+PROBLEM_BASE: Final = "https://asxh.gov.vn/problems/"
+MEDIA_TYPE: Final = "application/problem+json"
+
+_log = logging.getLogger("asxh_card.service")
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemType:
+    """A stable problem type: slug, HTTP status and titles."""
+
+    slug: str
+    status: int
+    title: str
+    title_vi: str
+
+
+PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
+    p.slug: p
+    for p in (
+        ProblemType("validation-error", 422, "The request is not valid.", "Yêu cầu không hợp lệ."),
+        ProblemType(
+            "invalid-identifier", 422, "An identifier is not valid.", "Mã định danh không hợp lệ."
+        ),
+        ProblemType(
+            "invalid-entitlement", 422, "The entitlement is not valid.", "Quyền hưởng không hợp lệ."
+        ),
+        ProblemType(
+            "server-owned-field",
+            422,
+            "The request sets a field the server owns.",
+            "Yêu cầu đặt một trường do hệ thống quản lý.",
+        ),
+        ProblemType(
+            "unauthenticated", 401, "Authentication is required.", "Cần đăng nhập."
+        ),
+        ProblemType(
+            "invalid-credentials",
+            401,
+            "Wrong user name or password.",
+            "Sai tên đăng nhập hoặc mật khẩu.",
+        ),
+        ProblemType(
+            "forbidden", 403, "Your role may not do this.", "Vai trò của bạn không được phép."
+        ),
+        ProblemType("not-found", 404, "Not found.", "Không tìm thấy."),
+        ProblemType(
+            "method-not-allowed", 405, "Method not allowed.", "Phương thức không được phép."
+        ),
+        ProblemType(
+            "reconciliation-required",
+            409,
+            "The registry holds different data for this person.",
+            "Dữ liệu đăng ký khác với dữ liệu đang lưu: cần đối chiếu.",
+        ),
+        ProblemType("conflict", 409, "The request conflicts with the current state.",
+                    "Yêu cầu mâu thuẫn với trạng thái hiện tại."),
+        ProblemType(
+            "idempotency-key-reused",
+            409,
+            "This Idempotency-Key was used for another request.",
+            "Khóa Idempotency-Key đã được dùng cho yêu cầu khác.",
+        ),
+        ProblemType(
+            "payload-too-large", 413, "The request is too large.", "Yêu cầu quá lớn."
+        ),
+        ProblemType(
+            "unsupported-media-type",
+            415,
+            "Unsupported media type.",
+            "Kiểu dữ liệu không được hỗ trợ.",
+        ),
+        ProblemType(
+            "too-many-requests",
+            429,
+            "Too many attempts; try again later.",
+            "Quá nhiều lần thử; vui lòng thử lại sau.",
+        ),
+        ProblemType(
+            "not-ready", 503, "The service is not ready.", "Dịch vụ chưa sẵn sàng."
+        ),
+        ProblemType(
+            "internal-error",
+            500,
+            "Internal error; it has been logged.",
+            "Lỗi hệ thống; sự cố đã được ghi lại.",
+        ),
+        ProblemType("http-error", 400, "The request failed.", "Yêu cầu không thực hiện được."),
+    )
+}
+
+_STATUS_SLUGS: Final = {401: "unauthenticated", 403: "forbidden", 404: "not-found",
+                        405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
+                        415: "unsupported-media-type", 422: "validation-error",
+                        429: "too-many-requests", 503: "not-ready"}
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem: ``ProblemError("not-found", detail="...")``."""
+
+    def __init__(
+        self,
+        slug: str,
+        *,
+        detail: str | None = None,
+        status: int | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        self.kind = PROBLEM_TYPES[slug]
+        self.status = status or self.kind.status
+        self.detail = detail
+        self.headers = dict(headers or {})
+        self.extra = extra
+        super().__init__(detail or self.kind.title)
+
+
+def problem_body(
+    slug: str,
+    *,
+    request: Request | None = None,
+    detail: str | None = None,
+    status: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The JSON body of a problem."""
+    kind = PROBLEM_TYPES[slug]
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + kind.slug,
+        "status": status or kind.status,
+        "title": kind.title,
+        "title_vi": kind.title_vi,
+    }
+    if detail:
+        body["detail"] = detail
+    if request is not None:
+        body["instance"] = request.url.path
+        request_id = getattr(request.state, "request_id", None)
+        if request_id:
+            body["request_id"] = request_id
+    body.update(extra)
+    return body
+
+
+def problem_response(
+    slug: str,
+    *,
+    request: Request | None = None,
+    detail: str | None = None,
+    status: int | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """A ``application/problem+json`` response."""
+    body = problem_body(slug, request=request, detail=detail, status=status, **extra)
+    return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
+
+
+def _clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors without the submitted input (which may hold a PIN or a name)."""
+    cleaned: list[dict[str, Any]] = []
+    for error in errors[:50]:
+        if not isinstance(error, Mapping):
+            continue
+        loc = [str(part) for part in error.get("loc", ())]
+        message = str(error.get("msg", "invalid"))
+        kind = str(error.get("type", ""))
+        if kind == "extra_forbidden":
+            message = "unknown or server-owned field: it may not be set by the client"
+        cleaned.append({"loc": loc, "msg": message[:300], "type": kind})
+    return cleaned
+
+
+def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
+    errors = _clean_errors(exc.errors())
+    if errors and all(e["type"] == "extra_forbidden" for e in errors):
+        fields = ", ".join(e["loc"][-1] for e in errors if e["loc"])
+        return problem_response(
+            "server-owned-field",
+            request=request,
+            detail=f"these fields may not be set by the client: {fields}",
+            errors=errors,
+        )
+    first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
+    where = ".".join(first["loc"])
+    return problem_response(
+        "validation-error",
+        request=request,
+        detail=f"{where}: {first['msg']}" if where else first["msg"],
+        errors=errors,
+    )
+
+
+def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProblemError)  # noqa: S101 - registered for this type
+    return problem_response(
+        exc.kind.slug,
+        request=request,
+        detail=exc.detail,
+        status=exc.status,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+    slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
+    detail = exc.detail if isinstance(exc.detail, str) else None
+    return problem_response(
+        slug,
+        request=request,
+        detail=detail,
+        status=exc.status_code,
+        headers=dict(exc.headers) if exc.headers else None,
+    )
+
+
+def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
+    from asxh_card.errors import EntitlementError, IdentifierError  # noqa: PLC0415
+
+    slug = "validation-error"
+    if isinstance(exc, IdentifierError):
+        slug = "invalid-identifier"
+    elif isinstance(exc, EntitlementError):
+        slug = "invalid-entitlement"
+    return problem_response(slug, request=request, detail=str(exc)[:500])
+
+
+def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, VerificationError)  # noqa: S101 - registered for this type
+    return problem_response(
+        "validation-error",
+        request=request,
+        detail=exc.message_en,
+        reason=exc.reason.value,
+    )
+
+
+def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The exception type and the route only: a message could contain personal data.
+    _log.error(
+        "unhandled error",
+        extra={
+            "event": "unhandled_error",
+            "error_type": type(exc).__name__,
+            "route": getattr(request.scope.get("route"), "path", None),
+            "request_id": getattr(request.state, "request_id", None),
+        },
+    )
+    return problem_response("internal-error", request=request)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Answer every error of ``app`` with a problem document."""
+    app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(ProblemError, _problem_handler)
+    app.add_exception_handler(StarletteHTTPException, _http_handler)
+    app.add_exception_handler(InvalidInputError, _invalid_input_handler)
+    app.add_exception_handler(VerificationError, _verification_handler)
+    app.add_exception_handler(Exception, _internal_handler)

@@ -1,0 +1,426 @@
+"""The person registry: PIN → mã số ASXH (1:1), provisional persons, aliases, reconciliation.
+
+Concurrency: the PIN's keyed look-up hash is unique in the database. Two requests registering
+the same PIN at the same time both try to insert; the loser's insert fails, its savepoint rolls
+back and it reads and returns the winner's person, so both get the same number. mã số ASXH
+collisions (8 random digits) are retried the same way.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Final
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from asxh_card._core.timeutil import utc_now
+from asxh_card.errors import IdentifierError, InvalidInputError
+from asxh_card.ids import (
+    generate_asxh_number,
+    mask_identifier,
+    parse_bhxh_number,
+    parse_bhyt_code,
+    parse_cmnd,
+    parse_pin,
+)
+from asxh_card.service import audit
+from asxh_card.service.models import Person, PersonAlias, Reconciliation
+from asxh_card.service.problems import ProblemError
+from asxh_card.service.security import DataProtector, Principal
+
+__all__ = [
+    "RECONCILED_FIELDS",
+    "PersonData",
+    "RegisterOutcome",
+    "add_alias",
+    "clean_name",
+    "clean_text",
+    "create_provisional",
+    "find_by_alias",
+    "find_by_pin",
+    "link_pin",
+    "pin_masked",
+    "register",
+    "resolve_reconciliation",
+]
+
+RECONCILED_FIELDS: Final = ("full_name", "date_of_birth", "hometown", "permanent_address")
+_MAX_NUMBER_TRIES = 20
+ALIAS_KINDS: Final = ("cmnd", "bhxh", "bhyt")
+
+
+def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
+    """NFC, single spaces, no control characters, non-empty."""
+    text = " ".join(unicodedata.normalize("NFC", value).split())
+    if not text:
+        raise InvalidInputError(f"{what} must not be empty")
+    if len(text) > max_length:
+        raise InvalidInputError(f"{what} is longer than {max_length} characters")
+    if any(unicodedata.category(c)[0] == "C" for c in text):
+        raise InvalidInputError(f"{what} contains control characters")
+    return text
+
+
+def clean_name(value: str, what: str = "full_name") -> str:
+    """A person's name as a card can carry it: letters, spaces, ' - . only, ≤ 100 characters."""
+    text = clean_text(value, what, max_length=100)
+    if any(not (c.isalpha() or c in " '-.") for c in text):
+        raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class PersonData:
+    """Identity data submitted at registration (validated and normalised)."""
+
+    full_name: str
+    date_of_birth: date
+    sex: str
+    hometown: str | None
+    permanent_address: str | None
+    commune: str | None = None
+
+    def values(self) -> dict[str, Any]:
+        """The reconciled fields as JSON-friendly values."""
+        return {
+            "full_name": self.full_name,
+            "date_of_birth": self.date_of_birth.isoformat(),
+            "hometown": self.hometown,
+            "permanent_address": self.permanent_address,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterOutcome:
+    """What :func:`register` did."""
+
+    person: Person
+    created: bool
+    reconciliation: Reconciliation | None = None
+
+
+def _person_values(person: Person) -> dict[str, Any]:
+    return {
+        "full_name": person.full_name,
+        "date_of_birth": person.date_of_birth.isoformat(),
+        "hometown": person.hometown,
+        "permanent_address": person.permanent_address,
+    }
+
+
+def _check_dob(dob: date) -> None:
+    if dob > utc_now().date() or dob < date(1900, 1, 1):
+        raise InvalidInputError("date_of_birth must be between 1900-01-01 and today")
+
+
+def _new_person(
+    session: Session, province: str, data: PersonData, **identity: Any
+) -> Person | None:
+    """Insert a person with a fresh mã số ASXH; None when the PIN hash already exists."""
+    now = utc_now()
+    for _ in range(_MAX_NUMBER_TRIES):
+        number = generate_asxh_number(province).value
+        person = Person(
+            asxh_number=number,
+            province=province,
+            full_name=data.full_name,
+            date_of_birth=data.date_of_birth,
+            sex=data.sex,
+            hometown=data.hometown,
+            permanent_address=data.permanent_address,
+            commune=data.commune,
+            created_at=now,
+            updated_at=now,
+            **identity,
+        )
+        try:
+            with session.begin_nested():
+                session.add(person)
+        except IntegrityError:
+            pin_hash = identity.get("pin_hash")
+            if pin_hash is not None and find_by_hash(session, pin_hash) is not None:
+                return None
+            continue  # mã số ASXH collision: draw again
+        return person
+    raise RuntimeError("could not draw an unused mã số ASXH")  # pragma: no cover
+
+
+def find_by_hash(session: Session, pin_hash: str) -> Person | None:
+    """The person with this PIN look-up hash."""
+    return session.scalars(select(Person).where(Person.pin_hash == pin_hash)).first()
+
+
+def find_by_pin(session: Session, protector: DataProtector, pin: str) -> Person | None:
+    """The person with ``pin`` (shape-checked first)."""
+    parsed = parse_pin(pin)
+    return find_by_hash(session, protector.lookup_hash("pin", parsed.number))
+
+
+def register(
+    session: Session,
+    protector: DataProtector,
+    principal: Principal,
+    *,
+    province: str,
+    pin: str,
+    data: PersonData,
+    request_id: str | None = None,
+) -> RegisterOutcome:
+    """Register a person by PIN; the same PIN always gets the same mã số ASXH."""
+    _check_dob(data.date_of_birth)
+    parsed = parse_pin(pin, date_of_birth=data.date_of_birth, sex=data.sex)  # type: ignore[arg-type]
+    pin_hash = protector.lookup_hash("pin", parsed.number)
+    person = find_by_hash(session, pin_hash)
+    created = False
+    if person is None:
+        person = _new_person(
+            session,
+            province,
+            data,
+            pin_hash=pin_hash,
+            pin_cipher=protector.encrypt("pin", parsed.number),
+            provisional=False,
+        )
+        if person is None:
+            person = find_by_hash(session, pin_hash)
+            assert person is not None  # noqa: S101 - the insert failed on this very hash
+        else:
+            created = True
+            audit.record(
+                session, principal, "person.register", "person", person.asxh_number,
+                province=person.province, request_id=request_id,
+            )
+            return RegisterOutcome(person, created=True)
+    if not _visible(principal, person.province):
+        raise ProblemError(
+            "conflict",
+            detail="this PIN is registered in another province; ask a national administrator",
+        )
+    stored, submitted = _person_values(person), data.values()
+    differing = [f for f in RECONCILED_FIELDS if stored[f] != submitted[f]]
+    if not differing:
+        return RegisterOutcome(person, created=created)
+    reconciliation = session.scalars(
+        select(Reconciliation).where(
+            Reconciliation.person_id == person.id, Reconciliation.state == "open"
+        )
+    ).first()
+    if reconciliation is None or reconciliation.submitted != submitted:
+        reconciliation = Reconciliation(
+            person_id=person.id,
+            province=person.province,
+            submitted=submitted,
+            differing=differing,
+            state="open",
+            created_by=principal.username,
+            created_at=utc_now(),
+        )
+        session.add(reconciliation)
+        session.flush()
+        audit.record(
+            session, principal, "reconciliation.open", "reconciliation", reconciliation.id,
+            province=person.province, detail={"fields": differing}, request_id=request_id,
+        )
+    return RegisterOutcome(person, created=False, reconciliation=reconciliation)
+
+
+def _visible(principal: Principal, province: str) -> bool:
+    return principal.province is None or principal.province == province
+
+
+def create_provisional(
+    session: Session,
+    principal: Principal,
+    *,
+    province: str,
+    data: PersonData,
+    request_id: str | None = None,
+) -> Person:
+    """A person without a PIN yet; the number stays when the PIN is linked later."""
+    _check_dob(data.date_of_birth)
+    if not data.commune:
+        raise InvalidInputError("commune is required for a provisional person")
+    person = _new_person(session, province, data, provisional=True)
+    assert person is not None  # noqa: S101 - no PIN hash, so only number collisions retry
+    audit.record(
+        session, principal, "person.provisional", "person", person.asxh_number,
+        province=province, request_id=request_id,
+    )
+    return person
+
+
+def link_pin(
+    session: Session,
+    protector: DataProtector,
+    principal: Principal,
+    person: Person,
+    pin: str,
+    *,
+    request_id: str | None = None,
+) -> Person:
+    """Link a PIN to a provisional person; the mã số ASXH does not change."""
+    parsed = parse_pin(pin, date_of_birth=person.date_of_birth, sex=person.sex)  # type: ignore[arg-type]
+    pin_hash = protector.lookup_hash("pin", parsed.number)
+    if person.pin_hash is not None:
+        if person.pin_hash == pin_hash:
+            return person
+        raise ProblemError("conflict", detail="this person already has another PIN")
+    if find_by_hash(session, pin_hash) is not None:
+        raise ProblemError(
+            "conflict",
+            detail="this PIN belongs to another registered person; the records must be merged "
+            "by a national administrator",
+        )
+    person.pin_hash = pin_hash
+    person.pin_cipher = protector.encrypt("pin", parsed.number)
+    person.provisional = False
+    person.updated_at = utc_now()
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise ProblemError("conflict", detail="this PIN was just linked to another person") from None
+    audit.record(
+        session, principal, "person.link_pin", "person", person.asxh_number,
+        province=person.province, request_id=request_id,
+    )
+    return person
+
+
+def normalise_alias(kind: str, value: str) -> str:
+    """Validate an alias and return its canonical form (raises IdentifierError)."""
+    if kind == "cmnd":
+        return parse_cmnd(value)
+    if kind == "bhxh":
+        return parse_bhxh_number(value)
+    if kind == "bhyt":
+        return parse_bhyt_code(value).code
+    raise IdentifierError(f"unknown alias kind {kind[:10]!r}")
+
+
+def add_alias(
+    session: Session,
+    protector: DataProtector,
+    principal: Principal,
+    person: Person,
+    kind: str,
+    value: str,
+    *,
+    request_id: str | None = None,
+) -> PersonAlias:
+    """Attach a legacy identifier to ``person`` (stored as a keyed hash)."""
+    canonical = normalise_alias(kind, value)
+    lookup = protector.lookup_hash(kind, canonical)
+    existing = session.scalars(
+        select(PersonAlias).where(PersonAlias.kind == kind, PersonAlias.lookup_hash == lookup)
+    ).first()
+    if existing is not None:
+        if existing.person_id == person.id:
+            return existing
+        raise ProblemError("conflict", detail=f"this {kind} identifier belongs to another person")
+    alias = PersonAlias(
+        person_id=person.id, kind=kind, lookup_hash=lookup, last3=canonical[-3:],
+        created_at=utc_now(),
+    )
+    try:
+        with session.begin_nested():
+            session.add(alias)
+    except IntegrityError:
+        raise ProblemError("conflict", detail="this identifier was just added elsewhere") from None
+    if kind == "bhyt":
+        # The BHYT code embeds the BHXH number: make that an alias too.
+        bhxh = parse_bhyt_code(canonical).bhxh_number
+        bhxh_hash = protector.lookup_hash("bhxh", bhxh)
+        if session.scalars(
+            select(PersonAlias).where(
+                PersonAlias.kind == "bhxh", PersonAlias.lookup_hash == bhxh_hash
+            )
+        ).first() is None:
+            session.add(
+                PersonAlias(
+                    person_id=person.id, kind="bhxh", lookup_hash=bhxh_hash, last3=bhxh[-3:],
+                    created_at=utc_now(),
+                )
+            )
+    audit.record(
+        session, principal, "person.alias", "person", person.asxh_number,
+        province=person.province, detail={"kind": kind}, request_id=request_id,
+    )
+    session.flush()
+    return alias
+
+
+def find_by_alias(
+    session: Session, protector: DataProtector, kind: str, value: str
+) -> Person | None:
+    """The person a legacy identifier resolves to."""
+    canonical = normalise_alias(kind, value)
+    alias = session.scalars(
+        select(PersonAlias).where(
+            PersonAlias.kind == kind,
+            PersonAlias.lookup_hash == protector.lookup_hash(kind, canonical),
+        )
+    ).first()
+    if alias is None and kind == "bhyt":
+        return find_by_alias(session, protector, "bhxh", parse_bhyt_code(canonical).bhxh_number)
+    return None if alias is None else session.get(Person, alias.person_id)
+
+
+def pin_masked(protector: DataProtector, person: Person) -> str | None:
+    """The PIN with all but its last 3 digits masked, or None."""
+    if person.pin_cipher is None:
+        return None
+    return mask_identifier(protector.decrypt("pin", person.pin_cipher))
+
+
+def resolve_reconciliation(
+    session: Session,
+    protector: DataProtector,
+    principal: Principal,
+    reconciliation: Reconciliation,
+    *,
+    action: str,
+    fields: list[str] | None,
+    note: str | None,
+    request_id: str | None = None,
+) -> Reconciliation:
+    """Accept (apply the submitted values, all or ``fields``) or reject a reconciliation."""
+    if reconciliation.state != "open":
+        raise ProblemError("conflict", detail="this reconciliation is already resolved")
+    person = session.get(Person, reconciliation.person_id)
+    assert person is not None  # noqa: S101 - foreign key
+    chosen = list(reconciliation.differing) if fields is None else fields
+    unknown = [f for f in chosen if f not in reconciliation.differing]
+    if unknown:
+        raise InvalidInputError(f"fields not under reconciliation: {', '.join(unknown)[:200]}")
+    if action == "accept":
+        submitted: Mapping[str, Any] = reconciliation.submitted
+        for name in chosen:
+            value = submitted[name]
+            if name == "date_of_birth":
+                new_dob = date.fromisoformat(value)
+                if person.pin_cipher is not None:
+                    # The PIN encodes the birth year: a new date must still agree with it.
+                    # (A new birth year means a new PIN, Circular 59/2021 Art. 6.)
+                    pin = protector.decrypt("pin", person.pin_cipher)
+                    parse_pin(pin, date_of_birth=new_dob, sex=person.sex)  # type: ignore[arg-type]
+                person.date_of_birth = new_dob
+            else:
+                setattr(person, name, value)
+        person.updated_at = utc_now()
+    reconciliation.state = "resolved"
+    reconciliation.resolution = action
+    reconciliation.note = note
+    reconciliation.resolved_by = principal.username
+    reconciliation.resolved_at = utc_now()
+    audit.record(
+        session, principal, f"reconciliation.{action}", "reconciliation", reconciliation.id,
+        province=reconciliation.province, detail={"fields": chosen}, request_id=request_id,
+    )
+    session.flush()
+    return reconciliation

@@ -1,0 +1,34 @@
+"""Shared route helpers: error responses for the OpenAPI document, problem examples."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from asxh_card.service.problems import PROBLEM_BASE, PROBLEM_TYPES
+
+__all__ = ["problems"]
+
+_MEDIA: Final = "application/problem+json"
+
+
+def _example(slug: str) -> dict[str, Any]:
+    kind = PROBLEM_TYPES[slug]
+    return {
+        "type": PROBLEM_BASE + slug,
+        "status": kind.status,
+        "title": kind.title,
+        "title_vi": kind.title_vi,
+        "detail": "…",
+    }
+
+
+def problems(*slugs: str) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries for the given problem types (with examples)."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for slug in ("unauthenticated", "validation-error", *slugs):
+        kind = PROBLEM_TYPES[slug]
+        entry = responses.setdefault(
+            kind.status, {"description": kind.title, "content": {_MEDIA: {"examples": {}}}}
+        )
+        entry["content"][_MEDIA]["examples"][slug] = {"value": _example(slug)}
+    return responses

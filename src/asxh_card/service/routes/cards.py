@@ -1,0 +1,307 @@
+"""Entitlement and card routes: grant, update, end, issue, render, replace, revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Header, Path, Request, Response
+from sqlalchemy import select
+
+from asxh_card.service import cards as card_service
+from asxh_card.service.deps import Ctx, Reader, Writer, request_id, transaction
+from asxh_card.service.models import Card, Entitlement
+from asxh_card.service.routes._common import problems
+from asxh_card.service.schemas import (
+    CardIn,
+    CardOut,
+    EndIn,
+    EntitlementIn,
+    EntitlementOut,
+    EntitlementPatch,
+    StatusChangeIn,
+)
+from asxh_card.service.views import (
+    card_out,
+    entitlement_out,
+    get_card,
+    get_entitlement,
+    get_person,
+)
+
+router = APIRouter()
+
+NumberPath = Annotated[str, Path(description="mã số ASXH", max_length=20)]
+SerialPath = Annotated[str, Path(description="card serial", max_length=40)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=100,
+        pattern=r"^[\x21-\x7e]{1,100}$",
+        description="A retry with the same key returns the same card",
+    ),
+]
+Action = Literal["revoke", "suspend", "reinstate"]
+
+
+# -- entitlements -----------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/persons/{number}/entitlements",
+    response_model=EntitlementOut,
+    status_code=201,
+    tags=["entitlements"],
+    summary="Grant an entitlement",
+    responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement",
+                       "server-owned-field"),
+)
+def grant_entitlement(number: NumberPath, body: EntitlementIn, ctx: Ctx, principal: Writer,
+                      request: Request) -> EntitlementOut:
+    """Grant a programme with its validity window and attributes. ``category`` (the sensitive
+    reason) is stored and shown only to who manages the programme; it never goes on a card."""
+    with transaction(ctx) as session:
+        person = get_person(session, principal, number)
+        row = card_service.grant(
+            session, ctx.settings, ctx.programmes, principal, person,
+            programme=body.programme, valid_from=body.valid_from, valid_to=body.valid_to,
+            attributes=body.attributes, category=body.category,
+            request_id=request_id(request),
+        )
+        return entitlement_out(ctx, principal, row, person.asxh_number)
+
+
+@router.get(
+    "/v1/persons/{number}/entitlements",
+    response_model=list[EntitlementOut],
+    tags=["entitlements"],
+    summary="List a person's entitlements",
+    responses=problems("not-found", "forbidden"),
+)
+def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[EntitlementOut]:
+    """All entitlements, current and past."""
+    with transaction(ctx) as session:
+        person = get_person(session, principal, number)
+        rows = session.scalars(
+            select(Entitlement).where(Entitlement.person_id == person.id).order_by(Entitlement.id)
+        ).all()
+        return [entitlement_out(ctx, principal, r, person.asxh_number) for r in rows]
+
+
+@router.get(
+    "/v1/entitlements/{entitlement_id}",
+    response_model=EntitlementOut,
+    tags=["entitlements"],
+    summary="Get an entitlement",
+    responses=problems("not-found", "forbidden"),
+)
+def read_entitlement(entitlement_id: int, ctx: Ctx, principal: Reader) -> EntitlementOut:
+    """One entitlement of your province."""
+    with transaction(ctx) as session:
+        row = get_entitlement(session, principal, entitlement_id)
+        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+
+
+@router.patch(
+    "/v1/entitlements/{entitlement_id}",
+    response_model=EntitlementOut,
+    tags=["entitlements"],
+    summary="Update an entitlement",
+    responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement"),
+)
+def update_entitlement(entitlement_id: int, body: EntitlementPatch, ctx: Ctx,
+                       principal: Writer, request: Request) -> EntitlementOut:
+    """Change window, attributes or category; re-issue the card to carry the change."""
+    changes = body.model_dump(exclude_unset=True)
+    with transaction(ctx) as session:
+        row = get_entitlement(session, principal, entitlement_id)
+        card_service.update_entitlement(
+            session, ctx.programmes, principal, row, changes, request_id=request_id(request)
+        )
+        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+
+
+@router.post(
+    "/v1/entitlements/{entitlement_id}/end",
+    response_model=EntitlementOut,
+    tags=["entitlements"],
+    summary="End an entitlement",
+    responses=problems("not-found", "forbidden", "conflict"),
+)
+def end_entitlement(entitlement_id: int, body: EndIn, ctx: Ctx, principal: Writer,
+                    request: Request) -> EntitlementOut:
+    """End on ``end_date``; today or earlier also revokes its status entry at once."""
+    with transaction(ctx) as session:
+        row = get_entitlement(session, principal, entitlement_id)
+        card_service.end_entitlement(
+            session, principal, row, end_date=body.end_date, reason_code=body.reason_code,
+            note=body.note, request_id=request_id(request),
+        )
+        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+
+
+@router.post(
+    "/v1/entitlements/{entitlement_id}/{action}",
+    response_model=EntitlementOut,
+    tags=["entitlements"],
+    summary="Revoke, suspend or reinstate one entitlement",
+    responses=problems("not-found", "forbidden", "conflict"),
+)
+def change_entitlement(entitlement_id: int, action: Action, body: StatusChangeIn, ctx: Ctx,
+                       principal: Writer, request: Request) -> EntitlementOut:
+    """Flips the entitlement's own status-list entry: every card carrying it shows the change
+    at once, the card's other entitlements stay valid."""
+    with transaction(ctx) as session:
+        row = get_entitlement(session, principal, entitlement_id)
+        card_service.change_entitlement_status(
+            session, principal, row, action=action, reason_code=body.reason_code,
+            note=body.note, request_id=request_id(request),
+        )
+        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+
+
+# -- cards ------------------------------------------------------------------------------------
+
+
+@router.post(
+    "/v1/cards",
+    response_model=CardOut,
+    status_code=201,
+    tags=["cards"],
+    summary="Issue a card from the person's current entitlements",
+    responses={
+        200: {"description": "Idempotent replay: the card issued for this Idempotency-Key"},
+        **problems("not-found", "forbidden", "conflict", "idempotency-key-reused",
+                   "server-owned-field"),
+    },
+)
+def issue_card(body: CardIn, ctx: Ctx, principal: Writer, request: Request, response: Response,
+               idempotency_key: IdempotencyKey = None) -> CardOut:
+    """Signs a card (ES256 by default) with the province issuer's active key. Send an
+    ``Idempotency-Key`` header: a retry with the same key returns the same card."""
+    with transaction(ctx) as session:
+        person = get_person(session, principal, body.asxh_number)
+        guardian = body.guardian.model_dump() if body.guardian else None
+        if guardian is not None:
+            from asxh_card.ids import parse_asxh_number  # noqa: PLC0415
+
+            guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value
+            from asxh_card.service.registry import clean_name  # noqa: PLC0415
+
+            guardian["name"] = clean_name(guardian["name"], "guardian.name")
+        outcome = card_service.issue_card(
+            session, ctx.settings, ctx.keyring, ctx.programmes, principal, person,
+            idempotency_key=idempotency_key, guardian=guardian, request_id=request_id(request),
+        )
+        if not outcome.created:
+            response.status_code = 200
+        return card_out(session, ctx, outcome.card)
+
+
+@router.get(
+    "/v1/persons/{number}/cards",
+    response_model=list[CardOut],
+    tags=["cards"],
+    summary="List a person's cards",
+    responses=problems("not-found", "forbidden"),
+)
+def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]:
+    """Every card issued to the person, newest first."""
+    with transaction(ctx) as session:
+        person = get_person(session, principal, number)
+        rows = session.scalars(
+            select(Card).where(Card.person_id == person.id).order_by(Card.id.desc())
+        ).all()
+        return [card_out(session, ctx, r) for r in rows]
+
+
+@router.get(
+    "/v1/cards/{serial}",
+    response_model=CardOut,
+    tags=["cards"],
+    summary="Get a card",
+    responses=problems("not-found", "forbidden"),
+)
+def read_card(serial: SerialPath, ctx: Ctx, principal: Reader) -> CardOut:
+    """A card of your province (404 for any other)."""
+    with transaction(ctx) as session:
+        return card_out(session, ctx, get_card(session, principal, serial))
+
+
+@router.post(
+    "/v1/cards/{serial}/replace",
+    response_model=CardOut,
+    status_code=201,
+    tags=["cards"],
+    summary="Replace a lost or damaged card",
+    responses=problems("not-found", "forbidden", "conflict"),
+)
+def replace_card(serial: SerialPath, body: StatusChangeIn, ctx: Ctx, principal: Writer,
+                 request: Request) -> CardOut:
+    """A new card (new serial) from the current entitlements; the old card is revoked."""
+    with transaction(ctx) as session:
+        old = get_card(session, principal, serial)
+        card = card_service.replace_card(
+            session, ctx.settings, ctx.keyring, ctx.programmes, principal, old,
+            reason_code=body.reason_code, note=body.note, request_id=request_id(request),
+        )
+        return card_out(session, ctx, card)
+
+
+@router.post(
+    "/v1/cards/{serial}/{action}",
+    response_model=CardOut,
+    tags=["cards"],
+    summary="Revoke, suspend or reinstate a whole card",
+    responses=problems("not-found", "forbidden", "conflict"),
+)
+def change_card(serial: SerialPath, action: Action, body: StatusChangeIn, ctx: Ctx,
+                principal: Writer, request: Request) -> CardOut:
+    """Flips the card-level status-list entry (visible in its status list at once)."""
+    with transaction(ctx) as session:
+        card = get_card(session, principal, serial)
+        card_service.change_card_status(
+            session, principal, card, action=action, reason_code=body.reason_code,
+            note=body.note, request_id=request_id(request),
+        )
+        return card_out(session, ctx, card)
+
+
+# -- renderings -------------------------------------------------------------------------------
+
+_FORMATS = {
+    "qr.png": "image/png",
+    "qr.svg": "image/svg+xml",
+    "card.png": "image/png",
+    "print.pdf": "application/pdf",
+}
+
+
+@router.get(
+    "/v1/cards/{serial}/{rendering}",
+    tags=["cards"],
+    summary="Download the QR (PNG, SVG), the card image (PNG) or the print PDF",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {media: {} for media in sorted(set(_FORMATS.values()))},
+            "description": "The rendering",
+        },
+        **problems("not-found", "forbidden"),
+    },
+)
+def render_card(serial: SerialPath,
+                rendering: Literal["qr.png", "qr.svg", "card.png", "print.pdf"], ctx: Ctx,
+                principal: Reader) -> Response:
+    """Rendered on demand from the stored token (nothing is cached on disk)."""
+    from asxh_card.service import rendering as render  # noqa: PLC0415 - Pillow on demand
+
+    with transaction(ctx) as session:
+        card = get_card(session, principal, serial)
+        token, text = card.token, card.qr_text
+    data = render.render(rendering, token=token, qr_text=text, registry=ctx.programmes)
+    return Response(
+        content=data,
+        media_type=_FORMATS[rendering],
+        headers={"Cache-Control": "private, no-store"},
+    )

@@ -1,0 +1,221 @@
+"""Secrets at work: PIN protection, password hashing, access tokens, login rate limits.
+
+* **PINs**: HKDF-SHA256 derives two keys from ``ASXH_DATA_KEY``: one for a keyed look-up hash
+  (HMAC-SHA256, unique in the database, so the same PIN always finds the same person) and one
+  for AES-256-GCM encryption of the PIN itself. A database dump lists neither PINs nor anything
+  from which a PIN can be recomputed without the key.
+* **Passwords**: argon2id through the passlib API (the maintained ``libpass`` distribution).
+* **Access tokens**: compact JWS signed with an Ed25519 key derived from ``ASXH_SECRET_KEY``
+  (``typ: at+jwt``), verified with the project's hardened JWS codec; claims ``sub``, ``role``,
+  ``prov``, ``progs``, ``iat``, ``exp``, ``jti``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, Final
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from passlib.context import CryptContext
+
+from asxh_card._core import jws as _jws
+from asxh_card._core.keys import PrivateKey
+from asxh_card.errors import VerificationError
+
+__all__ = [
+    "ROLES",
+    "AccessTokens",
+    "DataProtector",
+    "LoginLimiter",
+    "PasswordHasher",
+    "Principal",
+    "TokenError",
+]
+
+ROLES: Final = ("national_admin", "issuer_officer", "auditor", "service_point")
+ACCESS_TOKEN_TYP: Final = "at+jwt"
+_TOKEN_LIMITS = _jws.JWSLimits(max_token=2048, max_header=200, max_payload=1500, max_inflated=1500)
+
+
+def _hkdf(key: bytes, info: bytes) -> bytes:
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
+
+
+class DataProtector:
+    """Keyed look-up hashes and AES-GCM encryption of identifiers."""
+
+    __slots__ = ("_aead", "_lookup_key")
+
+    def __init__(self, data_key: bytes) -> None:
+        if len(data_key) != 32:
+            raise ValueError("the data key must be 32 bytes")
+        self._lookup_key = _hkdf(data_key, b"asxh-service/lookup-hash/v1")
+        self._aead = AESGCM(_hkdf(data_key, b"asxh-service/pin-encryption/v1"))
+
+    def lookup_hash(self, kind: str, value: str) -> str:
+        """HMAC-SHA256 of ``kind:value`` as hex (the database's unique look-up key)."""
+        message = f"{kind}:{value}".encode()
+        return hmac.new(self._lookup_key, message, hashlib.sha256).hexdigest()
+
+    def encrypt(self, kind: str, value: str) -> bytes:
+        """``nonce || AES-256-GCM(value)`` with ``kind`` as associated data."""
+        nonce = os.urandom(12)
+        return nonce + self._aead.encrypt(nonce, value.encode(), kind.encode())
+
+    def decrypt(self, kind: str, blob: bytes) -> str:
+        """Inverse of :meth:`encrypt`; raises ``cryptography.exceptions.InvalidTag``."""
+        return self._aead.decrypt(blob[:12], blob[12:], kind.encode()).decode()
+
+
+class PasswordHasher:
+    """argon2id via passlib's :class:`CryptContext`."""
+
+    def __init__(self, *, time_cost: int, memory_cost: int, parallelism: int) -> None:
+        self._context = CryptContext(
+            schemes=["argon2"],
+            argon2__type="ID",
+            argon2__rounds=time_cost,
+            argon2__memory_cost=memory_cost,
+            argon2__parallelism=parallelism,
+        )
+        # A hash to compare against for unknown users, so timing does not reveal them.
+        self._dummy = self._context.hash(secrets.token_urlsafe(16))
+
+    def hash(self, password: str) -> str:
+        """Hash ``password`` (argon2id, random salt)."""
+        result: str = self._context.hash(password)
+        return result
+
+    def verify(self, password: str, hashed: str | None) -> bool:
+        """Constant-effort check; ``hashed=None`` (unknown user) always fails."""
+        try:
+            ok: bool = self._context.verify(password, hashed or self._dummy)
+        except ValueError:
+            return False
+        return ok and hashed is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated operator, as the access token states it."""
+
+    username: str
+    role: str
+    province: str | None
+    programmes: tuple[str, ...]
+
+    @property
+    def is_national(self) -> bool:
+        """Whether the operator sees every province (national admin, national auditor)."""
+        return self.province is None and self.role in {"national_admin", "auditor"}
+
+
+class TokenError(ValueError):
+    """An access token is malformed, badly signed or expired."""
+
+
+class AccessTokens:
+    """Issue and check short-lived access tokens."""
+
+    def __init__(self, secret: bytes, *, minutes: int) -> None:
+        seed = _hkdf(secret, b"asxh-service/access-token/ed25519/v1")
+        self._key = PrivateKey(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
+        self.lifetime = minutes * 60
+
+    def issue(self, principal: Principal, *, now: int | None = None) -> str:
+        """A signed token for ``principal`` valid for the configured lifetime."""
+        issued = int(time.time()) if now is None else now
+        claims: dict[str, Any] = {
+            "sub": principal.username,
+            "role": principal.role,
+            "prov": principal.province,
+            "progs": list(principal.programmes),
+            "iat": issued,
+            "exp": issued + self.lifetime,
+            "jti": secrets.token_urlsafe(12),
+        }
+        return _jws.sign_compact(claims, self._key, typ=ACCESS_TOKEN_TYP, compress=False)
+
+    def verify(self, token: str, *, now: int | None = None) -> Principal:
+        """Check signature, type and expiry; raise :class:`TokenError` otherwise."""
+        try:
+            parsed = _jws.parse_compact(
+                token,
+                limits=_TOKEN_LIMITS,
+                typ=ACCESS_TOKEN_TYP,
+                header_names=frozenset({"alg", "kid", "typ"}),
+                allowed_algs=frozenset({"EdDSA"}),
+            )
+            if parsed.kid != self._key.kid:
+                raise TokenError("unknown key")
+            _jws.verify_signature(parsed, self._key.public_key)
+            claims = _jws.decode_payload(parsed, limits=_TOKEN_LIMITS)
+        except VerificationError as exc:
+            raise TokenError(exc.reason.value) from None
+        current = int(time.time()) if now is None else now
+        if not isinstance(claims, dict):
+            raise TokenError("malformed")
+        exp, role, sub = claims.get("exp"), claims.get("role"), claims.get("sub")
+        prov, progs = claims.get("prov"), claims.get("progs")
+        if type(exp) is not int or exp <= current:
+            raise TokenError("expired")
+        if role not in ROLES or not isinstance(sub, str):
+            raise TokenError("malformed")
+        if prov is not None and not isinstance(prov, str):
+            raise TokenError("malformed")
+        if not isinstance(progs, list) or not all(isinstance(p, str) for p in progs):
+            raise TokenError("malformed")
+        return Principal(username=sub, role=role, province=prov, programmes=tuple(progs))
+
+
+class LoginLimiter:
+    """In-memory sliding windows of failed logins per account and per client address.
+
+    One process only: a deployment with several workers needs a shared store (e.g. a database
+    table or Redis) for the limits to hold across them.
+    """
+
+    def __init__(self, *, window: int, per_account: int, per_address: int) -> None:
+        self.window = window
+        self._limits = {"account": per_account, "address": per_address}
+        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
+        times = self._failures.setdefault(key, deque())
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        return times
+
+    def retry_after(self, account: str, address: str, *, now: float | None = None) -> int:
+        """Seconds until another attempt is allowed (0: allowed now)."""
+        current = time.monotonic() if now is None else now
+        wait = 0.0
+        with self._lock:
+            for kind, value in (("account", account.casefold()), ("address", address)):
+                times = self._prune((kind, value), current)
+                if len(times) >= self._limits[kind]:
+                    wait = max(wait, times[0] + self.window - current)
+        return int(wait) + 1 if wait > 0 else 0
+
+    def failure(self, account: str, address: str, *, now: float | None = None) -> None:
+        """Record a failed attempt."""
+        current = time.monotonic() if now is None else now
+        with self._lock:
+            for key in (("account", account.casefold()), ("address", address)):
+                self._prune(key, current).append(current)
+
+    def success(self, account: str) -> None:
+        """A successful login clears the account's failures (not the address's)."""
+        with self._lock:
+            self._failures.pop(("account", account.casefold()), None)

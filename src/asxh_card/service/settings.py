@@ -1,0 +1,214 @@
+"""Service settings, read from ``ASXH_*`` environment variables in :meth:`Settings.from_env` only.
+
+============================== ==================================== ==============================
+Variable                       Default                              Meaning
+============================== ==================================== ==============================
+``ASXH_DATABASE_URL``          ``sqlite:///./var/asxh.db``          SQLAlchemy URL (SQLite or
+                                                                    ``postgresql+psycopg://``)
+``ASXH_VAR_DIR``               ``./var``                            keys, demo secrets, SQLite
+``ASXH_SECRET_KEY``            (required; demo: generated)          signs access tokens
+``ASXH_DATA_KEY``              (required; demo: generated)          base64 of 32 bytes: PIN
+                                                                    look-up hash and encryption
+``ASXH_KEY_PASSPHRASE``        (required; demo: generated)          decrypts issuer/root key files
+``ASXH_PUBLIC_URL``            ``http://127.0.0.1:8000``            base of status-list URIs
+``ASXH_ACCESS_TOKEN_MINUTES``  ``15``                               access-token lifetime
+``ASXH_ROOT_KEY_FILE``         ``<var>/keys/root.pem`` if present   national root key (signs the
+                                                                    trust bundle)
+``ASXH_STATUS_LIST_SIZE``      ``131072``                           entries per status list
+                                                                    (at least 131,072)
+``ASXH_CARD_VALIDITY_DAYS``    ``1825``                             longest card lifetime
+``ASXH_LOG_LEVEL``             ``INFO``                             log level (JSON logs)
+``ASXH_AUTO_MIGRATE``          ``0`` (demo: ``1``)                  run ``db upgrade`` at start
+============================== ==================================== ==============================
+
+Outside demo mode a missing secret is a startup error (:class:`SettingsError`). In demo mode
+the missing secrets are generated once into ``<var>/demo-secrets.json`` (mode 0600) with a loud
+warning: they protect nothing but demo data.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import secrets
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["MIN_STATUS_LIST_SIZE", "Settings", "SettingsError"]
+
+MIN_STATUS_LIST_SIZE: Final = 131_072
+_MIN_SECRET_BYTES: Final = 16
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message names the environment variable."""
+
+
+def _decode_key(name: str, value: str) -> bytes:
+    try:
+        raw = base64.b64decode(value.strip() + "=" * (-len(value.strip()) % 4), validate=False)
+    except (binascii.Error, ValueError):
+        raise SettingsError(f"{name} must be base64 of 32 bytes") from None
+    if len(raw) != 32:
+        raise SettingsError(f"{name} must be base64 of exactly 32 bytes")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything the service needs; immutable once built."""
+
+    database_url: str = "sqlite:///./var/asxh.db"
+    var_dir: Path = Path("var")
+    secret_key: bytes = b""
+    data_key: bytes = b""
+    key_passphrase: bytes = b""
+    public_url: str = "http://127.0.0.1:8000"
+    access_token_minutes: int = 15
+    root_key_file: Path | None = None
+    status_list_size: int = MIN_STATUS_LIST_SIZE
+    status_list_ttl: int = 3600
+    status_list_max_age: int = 5
+    bundle_validity_days: int = 7
+    card_validity_days: int = 1825
+    demo: bool = False
+    auto_migrate: bool = False
+    log_level: str = "INFO"
+    # Password hashing (argon2id). Tests lower the cost; production keeps the defaults.
+    argon2_time_cost: int = 3
+    argon2_memory_cost: int = 65_536
+    argon2_parallelism: int = 2
+    # Login rate limits (failures per window).
+    login_window_seconds: int = 300
+    login_max_failures_account: int = 5
+    login_max_failures_address: int = 20
+    # Allow status lists smaller than 131,072 entries: tests of list roll-over only.
+    allow_small_status_lists: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Check the values that would otherwise fail late."""
+        if self.status_list_size < MIN_STATUS_LIST_SIZE and not self.allow_small_status_lists:
+            raise SettingsError(
+                f"ASXH_STATUS_LIST_SIZE must be at least {MIN_STATUS_LIST_SIZE} entries"
+            )
+        if self.status_list_size % 4:
+            raise SettingsError("ASXH_STATUS_LIST_SIZE must be a multiple of 4")
+        if not 1 <= self.access_token_minutes <= 24 * 60:
+            raise SettingsError("ASXH_ACCESS_TOKEN_MINUTES must be between 1 and 1440")
+        if not self.public_url.startswith(("http://", "https://")):
+            raise SettingsError("ASXH_PUBLIC_URL must start with http:// or https://")
+        if len(self.public_url) > 120:
+            raise SettingsError("ASXH_PUBLIC_URL is too long for status-list URIs on a card")
+        if not 0 < self.status_list_max_age <= 5:
+            raise SettingsError("status_list_max_age must be 1-5 seconds (revocations in 5 s)")
+
+    # -- derived -------------------------------------------------------------------------------
+
+    @property
+    def keys_dir(self) -> Path:
+        """Where issuer and root key files live (encrypted PKCS#8)."""
+        return self.var_dir / "keys"
+
+    @property
+    def effective_root_key_file(self) -> Path:
+        """The root key file: the configured one, else ``<var>/keys/root.pem``."""
+        return self.root_key_file or self.keys_dir / "root.pem"
+
+    def check_secrets(self) -> None:
+        """Raise :class:`SettingsError` unless every secret is set."""
+        if len(self.secret_key) < _MIN_SECRET_BYTES:
+            raise SettingsError("ASXH_SECRET_KEY must be set (at least 16 characters)")
+        if len(self.data_key) != 32:
+            raise SettingsError("ASXH_DATA_KEY must be set (base64 of 32 bytes)")
+        if len(self.key_passphrase) < 12:
+            raise SettingsError("ASXH_KEY_PASSPHRASE must be set (at least 12 characters)")
+
+    def with_(self, **changes: Any) -> Settings:
+        """A copy with ``changes`` applied (tests)."""
+        return replace(self, **changes)
+
+    # -- reading the environment ---------------------------------------------------------------
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, demo: bool = False
+    ) -> Settings:
+        """Build settings from ``ASXH_*`` variables (``os.environ`` by default).
+
+        ``demo=True`` (``asxh serve --demo``) generates missing secrets into the var directory
+        and turns on automatic migrations.
+        """
+        env = os.environ if environ is None else environ
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(name, default).strip()
+
+        def get_int(name: str, default: int) -> int:
+            raw = get(name)
+            if not raw:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise SettingsError(f"{name} must be an integer") from None
+
+        var_dir = Path(get("ASXH_VAR_DIR", "var") or "var")
+        secret = get("ASXH_SECRET_KEY").encode()
+        data_raw = get("ASXH_DATA_KEY")
+        data_key = _decode_key("ASXH_DATA_KEY", data_raw) if data_raw else b""
+        passphrase = get("ASXH_KEY_PASSPHRASE").encode()
+        if demo:
+            generated = _demo_secrets(var_dir)
+            secret = secret or generated["secret_key"].encode()
+            data_key = data_key or _decode_key("ASXH_DATA_KEY", generated["data_key"])
+            passphrase = passphrase or generated["key_passphrase"].encode()
+        root = get("ASXH_ROOT_KEY_FILE")
+        auto = get("ASXH_AUTO_MIGRATE").lower()
+        settings = cls(
+            database_url=get("ASXH_DATABASE_URL") or f"sqlite:///{var_dir / 'asxh.db'}",
+            var_dir=var_dir,
+            secret_key=secret,
+            data_key=data_key,
+            key_passphrase=passphrase,
+            public_url=(get("ASXH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            access_token_minutes=get_int("ASXH_ACCESS_TOKEN_MINUTES", 15),
+            root_key_file=Path(root) if root else None,
+            status_list_size=get_int("ASXH_STATUS_LIST_SIZE", MIN_STATUS_LIST_SIZE),
+            card_validity_days=get_int("ASXH_CARD_VALIDITY_DAYS", 1825),
+            demo=demo,
+            auto_migrate=demo or auto in {"1", "true", "yes"},
+            log_level=get("ASXH_LOG_LEVEL") or "INFO",
+        )
+        settings.check_secrets()
+        return settings
+
+
+def _demo_secrets(var_dir: Path) -> dict[str, str]:
+    """Load or create ``<var>/demo-secrets.json``; warn loudly when creating it."""
+    path = var_dir / "demo-secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+        return loaded
+    var_dir.mkdir(parents=True, exist_ok=True)
+    values = {
+        "secret_key": secrets.token_urlsafe(32),
+        "data_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "key_passphrase": secrets.token_urlsafe(24),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(values, handle, indent=2)
+    print(  # noqa: T201 - a loud operator warning, before logging is configured
+        "!" * 78
+        + f"\n!! DEMO MODE: generated throw-away secrets in {path}.\n"
+        "!! They protect demo data only. Never use demo mode with real personal data.\n"
+        + "!" * 78,
+        file=sys.stderr,
+    )
+    return values

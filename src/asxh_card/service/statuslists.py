@@ -1,0 +1,176 @@
+"""Status lists in the database: random index allocation, status changes, signed tokens.
+
+Each list has at least 131,072 two-bit entries (DESIGN.md §4). An index is drawn with
+``secrets.randbelow`` within the issuer's open list and made unique by a database constraint;
+when a list is full a new one opens. A status change rewrites the list's bytes and bumps its
+``version``; the signed token is re-made lazily (on the next read) when the version changed or
+the token is half-way through its ``ttl``, and stored, so every process serves the same token.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from asxh_card._core.statuslist import Status, StatusList, sign_status_list
+from asxh_card._core.timeutil import utc_now
+from asxh_card.service.keyring import Keyring
+from asxh_card.service.models import StatusAllocation, StatusListRow
+from asxh_card.service.settings import Settings
+
+__all__ = ["allocate", "current_token", "etag_of", "list_uri", "set_status"]
+
+_RANDOM_TRIES = 16
+
+
+def list_uri(settings: Settings, list_id: int) -> str:
+    """The public URI of a list (the ``uri`` in cards and the token's ``sub``)."""
+    return f"{settings.public_url}/v1/status-lists/{list_id}"
+
+
+def etag_of(token: str) -> str:
+    """A strong ETag for a token."""
+    return '"' + hashlib.sha256(token.encode("ascii")).hexdigest()[:32] + '"'
+
+
+def _open_list(session: Session, issuer_id: str, size: int) -> StatusListRow:
+    row = session.scalars(
+        select(StatusListRow)
+        .where(StatusListRow.issuer_id == issuer_id, StatusListRow.full.is_(False))
+        .order_by(StatusListRow.id)
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if row is not None:
+        return row
+    now = utc_now()
+    row = StatusListRow(
+        issuer_id=issuer_id,
+        size=size,
+        bits=2,
+        data=StatusList.empty(size, 2).to_bytes(),
+        version=1,
+        allocated=0,
+        full=False,
+        token=None,
+        token_version=0,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def allocate(
+    session: Session, settings: Settings, issuer_id: str, purpose: str
+) -> tuple[StatusListRow, int]:
+    """Allocate a random unused index in ``issuer_id``'s open list (opening one if needed)."""
+    while True:
+        row = _open_list(session, issuer_id, settings.status_list_size)
+        if row.allocated >= row.size:
+            row.full = True
+            session.flush()
+            continue
+        idx = _draw(session, row, purpose)
+        if idx is None:
+            row.full = True
+            session.flush()
+            continue
+        row.allocated += 1
+        if row.allocated >= row.size:
+            row.full = True
+        session.flush()
+        return row, idx
+
+
+def _draw(session: Session, row: StatusListRow, purpose: str) -> int | None:
+    """A random free index of ``row``; None when the list is full."""
+    for _ in range(_RANDOM_TRIES):
+        idx = secrets.randbelow(row.size)
+        try:
+            with session.begin_nested():
+                session.add(
+                    StatusAllocation(list_id=row.id, idx=idx, purpose=purpose, created_at=utc_now())
+                )
+        except IntegrityError:
+            continue
+        return idx
+    # The list is crowded: choose uniformly among the free indices.
+    taken = set(session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id)))
+    free = row.size - len(taken)
+    if free <= 0:
+        return None
+    nth = secrets.randbelow(free)
+    for idx in range(row.size):
+        if idx in taken:
+            continue
+        if nth == 0:
+            with session.begin_nested():
+                session.add(
+                    StatusAllocation(list_id=row.id, idx=idx, purpose=purpose, created_at=utc_now())
+                )
+            return idx
+        nth -= 1
+    return None  # pragma: no cover - free > 0 guarantees a hit
+
+
+def set_status(session: Session, list_id: int, idx: int, status: Status) -> None:
+    """Set entry ``idx`` of list ``list_id`` and bump the list's version."""
+    row = session.scalars(
+        select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
+    ).one()
+    entries = StatusList(row.data, row.bits)
+    if entries[idx] == int(status):
+        return
+    entries[idx] = int(status)
+    row.data = entries.to_bytes()
+    row.version += 1
+    row.updated_at = utc_now()
+    session.flush()
+
+
+def current_token(
+    session: Session, settings: Settings, keyring: Keyring, list_id: int
+) -> StatusListRow | None:
+    """The list row with an up-to-date signed token (re-signing it when needed)."""
+    row = session.get(StatusListRow, list_id)
+    if row is None:
+        return None
+    now = utc_now()
+    if _fresh(row, settings, now):
+        return row
+    row = session.scalars(
+        select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
+    ).one()
+    session.refresh(row)
+    if _fresh(row, settings, now):
+        return row
+    key = Keyring.active_key(session, row.issuer_id)
+    if key is None:
+        return row if row.token else None
+    issued = int(now.timestamp())
+    row.token = sign_status_list(
+        StatusList(row.data, row.bits),
+        keyring.signer(key),
+        uri=list_uri(settings, row.id),
+        issued_at=issued,
+        expires_at=issued + 2 * settings.status_list_ttl,
+        ttl=settings.status_list_ttl,
+    )
+    row.token_version = row.version
+    row.token_signed_at = now
+    session.flush()
+    return row
+
+
+def _fresh(row: StatusListRow, settings: Settings, now: datetime) -> bool:
+    if row.token is None or row.token_version != row.version or row.token_signed_at is None:
+        return False
+    age = now - row.token_signed_at
+    return bool(age < timedelta(seconds=settings.status_list_ttl // 2))

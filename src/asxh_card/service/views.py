@@ -1,0 +1,204 @@
+"""Database rows to response bodies, and province-scoped look-ups (foreign objects are 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from asxh_card.ids import mask_identifier, parse_asxh_number
+from asxh_card.service import registry, statuslists
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.deps import in_scope
+from asxh_card.service.models import (
+    Card,
+    CardEntitlement,
+    Entitlement,
+    Person,
+    PersonAlias,
+    Reconciliation,
+)
+from asxh_card.service.problems import ProblemError
+from asxh_card.service.schemas import (
+    AliasOut,
+    CardOut,
+    EntitlementOut,
+    PersonOut,
+    ReconciliationOut,
+    StatusRefOut,
+)
+from asxh_card.service.security import Principal
+
+__all__ = [
+    "card_out",
+    "entitlement_out",
+    "get_card",
+    "get_entitlement",
+    "get_person",
+    "get_reconciliation",
+    "person_out",
+    "reconciliation_out",
+]
+
+
+def _not_found(what: str) -> ProblemError:
+    return ProblemError("not-found", detail=f"no such {what}")
+
+
+def get_person(session: Session, principal: Principal, number: str) -> Person:
+    """The person with mã số ASXH ``number`` in the principal's scope (404 otherwise)."""
+    value = parse_asxh_number(number).value
+    person = session.scalars(select(Person).where(Person.asxh_number == value)).first()
+    if person is None or not in_scope(principal, person.province):
+        raise _not_found("person")
+    return person
+
+
+def get_entitlement(session: Session, principal: Principal, entitlement_id: int) -> Entitlement:
+    """An entitlement in scope (404 otherwise)."""
+    row = session.get(Entitlement, entitlement_id)
+    if row is None or not in_scope(principal, row.province):
+        raise _not_found("entitlement")
+    return row
+
+
+def get_card(session: Session, principal: Principal, serial: str) -> Card:
+    """A card in scope (404 otherwise)."""
+    row = session.scalars(select(Card).where(Card.serial == serial[:40])).first()
+    if row is None or not in_scope(principal, row.province):
+        raise _not_found("card")
+    return row
+
+
+def get_reconciliation(
+    session: Session, principal: Principal, reconciliation_id: int
+) -> Reconciliation:
+    """A reconciliation in scope (404 otherwise)."""
+    row = session.get(Reconciliation, reconciliation_id)
+    if row is None or not in_scope(principal, row.province):
+        raise _not_found("reconciliation")
+    return row
+
+
+def person_out(session: Session, ctx: ServiceContext, person: Person) -> PersonOut:
+    """Response body of a person."""
+    aliases = session.scalars(
+        select(PersonAlias).where(PersonAlias.person_id == person.id).order_by(PersonAlias.id)
+    ).all()
+    number = parse_asxh_number(person.asxh_number)
+    return PersonOut(
+        asxh_number=person.asxh_number,
+        asxh_number_display=number.formatted,
+        province=person.province,
+        full_name=person.full_name,
+        date_of_birth=person.date_of_birth,
+        sex=person.sex,
+        hometown=person.hometown,
+        permanent_address=person.permanent_address,
+        commune=person.commune,
+        provisional=person.provisional,
+        pin_masked=registry.pin_masked(ctx.protector, person),
+        aliases=[
+            AliasOut(kind=a.kind, masked=mask_identifier("*" * 6 + a.last3)) for a in aliases
+        ],
+        created_at=person.created_at,
+    )
+
+
+def _may_see_category(principal: Principal, programme: str) -> bool:
+    if principal.role == "national_admin":
+        return True
+    return principal.role == "issuer_officer" and programme in principal.programmes
+
+
+def entitlement_out(
+    ctx: ServiceContext, principal: Principal, row: Entitlement, asxh_number: str
+) -> EntitlementOut:
+    """Response body of an entitlement (category only for who may see it)."""
+    return EntitlementOut(
+        id=row.id,
+        asxh_number=asxh_number,
+        province=row.province,
+        programme=row.programme,
+        valid_from=row.valid_from,
+        valid_to=row.valid_to,
+        attributes=dict(row.attributes),
+        category=row.category if _may_see_category(principal, row.programme) else None,
+        state=row.state,
+        reason_code=row.reason_code,
+        note=row.note,
+        status=StatusRefOut(
+            idx=row.status_idx, uri=statuslists.list_uri(ctx.settings, row.status_list_id)
+        ),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
+    """Response body of a card."""
+    person = session.get(Person, card.person_id)
+    assert person is not None  # noqa: S101 - foreign key
+    entitlement_ids = list(
+        session.scalars(
+            select(CardEntitlement.entitlement_id)
+            .where(CardEntitlement.card_id == card.id)
+            .order_by(CardEntitlement.entitlement_id)
+        )
+    )
+    base = f"/v1/cards/{card.serial}"
+    return CardOut(
+        serial=card.serial,
+        asxh_number=person.asxh_number,
+        province=card.province,
+        issuer=card.issuer_id,
+        kid=card.kid,
+        state=card.state,
+        reason_code=card.reason_code,
+        note=card.note,
+        issued_at=card.issued_at,
+        expires_at=card.expires_at,
+        status=StatusRefOut(
+            idx=card.status_idx, uri=statuslists.list_uri(ctx.settings, card.status_list_id)
+        ),
+        entitlement_ids=entitlement_ids,
+        replaces_serial=card.replaces_serial,
+        replaced_by_serial=card.replaced_by_serial,
+        token=card.token,
+        qr_text=card.qr_text,
+        links={
+            "self": base,
+            "qr_png": f"{base}/qr.png",
+            "qr_svg": f"{base}/qr.svg",
+            "card_png": f"{base}/card.png",
+            "print_pdf": f"{base}/print.pdf",
+        },
+    )
+
+
+def reconciliation_out(session: Session, row: Reconciliation) -> ReconciliationOut:
+    """Response body of a reconciliation."""
+    person = session.get(Person, row.person_id)
+    assert person is not None  # noqa: S101 - foreign key
+    current: dict[str, Any] = {
+        "full_name": person.full_name,
+        "date_of_birth": person.date_of_birth.isoformat(),
+        "hometown": person.hometown,
+        "permanent_address": person.permanent_address,
+    }
+    return ReconciliationOut(
+        id=row.id,
+        asxh_number=person.asxh_number,
+        province=row.province,
+        state=row.state,
+        differing=list(row.differing),
+        submitted=dict(row.submitted),
+        current={k: current[k] for k in row.differing},
+        resolution=row.resolution,
+        note=row.note,
+        created_by=row.created_by,
+        created_at=row.created_at,
+        resolved_by=row.resolved_by,
+        resolved_at=row.resolved_at,
+    )
