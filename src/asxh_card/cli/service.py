@@ -1,0 +1,139 @@
+"""``asxh serve`` (the HTTP service with uvicorn) and ``asxh db upgrade`` (migrations).
+
+Settings come from ``ASXH_*`` environment variables (``asxh_card.service.settings``). The
+service and its dependencies are imported inside the commands, so ``asxh --help`` runs on the
+base install.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from asxh_card.cli._app import app, console, err_console
+
+__all__ = ["db_upgrade", "serve"]
+
+db_app = typer.Typer(help="Database maintenance (Alembic migrations shipped in the package).",
+                     no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def _settings(*, demo: bool) -> object:
+    from asxh_card.service.settings import Settings, SettingsError  # noqa: PLC0415
+
+    try:
+        return Settings.from_env(demo=demo)
+    except SettingsError as exc:
+        err_console.print(f"[red]Settings: {exc}[/]")
+        err_console.print("Set the ASXH_* variables (see docs/api.md) or use --demo.")
+        raise typer.Exit(code=2) from None
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Migrate the database at ASXH_DATABASE_URL to the newest schema."""
+    import os  # noqa: PLC0415
+
+    from asxh_card.service.migrate import upgrade  # noqa: PLC0415
+    from asxh_card.service.settings import Settings  # noqa: PLC0415
+
+    url = os.environ.get("ASXH_DATABASE_URL", "").strip() or Settings().database_url
+    upgrade(url, revision)
+    console.print(f"Database migrated to {revision}.")
+
+
+_BANNER = "!" * 78
+
+
+def _print_demo(info: object, host: str, port: int) -> None:
+    from asxh_card.service.demo import DemoInfo  # noqa: PLC0415
+
+    assert isinstance(info, DemoInfo)  # noqa: S101 - narrowing
+    base = f"http://{host}:{port}"
+    pw = info.passwords
+    lines = [
+        _BANNER,
+        "!! DEMO MODE: the national root key, the issuer keys (var/keys) and the secrets",
+        "!! (var/demo-secrets.json) are DEMO KEYS generated on this machine. The people are",
+        "!! synthetic. Never use demo mode with real personal data.",
+        _BANNER,
+        "",
+        f"ASXH service with {info.people} synthetic people, issuers vn-79 (Hồ Chí Minh) and "
+        "vn-01 (Hà Nội).",
+        f"OpenAPI (try it out): {base}/docs",
+        "",
+        "Operators (user / password / role):",
+        f"  admin         {pw['admin']:<22} national_admin (all provinces)",
+        f"  officer79     {pw['officer79']:<22} issuer_officer (province 79)",
+        f"  officer01     {pw['officer01']:<22} issuer_officer (province 01)",
+        f"  auditor       {pw['auditor']:<22} auditor (read-only)",
+        f"  servicepoint  {pw['servicepoint']:<22} service_point (bundles, status lists)",
+        "",
+        "Try:",
+        f"  TOKEN=$(curl -s -d username=officer79 -d 'password={pw['officer79']}' "
+        f"{base}/v1/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)"
+        "[\"access_token\"])')",
+    ]
+    if info.sample_number and info.sample_serial:
+        lines += [
+            f"  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/persons/{info.sample_number}",
+            f"  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/cards/{info.sample_serial}",
+            f"  curl -s -o qr.png -H \"Authorization: Bearer $TOKEN\" "
+            f"{base}/v1/cards/{info.sample_serial}/qr.png",
+        ]
+    lines += [
+        f"  curl -s {base}/v1/trust-bundle",
+        f"  curl -s {base}/.well-known/jwks.json",
+        f"  curl -s {base}/health/ready",
+        "",
+    ]
+    print("\n".join(lines), file=sys.stderr, flush=True)  # noqa: T201 - operator banner
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port", min=1, max=65535)] = 8000,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Seed DEMO keys, issuers, operators and synthetic people")] = False,
+    people: Annotated[int, typer.Option(help="Synthetic people in demo mode", min=0,
+                                        max=10_000)] = 100,
+) -> None:
+    """Run the HTTP service with uvicorn (settings from ASXH_* variables)."""
+    try:
+        import uvicorn  # noqa: PLC0415
+
+        from asxh_card.service.app import NotMigratedError, create_app  # noqa: PLC0415
+        from asxh_card.service.context import ServiceContext  # noqa: PLC0415
+    except ModuleNotFoundError as exc:
+        err_console.print(f"[red]The service needs the 'service' extra ({exc.name} missing).[/]")
+        raise typer.Exit(code=2) from None
+    from asxh_card.service.settings import Settings  # noqa: PLC0415
+
+    settings = _settings(demo=demo)
+    assert isinstance(settings, Settings)  # noqa: S101 - narrowing
+    started = time.perf_counter()
+    try:
+        if demo:
+            from asxh_card.service.demo import seed  # noqa: PLC0415
+            from asxh_card.service.migrate import upgrade  # noqa: PLC0415
+
+            upgrade(settings.database_url)
+            ctx = ServiceContext.build(settings)
+            info = seed(ctx, people=people)
+            application = create_app(settings.with_(auto_migrate=False), context=ctx)
+            _print_demo(info, host, port)
+            err_console.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
+        else:
+            application = create_app(settings)
+    except NotMigratedError as exc:
+        err_console.print(f"[red]{exc}[/]")
+        raise typer.Exit(code=1) from None
+    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None,
+                server_header=False)
