@@ -8,6 +8,6 @@ from pathlib import Path
 # --import-mode=importlib does not put test folders on sys.path; the helper module is shared.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from vworld import keys, world  # noqa: E402
+from vworld import keys, world
 
 __all__ = ["keys", "world"]

@@ -150,7 +150,9 @@ def test_bhyt_at_gives_level_coverage_and_facility(world: World) -> None:
 def test_may_collect_tgxh_holder_and_guardian_only(world: World) -> None:
     result = world.verifier().verify(world.card(), at=AT)
     assert result.may_collect("TGXH", collector=world.holder)
-    spaced = f"{world.guardian[:2]} {world.guardian[2:6]} {world.guardian[6:10]} {world.guardian[10]}"
+    spaced = (
+        f"{world.guardian[:2]} {world.guardian[2:6]} {world.guardian[6:10]} {world.guardian[10]}"
+    )
     assert result.may_collect("TGXH", collector=spaced)
     assert not result.may_collect("TGXH", collector="01000000018")
     assert not result.may_collect("NCC", collector=world.holder)  # not yet valid
@@ -161,8 +163,18 @@ def test_may_collect_tgxh_holder_and_guardian_only(world: World) -> None:
 def test_json_object_shape(world: World) -> None:
     data = world.verifier().verify(world.card(), at=AT).to_json()
     assert set(data) == {
-        "format", "valid", "reason", "checked_at", "bundle_version", "serial", "issuer",
-        "holder", "guardian", "validity", "entitlements", "warnings",
+        "format",
+        "valid",
+        "reason",
+        "checked_at",
+        "bundle_version",
+        "serial",
+        "issuer",
+        "holder",
+        "guardian",
+        "validity",
+        "entitlements",
+        "warnings",
     }
     assert data["valid"] is True
     assert data["reason"] is None

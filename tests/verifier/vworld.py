@@ -1,4 +1,4 @@
-"""Shared helpers of the verifier tests: a root, two issuers, status lists, cards built with the core.
+"""Shared helpers of the verifier tests: a root, two issuers, status lists, cards.
 
 Cards are built with :mod:`asxh_card.card` and lists with :mod:`asxh_card._core.statuslist`
 only, so these tests do not depend on the issuing package.

@@ -1,0 +1,274 @@
+"""``asxh root init``, ``asxh bundle build|pull`` and ``asxh verify``: exit codes and output."""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+from vworld import AT, URI_01, URI_79, World
+
+from asxh_card.cli import app
+from asxh_card.trust import sign_bundle_payload
+from asxh_card.verifier.bundle import token_sha256
+
+runner = CliRunner()
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def setup(world: World, tmp_path: Path) -> tuple[World, Path, Path]:
+    root = tmp_path / "root.jwk"
+    root.write_text(json.dumps(world.root.public_key.to_jwk()))
+    bundle = tmp_path / "bundle.jwt"
+    bundle.write_text(world.bundle())
+    return world, root, bundle
+
+
+def run(*args: str, input: str | None = None):  # noqa: A002
+    return runner.invoke(app, list(args), input=input)
+
+
+def test_verify_valid_card_in_vietnamese(setup) -> None:
+    world, root, bundle = setup
+    result = run(
+        "verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat(), world.card()
+    )
+    assert result.exit_code == 0, result.output
+    assert "THẺ HỢP LỆ" in result.output
+    assert "đang hưởng" in result.output
+    assert "chưa có hiệu lực" in result.output
+    assert "hết hạn" in result.output
+
+
+def test_verify_json_is_stable(setup) -> None:
+    world, root, bundle = setup
+    result = run(
+        "verify",
+        "--json",
+        "--bundle",
+        str(bundle),
+        "--root",
+        str(root),
+        "--at",
+        AT.isoformat(),
+        world.card(),
+    )
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    assert data["valid"] is True
+    assert data["reason"] is None
+    assert data["holder"]["asxh_number"] == world.holder
+    assert {e["programme"]: e["state"] for e in data["entitlements"]}["TGXH"] == "active"
+
+
+def test_verify_invalid_card_exit_1_with_reason(setup) -> None:
+    world, root, bundle = setup
+    card = world.card(province="01")
+    result = run(
+        "verify",
+        "--json",
+        "--lang",
+        "en",
+        "--bundle",
+        str(bundle),
+        "--root",
+        str(root),
+        "--at",
+        AT.isoformat(),
+        card,
+    )
+    assert result.exit_code == 1
+    data = json.loads(result.stdout)
+    assert data == {**data, "valid": False, "reason": "issuer_out_of_scope"}
+    human = run(
+        "verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat(), card
+    )
+    assert human.exit_code == 1
+    assert "THẺ KHÔNG HỢP LỆ" in human.output
+
+
+def test_verify_from_stdin_and_image(setup, tmp_path: Path) -> None:
+    from test_image import render
+
+    world, root, bundle = setup
+    card = world.card()
+    result = run(
+        "verify",
+        "--bundle",
+        str(bundle),
+        "--root",
+        str(root),
+        "--at",
+        AT.isoformat(),
+        "-",
+        input=card,
+    )
+    assert result.exit_code == 0
+    image = tmp_path / "card.png"
+    render(card).save(image)
+    result = run(
+        "verify",
+        "--lang",
+        "en",
+        "--bundle",
+        str(bundle),
+        "--root",
+        str(root),
+        "--at",
+        AT.isoformat(),
+        str(image),
+    )
+    assert result.exit_code == 0, result.output
+    assert "VALID CARD" in result.output
+
+
+def test_verify_usage_errors_exit_2(setup, tmp_path: Path, monkeypatch) -> None:
+    world, root, bundle = setup
+    monkeypatch.delenv("ASXH_ROOT_KEYS", raising=False)
+    monkeypatch.delenv("ASXH_BUNDLE", raising=False)
+    card = world.card()
+    assert run("verify", "--root", str(root), card).exit_code == 2  # no bundle
+    assert run("verify", "--bundle", str(bundle), card).exit_code == 2  # no root
+    assert (
+        run("verify", "--bundle", str(tmp_path / "nope"), "--root", str(root), card).exit_code == 2
+    )
+    assert (
+        run("verify", "--bundle", str(bundle), "--root", str(root), "--lang", "fr", card).exit_code
+        == 2
+    )
+    assert run("verify", "--bundle", str(bundle), "--root", str(root), "missing.png").exit_code == 2
+    assert run("verify", "--bogus").exit_code == 2
+    monkeypatch.setenv("ASXH_ROOT_KEYS", str(root))
+    monkeypatch.setenv("ASXH_BUNDLE", str(bundle))
+    assert run("verify", "--at", AT.isoformat(), card).exit_code == 0
+
+
+def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("ASXH_ROOT_PASSPHRASE", PASSPHRASE)
+    result = run("root", "init", "--out", str(tmp_path / "root.pem"))
+    assert result.exit_code == 0, result.output
+    assert "kid:" in result.output
+    assert "ENCRYPTED PRIVATE KEY" in (tmp_path / "root.pem").read_text()
+    registry = tmp_path / "issuers.json"
+    (tmp_path / "vn-79.jwk").write_text(json.dumps(world.key_79.public_key.to_jwk()))
+    registry.write_text(
+        json.dumps(
+            {
+                "issuers": [
+                    {
+                        "id": "vn-79",
+                        "name": "BHXH TP. Hồ Chí Minh",
+                        "province": "79",
+                        "programmes": ["BHYT", "TGXH", "BHXH", "NCC", "GN", "BHTN"],
+                        "keys": [
+                            {
+                                "jwk_file": "vn-79.jwk",
+                                "not_before": "2025-01-01T00:00:00+07:00",
+                                "not_after": None,
+                            }
+                        ],
+                    }
+                ]
+            },
+            ensure_ascii=False,
+        )
+    )
+    status = tmp_path / "79-1.jwt"
+    now = int(datetime.now(UTC).timestamp())
+    status.write_text(world.status_token(URI_79, issued_at=now - 60))
+    out = tmp_path / "bundle.jwt"
+    result = run(
+        "bundle",
+        "build",
+        "--root-key",
+        str(tmp_path / "root.pem"),
+        "--issuers",
+        str(registry),
+        "--status-list",
+        str(status),
+        "--version",
+        "3",
+        "--valid-days",
+        "10",
+        "--embed",
+        "--out",
+        str(out),
+    )
+    assert result.exit_code == 0, result.output
+    card = world.card(entitlements=world.claims().entitlements[:2])
+    verify = run("verify", "--bundle", str(out), "--root", str(tmp_path / "root.jwk"), card)
+    assert verify.exit_code == 0, verify.output
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+    served = tmp_path / "www"
+    served.mkdir()
+    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
+    handler.log_message = lambda *_a, **_k: None  # type: ignore[attr-defined]
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path, http_dir) -> None:
+    served, base = http_dir
+    root = tmp_path / "root.jwk"
+    root.write_text(json.dumps(world.root.public_key.to_jwk()))
+    now = int(datetime.now(UTC).timestamp())
+
+    def publish(version: int) -> None:
+        lists = []
+        for uri, issuer, name in ((URI_79, "vn-79", "79.jwt"), (URI_01, "vn-01", "01.jwt")):
+            token = world.status_token(uri, issued_at=now - 60)
+            (served / name).write_text(token)
+            lists.append(
+                {"uri": f"{base}/{name}", "issuer": issuer, "sha256": "0" * 64, "_t": token}
+            )
+        # The lists' sub must be their URL: re-sign them for the served URIs.
+        from asxh_card._core.statuslist import sign_status_list
+
+        for entry, uri in zip(lists, (URI_79, URI_01), strict=True):
+            signer = world.key_79 if uri == URI_79 else world.key_01
+            token = sign_status_list(
+                world.lists[uri], signer, uri=entry["uri"], issued_at=now - 60, ttl=86_400
+            )
+            (served / entry["uri"].rsplit("/", 1)[1]).write_text(token)
+            entry["sha256"] = token_sha256(token)
+            del entry["_t"]
+        payload = world.payload(version=version, iat=now - 60, exp=now + 86_400 * 30)
+        payload["status_lists"] = lists
+        (served / "bundle.jwt").write_text(sign_bundle_payload(payload, world.root))
+
+    store = tmp_path / "store"
+    publish(2)
+    result = run("bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store))
+    assert result.exit_code == 0, result.output
+    assert (store / "bundle.jwt").is_file()
+    assert len(list((store / "status").glob("*.jwt"))) == 2
+    publish(1)
+    result = run("bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store))
+    assert result.exit_code == 1
+    assert "bundle_rollback" in result.output
+    publish(3)
+    assert (
+        run(
+            "bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store)
+        ).exit_code
+        == 0
+    )
+    from asxh_card.verifier import Verifier
+
+    assert Verifier.from_directory(store, roots=[world.root.public_key]).bundle_version == 3
