@@ -309,3 +309,11 @@ def test_ecdsa_signature_matches_cryptography(es256_key: PrivateKey) -> None:
         int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
     )
     es256_key.public_key.raw.verify(der, b"payload", ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg]
+
+
+def test_coordinate_must_be_text() -> None:
+    """The coordinate decoder refuses non-text on its own (defence in depth behind from_jwk)."""
+    from asxh_card._core.keys import _coordinate
+
+    with pytest.raises(JWKError, match="string"):
+        _coordinate(5, "x")
