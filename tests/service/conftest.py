@@ -129,11 +129,18 @@ def build_service(tmp: Path, url: str, backend: str) -> Iterator[Service]:
     ctx = ServiceContext.build(settings)
     ctx.keyring.ensure_root()
     with session_scope(ctx.sessions) as session:
-        ensure_issuer(session, ctx, "vn-79", "Sở Y tế TP.HCM (test)", "79")
-        ensure_issuer(session, ctx, "vn-01", "Sở Y tế Hà Nội (test)", "01")
+        ensure_issuer(session, ctx, "vn-79", name="Sở Y tế TP.HCM (test)", province="79")
+        ensure_issuer(session, ctx, "vn-01", name="Sở Y tế Hà Nội (test)", province="01")
         for name, spec in OPERATORS.items():
-            ensure_operator(session, ctx, name, PASSWORD, spec["role"], spec.get("province"),
-                            tuple(spec.get("programmes", ())))
+            ensure_operator(
+                session,
+                ctx,
+                name,
+                password=PASSWORD,
+                role=spec["role"],
+                province=spec.get("province"),
+                programmes=tuple(spec.get("programmes", ())),
+            )
     app = create_app(settings, context=ctx)
     with TestClient(app, client=("10.0.0.1", 5000)) as client:
         yield Service(app=app, ctx=ctx, client=client, backend=backend, _tokens={})
@@ -146,7 +153,9 @@ def build_service(tmp: Path, url: str, backend: str) -> Iterator[Service]:
         pytest.param("postgresql", marks=pytest.mark.postgres),
     ],
 )
-def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Service]:
     tmp = tmp_path_factory.mktemp("svc")
     if request.param == "sqlite":
         yield from build_service(tmp, f"sqlite:///{tmp / 'asxh.db'}", "sqlite")
@@ -165,13 +174,16 @@ def service(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
         admin.dispose()
 
 
-_rng = random.Random()  # noqa: S311 - synthetic test data
+_rng = random.Random()
 
 
 def new_person(province: str = "79", **overrides: Any) -> dict[str, Any]:
     """A synthetic registration body (random PIN with a valid shape)."""
     sex = overrides.pop("sex", _rng.choice(("M", "F")))
-    dob = overrides.pop("date_of_birth", date(1950 + _rng.randrange(60), 1 + _rng.randrange(12), 1 + _rng.randrange(28)))
+    dob = overrides.pop(
+        "date_of_birth",
+        date(1950 + _rng.randrange(60), 1 + _rng.randrange(12), 1 + _rng.randrange(28)),
+    )
     prefix = {"79": "079", "01": "001"}.get(province, "079")
     body = {
         "pin": synthetic_pin(_rng, prefix, dob, sex),
@@ -185,10 +197,19 @@ def new_person(province: str = "79", **overrides: Any) -> dict[str, Any]:
     return body
 
 
-BHYT = {"programme": "BHYT", "valid_from": "2026-01-01", "valid_to": "2026-12-31",
-        "attributes": {"level": 2, "coverage": 100, "facility": "79-001"}, "category": "HN"}
-TGXH = {"programme": "TGXH", "valid_from": "2026-01-01",
-        "attributes": {"amount": 750000}, "category": "Art. 5(5) disability"}
+BHYT = {
+    "programme": "BHYT",
+    "valid_from": "2026-01-01",
+    "valid_to": "2026-12-31",
+    "attributes": {"level": 2, "coverage": 100, "facility": "79-001"},
+    "category": "HN",
+}
+TGXH = {
+    "programme": "TGXH",
+    "valid_from": "2026-01-01",
+    "attributes": {"amount": 750000},
+    "category": "Art. 5(5) disability",
+}
 
 
 def data_key_b64() -> str:

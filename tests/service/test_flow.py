@@ -18,7 +18,9 @@ def test_flow(service: Any) -> None:
     assert r.status_code == 200, r.text
     print(r.json())
     assert r.json()["valid"] is True
-    r = service.call("off79", "POST", f"/v1/cards/{card['serial']}/revoke", json={"reason_code": "lost"})
+    r = service.call(
+        "off79", "POST", f"/v1/cards/{card['serial']}/revoke", json={"reason_code": "lost"}
+    )
     assert r.status_code == 200, r.text
     r = service.call("off79", "POST", "/v1/verify", json={"qr_text": card["qr_text"]})
     print(r.json())

@@ -17,8 +17,9 @@ from asxh_card.cli._app import app, console, err_console
 
 __all__ = ["db_upgrade", "serve"]
 
-db_app = typer.Typer(help="Database maintenance (Alembic migrations shipped in the package).",
-                     no_args_is_help=True)
+db_app = typer.Typer(
+    help="Database maintenance (Alembic migrations shipped in the package).", no_args_is_help=True
+)
 app.add_typer(db_app, name="db")
 
 
@@ -64,8 +65,10 @@ def _print_demo(info: object, host: str, port: int) -> None:
         "!! synthetic. Never use demo mode with real personal data.",
         _BANNER,
         "",
-        f"ASXH service with {info.people} synthetic people, issuers vn-79 (Hồ Chí Minh) and "
-        "vn-01 (Hà Nội).",
+        (
+            f"ASXH service with {info.people} synthetic people, issuers vn-79 (Hồ Chí Minh) "
+            "and vn-01 (Hà Nội)."
+        ),
         f"OpenAPI (try it out): {base}/docs",
         "",
         "Operators (user / password / role):",
@@ -76,16 +79,20 @@ def _print_demo(info: object, host: str, port: int) -> None:
         f"  servicepoint  {pw['servicepoint']:<22} service_point (bundles, status lists)",
         "",
         "Try:",
-        f"  TOKEN=$(curl -s -d username=officer79 -d 'password={pw['officer79']}' "
-        f"{base}/v1/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)"
-        "[\"access_token\"])')",
+        (
+            f"  TOKEN=$(curl -s -d username=officer79 -d 'password={pw['officer79']}' "
+            f"{base}/v1/auth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)"
+            '["access_token"])\')'
+        ),
     ]
     if info.sample_number and info.sample_serial:
         lines += [
-            f"  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/persons/{info.sample_number}",
-            f"  curl -s -H \"Authorization: Bearer $TOKEN\" {base}/v1/cards/{info.sample_serial}",
-            f"  curl -s -o qr.png -H \"Authorization: Bearer $TOKEN\" "
-            f"{base}/v1/cards/{info.sample_serial}/qr.png",
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/v1/persons/{info.sample_number}',
+            f'  curl -s -H "Authorization: Bearer $TOKEN" {base}/v1/cards/{info.sample_serial}',
+            (
+                f'  curl -s -o qr.png -H "Authorization: Bearer $TOKEN" '
+                f"{base}/v1/cards/{info.sample_serial}/qr.png"
+            ),
         ]
     lines += [
         f"  curl -s {base}/v1/trust-bundle",
@@ -93,17 +100,19 @@ def _print_demo(info: object, host: str, port: int) -> None:
         f"  curl -s {base}/health/ready",
         "",
     ]
-    print("\n".join(lines), file=sys.stderr, flush=True)  # noqa: T201 - operator banner
+    print("\n".join(lines), file=sys.stderr, flush=True)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port", min=1, max=65535)] = 8000,
-    demo: Annotated[bool, typer.Option(
-        "--demo", help="Seed DEMO keys, issuers, operators and synthetic people")] = False,
-    people: Annotated[int, typer.Option(help="Synthetic people in demo mode", min=0,
-                                        max=10_000)] = 100,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed DEMO keys, issuers, operators and synthetic people")
+    ] = False,
+    people: Annotated[
+        int, typer.Option(help="Synthetic people in demo mode", min=0, max=10_000)
+    ] = 100,
 ) -> None:
     """Run the HTTP service with uvicorn (settings from ASXH_* variables)."""
     try:
@@ -135,5 +144,6 @@ def serve(
     except NotMigratedError as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=1) from None
-    uvicorn.run(application, host=host, port=port, access_log=False, log_config=None,
-                server_header=False)
+    uvicorn.run(
+        application, host=host, port=port, access_log=False, log_config=None, server_header=False
+    )

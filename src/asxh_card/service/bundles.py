@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import statuslists
-from asxh_card.trust import build_bundle
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import Issuer, StatusListRow, TrustBundleRow
 from asxh_card.service.settings import Settings
+from asxh_card.trust import build_bundle
 
 __all__ = ["bundle_content", "latest_bundle", "token_sha256"]
 

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session
 from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import VN_TZ, utc_now, vn_date
-from asxh_card.errors import EntitlementError, InvalidInputError
+from asxh_card.errors import InvalidInputError
 from asxh_card.issuing.issuer import Issuer as CardIssuer
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service import audit, statuslists
+from asxh_card.service.context import ServiceContext
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import (
     Card,
@@ -88,9 +89,7 @@ def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> Is
 
 def _check_programme(principal: Principal, programme: str) -> None:
     if principal.role == "issuer_officer" and programme not in principal.programmes:
-        raise ProblemError(
-            "forbidden", detail=f"your account may not manage programme {programme}"
-        )
+        raise ProblemError("forbidden", detail=f"your account may not manage programme {programme}")
 
 
 def _validated(
@@ -154,8 +153,14 @@ def grant(
     session.add(entitlement)
     session.flush()
     audit.record(
-        session, principal, "entitlement.grant", "entitlement", entitlement.id,
-        province=person.province, detail={"programme": programme}, request_id=request_id,
+        session,
+        principal,
+        "entitlement.grant",
+        "entitlement",
+        entitlement.id,
+        province=person.province,
+        detail={"programme": programme},
+        request_id=request_id,
     )
     return entitlement
 
@@ -185,8 +190,13 @@ def update_entitlement(
     entitlement.updated_at = utc_now()
     session.flush()
     audit.record(
-        session, principal, "entitlement.update", "entitlement", entitlement.id,
-        province=entitlement.province, detail={"fields": sorted(changes)},
+        session,
+        principal,
+        "entitlement.update",
+        "entitlement",
+        entitlement.id,
+        province=entitlement.province,
+        detail={"fields": sorted(changes)},
         request_id=request_id,
     )
     return entitlement
@@ -224,7 +234,11 @@ def end_entitlement(
     entitlement.updated_at = utc_now()
     session.flush()
     audit.record(
-        session, principal, "entitlement.end", "entitlement", entitlement.id,
+        session,
+        principal,
+        "entitlement.end",
+        "entitlement",
+        entitlement.id,
         province=entitlement.province,
         detail={"reason_code": reason_code, "end_date": end_date.isoformat()},
         request_id=request_id,
@@ -264,8 +278,13 @@ def change_entitlement_status(
     entitlement.updated_at = utc_now()
     session.flush()
     audit.record(
-        session, principal, f"entitlement.{action}", "entitlement", entitlement.id,
-        province=entitlement.province, detail={"reason_code": reason_code},
+        session,
+        principal,
+        f"entitlement.{action}",
+        "entitlement",
+        entitlement.id,
+        province=entitlement.province,
+        detail={"reason_code": reason_code},
         request_id=request_id,
     )
     return entitlement
@@ -283,14 +302,22 @@ def change_card_status(
 ) -> Card:
     """Revoke, suspend or reinstate a whole card."""
     _transition(card.state, action, "card")
-    statuslists.set_status(session, card.status_list_id, card.status_idx, _STATUS_FOR_ACTION[action])
+    statuslists.set_status(
+        session, card.status_list_id, card.status_idx, _STATUS_FOR_ACTION[action]
+    )
     card.state = _STATE_FOR_ACTION[action]
     card.reason_code = reason_code
     card.note = note
     session.flush()
     audit.record(
-        session, principal, f"card.{action}", "card", card.serial,
-        province=card.province, detail={"reason_code": reason_code}, request_id=request_id,
+        session,
+        principal,
+        f"card.{action}",
+        "card",
+        card.serial,
+        province=card.province,
+        detail={"reason_code": reason_code},
+        request_id=request_id,
     )
     return card
 
@@ -320,9 +347,7 @@ def current_entitlements(session: Session, person: Person, today: date) -> list[
 
 def issue_card(
     session: Session,
-    settings: Settings,
-    keyring: Keyring,
-    registry: ProgrammeRegistry,
+    ctx: ServiceContext,
     principal: Principal,
     person: Person,
     *,
@@ -340,8 +365,12 @@ def issue_card(
     try:
         with session.begin_nested():
             card = _issue(
-                session, settings, keyring, registry, principal, person,
-                guardian=guardian, replaces=replaces,
+                session,
+                ctx,
+                principal,
+                person,
+                guardian=guardian,
+                replaces=replaces,
             )
             if idempotency_key is not None:
                 session.add(
@@ -362,8 +391,14 @@ def issue_card(
             raise
         return CardOutcome(replay, created=False)
     audit.record(
-        session, principal, "card.issue", "card", card.serial, province=card.province,
-        detail={"replaces": replaces.serial if replaces else None}, request_id=request_id,
+        session,
+        principal,
+        "card.issue",
+        "card",
+        card.serial,
+        province=card.province,
+        detail={"replaces": replaces.serial if replaces else None},
+        request_id=request_id,
     )
     return CardOutcome(card, created=True)
 
@@ -391,15 +426,14 @@ def _card_expiry(entitlements: Sequence[Entitlement], settings: Settings, today:
 
 def _issue(
     session: Session,
-    settings: Settings,
-    keyring: Keyring,
-    registry: ProgrammeRegistry,
+    ctx: ServiceContext,
     principal: Principal,
     person: Person,
     *,
     guardian: Mapping[str, Any] | None,
     replaces: Card | None,
 ) -> Card:
+    settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
     today = vn_date(utc_now())
     entitlements = current_entitlements(session, person, today)
     if not entitlements:
@@ -447,16 +481,13 @@ def _issue(
         registry=registry,
     )
     expires = _card_expiry(entitlements, settings, today)
-    try:
-        issued = issuer.issue(
-            holder,
-            models,
-            expires=expires,
-            guardian=gdn,
-            status=StatusRef(idx=idx, uri=uri(status_list.id)),
-        )
-    except EntitlementError:
-        raise
+    issued = issuer.issue(
+        holder,
+        models,
+        expires=expires,
+        guardian=gdn,
+        status=StatusRef(idx=idx, uri=uri(status_list.id)),
+    )
     now = utc_now()
     card = Card(
         serial=issued.serial,
@@ -484,9 +515,7 @@ def _issue(
 
 def replace_card(
     session: Session,
-    settings: Settings,
-    keyring: Keyring,
-    registry: ProgrammeRegistry,
+    ctx: ServiceContext,
     principal: Principal,
     old: Card,
     *,
@@ -500,11 +529,20 @@ def replace_card(
     person = session.get(Person, old.person_id)
     assert person is not None  # noqa: S101 - foreign key
     outcome = issue_card(
-        session, settings, keyring, registry, principal, person, replaces=old,
+        session,
+        ctx,
+        principal,
+        person,
+        replaces=old,
         request_id=request_id,
     )
     change_card_status(
-        session, principal, old, action="revoke", reason_code=reason_code, note=note,
+        session,
+        principal,
+        old,
+        action="revoke",
+        reason_code=reason_code,
+        note=note,
         request_id=request_id,
     )
     old.replaced_by_serial = outcome.card.serial

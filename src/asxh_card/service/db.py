@@ -18,7 +18,13 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
-__all__ = ["SQLITE_BUSY_TIMEOUT_MS", "UTCDateTime", "make_engine", "make_sessionmaker", "session_scope"]
+__all__ = [
+    "SQLITE_BUSY_TIMEOUT_MS",
+    "UTCDateTime",
+    "make_engine",
+    "make_sessionmaker",
+    "session_scope",
+]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -38,7 +44,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+    def process_result_value(
+        self,
+        value: datetime | None,
+        dialect: Dialect,  # noqa: ARG002 - signature fixed by TypeDecorator
+    ) -> datetime | None:
         """Return an aware UTC datetime."""
         if value is None:
             return None

@@ -36,14 +36,32 @@ DEMO_ISSUERS: Final = (
 )
 _SYSTEM = Principal(username="demo-seed", role="national_admin", province=None, programmes=())
 
-_FAMILY = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi",
-           "Đỗ", "Hồ", "Ngô", "Dương", "Lý")
+_FAMILY = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Huỳnh",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+)
 _MIDDLE_M = ("Văn", "Hữu", "Đức", "Minh", "Quốc", "Thành")
 _MIDDLE_F = ("Thị", "Ngọc", "Thu", "Thanh", "Kim", "Mỹ")
 _GIVEN_M = ("An", "Bình", "Cường", "Dũng", "Hùng", "Khang", "Long", "Nam", "Phúc", "Sơn", "Tuấn")
 _GIVEN_F = ("Anh", "Chi", "Hà", "Hạnh", "Hoa", "Lan", "Linh", "Mai", "Ngân", "Thảo", "Yến")
-_WARDS = {"79": ("Phường Sài Gòn", "Phường Bến Thành", "Xã Cần Giờ", "Phường Thủ Đức"),
-          "01": ("Phường Hoàn Kiếm", "Phường Ba Đình", "Xã Sóc Sơn", "Phường Cầu Giấy")}
+_WARDS = {
+    "79": ("Phường Sài Gòn", "Phường Bến Thành", "Xã Cần Giờ", "Phường Thủ Đức"),
+    "01": ("Phường Hoàn Kiếm", "Phường Ba Đình", "Xã Sóc Sơn", "Phường Cầu Giấy"),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,14 +75,24 @@ class DemoInfo:
 
 
 def ensure_issuer(
-    session: Session, ctx: ServiceContext, issuer_id: str, name: str, province: str,
+    session: Session,
+    ctx: ServiceContext,
+    issuer_id: str,
+    *,
+    name: str,
+    province: str,
     programmes: tuple[str, ...] = ALL_PROGRAMMES,
 ) -> Issuer:
     """The issuer, created with a first key when missing."""
     issuer = session.get(Issuer, issuer_id)
     if issuer is None:
-        issuer = Issuer(id=issuer_id, name=name, province=province,
-                        programmes=sorted(programmes), created_at=utc_now())
+        issuer = Issuer(
+            id=issuer_id,
+            name=name,
+            province=province,
+            programmes=sorted(programmes),
+            created_at=utc_now(),
+        )
         session.add(issuer)
         session.flush()
     if ctx.keyring.active_key(session, issuer_id) is None:
@@ -73,15 +101,27 @@ def ensure_issuer(
 
 
 def ensure_operator(
-    session: Session, ctx: ServiceContext, username: str, password: str, role: str,
-    province: str | None = None, programmes: tuple[str, ...] = (),
+    session: Session,
+    ctx: ServiceContext,
+    username: str,
+    *,
+    password: str,
+    role: str,
+    province: str | None = None,
+    programmes: tuple[str, ...] = (),
 ) -> Operator:
     """The operator account, created when missing (the password is not changed otherwise)."""
     row = session.scalars(select(Operator).where(Operator.username == username)).first()
     if row is None:
-        row = Operator(username=username, password_hash=ctx.passwords.hash(password), role=role,
-                       province=province, programmes=list(programmes), active=True,
-                       created_at=utc_now())
+        row = Operator(
+            username=username,
+            password_hash=ctx.passwords.hash(password),
+            role=role,
+            province=province,
+            programmes=list(programmes),
+            active=True,
+            created_at=utc_now(),
+        )
         session.add(row)
         session.flush()
     return row
@@ -92,8 +132,10 @@ def _passwords(var_dir: Path) -> dict[str, str]:
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
         return loaded
-    values = {name: f"demo-{secrets.token_urlsafe(9)}" for name in
-              ("admin", "officer79", "officer01", "auditor", "servicepoint")}
+    values = {
+        name: f"demo-{secrets.token_urlsafe(9)}"
+        for name in ("admin", "officer79", "officer01", "auditor", "servicepoint")
+    }
     var_dir.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -116,7 +158,9 @@ def _person(rng: random.Random, province: str) -> tuple[PersonData, str]:
     dob = date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 80))
     ward = rng.choice(_WARDS[province])
     data = PersonData(
-        full_name=name, date_of_birth=dob, sex=sex,
+        full_name=name,
+        date_of_birth=dob,
+        sex=sex,
         hometown=f"{ward}, {'Thành phố Hồ Chí Minh' if province == '79' else 'Thành phố Hà Nội'}",
         permanent_address=f"{rng.randrange(1, 300)} đường số {rng.randrange(1, 40)}, {ward}",
     )
@@ -143,14 +187,23 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
     passwords = _passwords(ctx.settings.var_dir)
     with session_scope(ctx.sessions) as session:
         for issuer_id, name, province, _prefix in DEMO_ISSUERS:
-            ensure_issuer(session, ctx, issuer_id, name, province)
-        ensure_operator(session, ctx, "admin", passwords["admin"], "national_admin")
-        ensure_operator(session, ctx, "officer79", passwords["officer79"], "issuer_officer",
-                        "79", ALL_PROGRAMMES)
-        ensure_operator(session, ctx, "officer01", passwords["officer01"], "issuer_officer",
-                        "01", ALL_PROGRAMMES)
-        ensure_operator(session, ctx, "auditor", passwords["auditor"], "auditor")
-        ensure_operator(session, ctx, "servicepoint", passwords["servicepoint"], "service_point")
+            ensure_issuer(session, ctx, issuer_id, name=name, province=province)
+        for username, role, province_code, programmes in (
+            ("admin", "national_admin", None, ()),
+            ("officer79", "issuer_officer", "79", ALL_PROGRAMMES),
+            ("officer01", "issuer_officer", "01", ALL_PROGRAMMES),
+            ("auditor", "auditor", None, ()),
+            ("servicepoint", "service_point", None, ()),
+        ):
+            ensure_operator(
+                session,
+                ctx,
+                username,
+                password=passwords[username],
+                role=role,
+                province=province_code,
+                programmes=programmes,
+            )
         existing = session.scalar(select(func.count()).select_from(Person)) or 0
     rng = random.Random(seed_value)  # noqa: S311 - synthetic demo data, not secrets
     today = vn_date(utc_now())
@@ -160,18 +213,27 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
             _issuer_id, _name, province, prefix = DEMO_ISSUERS[i % 2]
             data, sex = _person(rng, province)
             pin = synthetic_pin(rng, prefix, data.date_of_birth, sex)
-            outcome = registry.register(session, ctx.protector, _SYSTEM, province=province,
-                                        pin=pin, data=data)
+            outcome = registry.register(
+                session, ctx.protector, _SYSTEM, province=province, pin=pin, data=data
+            )
             person = outcome.person
-            for programme, attributes, category in _entitlements(rng, today):
+            for programme, base_attributes, category in _entitlements(rng, today):
+                attributes = dict(base_attributes)
                 if programme == "BHYT":
-                    attributes = {**attributes, "facility": f"{province}-001"}
-                cards.grant(session, ctx.settings, ctx.programmes, _SYSTEM, person,
-                            programme=programme, valid_from=date(today.year, 1, 1),
-                            valid_to=date(today.year, 12, 31) if programme == "BHYT" else None,
-                            attributes=attributes, category=category or None)
-            card = cards.issue_card(session, ctx.settings, ctx.keyring, ctx.programmes,
-                                    _SYSTEM, person).card
+                    attributes["facility"] = f"{province}-001"
+                cards.grant(
+                    session,
+                    ctx.settings,
+                    ctx.programmes,
+                    _SYSTEM,
+                    person,
+                    programme=programme,
+                    valid_from=date(today.year, 1, 1),
+                    valid_to=date(today.year, 12, 31) if programme == "BHYT" else None,
+                    attributes=attributes,
+                    category=category or None,
+                )
+            card = cards.issue_card(session, ctx, _SYSTEM, person).card
             if sample == (None, None) and province == "79":
                 sample = (card.serial, person.asxh_number)
     if sample == (None, None):
@@ -189,5 +251,6 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
         from asxh_card.service.bundles import latest_bundle  # noqa: PLC0415
 
         latest_bundle(session, ctx.settings, ctx.keyring)
-    return DemoInfo(passwords=passwords, sample_serial=sample[0], sample_number=sample[1],
-                    people=total)
+    return DemoInfo(
+        passwords=passwords, sample_serial=sample[0], sample_number=sample[1], people=total
+    )

@@ -57,9 +57,7 @@ def request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _principal(
-    ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
+def _principal(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
     if not token:
         raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
     try:
@@ -87,7 +85,7 @@ def in_scope(principal: Principal, province: str) -> bool:
     """Whether ``principal`` may see objects of ``province`` (others are answered 404)."""
     if principal.role == "national_admin":
         return True
-    return principal.province is None and principal.role == "auditor" or (
+    return (principal.province is None and principal.role == "auditor") or (
         principal.province == province
     )
 

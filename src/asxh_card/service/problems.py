@@ -64,9 +64,7 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
             "The request sets a field the server owns.",
             "Yêu cầu đặt một trường do hệ thống quản lý.",
         ),
-        ProblemType(
-            "unauthenticated", 401, "Authentication is required.", "Cần đăng nhập."
-        ),
+        ProblemType("unauthenticated", 401, "Authentication is required.", "Cần đăng nhập."),
         ProblemType(
             "invalid-credentials",
             401,
@@ -86,17 +84,19 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
             "The registry holds different data for this person.",
             "Dữ liệu đăng ký khác với dữ liệu đang lưu: cần đối chiếu.",
         ),
-        ProblemType("conflict", 409, "The request conflicts with the current state.",
-                    "Yêu cầu mâu thuẫn với trạng thái hiện tại."),
+        ProblemType(
+            "conflict",
+            409,
+            "The request conflicts with the current state.",
+            "Yêu cầu mâu thuẫn với trạng thái hiện tại.",
+        ),
         ProblemType(
             "idempotency-key-reused",
             409,
             "This Idempotency-Key was used for another request.",
             "Khóa Idempotency-Key đã được dùng cho yêu cầu khác.",
         ),
-        ProblemType(
-            "payload-too-large", 413, "The request is too large.", "Yêu cầu quá lớn."
-        ),
+        ProblemType("payload-too-large", 413, "The request is too large.", "Yêu cầu quá lớn."),
         ProblemType(
             "unsupported-media-type",
             415,
@@ -109,9 +109,7 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
             "Too many attempts; try again later.",
             "Quá nhiều lần thử; vui lòng thử lại sau.",
         ),
-        ProblemType(
-            "not-ready", 503, "The service is not ready.", "Dịch vụ chưa sẵn sàng."
-        ),
+        ProblemType("not-ready", 503, "The service is not ready.", "Dịch vụ chưa sẵn sàng."),
         ProblemType(
             "internal-error",
             500,
@@ -122,10 +120,18 @@ PROBLEM_TYPES: Final[Mapping[str, ProblemType]] = {
     )
 }
 
-_STATUS_SLUGS: Final = {401: "unauthenticated", 403: "forbidden", 404: "not-found",
-                        405: "method-not-allowed", 409: "conflict", 413: "payload-too-large",
-                        415: "unsupported-media-type", 422: "validation-error",
-                        429: "too-many-requests", 503: "not-ready"}
+_STATUS_SLUGS: Final = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    429: "too-many-requests",
+    503: "not-ready",
+}
 
 
 class ProblemError(Exception):
@@ -220,7 +226,7 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(
         "validation-error",
         request=request,
-        detail=f"{where}: {first['msg']}" if where else first["msg"],
+        detail=f"{where}: {first['msg']}" if where else str(first["msg"]),
         errors=errors,
     )
 
@@ -240,13 +246,13 @@ def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
 def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
-    detail = exc.detail if isinstance(exc.detail, str) else None
+    detail: str | None = exc.detail
     return problem_response(
         slug,
         request=request,
         detail=detail,
         status=exc.status_code,
-        headers=dict(exc.headers) if exc.headers else None,
+        headers=dict(exc.headers or {}),
     )
 
 

@@ -9,7 +9,7 @@ collisions (8 random digits) are retried the same way.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final
@@ -192,8 +192,13 @@ def register(
         else:
             created = True
             audit.record(
-                session, principal, "person.register", "person", person.asxh_number,
-                province=person.province, request_id=request_id,
+                session,
+                principal,
+                "person.register",
+                "person",
+                person.asxh_number,
+                province=person.province,
+                request_id=request_id,
             )
             return RegisterOutcome(person, created=True)
     if not _visible(principal, person.province):
@@ -223,8 +228,14 @@ def register(
         session.add(reconciliation)
         session.flush()
         audit.record(
-            session, principal, "reconciliation.open", "reconciliation", reconciliation.id,
-            province=person.province, detail={"fields": differing}, request_id=request_id,
+            session,
+            principal,
+            "reconciliation.open",
+            "reconciliation",
+            reconciliation.id,
+            province=person.province,
+            detail={"fields": differing},
+            request_id=request_id,
         )
     return RegisterOutcome(person, created=False, reconciliation=reconciliation)
 
@@ -248,8 +259,13 @@ def create_provisional(
     person = _new_person(session, province, data, provisional=True)
     assert person is not None  # noqa: S101 - no PIN hash, so only number collisions retry
     audit.record(
-        session, principal, "person.provisional", "person", person.asxh_number,
-        province=province, request_id=request_id,
+        session,
+        principal,
+        "person.provisional",
+        "person",
+        person.asxh_number,
+        province=province,
+        request_id=request_id,
     )
     return person
 
@@ -284,10 +300,17 @@ def link_pin(
         with session.begin_nested():
             session.flush()
     except IntegrityError:
-        raise ProblemError("conflict", detail="this PIN was just linked to another person") from None
+        raise ProblemError(
+            "conflict", detail="this PIN was just linked to another person"
+        ) from None
     audit.record(
-        session, principal, "person.link_pin", "person", person.asxh_number,
-        province=person.province, request_id=request_id,
+        session,
+        principal,
+        "person.link_pin",
+        "person",
+        person.asxh_number,
+        province=person.province,
+        request_id=request_id,
     )
     return person
 
@@ -308,9 +331,9 @@ def add_alias(
     protector: DataProtector,
     principal: Principal,
     person: Person,
+    *,
     kind: str,
     value: str,
-    *,
     request_id: str | None = None,
 ) -> PersonAlias:
     """Attach a legacy identifier to ``person`` (stored as a keyed hash)."""
@@ -324,7 +347,10 @@ def add_alias(
             return existing
         raise ProblemError("conflict", detail=f"this {kind} identifier belongs to another person")
     alias = PersonAlias(
-        person_id=person.id, kind=kind, lookup_hash=lookup, last3=canonical[-3:],
+        person_id=person.id,
+        kind=kind,
+        lookup_hash=lookup,
+        last3=canonical[-3:],
         created_at=utc_now(),
     )
     try:
@@ -336,20 +362,32 @@ def add_alias(
         # The BHYT code embeds the BHXH number: make that an alias too.
         bhxh = parse_bhyt_code(canonical).bhxh_number
         bhxh_hash = protector.lookup_hash("bhxh", bhxh)
-        if session.scalars(
-            select(PersonAlias).where(
-                PersonAlias.kind == "bhxh", PersonAlias.lookup_hash == bhxh_hash
-            )
-        ).first() is None:
+        if (
+            session.scalars(
+                select(PersonAlias).where(
+                    PersonAlias.kind == "bhxh", PersonAlias.lookup_hash == bhxh_hash
+                )
+            ).first()
+            is None
+        ):
             session.add(
                 PersonAlias(
-                    person_id=person.id, kind="bhxh", lookup_hash=bhxh_hash, last3=bhxh[-3:],
+                    person_id=person.id,
+                    kind="bhxh",
+                    lookup_hash=bhxh_hash,
+                    last3=bhxh[-3:],
                     created_at=utc_now(),
                 )
             )
     audit.record(
-        session, principal, "person.alias", "person", person.asxh_number,
-        province=person.province, detail={"kind": kind}, request_id=request_id,
+        session,
+        principal,
+        "person.alias",
+        "person",
+        person.asxh_number,
+        province=person.province,
+        detail={"kind": kind},
+        request_id=request_id,
     )
     session.flush()
     return alias
@@ -385,7 +423,7 @@ def resolve_reconciliation(
     reconciliation: Reconciliation,
     *,
     action: str,
-    fields: list[str] | None,
+    fields: Sequence[str] | None,
     note: str | None,
     request_id: str | None = None,
 ) -> Reconciliation:
@@ -419,8 +457,14 @@ def resolve_reconciliation(
     reconciliation.resolved_by = principal.username
     reconciliation.resolved_at = utc_now()
     audit.record(
-        session, principal, f"reconciliation.{action}", "reconciliation", reconciliation.id,
-        province=reconciliation.province, detail={"fields": chosen}, request_id=request_id,
+        session,
+        principal,
+        f"reconciliation.{action}",
+        "reconciliation",
+        reconciliation.id,
+        province=reconciliation.province,
+        detail={"fields": chosen},
+        request_id=request_id,
     )
     session.flush()
     return reconciliation

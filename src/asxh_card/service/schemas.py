@@ -1,6 +1,8 @@
-"""Request and response bodies. Request models forbid unknown fields (``extra="forbid"``), so a
-client cannot set what the server owns (province, status, serial, role, mã số ASXH): such a
-request is refused with a ``server-owned-field`` problem.
+"""Request and response bodies.
+
+Request models forbid unknown fields (``extra="forbid"``), so a client cannot set what the
+server owns (province, status, serial, role, mã số ASXH): such a request is refused with a
+``server-owned-field`` problem.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
 
 
-_PERSON_EXAMPLE = {
+_PERSON_EXAMPLE: dict[str, Any] = {
     "pin": "079190001234",
     "full_name": "Nguyễn Văn An",
     "date_of_birth": "1990-05-17",
@@ -136,7 +138,9 @@ class ProvisionalIn(_In):
 class LinkPinIn(_In):
     """Link a PIN to a provisional person (the mã số ASXH stays)."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"pin": "011319004321"}]})
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"pin": "011319004321"}]}
+    )
 
     pin: Pin
 
@@ -326,7 +330,9 @@ class StatusChangeIn(_In):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"reason_code": "lost", "note": "reported at the commune"}]},
+        json_schema_extra={
+            "examples": [{"reason_code": "lost", "note": "reported at the commune"}]
+        },
     )
 
     reason_code: ReasonCode
@@ -491,5 +497,5 @@ class TokenOut(BaseModel):
     """OAuth2 access token response."""
 
     access_token: str
-    token_type: str = "bearer"
+    token_type: str = "bearer"  # noqa: S105 - the OAuth2 token type, not a secret
     expires_in: int

@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 ROLES: Final = ("national_admin", "issuer_officer", "auditor", "service_point")
-ACCESS_TOKEN_TYP: Final = "at+jwt"
+ACCESS_TOKEN_TYP: Final = "at+jwt"  # noqa: S105 - a JWS typ, not a secret
 _TOKEN_LIMITS = _jws.JWSLimits(max_token=2048, max_header=200, max_payload=1500, max_inflated=1500)
 
 

@@ -136,9 +136,7 @@ class Settings:
     # -- reading the environment ---------------------------------------------------------------
 
     @classmethod
-    def from_env(
-        cls, environ: Mapping[str, str] | None = None, *, demo: bool = False
-    ) -> Settings:
+    def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
         """Build settings from ``ASXH_*`` variables (``os.environ`` by default).
 
         ``demo=True`` (``asxh serve --demo``) generates missing secrets into the var directory
@@ -204,11 +202,9 @@ def _demo_secrets(var_dir: Path) -> dict[str, str]:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         json.dump(values, handle, indent=2)
-    print(  # noqa: T201 - a loud operator warning, before logging is configured
-        "!" * 78
-        + f"\n!! DEMO MODE: generated throw-away secrets in {path}.\n"
-        "!! They protect demo data only. Never use demo mode with real personal data.\n"
-        + "!" * 78,
+    print(
+        "!" * 78 + f"\n!! DEMO MODE: generated throw-away secrets in {path}.\n"
+        "!! They protect demo data only. Never use demo mode with real personal data.\n" + "!" * 78,
         file=sys.stderr,
     )
     return values

@@ -102,7 +102,9 @@ def _draw(session: Session, row: StatusListRow, purpose: str) -> int | None:
             continue
         return idx
     # The list is crowded: choose uniformly among the free indices.
-    taken = set(session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id)))
+    taken = set(
+        session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id))
+    )
     free = row.size - len(taken)
     if free <= 0:
         return None

@@ -99,9 +99,7 @@ def person_out(session: Session, ctx: ServiceContext, person: Person) -> PersonO
         commune=person.commune,
         provisional=person.provisional,
         pin_masked=registry.pin_masked(ctx.protector, person),
-        aliases=[
-            AliasOut(kind=a.kind, masked=mask_identifier("*" * 6 + a.last3)) for a in aliases
-        ],
+        aliases=[AliasOut(kind=a.kind, masked=mask_identifier("*" * 6 + a.last3)) for a in aliases],
         created_at=person.created_at,
     )
 

@@ -30,24 +30,41 @@ def issuer_out(issuer: Issuer) -> IssuerOut:
         province=issuer.province,
         programmes=list(issuer.programmes),
         keys=[
-            KeyOut(kid=k.kid, alg=k.alg, state=k.state, not_before=k.not_before,
-                   not_after=k.not_after, jwk=dict(k.public_jwk))
+            KeyOut(
+                kid=k.kid,
+                alg=k.alg,
+                state=k.state,
+                not_before=k.not_before,
+                not_after=k.not_after,
+                jwk=dict(k.public_jwk),
+            )
             for k in issuer.keys
         ],
     )
 
 
-@router.get("/v1/admin/issuers", response_model=list[IssuerOut], summary="List issuers",
-            responses=problems("forbidden"))
-def list_issuers(ctx: Ctx, principal: Admin) -> list[IssuerOut]:
+@router.get(
+    "/v1/admin/issuers",
+    response_model=list[IssuerOut],
+    summary="List issuers",
+    responses=problems("forbidden"),
+)
+def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     """Every issuer with its keys."""
     with transaction(ctx) as session:
-        rows = session.scalars(select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id))
+        rows = session.scalars(
+            select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+        )
         return [issuer_out(r) for r in rows]
 
 
-@router.post("/v1/admin/issuers", response_model=IssuerOut, status_code=201,
-             summary="Register an issuer", responses=problems("forbidden", "conflict"))
+@router.post(
+    "/v1/admin/issuers",
+    response_model=IssuerOut,
+    status_code=201,
+    summary="Register an issuer",
+    responses=problems("forbidden", "conflict"),
+)
 def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) -> IssuerOut:
     """Register an issuing authority; then generate its first key."""
     current_province(body.province)
@@ -56,49 +73,88 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
     with transaction(ctx) as session:
         if session.get(Issuer, body.id) is not None:
             raise ProblemError("conflict", detail="an issuer with this id exists")
-        issuer = Issuer(id=body.id, name=body.name, province=body.province,
-                        programmes=sorted(set(body.programmes)), created_at=utc_now())
+        issuer = Issuer(
+            id=body.id,
+            name=body.name,
+            province=body.province,
+            programmes=sorted(set(body.programmes)),
+            created_at=utc_now(),
+        )
         session.add(issuer)
         session.flush()
-        audit.record(session, principal, "issuer.create", "issuer", issuer.id,
-                     province=issuer.province, request_id=request_id(request))
+        audit.record(
+            session,
+            principal,
+            "issuer.create",
+            "issuer",
+            issuer.id,
+            province=issuer.province,
+            request_id=request_id(request),
+        )
         return issuer_out(issuer)
 
 
-@router.post("/v1/admin/issuers/{issuer_id}/keys", response_model=IssuerOut, status_code=201,
-             summary="Generate a new signing key (older keys start retiring)",
-             responses=problems("forbidden", "not-found"))
-def create_key(issuer_id: str, body: KeyIn, ctx: Ctx, principal: Admin,
-               request: Request) -> IssuerOut:
-    """The private key is written encrypted under the var directory; the JWKS and the next
-    trust bundle list the new key and keep the retiring ones."""
+@router.post(
+    "/v1/admin/issuers/{issuer_id}/keys",
+    response_model=IssuerOut,
+    status_code=201,
+    summary="Generate a new signing key (older keys start retiring)",
+    responses=problems("forbidden", "not-found"),
+)
+def create_key(
+    issuer_id: str, body: KeyIn, ctx: Ctx, principal: Admin, request: Request
+) -> IssuerOut:
+    """Generate a key; older active keys start retiring.
+
+    The private key is written encrypted under the var directory; the JWKS and the next trust
+    bundle list the new key and keep the retiring ones.
+    """
     with transaction(ctx) as session:
         issuer = session.get(Issuer, issuer_id[:40])
         if issuer is None:
             raise ProblemError("not-found", detail="no such issuer")
         key = ctx.keyring.create_issuer_key(session, issuer, alg=body.alg)
-        audit.record(session, principal, "issuer.key", "issuer", issuer.id,
-                     province=issuer.province, detail={"kid": key.kid},
-                     request_id=request_id(request))
+        audit.record(
+            session,
+            principal,
+            "issuer.key",
+            "issuer",
+            issuer.id,
+            province=issuer.province,
+            detail={"kid": key.kid},
+            request_id=request_id(request),
+        )
         session.refresh(issuer)
         return issuer_out(issuer)
 
 
-@router.post("/v1/admin/issuers/{issuer_id}/keys/{kid}/retire", response_model=IssuerOut,
-             summary="Retire a key (it leaves the JWKS and the next bundle)",
-             responses=problems("forbidden", "not-found"))
-def retire_key(issuer_id: str, kid: str, ctx: Ctx, principal: Admin,
-               request: Request) -> IssuerOut:
+@router.post(
+    "/v1/admin/issuers/{issuer_id}/keys/{kid}/retire",
+    response_model=IssuerOut,
+    summary="Retire a key (it leaves the JWKS and the next bundle)",
+    responses=problems("forbidden", "not-found"),
+)
+def retire_key(issuer_id: str, kid: str, ctx: Ctx, principal: Admin, request: Request) -> IssuerOut:
     """Cards it signed stop verifying once verifiers load the next bundle."""
     with transaction(ctx) as session:
-        key = session.scalars(select(IssuerKey).where(
-            IssuerKey.issuer_id == issuer_id[:40], IssuerKey.kid == kid[:64])).first()
+        key = session.scalars(
+            select(IssuerKey).where(
+                IssuerKey.issuer_id == issuer_id[:40], IssuerKey.kid == kid[:64]
+            )
+        ).first()
         if key is None:
             raise ProblemError("not-found", detail="no such key")
         key.state = "retired"
         key.not_after = key.not_after or utc_now()
-        audit.record(session, principal, "issuer.key_retire", "issuer", issuer_id,
-                     detail={"kid": kid[:64]}, request_id=request_id(request))
+        audit.record(
+            session,
+            principal,
+            "issuer.key_retire",
+            "issuer",
+            issuer_id,
+            detail={"kid": kid[:64]},
+            request_id=request_id(request),
+        )
         issuer = session.get(Issuer, issuer_id[:40])
         assert issuer is not None  # noqa: S101 - foreign key
         session.refresh(issuer)
@@ -107,27 +163,41 @@ def retire_key(issuer_id: str, kid: str, ctx: Ctx, principal: Admin,
 
 def operator_out(row: Operator) -> OperatorOut:
     """Response body of an operator."""
-    return OperatorOut(username=row.username, role=row.role, province=row.province,
-                       programmes=list(row.programmes), active=row.active,
-                       created_at=row.created_at)
+    return OperatorOut(
+        username=row.username,
+        role=row.role,
+        province=row.province,
+        programmes=list(row.programmes),
+        active=row.active,
+        created_at=row.created_at,
+    )
 
 
-@router.get("/v1/admin/operators", response_model=list[OperatorOut],
-            summary="List operator accounts", responses=problems("forbidden"))
-def list_operators(ctx: Ctx, principal: Admin) -> list[OperatorOut]:
+@router.get(
+    "/v1/admin/operators",
+    response_model=list[OperatorOut],
+    summary="List operator accounts",
+    responses=problems("forbidden"),
+)
+def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     """Every account (never the password hashes)."""
     with transaction(ctx) as session:
         return [operator_out(r) for r in session.scalars(select(Operator).order_by(Operator.id))]
 
 
-@router.post("/v1/admin/operators", response_model=OperatorOut, status_code=201,
-             summary="Create an operator account", responses=problems("forbidden", "conflict"))
-def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin,
-                    request: Request) -> OperatorOut:
+@router.post(
+    "/v1/admin/operators",
+    response_model=OperatorOut,
+    status_code=201,
+    summary="Create an operator account",
+    responses=problems("forbidden", "conflict"),
+)
+def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin, request: Request) -> OperatorOut:
     """Officers need a province and programmes; auditors may have a province."""
     if body.role == "issuer_officer" and (body.province is None or not body.programmes):
-        raise ProblemError("validation-error",
-                           detail="an issuer officer needs a province and programmes")
+        raise ProblemError(
+            "validation-error", detail="an issuer officer needs a province and programmes"
+        )
     if body.role in ("national_admin", "service_point") and body.province is not None:
         raise ProblemError("validation-error", detail=f"a {body.role} has no province")
     if body.province is not None:
@@ -136,17 +206,30 @@ def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin,
         ctx.programmes.get(code)
     hashed = ctx.passwords.hash(body.password)
     with transaction(ctx) as session:
-        row = Operator(username=body.username, password_hash=hashed, role=body.role,
-                       province=body.province, programmes=sorted(set(body.programmes)),
-                       active=True, created_at=utc_now())
+        row = Operator(
+            username=body.username,
+            password_hash=hashed,
+            role=body.role,
+            province=body.province,
+            programmes=sorted(set(body.programmes)),
+            active=True,
+            created_at=utc_now(),
+        )
         try:
             with session.begin_nested():
                 session.add(row)
         except IntegrityError:
             raise ProblemError("conflict", detail="this user name is taken") from None
-        audit.record(session, principal, "operator.create", "operator", row.username,
-                     province=row.province, detail={"role": row.role},
-                     request_id=request_id(request))
+        audit.record(
+            session,
+            principal,
+            "operator.create",
+            "operator",
+            row.username,
+            province=row.province,
+            detail={"role": row.role},
+            request_id=request_id(request),
+        )
         return operator_out(row)
 
 
@@ -166,9 +249,18 @@ def audit_log(
             query = query.where(AuditEvent.province == principal.province)
         rows = session.scalars(query).all()
         return [
-            {"id": r.id, "at": _iso(r.at), "actor": r.actor, "role": r.role, "action": r.action,
-             "object_type": r.object_type, "object_id": r.object_id, "province": r.province,
-             "detail": r.detail, "request_id": r.request_id}
+            {
+                "id": r.id,
+                "at": _iso(r.at),
+                "actor": r.actor,
+                "role": r.role,
+                "action": r.action,
+                "object_type": r.object_type,
+                "object_id": r.object_id,
+                "province": r.province,
+                "detail": r.detail,
+                "request_id": r.request_id,
+            }
             for r in rows
         ]
 

@@ -25,9 +25,17 @@ _log = logging.getLogger("asxh_card.service.auth")
     response_model=TokenOut,
     summary="Log in (OAuth2 password flow)",
     responses={
-        200: {"content": {"application/json": {"example": {
-            "access_token": "eyJhbGciOiJFZERTQSIs...", "token_type": "bearer",
-            "expires_in": 900}}}},
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "access_token": "eyJhbGciOiJFZERTQSIs...",
+                        "token_type": "bearer",
+                        "expires_in": 900,
+                    }
+                }
+            }
+        },
         **problems("invalid-credentials", "too-many-requests"),
     },
 )
@@ -37,14 +45,20 @@ def login(
     username: Annotated[str, Form(max_length=64)],
     password: Annotated[str, Form(max_length=200)],
 ) -> TokenOut:
-    """Form fields ``username`` and ``password``. After 5 failures in 5 minutes for an account
-    (20 for a client address) further attempts get 429 with ``Retry-After``."""
+    """Log in with the form fields ``username`` and ``password``.
+
+    After 5 failures in 5 minutes for an account (20 for a client address) further attempts
+    get 429 with ``Retry-After``.
+    """
     address = request.client.host if request.client else "unknown"
     wait = ctx.limiter.retry_after(username, address)
     if wait:
         _log.warning("login rate-limited", extra={"event": "login_limited"})
-        raise ProblemError("too-many-requests", headers={"Retry-After": str(wait)},
-                           detail=f"try again in {wait} seconds")
+        raise ProblemError(
+            "too-many-requests",
+            headers={"Retry-After": str(wait)},
+            detail=f"try again in {wait} seconds",
+        )
     with transaction(ctx) as session:
         operator = session.scalars(
             select(Operator).where(Operator.username == username.strip().lower())
@@ -61,13 +75,19 @@ def login(
                 province=operator.province,
                 programmes=tuple(operator.programmes),
             )
-            audit.record(session, principal, "operator.login", "operator", operator.username,
-                         province=operator.province)
+            audit.record(
+                session,
+                principal,
+                "operator.login",
+                "operator",
+                operator.username,
+                province=operator.province,
+            )
     if not ok:
         raise ProblemError("invalid-credentials", headers={"WWW-Authenticate": "Bearer"})
     return TokenOut(
         access_token=ctx.tokens.issue(principal),
-        token_type="bearer",
+        token_type="bearer",  # noqa: S106 - the OAuth2 token type
         expires_in=ctx.tokens.lifetime,
     )
 

@@ -53,19 +53,31 @@ Action = Literal["revoke", "suspend", "reinstate"]
     status_code=201,
     tags=["entitlements"],
     summary="Grant an entitlement",
-    responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement",
-                       "server-owned-field"),
+    responses=problems(
+        "not-found", "forbidden", "conflict", "invalid-entitlement", "server-owned-field"
+    ),
 )
-def grant_entitlement(number: NumberPath, body: EntitlementIn, ctx: Ctx, principal: Writer,
-                      request: Request) -> EntitlementOut:
-    """Grant a programme with its validity window and attributes. ``category`` (the sensitive
-    reason) is stored and shown only to who manages the programme; it never goes on a card."""
+def grant_entitlement(
+    number: NumberPath, body: EntitlementIn, ctx: Ctx, principal: Writer, request: Request
+) -> EntitlementOut:
+    """Grant a programme with its validity window and attributes.
+
+    ``category`` (the sensitive reason) is stored and shown only to who manages the programme;
+    it never goes on a card.
+    """
     with transaction(ctx) as session:
         person = get_person(session, principal, number)
         row = card_service.grant(
-            session, ctx.settings, ctx.programmes, principal, person,
-            programme=body.programme, valid_from=body.valid_from, valid_to=body.valid_to,
-            attributes=body.attributes, category=body.category,
+            session,
+            ctx.settings,
+            ctx.programmes,
+            principal,
+            person,
+            programme=body.programme,
+            valid_from=body.valid_from,
+            valid_to=body.valid_to,
+            attributes=body.attributes,
+            category=body.category,
             request_id=request_id(request),
         )
         return entitlement_out(ctx, principal, row, person.asxh_number)
@@ -109,8 +121,9 @@ def read_entitlement(entitlement_id: int, ctx: Ctx, principal: Reader) -> Entitl
     summary="Update an entitlement",
     responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement"),
 )
-def update_entitlement(entitlement_id: int, body: EntitlementPatch, ctx: Ctx,
-                       principal: Writer, request: Request) -> EntitlementOut:
+def update_entitlement(
+    entitlement_id: int, body: EntitlementPatch, ctx: Ctx, principal: Writer, request: Request
+) -> EntitlementOut:
     """Change window, attributes or category; re-issue the card to carry the change."""
     changes = body.model_dump(exclude_unset=True)
     with transaction(ctx) as session:
@@ -128,14 +141,20 @@ def update_entitlement(entitlement_id: int, body: EntitlementPatch, ctx: Ctx,
     summary="End an entitlement",
     responses=problems("not-found", "forbidden", "conflict"),
 )
-def end_entitlement(entitlement_id: int, body: EndIn, ctx: Ctx, principal: Writer,
-                    request: Request) -> EntitlementOut:
+def end_entitlement(
+    entitlement_id: int, body: EndIn, ctx: Ctx, principal: Writer, request: Request
+) -> EntitlementOut:
     """End on ``end_date``; today or earlier also revokes its status entry at once."""
     with transaction(ctx) as session:
         row = get_entitlement(session, principal, entitlement_id)
         card_service.end_entitlement(
-            session, principal, row, end_date=body.end_date, reason_code=body.reason_code,
-            note=body.note, request_id=request_id(request),
+            session,
+            principal,
+            row,
+            end_date=body.end_date,
+            reason_code=body.reason_code,
+            note=body.note,
+            request_id=request_id(request),
         )
         return entitlement_out(ctx, principal, row, row.person.asxh_number)
 
@@ -147,15 +166,29 @@ def end_entitlement(entitlement_id: int, body: EndIn, ctx: Ctx, principal: Write
     summary="Revoke, suspend or reinstate one entitlement",
     responses=problems("not-found", "forbidden", "conflict"),
 )
-def change_entitlement(entitlement_id: int, action: Action, body: StatusChangeIn, ctx: Ctx,
-                       principal: Writer, request: Request) -> EntitlementOut:
-    """Flips the entitlement's own status-list entry: every card carrying it shows the change
-    at once, the card's other entitlements stay valid."""
+def change_entitlement(
+    *,
+    entitlement_id: int,
+    action: Action,
+    body: StatusChangeIn,
+    ctx: Ctx,
+    principal: Writer,
+    request: Request,
+) -> EntitlementOut:
+    """Flip the entitlement's own status-list entry.
+
+    Every card carrying it shows the change at once; the card's other entitlements stay valid.
+    """
     with transaction(ctx) as session:
         row = get_entitlement(session, principal, entitlement_id)
         card_service.change_entitlement_status(
-            session, principal, row, action=action, reason_code=body.reason_code,
-            note=body.note, request_id=request_id(request),
+            session,
+            principal,
+            row,
+            action=action,
+            reason_code=body.reason_code,
+            note=body.note,
+            request_id=request_id(request),
         )
         return entitlement_out(ctx, principal, row, row.person.asxh_number)
 
@@ -171,14 +204,24 @@ def change_entitlement(entitlement_id: int, action: Action, body: StatusChangeIn
     summary="Issue a card from the person's current entitlements",
     responses={
         200: {"description": "Idempotent replay: the card issued for this Idempotency-Key"},
-        **problems("not-found", "forbidden", "conflict", "idempotency-key-reused",
-                   "server-owned-field"),
+        **problems(
+            "not-found", "forbidden", "conflict", "idempotency-key-reused", "server-owned-field"
+        ),
     },
 )
-def issue_card(body: CardIn, ctx: Ctx, principal: Writer, request: Request, response: Response,
-               idempotency_key: IdempotencyKey = None) -> CardOut:
-    """Signs a card (ES256 by default) with the province issuer's active key. Send an
-    ``Idempotency-Key`` header: a retry with the same key returns the same card."""
+def issue_card(
+    *,
+    body: CardIn,
+    ctx: Ctx,
+    principal: Writer,
+    request: Request,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> CardOut:
+    """Sign a card with the province issuer's active key.
+
+    Send an ``Idempotency-Key`` header: a retry with the same key returns the same card.
+    """
     with transaction(ctx) as session:
         person = get_person(session, principal, body.asxh_number)
         guardian = body.guardian.model_dump() if body.guardian else None
@@ -190,8 +233,13 @@ def issue_card(body: CardIn, ctx: Ctx, principal: Writer, request: Request, resp
 
             guardian["name"] = clean_name(guardian["name"], "guardian.name")
         outcome = card_service.issue_card(
-            session, ctx.settings, ctx.keyring, ctx.programmes, principal, person,
-            idempotency_key=idempotency_key, guardian=guardian, request_id=request_id(request),
+            session,
+            ctx,
+            principal,
+            person,
+            idempotency_key=idempotency_key,
+            guardian=guardian,
+            request_id=request_id(request),
         )
         if not outcome.created:
             response.status_code = 200
@@ -236,14 +284,20 @@ def read_card(serial: SerialPath, ctx: Ctx, principal: Reader) -> CardOut:
     summary="Replace a lost or damaged card",
     responses=problems("not-found", "forbidden", "conflict"),
 )
-def replace_card(serial: SerialPath, body: StatusChangeIn, ctx: Ctx, principal: Writer,
-                 request: Request) -> CardOut:
+def replace_card(
+    *, serial: SerialPath, body: StatusChangeIn, ctx: Ctx, principal: Writer, request: Request
+) -> CardOut:
     """A new card (new serial) from the current entitlements; the old card is revoked."""
     with transaction(ctx) as session:
         old = get_card(session, principal, serial)
         card = card_service.replace_card(
-            session, ctx.settings, ctx.keyring, ctx.programmes, principal, old,
-            reason_code=body.reason_code, note=body.note, request_id=request_id(request),
+            session,
+            ctx,
+            principal,
+            old,
+            reason_code=body.reason_code,
+            note=body.note,
+            request_id=request_id(request),
         )
         return card_out(session, ctx, card)
 
@@ -255,14 +309,26 @@ def replace_card(serial: SerialPath, body: StatusChangeIn, ctx: Ctx, principal: 
     summary="Revoke, suspend or reinstate a whole card",
     responses=problems("not-found", "forbidden", "conflict"),
 )
-def change_card(serial: SerialPath, action: Action, body: StatusChangeIn, ctx: Ctx,
-                principal: Writer, request: Request) -> CardOut:
+def change_card(
+    *,
+    serial: SerialPath,
+    action: Action,
+    body: StatusChangeIn,
+    ctx: Ctx,
+    principal: Writer,
+    request: Request,
+) -> CardOut:
     """Flips the card-level status-list entry (visible in its status list at once)."""
     with transaction(ctx) as session:
         card = get_card(session, principal, serial)
         card_service.change_card_status(
-            session, principal, card, action=action, reason_code=body.reason_code,
-            note=body.note, request_id=request_id(request),
+            session,
+            principal,
+            card,
+            action=action,
+            reason_code=body.reason_code,
+            note=body.note,
+            request_id=request_id(request),
         )
         return card_out(session, ctx, card)
 
@@ -290,9 +356,12 @@ _FORMATS = {
         **problems("not-found", "forbidden"),
     },
 )
-def render_card(serial: SerialPath,
-                rendering: Literal["qr.png", "qr.svg", "card.png", "print.pdf"], ctx: Ctx,
-                principal: Reader) -> Response:
+def render_card(
+    serial: SerialPath,
+    rendering: Literal["qr.png", "qr.svg", "card.png", "print.pdf"],
+    ctx: Ctx,
+    principal: Reader,
+) -> Response:
     """Rendered on demand from the stored token (nothing is cached on disk)."""
     from asxh_card.service import rendering as render  # noqa: PLC0415 - Pillow on demand
 

@@ -14,17 +14,30 @@ from asxh_card.service.problems import ProblemError
 router = APIRouter(tags=["health"])
 
 
-@router.get("/health/live", summary="Liveness", responses={200: {"content": {
-    "application/json": {"example": {"status": "ok"}}}}})
+@router.get(
+    "/health/live",
+    summary="Liveness",
+    responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
+)
 def live() -> dict[str, str]:
     """The process answers."""
     return {"status": "ok"}
 
 
-@router.get("/health/ready", summary="Readiness: database reachable and migrated",
-            responses={200: {"content": {"application/json": {"example": {
-                "status": "ready", "database": "sqlite", "revision": "0001"}}}},
-                503: {"description": "Not ready"}})
+@router.get(
+    "/health/ready",
+    summary="Readiness: database reachable and migrated",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {"status": "ready", "database": "sqlite", "revision": "0001"}
+                }
+            }
+        },
+        503: {"description": "Not ready"},
+    },
+)
 def ready(ctx: Ctx) -> dict[str, Any]:
     """The database answers and its schema is at the head revision."""
     try:

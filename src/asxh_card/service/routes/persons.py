@@ -1,5 +1,7 @@
-"""Registry routes: register by PIN, provisional persons, PIN linking, aliases, look-ups,
-reconciliation. PINs travel only in request bodies, never in URLs."""
+"""Registry routes: register by PIN, provisional persons, PIN linking, aliases, look-ups.
+
+Also the reconciliation of differing data. PINs travel only in request bodies, never in URLs.
+"""
 
 from __future__ import annotations
 
@@ -47,7 +49,9 @@ def _province_for(principal: Principal, requested: str | None) -> str:
         raise ProblemError(
             "server-owned-field",
             detail="province is set by the server from your account",
-            errors=[{"loc": ["body", "province"], "msg": "server-owned field", "type": "server_owned"}],
+            errors=[
+                {"loc": ["body", "province"], "msg": "server-owned field", "type": "server_owned"}
+            ],
         )
     assert principal.province is not None  # noqa: S101 - officers always have one
     return principal.province
@@ -75,12 +79,18 @@ def _data(body: RegisterIn | ProvisionalIn, commune: str | None = None) -> Perso
     summary="Register a person by PIN → mã số ASXH",
     responses={
         200: {"description": "Already registered with the same data: the same mã số ASXH"},
-        **problems("invalid-identifier", "reconciliation-required", "forbidden", "conflict",
-                   "server-owned-field"),
+        **problems(
+            "invalid-identifier",
+            "reconciliation-required",
+            "forbidden",
+            "conflict",
+            "server-owned-field",
+        ),
     },
 )
-def register_person(body: RegisterIn, ctx: Ctx, principal: Writer, request: Request,
-                    response: Response) -> PersonOut:
+def register_person(
+    body: RegisterIn, ctx: Ctx, principal: Writer, request: Request, response: Response
+) -> PersonOut:
     """Register a person. The same PIN always gets the same mã số ASXH.
 
     When the PIN is already registered with a different name, date of birth, hometown or
@@ -91,7 +101,12 @@ def register_person(body: RegisterIn, ctx: Ctx, principal: Writer, request: Requ
     data = _data(body)
     with transaction(ctx) as session:
         outcome = registry.register(
-            session, ctx.protector, principal, province=province, pin=body.pin, data=data,
+            session,
+            ctx.protector,
+            principal,
+            province=province,
+            pin=body.pin,
+            data=data,
             request_id=request_id(request),
         )
         if outcome.reconciliation is not None:
@@ -121,10 +136,13 @@ def register_person(body: RegisterIn, ctx: Ctx, principal: Writer, request: Requ
     summary="Register a person without a PIN (provisional)",
     responses=problems("forbidden", "server-owned-field"),
 )
-def register_provisional(body: ProvisionalIn, ctx: Ctx, principal: Writer,
-                         request: Request) -> PersonOut:
-    """A provisional person (name, date of birth, sex, commune) gets a mã số ASXH now; it
-    stays the same when the PIN is linked later."""
+def register_provisional(
+    body: ProvisionalIn, ctx: Ctx, principal: Writer, request: Request
+) -> PersonOut:
+    """Register a person without a PIN (name, date of birth, sex, commune).
+
+    The mã số ASXH given now stays the same when the PIN is linked later.
+    """
     province = _province_for(principal, body.province)
     data = _data(body, commune=clean_text(body.commune, "commune"))
     with transaction(ctx) as session:
@@ -145,7 +163,7 @@ def lookup_person(body: LookupIn, ctx: Ctx, principal: Reader) -> PersonOut:
     given = {k: v for k, v in body.model_dump().items() if v is not None}
     if len(given) != 1:
         raise InvalidInputError("give exactly one of pin, cmnd, bhxh_number, bhyt_code")
-    (kind, value), = given.items()
+    ((kind, value),) = given.items()
     with transaction(ctx) as session:
         if kind == "pin":
             person = registry.find_by_pin(session, ctx.protector, value)
@@ -175,13 +193,15 @@ def read_person(number: NumberPath, ctx: Ctx, principal: Reader) -> PersonOut:
     summary="Link a PIN to a provisional person",
     responses=problems("not-found", "forbidden", "conflict", "invalid-identifier"),
 )
-def link_pin(number: NumberPath, body: LinkPinIn, ctx: Ctx, principal: Writer,
-             request: Request) -> PersonOut:
+def link_pin(
+    number: NumberPath, body: LinkPinIn, ctx: Ctx, principal: Writer, request: Request
+) -> PersonOut:
     """The PIN is checked against the person's date of birth and sex; the number stays."""
     with transaction(ctx) as session:
         person = get_person(session, principal, number)
-        registry.link_pin(session, ctx.protector, principal, person, body.pin,
-                          request_id=request_id(request))
+        registry.link_pin(
+            session, ctx.protector, principal, person, body.pin, request_id=request_id(request)
+        )
         return person_out(session, ctx, person)
 
 
@@ -191,13 +211,21 @@ def link_pin(number: NumberPath, body: LinkPinIn, ctx: Ctx, principal: Writer,
     summary="Add a legacy alias (CMND, BHXH number, BHYT card code)",
     responses=problems("not-found", "forbidden", "conflict", "invalid-identifier"),
 )
-def add_alias(number: NumberPath, body: AliasIn, ctx: Ctx, principal: Writer,
-              request: Request) -> PersonOut:
+def add_alias(
+    number: NumberPath, body: AliasIn, ctx: Ctx, principal: Writer, request: Request
+) -> PersonOut:
     """Aliases are stored as keyed hashes and resolve to the person in look-ups."""
     with transaction(ctx) as session:
         person = get_person(session, principal, number)
-        registry.add_alias(session, ctx.protector, principal, person, body.kind, body.value,
-                           request_id=request_id(request))
+        registry.add_alias(
+            session,
+            ctx.protector,
+            principal,
+            person,
+            kind=body.kind,
+            value=body.value,
+            request_id=request_id(request),
+        )
         return person_out(session, ctx, person)
 
 
@@ -237,17 +265,27 @@ def read_reconciliation(reconciliation_id: int, ctx: Ctx, principal: Reader) -> 
     summary="Resolve a reconciliation (accept or reject the submitted values)",
     responses=problems("not-found", "forbidden", "conflict"),
 )
-def resolve_reconciliation(reconciliation_id: int, body: ResolveIn, ctx: Ctx,
-                           principal: Writer, request: Request) -> ReconciliationOut:
-    """``accept`` applies the submitted values (all differing fields or ``fields``);
-    ``reject`` keeps the registry's."""
+def resolve_reconciliation(
+    reconciliation_id: int, body: ResolveIn, ctx: Ctx, principal: Writer, request: Request
+) -> ReconciliationOut:
+    """Accept or reject the submitted values.
+
+    ``accept`` applies them (all differing fields, or ``fields``); ``reject`` keeps the
+    registry's.
+    """
     with transaction(ctx) as session:
         row = get_reconciliation(session, principal, reconciliation_id)
         registry.resolve_reconciliation(
-            session, ctx.protector, principal, row, action=body.action, fields=body.fields,
-            note=body.note, request_id=request_id(request),
+            session,
+            ctx.protector,
+            principal,
+            row,
+            action=body.action,
+            fields=body.fields,
+            note=body.note,
+            request_id=request_id(request),
         )
         return reconciliation_out(session, row)
 
 
-__all__ = ["router", "Person"]
+__all__ = ["Person", "router"]

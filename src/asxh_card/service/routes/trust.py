@@ -36,8 +36,10 @@ def _not_modified(etag: str, if_none_match: str | None) -> bool:
     summary="A signed status list (IETF Token Status List, 2 bits per entry)",
     response_class=Response,
     responses={
-        200: {"content": {_STATUS_MEDIA: {"example": "eyJhbGciOiJFUzI1NiIs..."}},
-              "description": "The statuslist+jwt token"},
+        200: {
+            "content": {_STATUS_MEDIA: {"example": "eyJhbGciOiJFUzI1NiIs..."}},
+            "description": "The statuslist+jwt token",
+        },
         304: {"description": "Not modified (If-None-Match)"},
         404: {"description": "No such list"},
     },
@@ -66,21 +68,49 @@ def status_list(
 @router.get(
     "/.well-known/jwks.json",
     summary="Issuer public keys (active and retiring)",
-    responses={200: {"content": {"application/json": {"example": {"keys": [
-        {"kty": "EC", "crv": "P-256", "x": "...", "y": "...", "kid": "...", "alg": "ES256",
-         "use": "sig", "iss": "vn-79", "state": "active"}]}}}}},
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "keys": [
+                            {
+                                "kty": "EC",
+                                "crv": "P-256",
+                                "x": "...",
+                                "y": "...",
+                                "kid": "...",
+                                "alg": "ES256",
+                                "use": "sig",
+                                "iss": "vn-79",
+                                "state": "active",
+                            }
+                        ]
+                    }
+                }
+            }
+        }
+    },
 )
 def jwks(ctx: Ctx) -> dict[str, Any]:
     """Public. Every issuer key that may still verify a card."""
-    keys: list[dict[str, Any]] = []
     with transaction(ctx) as session:
-        for issuer in session.scalars(
+        issuers = session.scalars(
             select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
-        ):
-            for key in issuer.keys:
-                if key.state in {"active", "retiring"}:
-                    keys.append({**key.public_jwk, "kid": key.kid, "alg": key.alg, "use": "sig",
-                                 "iss": issuer.id, "state": key.state})
+        ).all()
+        keys = [
+            {
+                **key.public_jwk,
+                "kid": key.kid,
+                "alg": key.alg,
+                "use": "sig",
+                "iss": issuer.id,
+                "state": key.state,
+            }
+            for issuer in issuers
+            for key in issuer.keys
+            if key.state in {"active", "retiring"}
+        ]
     return {"keys": keys}
 
 
@@ -97,8 +127,10 @@ def _bundle_token(ctx: ServiceContext) -> tuple[str, int]:
     summary="The latest signed trust bundle (DESIGN.md §4)",
     response_class=Response,
     responses={
-        200: {"content": {_BUNDLE_MEDIA: {"example": "eyJhbGciOiJFUzI1NiIs..."}},
-              "description": "asxh-bundle+jwt token"},
+        200: {
+            "content": {_BUNDLE_MEDIA: {"example": "eyJhbGciOiJFUzI1NiIs..."}},
+            "description": "asxh-bundle+jwt token",
+        },
         304: {"description": "Not modified"},
         503: {"description": "No bundle yet"},
     },
@@ -174,21 +206,28 @@ _VERIFY_EXAMPLE = {
     openapi_extra={
         "requestBody": {
             "content": {
-                "application/json": {"schema": VerifyIn.model_json_schema(),
-                                     "example": {"qr_text": "asxh:/567629..."}},
+                "application/json": {
+                    "schema": VerifyIn.model_json_schema(),
+                    "example": {"qr_text": "asxh:/567629..."},
+                },
                 "multipart/form-data": {
-                    "schema": {"type": "object", "properties": {
-                        "photo": {"type": "string", "format": "binary"}},
-                        "required": ["photo"]}
+                    "schema": {
+                        "type": "object",
+                        "properties": {"photo": {"type": "string", "format": "binary"}},
+                        "required": ["photo"],
+                    }
                 },
             },
             "required": True,
         }
     },
-    responses={200: {"content": {"application/json": {"example": _VERIFY_EXAMPLE}},
-                     "description": "The verification result (valid or the reason why not)"},
-               **problems("forbidden", "payload-too-large", "unsupported-media-type",
-                          "not-ready")},
+    responses={
+        200: {
+            "content": {"application/json": {"example": _VERIFY_EXAMPLE}},
+            "description": "The verification result (valid or the reason why not)",
+        },
+        **problems("forbidden", "payload-too-large", "unsupported-media-type", "not-ready"),
+    },
 )
 async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any]:
     """Uses the offline verifier with the service's own latest bundle and status lists."""
@@ -207,7 +246,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
 
             errors = _clean_errors(exc.errors()) if isinstance(exc, ValidationError) else []
             raise ProblemError(
-                "validation-error", detail="send {\"qr_text\": \"asxh:/...\"}", errors=errors
+                "validation-error", detail='send {"qr_text": "asxh:/..."}', errors=errors
             ) from None
         from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
 
