@@ -272,3 +272,34 @@ def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path,
     from asxh_card.verifier import Verifier
 
     assert Verifier.from_directory(store, roots=[world.root.public_key]).bundle_version == 3
+
+
+def test_example_verify_offline_runs(world: World, tmp_path: Path) -> None:
+    """examples/verify_offline.py, as a service point would run it (clock = now)."""
+    import subprocess
+    import sys
+
+    from asxh_card.verifier import BundleStore
+
+    now = int(datetime.now(UTC).timestamp())
+    tokens = {uri: world.status_token(uri, issued_at=now - 60) for uri in (URI_79, URI_01)}
+    payload = world.payload(iat=now - 60, exp=now + 86_400, embed=False)
+    for entry in payload["status_lists"]:
+        entry["sha256"] = token_sha256(tokens[entry["uri"]])
+    store = tmp_path / "store"
+    BundleStore(store).install(
+        sign_bundle_payload(payload, world.root), tokens, roots=[world.root.public_key], now=now
+    )
+    root = tmp_path / "root.jwk"
+    root.write_text(json.dumps(world.root.public_key.to_jwk()))
+    card = world.card(issued_at=now - 3600, not_before=now - 3600, expires_at=now + 86_400)
+    example = Path(__file__).resolve().parents[2] / "examples" / "verify_offline.py"
+    out = subprocess.run(
+        [sys.executable, str(example), str(store), str(root), card],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "Nguyễn Thị Minh Khai" in out.stdout
