@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import io
+import struct
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -67,6 +68,7 @@ __all__ = [
     "barcode_modules",
     "barcode_png",
     "barcode_svg",
+    "bilevel_png",
     "card_image",
     "card_png",
     "print_sheet_pdf",
@@ -146,16 +148,42 @@ def qr_image(
     return Image.fromarray(~dark)
 
 
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def bilevel_png(dark: NDArray[np.bool_], *, dpi: int = PRINT_DPI) -> bytes:
+    """A 1-bit greyscale PNG of a boolean image (True = black), written directly.
+
+    Pillow's PNG encoder costs ~0.3-0.5 ms a QR; packing the bits with numpy and deflating
+    them takes under 0.1 ms, and the QR PNG is the one rendering issued at bulk rate.
+    """
+    height, width = dark.shape
+    rows = np.packbits(~dark, axis=1)  # PNG greyscale 1-bit: 1 = white
+    raw = np.concatenate((np.zeros((height, 1), dtype=np.uint8), rows), axis=1)  # filter 0
+    ppm = round(dpi / 0.0254)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)),
+            _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+            # Level 1: 0.05 ms against 0.5 ms at level 6 for a 20 % larger file (~2.4 KB).
+            _chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
 def qr_png(
     code: str | NDArray[np.bool_], *, scale: int = PRINT_MODULE_PX, dpi: int = PRINT_DPI
 ) -> bytes:
-    """The QR as PNG; ``scale`` px per module (4 for 300 dpi print, 8 or more for screens).
-
-    Compression level 1: a 1-bit QR compresses to within 20 % of level 9 at a quarter of the cost.
-    """
-    buffer = io.BytesIO()
-    qr_image(code, scale=scale).save(buffer, "PNG", compress_level=1, dpi=(dpi, dpi))
-    return buffer.getvalue()
+    """The QR as a 1-bit PNG; ``scale`` px per module (4 for 300 dpi print, 8+ for screens)."""
+    return bilevel_png(_rasterise(_as_matrix(code), scale, QUIET_ZONE), dpi=dpi)
 
 
 def qr_svg(code: str | NDArray[np.bool_], *, module_mm: float = 0.5) -> str:
@@ -211,11 +239,8 @@ def barcode_image(
 
 def barcode_png(number: str, *, module_px: int = 3, height_px: int = 90) -> bytes:
     """The Code 128 barcode as PNG (3 px = 0.254 mm per module at 300 dpi)."""
-    buffer = io.BytesIO()
-    barcode_image(number, module_px=module_px, height_px=height_px).save(
-        buffer, "PNG", compress_level=1, dpi=(PRINT_DPI, PRINT_DPI)
-    )
-    return buffer.getvalue()
+    bars = np.pad(barcode_modules(number), BARCODE_QUIET).repeat(module_px)
+    return bilevel_png(np.broadcast_to(bars, (height_px, bars.size)))
 
 
 def barcode_svg(number: str, *, module_mm: float = 0.254, height_mm: float = 8.0) -> str:

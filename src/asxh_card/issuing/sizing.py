@@ -19,6 +19,7 @@ rendered, and signing stays cheap.
 
 from __future__ import annotations
 
+import bisect
 from typing import Final
 
 from asxh_card._core.qrtext import QR_PREFIX
@@ -84,8 +85,23 @@ def qr_version(text: str) -> int | None:
     if rest and not (rest.isascii() and rest.isdigit()):
         raise ValueError("an asxh:/ QR text has only ASCII digits after the prefix")
     digits = len(rest)
-    prefix = len(QR_PREFIX.encode("ascii"))
-    for version, codewords in enumerate(DATA_CODEWORDS_M, start=1):
-        if qr_bits(prefix, digits, version) <= codewords * 8:
-            return version
-    return None
+    index = bisect.bisect_left(_MAX_DIGITS, digits)
+    return index + 1 if index < len(_MAX_DIGITS) else None
+
+
+def _max_digits(version: int) -> int:
+    """The most digits that fit ``version`` after the ``asxh:/`` byte segment."""
+    budget = DATA_CODEWORDS_M[version - 1] * 8
+    low, high = 0, budget  # qr_bits is increasing in the digit count: binary search
+    while low < high:
+        mid = (low + high + 1) // 2
+        if qr_bits(len(QR_PREFIX), mid, version) <= budget:
+            low = mid
+        else:
+            high = mid - 1
+    return low
+
+
+#: Digits capacity per version, computed once: :func:`qr_version` is a bisection (the issuer
+#: checks the budget on every card, so this sits on the signing hot path).
+_MAX_DIGITS: Final[tuple[int, ...]] = tuple(_max_digits(v) for v in range(1, 41))

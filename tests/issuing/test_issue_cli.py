@@ -1,0 +1,196 @@
+"""``asxh issue``: one card from examples/card.json, refusals, JSON Lines batches."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+import zxingcpp
+from PIL import Image
+from typer.testing import CliRunner
+
+from asxh_card.card import token_from_qr_text, verify_card
+from asxh_card.cli import app
+from asxh_card.issuing.cardfile import CardFileError, parse_card_json
+from asxh_card.keystore import generate_key_file, load_private_key
+
+PASS = "correct horse battery staple"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+SUFFIXES = {
+    ".txt",
+    ".jwt",
+    "-qr.png",
+    "-qr.svg",
+    "-barcode.png",
+    "-barcode.svg",
+    "-card.png",
+    "-print.pdf",
+}
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def key_file(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("keys") / "issuer.pem"
+    generate_key_file(path, PASS.encode())
+    return path
+
+
+def run(*args: str, passphrase: str = PASS):
+    return runner.invoke(app, ["issue", *args], env={"ASXH_KEY_PASSPHRASE": passphrase})
+
+
+def test_issue_example_card(key_file: Path, tmp_path: Path):
+    """examples/card.json issues; every output is there, and the QR text verifies."""
+    out = tmp_path / "out"
+    result = run(str(EXAMPLES / "card.json"), "--key", str(key_file), "--out", str(out))
+    assert result.exit_code == 0, result.output
+    files = sorted(p.name for p in out.iterdir())
+    serial = files[0].split("-")[0].split(".")[0]
+    assert {name[len(serial) :] for name in files} == SUFFIXES
+    text = (out / f"{serial}.txt").read_text().strip()
+    key = load_private_key(key_file, PASS.encode())
+    claims = verify_card(text, keys=lambda _i, k: key.public_key if k == key.kid else None)
+    assert claims.serial == serial
+    assert claims.holder.name == "Nguyễn Thị Ngọc Hường"
+    card = Image.open(out / f"{serial}-card.png")
+    assert [
+        r.text for r in zxingcpp.read_barcodes(card, formats=zxingcpp.BarcodeFormat.QRCode)
+    ] == [text]
+    assert (out / f"{serial}.jwt").read_text().strip() == token_from_qr_text(text)
+    assert (out / f"{serial}-print.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_bad_description_exits_2_and_writes_nothing(key_file: Path, tmp_path: Path):
+    """Malformed JSON or a bad field: exit 2, the message names file, field and rule."""
+    bad = json.loads((EXAMPLES / "card.json").read_text())
+    bad["holder"]["date_of_birth"] = "02/03/1958"
+    src = tmp_path / "bad.json"
+    src.write_text(json.dumps(bad))
+    result = run(str(src), "--key", str(key_file), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2
+    assert "bad.json: holder.date_of_birth: must be a date YYYY-MM-DD" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_refused_card_exits_1_and_writes_nothing(key_file: Path, tmp_path: Path):
+    """A never-on-card attribute: the card is refused (exit 1), nothing is written."""
+    bad = json.loads((EXAMPLES / "card.json").read_text())
+    bad["entitlements"][1]["attributes"]["reason"] = "disability"
+    src = tmp_path / "refused.json"
+    src.write_text(json.dumps(bad))
+    out = tmp_path / "out"
+    result = run(str(src), "--key", str(key_file), "--out", str(out))
+    assert result.exit_code == 1
+    assert "may never appear on a card" in result.output
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_wrong_passphrase_exits_1(key_file: Path, tmp_path: Path):
+    """A key that does not decrypt is reported without a traceback."""
+    result = run(
+        str(EXAMPLES / "card.json"),
+        "--key",
+        str(key_file),
+        "--out",
+        str(tmp_path),
+        passphrase="not the passphrase",
+    )
+    assert result.exit_code == 1
+    assert "Key:" in result.output
+
+
+def test_card_description_errors_name_the_field():
+    """Unknown members, duplicates and wrong types are refused with file: field: rule."""
+    good = json.loads((EXAMPLES / "card.json").read_text())
+    cases = [
+        ({**good, "address": "x"}, "card: unknown member 'address'"),
+        ({**good, "holder": {**good["holder"], "sex": "X"}}, "holder.sex: must be 'M' or 'F'"),
+        ({**good, "entitlements": []}, "entitlements: must be a non-empty list"),
+        ({**good, "validity": {"expires": "2030-12-31T00:00:00"}}, "needs a UTC offset"),
+        ({**good, "status": {"idx": -1, "uri": "https://x"}}, "status.idx: must be a non-negative"),
+    ]
+    for value, message in cases:
+        with pytest.raises(CardFileError, match=message.replace("(", r"\(")):
+            parse_card_json(json.dumps(value), source="c.json")
+    with pytest.raises(CardFileError, match="duplicate member"):
+        parse_card_json('{"issuer": "a", "issuer": "b"}', source="c.json")
+
+
+def test_batch_issues_every_line_in_parallel(key_file: Path, tmp_path: Path):
+    """examples/cards.jsonl: 12 cards, 2 sheets, a manifest; rendered with 2 processes."""
+    out = tmp_path / "bulk"
+    result = run(
+        str(EXAMPLES / "cards.jsonl"), "--key", str(key_file), "--out", str(out), "--workers", "2"
+    )
+    assert result.exit_code == 0, result.output
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [m["line"] for m in manifest] == list(range(1, 13))
+    assert sorted(p.name for p in (out / "sheets").iterdir()) == [
+        "sheet-00001.pdf",
+        "sheet-00002.pdf",
+    ]
+    for row in manifest:
+        png = (out / f"{row['serial']}-qr.png").read_bytes()
+        text = (out / f"{row['serial']}.txt").read_text().strip()
+        assert zxingcpp.read_barcode(Image.open(io.BytesIO(png))).text == text
+    assert not [p for p in out.iterdir() if p.name.startswith(".asxh-staging")]
+
+
+def test_batch_with_a_bad_line_is_refused_whole(key_file: Path, tmp_path: Path):
+    """One bad line: exit 1, its line number reported, nothing written."""
+    lines = (EXAMPLES / "cards.jsonl").read_text().splitlines()
+    lines[3] = lines[3].replace('"sex": "M"', '"sex": "?"').replace('"sex": "F"', '"sex": "?"')
+    src = tmp_path / "bad.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "bulk"
+    result = run(str(src), "--key", str(key_file), "--out", str(out))
+    assert result.exit_code == 1
+    assert "line 4:" in result.output
+    assert "nothing issued" in result.output
+    assert not out.exists()
+
+
+def test_batch_skip_invalid_reports_and_skips(key_file: Path, tmp_path: Path):
+    """--skip-invalid: good lines issued, the bad one listed in the manifest with its error."""
+    lines = (EXAMPLES / "cards.jsonl").read_text().splitlines()[:3]
+    lines[1] = "{not json"
+    src = tmp_path / "mixed.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "bulk"
+    result = run(
+        str(src), "--key", str(key_file), "--out", str(out), "--skip-invalid", "--workers", "1"
+    )
+    assert result.exit_code == 0, result.output
+    manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert [("serial" in m, m["line"]) for m in manifest] == [(True, 1), (False, 2), (True, 3)]
+    assert "not valid JSON" in manifest[1]["error"]
+
+
+def test_batch_render_failure_leaves_output_untouched(key_file: Path, tmp_path: Path, monkeypatch):
+    """If rendering fails midway, the staging directory is removed and nothing is published."""
+    from asxh_card.issuing import bulk
+
+    calls = {"n": 0}
+    real = bulk._render_page
+
+    def flaky(job):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise RuntimeError("disk full")
+        return real(job)
+
+    monkeypatch.setattr(bulk, "_render_page", flaky)
+    out = tmp_path / "bulk"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    with pytest.raises(RuntimeError):
+        bulk.issue_batch(
+            EXAMPLES / "cards.jsonl",
+            signer=load_private_key(key_file, PASS.encode()),
+            out_dir=out,
+            workers=1,
+        )
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
