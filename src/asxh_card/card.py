@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Literal
 
 from asxh_card._core import jws as _jws
-from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims, numeric_date
+from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims, required_numeric_date
 from asxh_card._core.keys import PublicKey, Signer
 from asxh_card._core.qrtext import QRTextError, decode_qr_text, encode_qr_text
 from asxh_card._core.statuslist import StatusRef
@@ -68,7 +68,22 @@ _ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _CLAIMS = frozenset(
-    {"iss", "sub", "iat", "nbf", "exp", "jti", "v", "prov", "name", "dob", "sex", "ent", "status", "gdn"}
+    {
+        "iss",
+        "sub",
+        "iat",
+        "nbf",
+        "exp",
+        "jti",
+        "v",
+        "prov",
+        "name",
+        "dob",
+        "sex",
+        "ent",
+        "status",
+        "gdn",
+    }
 )
 _OPTIONAL_CLAIMS = frozenset({"gdn", "status"})
 _GUARDIAN_CLAIMS = frozenset({"sub", "name", "rel"})
@@ -197,10 +212,9 @@ class CardClaims:
             raise MalformedError(str(exc)) from None
         if len({e.programme for e in entitlements}) != len(entitlements):
             raise MalformedError("a programme appears twice in ent")
-        iat = numeric_date(claims, "iat", required=True)
-        nbf = numeric_date(claims, "nbf", required=True)
-        exp = numeric_date(claims, "exp", required=True)
-        assert iat is not None and nbf is not None and exp is not None  # noqa: S101 - required
+        iat = required_numeric_date(claims, "iat")
+        nbf = required_numeric_date(claims, "nbf")
+        exp = required_numeric_date(claims, "exp")
         return cls(
             issuer=issuer,
             province=province,

@@ -35,7 +35,7 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeGuard
 
 from asxh_card._core.statuslist import MAX_STATUS_URI_LENGTH, StatusRef
 from asxh_card.errors import EntitlementError
@@ -102,7 +102,7 @@ def _normalise_key(key: str) -> str:
     return "".join(ch for ch in folded if ch.isalnum())
 
 
-def _is_mapping(value: object) -> bool:
+def _is_mapping(value: object) -> TypeGuard[Mapping[Any, Any]]:
     """isinstance(value, Mapping), with a fast path for dict: ABC checks dominate card parsing."""
     return type(value) is dict or isinstance(value, Mapping)
 

@@ -17,7 +17,9 @@ __all__ = ["B64Error", "b64url_decode", "b64url_encode"]
 _ALPHABET = re.compile(r"[A-Za-z0-9_-]*")
 # The last character of a 2- or 3-character final group carries 4 or 2 unused low bits.
 _LAST_CHAR_UNUSED_MASK = {2: 0b001111, 3: 0b000011}
-_INDEX = {c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_INDEX = {
+    c: i for i, c in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+}
 
 
 class B64Error(ValueError):

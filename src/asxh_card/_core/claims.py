@@ -12,7 +12,13 @@ from typing import Any
 
 from asxh_card.errors import ExpiredError, MalformedError, NotYetValidError
 
-__all__ = ["DEFAULT_LEEWAY", "MAX_NUMERIC_DATE", "check_time_claims", "numeric_date"]
+__all__ = [
+    "DEFAULT_LEEWAY",
+    "MAX_NUMERIC_DATE",
+    "check_time_claims",
+    "numeric_date",
+    "required_numeric_date",
+]
 
 #: Five minutes: the leeway the verifier grants for clock skew (issue 4 §2).
 DEFAULT_LEEWAY = 300
@@ -34,6 +40,14 @@ def numeric_date(claims: Mapping[str, Any], name: str, *, required: bool) -> int
     return value
 
 
+def required_numeric_date(claims: Mapping[str, Any], name: str) -> int:
+    """The integer value of claim ``name``, which must be present."""
+    value = numeric_date(claims, name, required=True)
+    if value is None:  # pragma: no cover - required=True never returns None
+        raise MalformedError(f"missing claim {name}")
+    return value
+
+
 def check_time_claims(
     claims: Mapping[str, Any],
     *,
@@ -42,10 +56,9 @@ def check_time_claims(
     require_exp: bool = True,
 ) -> None:
     """Check ``iat``, ``nbf`` and ``exp`` against ``now`` (seconds) with ``leeway`` seconds."""
-    iat = numeric_date(claims, "iat", required=True)
+    iat = required_numeric_date(claims, "iat")
     nbf = numeric_date(claims, "nbf", required=False)
     exp = numeric_date(claims, "exp", required=require_exp)
-    assert iat is not None  # noqa: S101 - required=True guarantees it
     if exp is not None and (exp < iat or (nbf is not None and exp < nbf)):
         raise MalformedError("exp is before iat or nbf")
     if iat > now + leeway:

@@ -1,5 +1,4 @@
-"""Raw DEFLATE (RFC 1951) for card payloads and ZLIB (RFC 1950) for status lists, inflated with a
-hard output bound.
+"""Raw DEFLATE (RFC 1951) for cards and ZLIB (RFC 1950) for status lists, with bounded inflate.
 
 Inflation is bounded *while* decompressing (``max_length``), so a decompression bomb stops after
 ``limit + 1`` bytes of output, whatever it would expand to (DESIGN.md §5). Compression uses
@@ -13,7 +12,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
-__all__ = ["InflateError", "InflateLimitError", "deflate_raw", "deflate_zlib", "inflate_raw", "inflate_zlib"]
+__all__ = [
+    "InflateError",
+    "InflateLimitError",
+    "deflate_raw",
+    "deflate_zlib",
+    "inflate_raw",
+    "inflate_zlib",
+]
 
 _compress: Callable[..., bytes]
 try:  # pragma: no cover - which branch runs depends on the installed extras

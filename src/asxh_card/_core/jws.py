@@ -194,7 +194,7 @@ def sign_compact(
     typ: str,
     compress: bool,
 ) -> str:
-    """Sign ``payload`` (claims or raw bytes) with ``signer``.
+    r"""Sign ``payload`` (claims or raw bytes) with ``signer``.
 
     The header is ``{"alg", "kid", "typ"}`` plus ``"zip": "DEF"`` when ``compress``; JSON is
     compact UTF-8 (a Vietnamese name is not escaped to ``\\uXXXX``).

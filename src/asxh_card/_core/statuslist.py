@@ -16,7 +16,7 @@ from typing import Any
 
 from asxh_card._core import jws as _jws
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
-from asxh_card._core.claims import check_time_claims, numeric_date
+from asxh_card._core.claims import check_time_claims, numeric_date, required_numeric_date
 from asxh_card._core.deflate import InflateError, InflateLimitError, deflate_zlib, inflate_zlib
 from asxh_card._core.keys import PublicKey, Signer
 from asxh_card.errors import (
@@ -135,7 +135,9 @@ class StatusList:
         try:
             data = inflate_zlib(b64url_decode(lst), limit=max_bytes)
         except InflateLimitError:
-            raise StatusListInvalidError(f"the list inflates to more than {max_bytes} bytes") from None
+            raise StatusListInvalidError(
+                f"the list inflates to more than {max_bytes} bytes"
+            ) from None
         except (B64Error, InflateError) as exc:
             raise StatusListInvalidError(f"lst: {exc}") from None
         if not data:
@@ -198,8 +200,6 @@ def verify_status_list_token(
         )
         _jws.verify_signature(parsed, key)
         claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
-    except StatusListInvalidError:
-        raise
     except VerificationError as exc:
         raise StatusListInvalidError(f"{exc.reason.value}: {exc.detail}") from None
     if not isinstance(claims, dict):
@@ -207,14 +207,13 @@ def verify_status_list_token(
     if claims.get("sub") != uri:
         raise StatusListInvalidError("the token is for another status list URI (sub)")
     try:
-        iat = numeric_date(claims, "iat", required=True)
+        iat = required_numeric_date(claims, "iat")
         ttl = numeric_date(claims, "ttl", required=False)
         check_time_claims(claims, now=now, leeway=leeway, require_exp=False)
     except (ExpiredError, NotYetValidError) as exc:
         raise StatusListStaleError(exc.detail) from None
     except VerificationError as exc:
         raise StatusListInvalidError(exc.detail) from None
-    assert iat is not None  # noqa: S101 - required=True guarantees it
     if ttl is not None and now > iat + ttl + leeway:
         raise StatusListStaleError(f"the list is past its ttl ({ttl} s after iat)")
     status_list = StatusList.decode(claims.get("status_list"), max_bytes=max_bytes)

@@ -65,12 +65,12 @@ def _check_depth(text: str, max_depth: int) -> None:
         return
     depth = 0
     for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "{[":
+        bracket = match.group()
+        if bracket in "{[":
             depth += 1
             if depth > max_depth:
                 raise StrictJSONError(f"nesting deeper than {max_depth}")
-        elif token in "}]":
+        elif bracket in "}]":
             depth -= 1
 
 
@@ -107,7 +107,8 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) -> 
     _check_depth(text, max_depth)
     try:
         # bytes.translate runs in C: ~0.7 µs for a card, against ~10 µs for a regex search.
-        decoder = _DECODER if _LONG_DIGIT_RUN in data.translate(_DIGITS_TO_ZERO) else _DECODER_SHORT_INTS
+        long_ints = _LONG_DIGIT_RUN in data.translate(_DIGITS_TO_ZERO)
+        decoder = _DECODER if long_ints else _DECODER_SHORT_INTS
         value = decoder.decode(text)  # refuses trailing data ("Extra data")
     except StrictJSONError:
         raise
@@ -121,4 +122,6 @@ def loads(data: bytes, *, max_size: int, max_depth: int = DEFAULT_MAX_DEPTH) -> 
 
 def dumps(value: Any) -> bytes:
     """Serialise ``value`` as compact UTF-8 JSON; refuses NaN and Infinity."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode("utf-8")
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode(
+        "utf-8"
+    )
