@@ -180,10 +180,11 @@ _rng = random.Random()
 def new_person(province: str = "79", **overrides: Any) -> dict[str, Any]:
     """A synthetic registration body (random PIN with a valid shape)."""
     sex = overrides.pop("sex", _rng.choice(("M", "F")))
-    dob = overrides.pop(
-        "date_of_birth",
-        date(1950 + _rng.randrange(60), 1 + _rng.randrange(12), 1 + _rng.randrange(28)),
-    )
+    given = overrides.pop("date_of_birth", None)
+    if isinstance(given, str):
+        dob = date.fromisoformat(given)
+    else:
+        dob = date(1950 + _rng.randrange(60), 1 + _rng.randrange(12), 1 + _rng.randrange(28))
     prefix = {"79": "079", "01": "001"}.get(province, "079")
     body = {
         "pin": synthetic_pin(_rng, prefix, dob, sex),

@@ -1,27 +1,242 @@
+"""The whole flow over HTTP: register → grant → issue → verify → revoke → verify."""
+
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from asxh_card._core.keys import PublicKey
+from asxh_card._core.statuslist import Status, verify_status_list_token
+from asxh_card.card import parse_card_jws
 
-def test_flow(service: Any) -> None:
-    r = service.call("off79", "POST", "/v1/persons", json=service.person())
-    assert r.status_code == 201, r.text
-    number = r.json()["asxh_number"]
-    r = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=service.BHYT)
-    assert r.status_code == 201, r.text
-    r = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=service.TGXH)
-    assert r.status_code == 201, r.text
-    r = service.call("off79", "POST", "/v1/cards", json={"asxh_number": number})
-    assert r.status_code == 201, r.text
-    card = r.json()
-    r = service.call("off79", "POST", "/v1/verify", json={"qr_text": card["qr_text"]})
-    assert r.status_code == 200, r.text
-    print(r.json())
-    assert r.json()["valid"] is True
-    r = service.call(
-        "off79", "POST", f"/v1/cards/{card['serial']}/revoke", json={"reason_code": "lost"}
+
+def _verify(service: Any, qr_text: str) -> dict[str, Any]:
+    response = service.call("off79", "POST", "/v1/verify", json={"qr_text": qr_text})
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def _states(result: dict[str, Any]) -> dict[str, str]:
+    return {e["programme"]: e["state"] for e in result["entitlements"]}
+
+
+def _status_of(service: Any, uri: str, idx: int) -> int:
+    path = uri.removeprefix("http://testserver")
+    response = service.client.get(path)
+    assert response.status_code == 200
+    jwks = service.client.get("/.well-known/jwks.json").json()["keys"]
+    token = response.text
+    for jwk in jwks:
+        key = PublicKey.from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y") if k in jwk})
+        if key.kid == jwk["kid"]:
+            try:
+                parsed = verify_status_list_token(token, key, uri=uri, now=int(time.time()))
+            except Exception:  # noqa: S112 - try the next key
+                continue
+            return parsed.status_list[idx]
+    raise AssertionError("no JWKS key verifies the status list")
+
+
+def test_register_grant_issue_verify_revoke(service: Any) -> None:
+    number = service.register()
+    bhyt = service.grant("off79", number, service.BHYT)
+    tgxh = service.grant("off79", number, service.TGXH)
+    card = service.issue("off79", number)
+    assert card["state"] == "active"
+    assert sorted(card["entitlement_ids"]) == sorted([bhyt["id"], tgxh["id"]])
+
+    result = _verify(service, card["qr_text"])
+    assert result["valid"] is True
+    assert result["holder"]["asxh_number"] == number
+    assert _states(result) == {"BHYT": "active", "TGXH": "active"}
+
+    # Revoke one entitlement: the card stays valid, that programme shows revoked.
+    response = service.call(
+        "off79",
+        "POST",
+        f"/v1/entitlements/{tgxh['id']}/revoke",
+        json={"reason_code": "eligibility_ended", "note": "moved to another province"},
     )
-    assert r.status_code == 200, r.text
-    r = service.call("off79", "POST", "/v1/verify", json={"qr_text": card["qr_text"]})
-    print(r.json())
-    assert r.json()["valid"] is False
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "revoked"
+    assert _status_of(service, tgxh["status"]["uri"], tgxh["status"]["idx"]) == Status.REVOKED
+    result = _verify(service, card["qr_text"])
+    assert result["valid"] is True
+    assert _states(result) == {"BHYT": "active", "TGXH": "revoked"}
+
+    # Suspend, reinstate, then revoke the whole card.
+    serial = card["serial"]
+    for action, valid in (("suspend", False), ("reinstate", True)):
+        response = service.call(
+            "off79", "POST", f"/v1/cards/{serial}/{action}", json={"reason_code": "under_review"}
+        )
+        assert response.status_code == 200, response.text
+        result = _verify(service, card["qr_text"])
+        assert result["valid"] is valid
+        if not valid:
+            assert result["reason"] == "suspended"
+    response = service.call(
+        "off79", "POST", f"/v1/cards/{serial}/revoke", json={"reason_code": "lost", "note": "x"}
+    )
+    assert response.status_code == 200
+    assert response.json()["state"] == "revoked"
+    assert _status_of(service, card["status"]["uri"], card["status"]["idx"]) == Status.REVOKED
+    result = _verify(service, card["qr_text"])
+    assert result == result | {"valid": False, "reason": "revoked"}
+    assert result["message_vi"] == "Thẻ đã bị thu hồi."
+
+    # A revoked card cannot be revoked again or reinstated.
+    response = service.call(
+        "off79", "POST", f"/v1/cards/{serial}/reinstate", json={"reason_code": "other"}
+    )
+    assert response.status_code == 409
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_card_carries_no_sensitive_data(service: Any) -> None:
+    body = service.person()
+    number = service.call("off79", "POST", "/v1/persons", json=body).json()["asxh_number"]
+    service.grant("off79", number, service.TGXH)
+    card = service.issue("off79", number)
+    _header, claims = parse_card_jws(card["token"])
+    text = str(claims)
+    assert "Art. 5" not in text and "category" not in text
+    assert body["pin"] not in text and body["pin"] not in card["qr_text"]
+    assert claims["sub"] == number
+
+
+def test_idempotent_issuance(service: Any) -> None:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    key = {"Idempotency-Key": "retry-abc-123"}
+    first = service.call("off79", "POST", "/v1/cards", json={"asxh_number": number}, headers=key)
+    assert first.status_code == 201, first.text
+    second = service.call("off79", "POST", "/v1/cards", json={"asxh_number": number}, headers=key)
+    assert second.status_code == 200
+    assert second.json()["serial"] == first.json()["serial"]
+    assert second.json()["token"] == first.json()["token"]
+    # Without the key, a new card; with the key for another person, a conflict.
+    third = service.call("off79", "POST", "/v1/cards", json={"asxh_number": number})
+    assert third.status_code == 201
+    assert third.json()["serial"] != first.json()["serial"]
+    other = service.register()
+    service.grant("off79", other, service.BHYT)
+    clash = service.call("off79", "POST", "/v1/cards", json={"asxh_number": other}, headers=key)
+    assert clash.status_code == 409
+    assert clash.json()["type"].endswith("/idempotency-key-reused")
+    # Keys are per operator: another officer may use the same key.
+    mine = service.call("admin", "POST", "/v1/cards", json={"asxh_number": other}, headers=key)
+    assert mine.status_code == 201
+
+
+def test_replace_lost_card(service: Any) -> None:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    old = service.issue("off79", number)
+    response = service.call(
+        "off79",
+        "POST",
+        f"/v1/cards/{old['serial']}/replace",
+        json={"reason_code": "lost", "note": "lost at the market"},
+    )
+    assert response.status_code == 201, response.text
+    new = response.json()
+    assert new["serial"] != old["serial"]
+    assert new["replaces_serial"] == old["serial"]
+    old_now = service.call("off79", "GET", f"/v1/cards/{old['serial']}").json()
+    assert old_now["state"] == "revoked"
+    assert old_now["replaced_by_serial"] == new["serial"]
+    assert _verify(service, old["qr_text"])["reason"] == "revoked"
+    assert _verify(service, new["qr_text"])["valid"] is True
+    cards = service.call("off79", "GET", f"/v1/persons/{number}/cards").json()
+    assert [c["serial"] for c in cards] == [new["serial"], old["serial"]]
+
+
+def test_issue_needs_current_entitlements(service: Any) -> None:
+    number = service.register()
+    response = service.call("off79", "POST", "/v1/cards", json={"asxh_number": number})
+    assert response.status_code == 409
+    assert "no current entitlement" in response.json()["detail"]
+
+
+def test_entitlement_update_and_end(service: Any) -> None:
+    number = service.register()
+    ent = service.grant("off79", number, service.TGXH)
+    response = service.call(
+        "off79", "PATCH", f"/v1/entitlements/{ent['id']}", json={"attributes": {"amount": 900000}}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["attributes"] == {"amount": 900000}
+    bad = service.call(
+        "off79", "PATCH", f"/v1/entitlements/{ent['id']}", json={"attributes": {"amount": -1}}
+    )
+    assert bad.status_code == 422
+    assert bad.json()["type"].endswith("/invalid-entitlement")
+    card = service.issue("off79", number)
+    assert parse_card_jws(card["token"])[1]["ent"][0]["a"] == {"amount": 900000}
+    twice = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=service.TGXH)
+    assert twice.status_code == 409
+    end = service.call(
+        "off79",
+        "POST",
+        f"/v1/entitlements/{ent['id']}/end",
+        json={"end_date": "2026-01-31", "reason_code": "eligibility_ended"},
+    )
+    assert end.status_code == 200, end.text
+    assert end.json()["state"] == "ended"
+    result = _verify(service, card["qr_text"])
+    assert _states(result) == {"TGXH": "revoked"}
+    # Ended: a new TGXH entitlement may be granted again.
+    service.grant("off79", number, service.TGXH)
+
+
+def test_renderings(service: Any) -> None:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    serial = service.issue("off79", number)["serial"]
+    expected = {
+        "qr.png": ("image/png", b"\x89PNG"),
+        "qr.svg": ("image/svg+xml", b"<"),
+        "card.png": ("image/png", b"\x89PNG"),
+        "print.pdf": ("application/pdf", b"%PDF"),
+    }
+    for name, (media, magic) in expected.items():
+        response = service.call("auditor", "GET", f"/v1/cards/{serial}/{name}")
+        assert response.status_code == 200, (name, response.text)
+        assert response.headers["content-type"].startswith(media)
+        assert response.content.lstrip().startswith(magic) or (
+            name == "qr.svg" and b"<svg" in response.content
+        )
+    assert service.call("off79", "GET", f"/v1/cards/{serial}/qr.gif").status_code == 422
+
+
+def test_verify_photo_upload(service: Any) -> None:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    card = service.issue("off79", number)
+    png = service.call("off79", "GET", f"/v1/cards/{card['serial']}/card.png").content
+    response = service.call(
+        "sp", "POST", "/v1/verify", files={"photo": ("card.png", png, "image/png")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["valid"] is True
+    assert response.json()["serial"] == card["serial"]
+    junk = service.call(
+        "sp", "POST", "/v1/verify", files={"photo": ("x.png", b"not an image", "image/png")}
+    )
+    assert junk.status_code == 200
+    assert junk.json()["valid"] is False
+    assert junk.json()["reason"] == "malformed"
+
+
+def test_verify_rejects_garbage_without_500(service: Any) -> None:
+    for body in ({"qr_text": "asxh:/123"}, {"qr_text": "eyJ.x.y"}, {"qr_text": "hello"}):
+        response = service.call("sp", "POST", "/v1/verify", json=body)
+        assert response.status_code == 200
+        assert response.json()["valid"] is False
+    for raw, ctype in ((b"{", "application/json"), (b"qr", "text/plain")):
+        response = service.call(
+            "sp", "POST", "/v1/verify", content=raw, headers={"Content-Type": ctype}
+        )
+        assert response.status_code in (415, 422)
+        assert response.headers["content-type"] == "application/problem+json"

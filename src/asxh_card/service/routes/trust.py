@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, UploadFile
+from fastapi import APIRouter, Header, Request, Response
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
@@ -253,12 +255,21 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
         verifier = await run_in_threadpool(_verifier, ctx)
         return _result(lambda: verifier.verify(body.qr_text))
     if content_type == "multipart/form-data":
-        form = await request.form(max_files=1, max_fields=2)
-        photo = form.get("photo")
-        if not isinstance(photo, UploadFile):
-            raise ProblemError("validation-error", detail="send the photo in the field 'photo'")
-        data = await photo.read(MAX_PHOTO_BYTES + 1)
-        await form.close()
+        try:
+            form = await request.form(max_files=1, max_fields=2)
+        except HTTPException:
+            raise
+        except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
+            raise ProblemError(
+                "validation-error", detail="the multipart body is malformed"
+            ) from None
+        try:
+            photo = form.get("photo")
+            if not isinstance(photo, StarletteUploadFile):
+                raise ProblemError("validation-error", detail="send the photo in the field 'photo'")
+            data = await photo.read(MAX_PHOTO_BYTES + 1)
+        finally:
+            await form.close()
         if len(data) > MAX_PHOTO_BYTES:
             raise ProblemError("payload-too-large", detail="the photo is larger than 8 MiB")
         from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
