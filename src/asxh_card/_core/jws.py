@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from asxh_card._core import strictjson
@@ -54,6 +55,14 @@ class JWSLimits:
     max_inflated: int
     max_depth: int = strictjson.DEFAULT_MAX_DEPTH
 
+
+# Every card signed by one key has the same protected header, so a header segment that passed
+# the checks is remembered with the options it passed under (only successes are cached, and the
+# cache is bounded so forged headers cannot grow it). Saves a strict JSON parse per card.
+_HEADER_CACHE_SIZE = 256
+_HEADER_CACHE: dict[
+    tuple[str, str | None, frozenset[str] | None, frozenset[str]], Mapping[str, Any]
+] = {}
 
 #: A card must fit a QR of version 40 at most (7,089 digits, i.e. 3,544 JWS characters); the
 #: inflated claims of the largest realistic card are under 2 KiB.
@@ -113,14 +122,19 @@ def parse_compact(
         raise PayloadTooLargeError(f"header longer than {limits.max_header} characters")
     if len(payload_segment) > limits.max_payload:
         raise PayloadTooLargeError(f"payload longer than {limits.max_payload} characters")
-    header_bytes = _decode_segment(header_segment, "header")
-    try:
-        header = strictjson.loads(header_bytes, max_size=limits.max_header, max_depth=4)
-    except strictjson.StrictJSONError as exc:
-        raise MalformedError(f"header: {exc}") from None
-    if not isinstance(header, dict):
-        raise MalformedError("the header must be a JSON object")
-    _check_header(header, typ=typ, header_names=header_names, allowed_algs=allowed_algs)
+    cache_key = (header_segment, typ, header_names, allowed_algs)
+    header = _HEADER_CACHE.get(cache_key)
+    if header is None:
+        header = _parse_header(
+            header_segment,
+            limits=limits,
+            typ=typ,
+            header_names=header_names,
+            allowed_algs=allowed_algs,
+        )
+        if len(_HEADER_CACHE) >= _HEADER_CACHE_SIZE:
+            _HEADER_CACHE.clear()
+        _HEADER_CACHE[cache_key] = header
     # Size of the signature is fixed by the algorithm, so a long one is refused before decoding.
     if len(signature_segment) != 86:
         raise MalformedError("the signature must be 64 bytes (raw r||s or Ed25519)")
@@ -130,6 +144,25 @@ def parse_compact(
     except UnicodeEncodeError:  # only the payload segment is still undecoded here
         raise MalformedError("payload: characters outside the base64url alphabet") from None
     return CompactJWS(header, signing_input, payload_segment, signature)
+
+
+def _parse_header(
+    header_segment: str,
+    *,
+    limits: JWSLimits,
+    typ: str | None,
+    header_names: frozenset[str] | None,
+    allowed_algs: frozenset[str],
+) -> Mapping[str, Any]:
+    header_bytes = _decode_segment(header_segment, "header")
+    try:
+        header = strictjson.loads(header_bytes, max_size=limits.max_header, max_depth=4)
+    except strictjson.StrictJSONError as exc:
+        raise MalformedError(f"header: {exc}") from None
+    if not isinstance(header, dict):
+        raise MalformedError("the header must be a JSON object")
+    _check_header(header, typ=typ, header_names=header_names, allowed_algs=allowed_algs)
+    return MappingProxyType(header)
 
 
 def _check_header(
