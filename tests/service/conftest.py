@@ -46,6 +46,7 @@ OPERATORS: dict[str, dict[str, Any]] = {
     "off01": {"role": "issuer_officer", "province": "01", "programmes": ALL_PROGRAMMES},
     "auditor": {"role": "auditor"},
     "auditor79": {"role": "auditor", "province": "79"},
+    "auditor01": {"role": "auditor", "province": "01"},
     "sp": {"role": "service_point"},
 }
 
