@@ -10,6 +10,7 @@ the token is half-way through its ``ttl``, and stored, so every process serves t
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 from datetime import datetime, timedelta
 
@@ -17,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service.keyring import Keyring
@@ -145,15 +147,16 @@ def current_token(
     if row is None:
         return None
     now = utc_now()
-    if _fresh(row, settings, now):
+    key = Keyring.active_key(session, row.issuer_id)
+    kid = key.kid if key is not None else None
+    if _fresh(row, settings, now, kid):
         return row
     row = session.scalars(
         select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
     ).one()
     session.refresh(row)
-    if _fresh(row, settings, now):
+    if _fresh(row, settings, now, kid):
         return row
-    key = Keyring.active_key(session, row.issuer_id)
     if key is None:
         return row if row.token else None
     issued = int(now.timestamp())
@@ -171,8 +174,20 @@ def current_token(
     return row
 
 
-def _fresh(row: StatusListRow, settings: Settings, now: datetime) -> bool:
+def _token_kid(token: str) -> str | None:
+    try:
+        header = json.loads(b64url_decode(token.split(".", 1)[0]))
+    except (ValueError, B64Error):
+        return None
+    kid = header.get("kid") if isinstance(header, dict) else None
+    return kid if isinstance(kid, str) else None
+
+
+def _fresh(row: StatusListRow, settings: Settings, now: datetime, kid: str | None) -> bool:
+    """Whether the stored token is current: same version, same key, young enough."""
     if row.token is None or row.token_version != row.version or row.token_signed_at is None:
         return False
+    if kid is not None and _token_kid(row.token) != kid:
+        return False  # the issuer rotated its key: sign with the new one
     age = now - row.token_signed_at
     return bool(age < timedelta(seconds=settings.status_list_ttl // 2))

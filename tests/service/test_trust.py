@@ -1,0 +1,179 @@
+"""Status lists, the trust bundle, JWKS and key rotation."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from sqlalchemy import func, select
+
+from asxh_card._core.keys import PublicKey
+from asxh_card._core.statuslist import StatusList, verify_status_list_token
+from asxh_card.service import statuslists
+from asxh_card.service.db import session_scope
+from asxh_card.service.demo import ensure_issuer
+from asxh_card.service.models import StatusAllocation, StatusListRow
+from asxh_card.service.settings import MIN_STATUS_LIST_SIZE
+from asxh_card.verifier import parse_bundle
+
+
+def _path(uri: str) -> str:
+    return uri.removeprefix("http://testserver")
+
+
+def _card(service: Any) -> dict[str, Any]:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    return service.issue("off79", number)
+
+
+def test_status_list_etag_cache_control_and_revocation(service: Any) -> None:
+    card = _card(service)
+    path = _path(card["status"]["uri"])
+    first = service.client.get(path)
+    assert first.status_code == 200
+    assert first.headers["content-type"].startswith("application/statuslist+jwt")
+    cache = first.headers["cache-control"]
+    assert "max-age=" in cache and int(cache.split("max-age=")[1]) <= 5
+    etag = first.headers["etag"]
+    again = service.client.get(path, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.headers["etag"] == etag and not again.content
+    assert service.client.get(path).text == first.text  # stable until something changes
+    started = time.monotonic()
+    service.call(
+        "off79", "POST", f"/v1/cards/{card['serial']}/revoke", json={"reason_code": "lost"}
+    )
+    changed = service.client.get(path, headers={"If-None-Match": etag})
+    assert time.monotonic() - started < 5
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag
+    jwk = next(
+        k
+        for k in service.client.get("/.well-known/jwks.json").json()["keys"]
+        if k["iss"] == "vn-79" and k["state"] == "active"
+    )
+    key = PublicKey.from_jwk({k: jwk[k] for k in ("kty", "crv", "x", "y")})
+    token = verify_status_list_token(
+        changed.text, key, uri=card["status"]["uri"], now=int(time.time())
+    )
+    assert token.status_list.size >= MIN_STATUS_LIST_SIZE
+    assert token.status_list[card["status"]["idx"]] == 1
+    assert token.ttl is not None and token.ttl > 0
+    assert service.client.get("/v1/status-lists/999999").status_code == 404
+
+
+def test_indices_are_random_and_unique(service: Any) -> None:
+    number = service.register()
+    cards = []
+    for _ in range(6):
+        service.grant("off79", number, service.TGXH)
+        cards.append(service.issue("off79", number))
+        ents = service.call("off79", "GET", f"/v1/persons/{number}/entitlements").json()
+        current = next(e for e in ents if e["programme"] == "TGXH" and e["state"] == "active")
+        service.call(
+            "off79",
+            "POST",
+            f"/v1/entitlements/{current['id']}/revoke",
+            json={"reason_code": "other"},
+        )
+    indices = [c["status"]["idx"] for c in cards]
+    assert len(set(indices)) == len(indices)
+    assert max(indices) > 1000  # not sequential from 0
+    with session_scope(service.ctx.sessions) as session:
+        duplicates = session.execute(
+            select(StatusAllocation.list_id, StatusAllocation.idx, func.count())
+            .group_by(StatusAllocation.list_id, StatusAllocation.idx)
+            .having(func.count() > 1)
+        ).all()
+    assert duplicates == []
+
+
+def test_a_new_list_opens_when_one_fills(service: Any) -> None:
+    small = service.ctx.settings.with_(status_list_size=8, allow_small_status_lists=True)
+    with session_scope(service.ctx.sessions) as session:
+        ensure_issuer(session, service.ctx, "vn-small", name="Tiny lists", province="48")
+        got = [statuslists.allocate(session, small, "vn-small", "card") for _ in range(20)]
+        lists = session.scalars(
+            select(StatusListRow)
+            .where(StatusListRow.issuer_id == "vn-small")
+            .order_by(StatusListRow.id)
+        ).all()
+        sizes = [(row.size, row.allocated, row.full) for row in lists]
+    assert sizes == [(8, 8, True), (8, 8, True), (8, 4, False)]
+    by_list: dict[int, set[int]] = {}
+    for row, idx in got:
+        by_list.setdefault(row.id, set()).add(idx)
+    assert [len(v) for v in by_list.values()] == [8, 8, 4]
+    assert all(0 <= i < 8 for v in by_list.values() for i in v)
+
+
+def test_bundle_names_every_list_and_moves_on_revocation(service: Any) -> None:
+    card = _card(service)
+    root = service.ctx.keyring.root_signer().public_key
+    first = service.client.get("/v1/trust-bundle")
+    assert first.status_code == 200
+    bundle = parse_bundle(first.text, roots=[root])
+    with session_scope(service.ctx.sessions) as session:
+        list_ids = session.scalars(select(StatusListRow.id)).all()
+    uris = {statuslists.list_uri(service.ctx.settings, i) for i in list_ids}
+    assert set(bundle.status_lists) >= {u for u in uris if "vn-small" not in u}
+    assert {"vn-79", "vn-01"} <= set(bundle.issuers)
+    etag = first.headers["etag"]
+    assert (
+        service.client.get("/v1/trust-bundle", headers={"If-None-Match": etag}).status_code == 304
+    )
+    service.call(
+        "off79", "POST", f"/v1/cards/{card['serial']}/suspend", json={"reason_code": "other"}
+    )
+    second = parse_bundle(service.client.get("/v1/trust-bundle").text, roots=[root])
+    assert second.version > bundle.version
+    entry = second.status_lists[card["status"]["uri"]]
+    token = service.client.get(_path(card["status"]["uri"])).text
+    from asxh_card.verifier import token_sha256
+
+    assert entry.sha256 == token_sha256(token)
+
+
+def test_key_rotation_keeps_old_cards_verifying(service: Any) -> None:
+    old_card = _card(service)
+    rotated = service.call("admin", "POST", "/v1/admin/issuers/vn-79/keys", json={"alg": "EdDSA"})
+    assert rotated.status_code == 201, rotated.text
+    states = {k["kid"]: k["state"] for k in rotated.json()["keys"]}
+    assert states[old_card["kid"]] == "retiring"
+    jwks = {k["kid"]: k for k in service.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert jwks[old_card["kid"]]["state"] == "retiring"
+    new_card = _card(service)
+    assert new_card["kid"] != old_card["kid"]
+    assert jwks[new_card["kid"]]["alg"] == "EdDSA"
+    for card in (old_card, new_card):
+        result = service.call("off79", "POST", "/v1/verify", json={"qr_text": card["qr_text"]})
+        assert result.json()["valid"] is True, result.json()
+    # Status lists are now signed with the new key and still verify.
+    token = service.client.get(_path(new_card["status"]["uri"])).text
+    key = PublicKey.from_jwk(
+        {k: v for k, v in jwks[new_card["kid"]].items() if k in ("kty", "crv", "x")}
+    )
+    assert (
+        verify_status_list_token(
+            token, key, uri=new_card["status"]["uri"], now=int(time.time())
+        ).status_list.size
+        >= MIN_STATUS_LIST_SIZE
+    )
+    retired = service.call(
+        "admin", "POST", f"/v1/admin/issuers/vn-79/keys/{old_card['kid']}/retire"
+    )
+    assert retired.status_code == 200
+    kids = {k["kid"] for k in service.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert old_card["kid"] not in kids
+    result = service.call("off79", "POST", "/v1/verify", json={"qr_text": old_card["qr_text"]})
+    assert result.json()["valid"] is False
+    assert result.json()["reason"] in {"unknown_key", "unknown_issuer"}
+
+
+def test_status_list_bits_match_card_states(service: Any) -> None:
+    card = _card(service)
+    with session_scope(service.ctx.sessions) as session:
+        row = session.get(StatusListRow, int(card["status"]["uri"].rsplit("/", 1)[1]))
+        assert row is not None
+        assert StatusList(row.data, 2)[card["status"]["idx"]] == 0
