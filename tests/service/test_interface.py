@@ -59,6 +59,18 @@ def test_problem_shapes(service: Any) -> None:
     _assert_problem(service.call("auditor", "POST", "/v1/cards", json={}), 403, "forbidden")
 
 
+def test_non_standard_json_is_refused(service: Any) -> None:
+    for raw in (b'{"pin": Infinity}', b'{"pin": NaN}', b"[1, 2]", b'"text"', b"\xff\xfe"):
+        response = service.call(
+            "off79",
+            "POST",
+            "/v1/persons",
+            content=raw,
+            headers={"Content-Type": "application/json"},
+        )
+        _assert_problem(response, 422)
+
+
 def test_validation_errors_never_echo_input(service: Any) -> None:
     body = service.person()
     response = service.call(
@@ -74,7 +86,7 @@ _value = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
-    st.floats(allow_nan=False),
+    st.floats(allow_nan=False, allow_infinity=False),
     _text,
     st.lists(st.integers(), max_size=3),
     st.dictionaries(_text, _text, max_size=2),
@@ -294,3 +306,44 @@ def test_request_id_header(service: Any) -> None:
     assert generated.headers["x-request-id"] != "bad id\n"
     problem = service.call("off79", "GET", "/v1/cards/NOPE", headers={"X-Request-ID": "r42"})
     assert problem.json()["request_id"] == "r42"
+
+
+def test_nul_and_control_characters_are_refused_everywhere(service: Any) -> None:
+    """PostgreSQL refuses NUL in text: every text input must be checked before the database."""
+    number = service.register()
+    ent = service.grant("off79", number, service.TGXH)
+    serial = service.issue("off79", number)["serial"]
+    bad = "a\x00b"
+    cases = [
+        ("POST", "/v1/persons", service.person() | {"full_name": bad}),
+        ("POST", "/v1/persons", service.person() | {"hometown": bad}),
+        ("POST", "/v1/persons", service.person() | {"pin": "0791\x0090001234"}),
+        ("POST", "/v1/persons/lookup", {"cmnd": bad}),
+        ("POST", f"/v1/persons/{number}/aliases", {"kind": "cmnd", "value": bad}),
+        ("POST", f"/v1/persons/{number}/entitlements", service.TGXH | {"category": bad}),
+        (
+            "POST",
+            f"/v1/persons/{number}/entitlements",
+            service.BHYT | {"attributes": {"level": 2, "coverage": 100, "facility": bad}},
+        ),
+        ("PATCH", f"/v1/entitlements/{ent['id']}", {"category": bad}),
+        ("POST", f"/v1/entitlements/{ent['id']}/suspend", {"reason_code": "other", "note": bad}),
+        ("POST", f"/v1/cards/{serial}/suspend", {"reason_code": "other", "note": bad}),
+        ("GET", "/v1/cards/%00", None),
+        ("GET", f"/v1/persons/{number[:5]}%00", None),
+    ]
+    for method, path, body in cases:
+        response = service.call("off79", method, path, json=body)
+        assert response.status_code == 422, (path, body, response.text)
+    login = service.client.post("/v1/auth/token", data={"username": bad, "password": "x"})
+    assert login.status_code == 422
+    bad_key = service.call(
+        "off79",
+        "POST",
+        "/v1/cards",
+        json={"asxh_number": number},
+        headers={"Idempotency-Key": "a\tb"},
+    )
+    assert bad_key.status_code == 422
+    admin = service.call("admin", "POST", "/v1/admin/issuers/vn-79/keys/%00/retire")
+    assert admin.status_code == 422

@@ -8,10 +8,19 @@ server owns (province, status, serial, role, mã số ASXH): such a request is r
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+)
 
 __all__ = [
     "AliasIn",
@@ -67,14 +76,36 @@ def _iso_day(value: object) -> object:
 
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Day = Annotated[date, BeforeValidator(_iso_day)]
-Pin = Annotated[StrictStr, Field(min_length=1, max_length=20, description="12-digit PIN")]
-Name = Annotated[StrictStr, Field(min_length=1, max_length=200)]
-Text = Annotated[StrictStr, Field(min_length=1, max_length=300)]
-Note = Annotated[StrictStr, Field(max_length=1000)]
+
+
+def _single_line(value: str) -> str:
+    """Refuse control characters (NUL breaks PostgreSQL text; others break logs and cards)."""
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+def _note_text(value: str) -> str:
+    """Free text: line breaks and tabs are fine, other control characters are not."""
+    if any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in value):
+        raise ValueError("must not contain control characters other than line breaks")
+    return value
+
+
+Pin = Annotated[
+    StrictStr,
+    Field(min_length=1, max_length=20, description="12-digit PIN"),
+    AfterValidator(_single_line),
+]
+Name = Annotated[StrictStr, Field(min_length=1, max_length=200), AfterValidator(_single_line)]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=300), AfterValidator(_single_line)]
+Note = Annotated[StrictStr, Field(max_length=1000), AfterValidator(_note_text)]
 ProvinceCode = Annotated[StrictStr, Field(pattern=r"^[0-9]{2}$")]
 AsxhNumberText = Annotated[StrictStr, Field(min_length=11, max_length=20)]
 Programme = Annotated[StrictStr, Field(pattern=r"^[A-Z][A-Z0-9_]{1,15}$")]
-AttributeValue = StrictInt | StrictStr
+AttributeValue = (
+    StrictInt | Annotated[StrictStr, Field(max_length=200), AfterValidator(_single_line)]
+)
 
 
 class _In(BaseModel):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
@@ -20,6 +20,9 @@ from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import IssuerIn, IssuerOut, KeyIn, KeyOut, OperatorIn, OperatorOut
 
 router = APIRouter(tags=["admin"])
+
+IssuerIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9.-]{0,39}$")]
+KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 def issuer_out(issuer: Issuer) -> IssuerOut:
@@ -102,7 +105,7 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
     responses=problems("forbidden", "not-found"),
 )
 def create_key(
-    issuer_id: str, body: KeyIn, ctx: Ctx, principal: Admin, request: Request
+    issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, principal: Admin, request: Request
 ) -> IssuerOut:
     """Generate a key; older active keys start retiring.
 
@@ -134,7 +137,9 @@ def create_key(
     summary="Retire a key (it leaves the JWKS and the next bundle)",
     responses=problems("forbidden", "not-found"),
 )
-def retire_key(issuer_id: str, kid: str, ctx: Ctx, principal: Admin, request: Request) -> IssuerOut:
+def retire_key(
+    issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, principal: Admin, request: Request
+) -> IssuerOut:
     """Cards it signed stop verifying once verifiers load the next bundle."""
     with transaction(ctx) as session:
         key = session.scalars(

@@ -42,8 +42,8 @@ _log = logging.getLogger("asxh_card.service.auth")
 def login(
     request: Request,
     ctx: Ctx,
-    username: Annotated[str, Form(max_length=64)],
-    password: Annotated[str, Form(max_length=200)],
+    username: Annotated[str, Form(max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")],
+    password: Annotated[str, Form(max_length=200, pattern=r"^[^\x00]*$")],
 ) -> TokenOut:
     """Log in with the form fields ``username`` and ``password``.
 

@@ -30,8 +30,8 @@ from asxh_card.service.views import (
 
 router = APIRouter()
 
-NumberPath = Annotated[str, Path(description="mã số ASXH", max_length=20)]
-SerialPath = Annotated[str, Path(description="card serial", max_length=40)]
+NumberPath = Annotated[str, Path(description="mã số ASXH", pattern=r"^[0-9 -]{1,20}$")]
+SerialPath = Annotated[str, Path(description="card serial", pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

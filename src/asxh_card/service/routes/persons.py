@@ -33,7 +33,11 @@ from asxh_card.service.views import get_person, get_reconciliation, person_out, 
 router = APIRouter(tags=["registry"])
 
 NumberPath = Annotated[
-    str, Path(description="mã số ASXH (11 digits, spaces or dashes allowed)", max_length=20)
+    str,
+    Path(
+        description="mã số ASXH (11 digits, spaces or dashes allowed)",
+        pattern=r"^[0-9 -]{1,20}$",
+    ),
 ]
 
 
