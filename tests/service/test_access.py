@@ -112,14 +112,16 @@ def test_other_province_gets_404(
     assert problem["type"] == "https://asxh.gov.vn/problems/not-found"
     assert world["pin"] not in response.text
     assert "instance" in problem
-    assert "Nguyễn" not in response.text and "Trần" not in response.text
+    assert "Nguyễn" not in response.text
+    assert "Trần" not in response.text
 
 
 def test_isolation_left_everything_untouched(service: Any, world: dict[str, Any]) -> None:
     card = service.call("off79", "GET", f"/v1/cards/{world['serial']}").json()
     assert card["state"] == "active"
     ent = service.call("off79", "GET", f"/v1/entitlements/{world['ent']}").json()
-    assert ent["state"] == "active" and ent["valid_to"] == "2026-12-31"
+    assert ent["state"] == "active"
+    assert ent["valid_to"] == "2026-12-31"
     rec = service.call("off79", "GET", f"/v1/reconciliations/{world['rec']}").json()
     assert rec["state"] == "open"
     assert world["rec"] not in [

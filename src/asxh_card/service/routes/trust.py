@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
-from starlette.datastructures import UploadFile as StarletteUploadFile
-from starlette.exceptions import HTTPException
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.exceptions import HTTPException
 
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import bundles, statuslists
