@@ -7,7 +7,7 @@ from typing import Any
 
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, verify_status_list_token
-from asxh_card.card import parse_card_jws
+from asxh_card.card import CardClaims, parse_card_jws
 
 
 def _verify(service: Any, qr_text: str) -> dict[str, Any]:
@@ -59,7 +59,10 @@ def test_register_grant_issue_verify_revoke(service: Any) -> None:
     )
     assert response.status_code == 200, response.text
     assert response.json()["state"] == "revoked"
-    assert _status_of(service, tgxh["status"]["uri"], tgxh["status"]["idx"]) == Status.REVOKED
+    entry = next(e for e in card["entitlements"] if e["id"] == tgxh["id"])
+    assert entry["status"]["idx"] == card["status"]["idx"] + 1 + entry["position"]
+    assert _status_of(service, entry["status"]["uri"], entry["status"]["idx"]) == Status.REVOKED
+    assert _status_of(service, card["status"]["uri"], card["status"]["idx"]) == Status.VALID
     result = _verify(service, card["qr_text"])
     assert result["valid"] is True
     assert _states(result) == {"BHYT": "active", "TGXH": "revoked"}
@@ -175,7 +178,8 @@ def test_entitlement_update_and_end(service: Any) -> None:
     assert bad.status_code == 422
     assert bad.json()["type"].endswith("/invalid-entitlement")
     card = service.issue("off79", number)
-    assert parse_card_jws(card["token"])[1]["ent"][0]["a"] == {"amount": 900000}
+    claims = CardClaims.from_claims(parse_card_jws(card["token"])[1])
+    assert dict(claims.entitlements[0].attributes) == {"amount": 900000}
     twice = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=service.TGXH)
     assert twice.status_code == 409
     end = service.call(
@@ -242,3 +246,32 @@ def test_verify_rejects_garbage_without_500(service: Any) -> None:
         )
         assert response.status_code in (415, 422)
         assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_entitlement_revocation_reaches_every_card(service: Any) -> None:
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    tgxh = service.grant("off79", number, service.TGXH)
+    first = service.issue("off79", number)
+    second = service.issue("off79", number)
+    assert first["status"]["idx"] != second["status"]["idx"]
+    for card in (first, second):
+        assert [e["programme"] for e in card["entitlements"]] == ["BHYT", "TGXH"]
+        assert [e["status"]["idx"] for e in card["entitlements"]] == [
+            card["status"]["idx"] + 1,
+            card["status"]["idx"] + 2,
+        ]
+    response = service.call(
+        "off79", "POST", f"/v1/entitlements/{tgxh['id']}/suspend", json={"reason_code": "other"}
+    )
+    assert response.status_code == 200
+    for card in (first, second):
+        assert _states(_verify(service, card["qr_text"])) == {"BHYT": "active", "TGXH": "suspended"}
+    # A card issued now leaves the suspended entitlement out.
+    third = service.issue("off79", number)
+    assert [e["programme"] for e in third["entitlements"]] == ["BHYT"]
+    service.call(
+        "off79", "POST", f"/v1/entitlements/{tgxh['id']}/reinstate", json={"reason_code": "other"}
+    )
+    for card in (first, second):
+        assert _states(_verify(service, card["qr_text"])) == {"BHYT": "active", "TGXH": "active"}

@@ -104,7 +104,6 @@ def _validated(
 
 def grant(
     session: Session,
-    settings: Settings,
     registry: ProgrammeRegistry,
     principal: Principal,
     person: Person,
@@ -132,8 +131,7 @@ def grant(
             detail=f"the person already has a current {programme} entitlement "
             f"(id {current.id}); update or end it first",
         )
-    issuer = issuer_for(session, person.province, [programme])
-    status_list, idx = statuslists.allocate(session, settings, issuer.id, "entitlement")
+    issuer_for(session, person.province, [programme])  # someone may sign it
     now = utc_now()
     entitlement = Entitlement(
         person_id=person.id,
@@ -144,8 +142,6 @@ def grant(
         attributes=dict(attributes),
         category=category,
         state="active",
-        status_list_id=status_list.id,
-        status_idx=idx,
         created_by=principal.username,
         created_at=now,
         updated_at=now,
@@ -228,9 +224,7 @@ def end_entitlement(
     entitlement.note = note
     if end_date <= vn_date(utc_now()):
         entitlement.state = "ended"
-        statuslists.set_status(
-            session, entitlement.status_list_id, entitlement.status_idx, Status.REVOKED
-        )
+        _set_on_cards(session, entitlement, Status.REVOKED)
     entitlement.updated_at = utc_now()
     session.flush()
     audit.record(
@@ -244,6 +238,19 @@ def end_entitlement(
         request_id=request_id,
     )
     return entitlement
+
+
+def _set_on_cards(session: Session, entitlement: Entitlement, status: Status) -> None:
+    """Set the entitlement's entry in the status block of every card that carries it."""
+    by_list: dict[int, list[tuple[int, Status]]] = {}
+    for list_id, idx in session.execute(
+        select(Card.status_list_id, CardEntitlement.status_idx)
+        .join(Card, Card.id == CardEntitlement.card_id)
+        .where(CardEntitlement.entitlement_id == entitlement.id)
+    ).all():
+        by_list.setdefault(list_id, []).append((idx, status))
+    for list_id, changes in sorted(by_list.items()):
+        statuslists.set_statuses(session, list_id, changes)
 
 
 def _transition(current: str, action: str, what: str) -> None:
@@ -269,9 +276,7 @@ def change_entitlement_status(
     """Revoke, suspend or reinstate one entitlement (on every card that carries it)."""
     _check_programme(principal, entitlement.programme)
     _transition(entitlement.state, action, "entitlement")
-    statuslists.set_status(
-        session, entitlement.status_list_id, entitlement.status_idx, _STATUS_FOR_ACTION[action]
-    )
+    _set_on_cards(session, entitlement, _STATUS_FOR_ACTION[action])
     entitlement.state = _STATE_FOR_ACTION[action]
     entitlement.reason_code = reason_code
     entitlement.note = note
@@ -443,23 +448,20 @@ def _issue(
     issuer_row = issuer_for(session, person.province, [e.programme for e in entitlements])
     key = Keyring.active_key(session, issuer_row.id)
     assert key is not None  # noqa: S101 - issuer_for checked it
-    status_list, idx = statuslists.allocate(session, settings, issuer_row.id, "card")
-    lists: dict[int, str] = {}
-
-    def uri(list_id: int) -> str:
-        if list_id not in lists:
-            lists[list_id] = statuslists.list_uri(settings, list_id)
-        return lists[list_id]
-
+    # The card's status block: its own entry, then one per entitlement (card.py).
+    status_list, idx = statuslists.allocate(
+        session, settings, issuer_row.id, "card", 1 + len(entitlements)
+    )
+    uri = statuslists.list_uri(settings, status_list.id)
     models = tuple(
         EntitlementModel(
             e.programme,
             e.valid_from,
             e.valid_to,
             dict(e.attributes),
-            StatusRef(idx=e.status_idx, uri=uri(e.status_list_id)),
+            StatusRef(idx=idx + 1 + position, uri=uri),
         )
-        for e in entitlements
+        for position, e in enumerate(entitlements)
     )
     holder = _card.Holder(
         asxh_number=person.asxh_number,
@@ -486,7 +488,7 @@ def _issue(
         models,
         expires=expires,
         guardian=gdn,
-        status=StatusRef(idx=idx, uri=uri(status_list.id)),
+        status=StatusRef(idx=idx, uri=uri),
     )
     now = utc_now()
     card = Card(
@@ -507,8 +509,18 @@ def _issue(
     )
     session.add(card)
     session.flush()
-    for e in entitlements:
-        session.add(CardEntitlement(card_id=card.id, entitlement_id=e.id))
+    # Positions as signed (the issuer keeps the order, but the card is the reference).
+    by_programme = {e.programme: e for e in entitlements}
+    for position, signed in enumerate(issued.claims.entitlements):
+        ref = signed.status
+        session.add(
+            CardEntitlement(
+                card_id=card.id,
+                entitlement_id=by_programme[signed.programme].id,
+                position=position,
+                status_idx=ref.idx if ref is not None else idx + 1 + position,
+            )
+        )
     session.flush()
     return card
 

@@ -223,7 +223,6 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
                     attributes["facility"] = f"{province}-001"
                 cards.grant(
                     session,
-                    ctx.settings,
                     ctx.programmes,
                     _SYSTEM,
                     person,

@@ -214,8 +214,6 @@ class Entitlement(Base):
     state: Mapped[str] = mapped_column(String(10), default="active")
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
-    status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
-    status_idx: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -251,12 +249,20 @@ class Card(Base):
 
 
 class CardEntitlement(Base):
-    """Which entitlements a card carries."""
+    """Which entitlements a card carries, and each one's entry in the card's status block.
+
+    A card's entitlement ``position`` (0-based, in the card's ``ent`` order) has the status
+    entry ``card.status_idx + 1 + position`` in the card's list (card.py, status block).
+    Revoking an entitlement flips that entry on every card that carries it.
+    """
 
     __tablename__ = "card_entitlements"
+    __table_args__ = (Index("ix_card_entitlements_entitlement", "entitlement_id"),)
 
     card_id: Mapped[int] = mapped_column(ForeignKey("cards.id"), primary_key=True)
     entitlement_id: Mapped[int] = mapped_column(ForeignKey("entitlements.id"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer)
+    status_idx: Mapped[int] = mapped_column(Integer)
 
 
 class IdempotencyKey(Base):

@@ -351,7 +351,6 @@ class EntitlementOut(BaseModel):
     state: str
     reason_code: str | None
     note: str | None
-    status: StatusRefOut
     created_at: datetime
     updated_at: datetime
 
@@ -404,8 +403,21 @@ class CardIn(_In):
     guardian: GuardianIn | None = None
 
 
+class CardEntitlementOut(BaseModel):
+    """An entitlement on a card and its entry in the card's status block."""
+
+    id: int
+    programme: str
+    position: int
+    status: StatusRefOut
+
+
 class CardOut(BaseModel):
-    """An issued card with its token and QR text."""
+    """An issued card with its token and QR text.
+
+    ``status`` is the card's own entry; entitlement ``i`` has the entry ``status.idx + 1 + i``
+    of the same list (``entitlements[i].status``).
+    """
 
     serial: str
     asxh_number: str
@@ -419,6 +431,7 @@ class CardOut(BaseModel):
     expires_at: datetime
     status: StatusRefOut
     entitlement_ids: list[int]
+    entitlements: list[CardEntitlementOut]
     replaces_serial: str | None
     replaced_by_serial: str | None
     token: str

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
@@ -25,7 +26,7 @@ from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import StatusAllocation, StatusListRow
 from asxh_card.service.settings import Settings
 
-__all__ = ["allocate", "current_token", "etag_of", "list_uri", "set_status"]
+__all__ = ["allocate", "current_token", "etag_of", "list_uri", "set_status", "set_statuses"]
 
 _RANDOM_TRIES = 16
 
@@ -70,69 +71,84 @@ def _open_list(session: Session, issuer_id: str, size: int) -> StatusListRow:
 
 
 def allocate(
-    session: Session, settings: Settings, issuer_id: str, purpose: str
+    session: Session, settings: Settings, issuer_id: str, purpose: str, count: int = 1
 ) -> tuple[StatusListRow, int]:
-    """Allocate a random unused index in ``issuer_id``'s open list (opening one if needed)."""
+    """Allocate ``count`` consecutive unused entries at a random place in the open list.
+
+    Returns the list and the first index. A card takes a block: its own entry followed by one
+    per entitlement (card.py, status block). A list that has no free run of ``count`` entries
+    left is marked full and a new one opens.
+    """
+    if not 1 <= count <= 64:
+        raise ValueError("count must be 1-64")
     while True:
         row = _open_list(session, issuer_id, settings.status_list_size)
-        if row.allocated >= row.size:
+        start = None if row.allocated + count > row.size else _draw(session, row, purpose, count)
+        if start is None:
             row.full = True
             session.flush()
             continue
-        idx = _draw(session, row, purpose)
-        if idx is None:
-            row.full = True
-            session.flush()
-            continue
-        row.allocated += 1
+        row.allocated += count
         if row.allocated >= row.size:
             row.full = True
         session.flush()
-        return row, idx
+        return row, start
 
 
-def _draw(session: Session, row: StatusListRow, purpose: str) -> int | None:
-    """A random free index of ``row``; None when the list is full."""
+def _claim(session: Session, row: StatusListRow, start: int, count: int, purpose: str) -> bool:
+    """Insert allocations ``start .. start + count - 1``; False if any is taken."""
+    now = utc_now()
+    try:
+        with session.begin_nested():
+            session.add_all(
+                StatusAllocation(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
+                for i in range(count)
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _draw(session: Session, row: StatusListRow, purpose: str, count: int) -> int | None:
+    """A random free run of ``count`` entries in ``row``; None when there is none."""
     for _ in range(_RANDOM_TRIES):
-        idx = secrets.randbelow(row.size)
-        try:
-            with session.begin_nested():
-                session.add(
-                    StatusAllocation(list_id=row.id, idx=idx, purpose=purpose, created_at=utc_now())
-                )
-        except IntegrityError:
-            continue
-        return idx
-    # The list is crowded: choose uniformly among the free indices.
+        start = secrets.randbelow(row.size - count + 1)
+        if _claim(session, row, start, count, purpose):
+            return start
+    # The list is crowded: choose uniformly among the free runs.
     taken = set(
         session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id))
     )
-    free = row.size - len(taken)
-    if free <= 0:
-        return None
-    nth = secrets.randbelow(free)
-    for idx in range(row.size):
-        if idx in taken:
-            continue
-        if nth == 0:
-            with session.begin_nested():
-                session.add(
-                    StatusAllocation(list_id=row.id, idx=idx, purpose=purpose, created_at=utc_now())
-                )
-            return idx
-        nth -= 1
-    return None  # pragma: no cover - free > 0 guarantees a hit
+    runs = [
+        start
+        for start in range(row.size - count + 1)
+        if not any(start + i in taken for i in range(count))
+    ]
+    while runs:
+        start = runs.pop(secrets.randbelow(len(runs)))
+        if _claim(session, row, start, count, purpose):
+            return start
+    return None
 
 
 def set_status(session: Session, list_id: int, idx: int, status: Status) -> None:
     """Set entry ``idx`` of list ``list_id`` and bump the list's version."""
+    set_statuses(session, list_id, [(idx, status)])
+
+
+def set_statuses(session: Session, list_id: int, changes: Sequence[tuple[int, Status]]) -> None:
+    """Set several entries of one list in one write; bump the version if anything changed."""
     row = session.scalars(
         select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
     ).one()
     entries = StatusList(row.data, row.bits)
-    if entries[idx] == int(status):
+    changed = False
+    for idx, status in changes:
+        if entries[idx] != int(status):
+            entries[idx] = int(status)
+            changed = True
+    if not changed:
         return
-    entries[idx] = int(status)
     row.data = entries.to_bytes()
     row.version += 1
     row.updated_at = utc_now()

@@ -22,6 +22,7 @@ from asxh_card.service.models import (
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.schemas import (
     AliasOut,
+    CardEntitlementOut,
     CardOut,
     EntitlementOut,
     PersonOut,
@@ -110,9 +111,7 @@ def _may_see_category(principal: Principal, programme: str) -> bool:
     return principal.role == "issuer_officer" and programme in principal.programmes
 
 
-def entitlement_out(
-    ctx: ServiceContext, principal: Principal, row: Entitlement, asxh_number: str
-) -> EntitlementOut:
+def entitlement_out(principal: Principal, row: Entitlement, asxh_number: str) -> EntitlementOut:
     """Response body of an entitlement (category only for who may see it)."""
     return EntitlementOut(
         id=row.id,
@@ -126,9 +125,6 @@ def entitlement_out(
         state=row.state,
         reason_code=row.reason_code,
         note=row.note,
-        status=StatusRefOut(
-            idx=row.status_idx, uri=statuslists.list_uri(ctx.settings, row.status_list_id)
-        ),
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -138,13 +134,22 @@ def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
     """Response body of a card."""
     person = session.get(Person, card.person_id)
     assert person is not None  # noqa: S101 - foreign key
-    entitlement_ids = list(
-        session.scalars(
-            select(CardEntitlement.entitlement_id)
-            .where(CardEntitlement.card_id == card.id)
-            .order_by(CardEntitlement.entitlement_id)
+    uri = statuslists.list_uri(ctx.settings, card.status_list_id)
+    carried = session.execute(
+        select(CardEntitlement, Entitlement.programme)
+        .join(Entitlement, Entitlement.id == CardEntitlement.entitlement_id)
+        .where(CardEntitlement.card_id == card.id)
+        .order_by(CardEntitlement.position)
+    ).all()
+    entries = [
+        CardEntitlementOut(
+            id=link.entitlement_id,
+            programme=programme,
+            position=link.position,
+            status=StatusRefOut(idx=link.status_idx, uri=uri),
         )
-    )
+        for link, programme in carried
+    ]
     base = f"/v1/cards/{card.serial}"
     return CardOut(
         serial=card.serial,
@@ -157,10 +162,9 @@ def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
         note=card.note,
         issued_at=card.issued_at,
         expires_at=card.expires_at,
-        status=StatusRefOut(
-            idx=card.status_idx, uri=statuslists.list_uri(ctx.settings, card.status_list_id)
-        ),
-        entitlement_ids=entitlement_ids,
+        status=StatusRefOut(idx=card.status_idx, uri=uri),
+        entitlement_ids=sorted(e.id for e in entries),
+        entitlements=entries,
         replaces_serial=card.replaces_serial,
         replaced_by_serial=card.replaced_by_serial,
         token=card.token,

@@ -69,7 +69,6 @@ def grant_entitlement(
         person = get_person(session, principal, number)
         row = card_service.grant(
             session,
-            ctx.settings,
             ctx.programmes,
             principal,
             person,
@@ -80,7 +79,7 @@ def grant_entitlement(
             category=body.category,
             request_id=request_id(request),
         )
-        return entitlement_out(ctx, principal, row, person.asxh_number)
+        return entitlement_out(principal, row, person.asxh_number)
 
 
 @router.get(
@@ -97,7 +96,7 @@ def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[E
         rows = session.scalars(
             select(Entitlement).where(Entitlement.person_id == person.id).order_by(Entitlement.id)
         ).all()
-        return [entitlement_out(ctx, principal, r, person.asxh_number) for r in rows]
+        return [entitlement_out(principal, r, person.asxh_number) for r in rows]
 
 
 @router.get(
@@ -111,7 +110,7 @@ def read_entitlement(entitlement_id: int, ctx: Ctx, principal: Reader) -> Entitl
     """One entitlement of your province."""
     with transaction(ctx) as session:
         row = get_entitlement(session, principal, entitlement_id)
-        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+        return entitlement_out(principal, row, row.person.asxh_number)
 
 
 @router.patch(
@@ -131,7 +130,7 @@ def update_entitlement(
         card_service.update_entitlement(
             session, ctx.programmes, principal, row, changes, request_id=request_id(request)
         )
-        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+        return entitlement_out(principal, row, row.person.asxh_number)
 
 
 @router.post(
@@ -156,7 +155,7 @@ def end_entitlement(
             note=body.note,
             request_id=request_id(request),
         )
-        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+        return entitlement_out(principal, row, row.person.asxh_number)
 
 
 @router.post(
@@ -190,7 +189,7 @@ def change_entitlement(
             note=body.note,
             request_id=request_id(request),
         )
-        return entitlement_out(ctx, principal, row, row.person.asxh_number)
+        return entitlement_out(principal, row, row.person.asxh_number)
 
 
 # -- cards ------------------------------------------------------------------------------------
