@@ -275,3 +275,30 @@ def test_entitlement_revocation_reaches_every_card(service: Any) -> None:
     )
     for card in (first, second):
         assert _states(_verify(service, card["qr_text"])) == {"BHYT": "active", "TGXH": "active"}
+
+
+def test_guardian_on_the_card(service: Any) -> None:
+    child = service.register(full_name="Nguyễn Thị Mai", sex="F")
+    parent = service.register()
+    service.grant("off79", child, service.TGXH)
+    guardian = {"asxh_number": parent, "name": "Trần Văn Hùng", "relation": "guardian"}
+    response = service.call(
+        "off79", "POST", "/v1/cards", json={"asxh_number": child, "guardian": guardian}
+    )
+    assert response.status_code == 201, response.text
+    result = _verify(service, response.json()["qr_text"])
+    assert result["guardian"]["asxh_number"] == parent
+    itself = service.call(
+        "off79",
+        "POST",
+        "/v1/cards",
+        json={"asxh_number": child, "guardian": guardian | {"asxh_number": child}},
+    )
+    assert itself.status_code == 422
+    bad_number = service.call(
+        "off79",
+        "POST",
+        "/v1/cards",
+        json={"asxh_number": child, "guardian": guardian | {"asxh_number": "79000000000"}},
+    )
+    assert bad_number.status_code == 422

@@ -351,3 +351,22 @@ def test_nul_and_control_characters_are_refused_everywhere(service: Any) -> None
     assert bad_key.status_code == 422
     admin = service.call("admin", "POST", "/v1/admin/issuers/vn-79/keys/%00/retire")
     assert admin.status_code == 422
+
+
+def test_expired_and_forged_tokens(service: Any) -> None:
+    from asxh_card.service.security import AccessTokens, Principal
+
+    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    old = service.ctx.tokens.issue(who, now=1_000_000)
+    response = service.call(None, "GET", "/v1/me", headers={"Authorization": f"Bearer {old}"})
+    _assert_problem(response, 401, "unauthenticated")
+    forged = AccessTokens(b"another secret key!!", minutes=15).issue(
+        Principal("x", "national_admin", None, ())
+    )
+    response = service.call(None, "GET", "/v1/me", headers={"Authorization": f"Bearer {forged}"})
+    _assert_problem(response, 401, "unauthenticated")
+    token = service.token("off79")
+    header, payload, signature = token.split(".")
+    tampered = f"{header}.{payload[:-2]}AA.{signature}"
+    response = service.call(None, "GET", "/v1/me", headers={"Authorization": f"Bearer {tampered}"})
+    assert response.status_code == 401

@@ -237,3 +237,22 @@ def test_pin_registered_in_another_province(service: Any) -> None:
         service.call("off01", "POST", "/v1/persons/lookup", json={"pin": body["pin"]}).status_code
         == 404
     )
+
+
+def test_reconciling_the_date_of_birth_keeps_the_pin_consistent(service: Any) -> None:
+    body = service.person(date_of_birth="1980-03-04")
+    number = service.call("off79", "POST", "/v1/persons", json=body).json()["asxh_number"]
+    same_year = service.call(
+        "off79", "POST", "/v1/persons", json=body | {"date_of_birth": "1980-11-30"}
+    )
+    rec = same_year.json()["reconciliation_id"]
+    accepted = service.call(
+        "off79", "POST", f"/v1/reconciliations/{rec}/resolve", json={"action": "accept"}
+    )
+    assert accepted.status_code == 200, accepted.text
+    person = service.call("off79", "GET", f"/v1/persons/{number}").json()
+    assert person["date_of_birth"] == "1980-11-30"
+    unknown = service.call(
+        "off79", "POST", f"/v1/reconciliations/{rec}/resolve", json={"action": "maybe"}
+    )
+    assert unknown.status_code == 422

@@ -221,3 +221,32 @@ def test_admin_creates_issuers_and_operators(service: Any) -> None:
         "card.issue",
     } <= actions
     assert service.call("auditor", "GET", "/v1/audit?limit=0").status_code == 422
+
+
+def test_serve_demo_prints_how_to_log_in(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import uvicorn
+
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda _app, **kw: calls.append(kw))
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ASXH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASXH_VAR_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli_app, ["serve", "--demo", "--people", "4", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    assert calls == [
+        {
+            "host": "127.0.0.1",
+            "port": 8123,
+            "access_log": False,
+            "log_config": None,
+            "server_header": False,
+        }
+    ]
+    output = result.output
+    assert "DEMO KEYS" in output
+    assert "/docs" in output
+    assert "curl" in output
+    passwords = json.loads((tmp_path / "demo-operators.json").read_text())
+    assert passwords["officer79"] in output
+    assert (tmp_path / "asxh.db").exists()
