@@ -62,16 +62,18 @@ def ent(programme: str, **attributes: int | str) -> Entitlement:
     return Entitlement(programme, START, END, attributes)
 
 
-def bhyt_claim(**overrides: Any) -> dict[str, Any]:
-    claim: dict[str, Any] = {
+def bhyt_claim(**overrides: Any) -> list[Any]:
+    """The compact wire form [programme, from, to, level, coverage, facility], with overrides."""
+    fields: dict[str, Any] = {
         "p": "BHYT",
         "from": "2026-01-01",
         "to": "2026-12-31",
-        "a": {"level": 2, "coverage": 100, "facility": "01-001"},
-        "status": {"status_list": {"idx": 5, "uri": URI}},
+        "level": 2,
+        "coverage": 100,
+        "facility": "01-001",
     }
-    claim.update(overrides)
-    return claim
+    fields.update(overrides)
+    return list(fields.values())
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -285,7 +287,7 @@ def test_seventh_programme_needs_only_data() -> None:
     assert registry.codes[-1] == "TE"
     child = Entitlement("TE", START, None, {"amount": 500_000, "band": "0-5", "school": "S0001"})
     child.validate(registry)
-    assert Entitlement.from_claim(child.to_claim(), registry=registry) == child
+    assert Entitlement.from_claim(child.to_claim(registry), registry=registry) == child
     with pytest.raises(EntitlementError, match="TE: attribute 'band' must be one of"):
         Entitlement("TE", START, None, {"amount": 1, "band": "16+"}).validate(registry)
     with pytest.raises(EntitlementError, match="unknown programme 'TE'"):
@@ -346,7 +348,7 @@ def test_valid_example_per_programme(code: str) -> None:
     """Each programme's typical entitlement validates and round-trips through its claim."""
     entitlement = Entitlement(code, START, END, VALID_ATTRIBUTES[code], StatusRef(3, URI))
     entitlement.validate()
-    assert Entitlement.from_claim(entitlement.to_claim()) == entitlement
+    assert Entitlement.from_claim(entitlement.to_claim(), status=StatusRef(3, URI)) == entitlement
 
 
 def test_optional_household_may_be_left_out() -> None:
@@ -523,11 +525,10 @@ def test_never_on_card_attribute_refused(key: str) -> None:
     assert str(info.value).startswith("TGXH: attribute ")
 
 
-def test_never_on_card_refused_in_claim() -> None:
-    """from_claim refuses a claim whose attributes carry a sensitive field."""
-    claim = bhyt_claim(a={"level": 2, "coverage": 100, "facility": "01-001", "Bhyt_Group": "HN"})
-    with pytest.raises(EntitlementError, match="'Bhyt_Group' may never appear on a card"):
-        Entitlement.from_claim(claim)
+def test_claim_cannot_carry_a_field_outside_the_schema() -> None:
+    """Positional values name only schema attributes: an extra (e.g. sensitive) value is refused."""
+    with pytest.raises(EntitlementError, match="4 attribute values for 3 attributes"):
+        Entitlement.from_claim([*bhyt_claim(), "HN"])
 
 
 def test_check_card_fields_walks_nested_structures() -> None:
@@ -587,19 +588,48 @@ def test_check_card_fields_custom_registry() -> None:
         check_card_fields({"Salary": 1}, registry=registry)
 
 
-NON_STRING_KEY_CLAIM: dict[Any, Any] = {**bhyt_claim(), 1: 2}
-
-
 # --- claims ---------------------------------------------------------------------------------
 
 
 def test_to_claim_layout() -> None:
-    """to_claim gives the documented wire form and leaves out empty parts."""
-    entitlement = Entitlement.from_claim(bhyt_claim())
-    assert entitlement.to_claim() == bhyt_claim()
+    """to_claim gives [programme, from, to|null, values in registry order], trailing gaps cut."""
+    entitlement = Entitlement.from_claim(bhyt_claim(), status=StatusRef(5, URI))
+    assert entitlement.to_claim() == ["BHYT", "2026-01-01", "2026-12-31", 2, 100, "01-001"]
     assert entitlement.status == StatusRef(5, URI)
     minimal = Entitlement("TGXH", START, None, {"amount": 500_000})
-    assert minimal.to_claim() == {"p": "TGXH", "from": "2026-01-01", "a": {"amount": 500_000}}
+    assert minimal.to_claim() == ["TGXH", "2026-01-01", None, 500_000]
+    no_household = Entitlement("GN", START, None, {"kind": "poor"})
+    assert no_household.to_claim() == ["GN", "2026-01-01", None, "poor"]
+
+
+def test_to_claim_refuses_attributes_outside_the_schema() -> None:
+    """An attribute the programme does not define cannot be encoded positionally."""
+    with pytest.raises(EntitlementError, match="unknown attribute 'extra' cannot be encoded"):
+        Entitlement("TGXH", START, None, {"amount": 1, "extra": 2}).to_claim()
+
+
+def test_absent_optional_attribute_in_the_middle_is_null() -> None:
+    """A gap before a present attribute is encoded as null and read back as absent."""
+    data = bundled()
+    data["programmes"].append(
+        {
+            "code": "HOCB",
+            "name_vi": "x",
+            "name_en": "x",
+            "owner": "MOET",
+            "legal_basis": "x",
+            "attributes": {
+                "tier": {"type": "enum", "required": False, "values": ["a", "b"]},
+                "amount": {"type": "int", "required": True, "min": 1, "max": 10},
+            },
+        }
+    )
+    registry = ProgrammeRegistry.from_mapping(data)
+    entitlement = Entitlement("HOCB", START, None, {"amount": 5})
+    assert entitlement.to_claim(registry) == ["HOCB", "2026-01-01", None, None, 5]
+    assert Entitlement.from_claim(["HOCB", "2026-01-01", None, None, 5], registry=registry) == (
+        entitlement
+    )
 
 
 def test_round_trip_through_json() -> None:
@@ -625,7 +655,7 @@ def test_open_ended_claim_without_attributes_in_custom_registry() -> None:
         }
     )
     registry = ProgrammeRegistry.from_mapping(data)
-    entitlement = Entitlement.from_claim({"p": "VT", "from": "2026-03-01"}, registry=registry)
+    entitlement = Entitlement.from_claim(["VT", "2026-03-01", None], registry=registry)
     assert entitlement.valid_to is None
     assert not entitlement.attributes
     assert entitlement.status is None
@@ -634,16 +664,17 @@ def test_open_ended_claim_without_attributes_in_custom_registry() -> None:
 @pytest.mark.parametrize(
     ("claim", "message"),
     [
-        (None, "must be a JSON object, got null"),
-        ([], "must be a JSON object, got a list"),
-        ("BHYT", "must be a JSON object, got a str"),
-        (bhyt_claim(extra=1), "unknown key 'extra'"),
-        (NON_STRING_KEY_CLAIM, "unknown key a non-string key"),
-        ({"from": "2026-01-01"}, "missing 'p'"),
-        ({"p": "BHXH", "a": {"kind": "participant"}}, "missing 'from'"),
-        (bhyt_claim(p=1), "'p' must be a string, got a int"),
+        (None, "must be a JSON array, got null"),
+        ({}, "must be a JSON array, got a dict"),
+        ("BHYT", "must be a JSON array, got a str"),
+        (("BHYT", "2026-01-01", None), "must be a JSON array, got a tuple"),
+        (["BHYT", "2026-01-01"], "needs \\[programme, from, to"),
+        ([], "needs \\[programme, from, to"),
+        (bhyt_claim(p=1), "the programme must be a string, got a int"),
+        (bhyt_claim(p=None), "the programme must be a string, got null"),
         (bhyt_claim(p="bhyt"), "unknown programme 'bhyt'"),
         (bhyt_claim(**{"from": 20260101}), "'from' must be a date string YYYY-MM-DD"),
+        (bhyt_claim(**{"from": None}), "'from' must be a date string YYYY-MM-DD"),
         (bhyt_claim(**{"from": "20260101"}), "'from' must be a date string YYYY-MM-DD"),
         (bhyt_claim(**{"from": "2026-1-1"}), "'from' must be a date string YYYY-MM-DD"),
         (bhyt_claim(**{"from": "2026-01-01T00:00:00"}), "'from' must be a date string"),
@@ -651,29 +682,16 @@ def test_open_ended_claim_without_attributes_in_custom_registry() -> None:
         (bhyt_claim(**{"from": "\uff12\uff10\uff12\uff16-01-01"}), "'from' must be a date string"),
         (bhyt_claim(**{"from": "2026-02-30"}), "'from' is not a calendar date"),
         (bhyt_claim(**{"from": "0000-01-01"}), "'from' is not a calendar date"),
-        (bhyt_claim(to=None), "'to' must be a date string"),
+        (bhyt_claim(to=20261231), "'to' must be a date string"),
         (bhyt_claim(to="2025-12-31"), "valid_to is before valid_from"),
-        (bhyt_claim(a={}), "'a' must be a non-empty object"),
-        (bhyt_claim(a=[["level", 2]]), "'a' must be a non-empty object"),
-        (bhyt_claim(a={1: 2}), "attribute names must be strings"),
-        (
-            bhyt_claim(a={"level": 2.0, "coverage": 100, "facility": "01-001"}),
-            "attribute 'level' must be an integer or a string, got a float",
-        ),
-        (
-            bhyt_claim(a={"level": True, "coverage": 100, "facility": "01-001"}),
-            "attribute 'level' must be an integer or a string, got a boolean",
-        ),
-        (bhyt_claim(a={"level": None, "coverage": 100, "facility": "01-001"}), "got null"),
-        (
-            bhyt_claim(a={"level": "2", "coverage": 100, "facility": "01-001"}),
-            "'level' must be an integer, got a str",
-        ),
-        (
-            bhyt_claim(a={"level": 3, "coverage": 100, "facility": "01-001"}),
-            "'coverage' must be 95 for level 3",
-        ),
-        (bhyt_claim(status=None), "status reference must be exactly"),
+        ([*bhyt_claim(), "x"], "4 attribute values for 3 attributes"),
+        (["GN", "2026-01-01", None, "poor", None], "trailing null attribute value"),
+        (bhyt_claim(level=2.0), "attribute 'level' must be an integer or a string, got a float"),
+        (bhyt_claim(level=True), "attribute 'level' must be an integer or a string, got a boolean"),
+        (bhyt_claim(level=[2]), "attribute 'level' must be an integer or a string, got a list"),
+        (bhyt_claim(level=None), "required attribute 'level' is missing"),
+        (bhyt_claim(level="2"), "'level' must be an integer, got a str"),
+        (bhyt_claim(level=3), "'coverage' must be 95 for level 3"),
     ],
 )
 def test_from_claim_rejections(claim: Any, message: str) -> None:
@@ -845,4 +863,5 @@ def test_valid_entitlements_round_trip(
     status = None if idx is None else StatusRef(idx, URI)
     original = Entitlement(code, start, end, attributes, status)
     original.validate()
-    assert Entitlement.from_claim(json.loads(json.dumps(original.to_claim()))) == original
+    wire = json.loads(json.dumps(original.to_claim()))
+    assert Entitlement.from_claim(wire, status=status) == original

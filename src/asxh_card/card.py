@@ -7,9 +7,17 @@ Claims (short names: every character costs QR space)::
     jti   card serial                        v     format version, 1
     prov  province code of the issuing authority (34-province table)
     name  holder's name, NFC                 dob   date of birth, YYYY-MM-DD
-    sex   "M" or "F"                         ent   entitlements (programmes.Entitlement)
-    status  card-level Token Status List reference
+    sex   "M" or "F"
+    ent   entitlements, each ``[programme, from, to | null, attribute values...]`` with
+          the values in the order the programme registry lists the attributes
+    status  card-level Token Status List reference ``{"status_list": {"idx", "uri"}}``
     gdn   optional guardian / authorised person {"sub", "name", "rel"}
+
+Status block: entitlement ``i`` (0-based, in ``ent`` order) has its own entry at
+``status.idx + 1 + i`` in the card's list, so one programme can be suspended or revoked without
+touching the others (DESIGN.md §2) while the card carries one IETF reference instead of seven.
+Together with the positional entitlements this keeps the largest realistic card inside QR
+version 20 and a typical one inside version 17 (DESIGN.md §3; docs/wire-format.md).
 
 :func:`verify_card` is the core path: QR text → JWS → claims → signature with a key the caller
 looks up by (issuer, kid) → time checks. The offline :class:`~asxh_card.verifier.Verifier` adds
@@ -21,7 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -35,6 +43,7 @@ from asxh_card.errors import (
     AsxhError,
     EntitlementError,
     IdentifierError,
+    InvalidInputError,
     MalformedError,
     PayloadTooLargeError,
     UnknownKeyError,
@@ -53,6 +62,7 @@ __all__ = [
     "KeyLookup",
     "parse_card_jws",
     "sign_card",
+    "status_block",
     "token_from_qr_text",
     "verify_card",
 ]
@@ -149,7 +159,28 @@ class CardClaims:
     guardian: Guardian | None = None
     version: int = field(default=CARD_VERSION)
 
-    def to_claims(self) -> dict[str, Any]:
+    def __post_init__(self) -> None:
+        """Give each entitlement its entry in the card's status block, or refuse a mismatch."""
+        if self.status is None:
+            if any(e.status is not None for e in self.entitlements):
+                raise InvalidInputError(
+                    "entitlement status entries need a card status: they follow the card's entry"
+                )
+            return
+        block = status_block(self.status, len(self.entitlements))
+        if all(e.status == ref for e, ref in zip(self.entitlements, block, strict=True)):
+            return
+        filled = []
+        for position, (given, ref) in enumerate(zip(self.entitlements, block, strict=True)):
+            if given.status is not None and given.status != ref:
+                raise InvalidInputError(
+                    f"entitlement {position} ({given.programme}) must use status entry "
+                    f"{ref.idx} of the card's list (the card's entry + {position + 1})"
+                )
+            filled.append(given if given.status is not None else replace(given, status=ref))
+        object.__setattr__(self, "entitlements", tuple(filled))
+
+    def to_claims(self, registry: ProgrammeRegistry | None = None) -> dict[str, Any]:
         """The JSON claim set, in a fixed member order."""
         claims: dict[str, Any] = {
             "iss": self.issuer,
@@ -163,7 +194,7 @@ class CardClaims:
             "name": self.holder.name,
             "dob": self.holder.date_of_birth.isoformat(),
             "sex": self.holder.sex,
-            "ent": [e.to_claim() for e in self.entitlements],
+            "ent": [e.to_claim(registry) for e in self.entitlements],
         }
         if self.status is not None:
             claims["status"] = self.status.to_claim()
@@ -206,8 +237,12 @@ class CardClaims:
         if not isinstance(ents, list) or not 0 < len(ents) <= MAX_ENTITLEMENTS:
             raise MalformedError(f"ent must list 1-{MAX_ENTITLEMENTS} entitlements")
         try:
-            entitlements = tuple(Entitlement.from_claim(e, registry=registry) for e in ents)
             status = status_ref_from_claim(claims["status"]) if "status" in claims else None
+            block = status_block(status, len(ents)) if status is not None else [None] * len(ents)
+            entitlements = tuple(
+                Entitlement.from_claim(e, registry=registry, status=ref)
+                for e, ref in zip(ents, block, strict=True)
+            )
         except EntitlementError as exc:
             raise MalformedError(str(exc)) from None
         if len({e.programme for e in entitlements}) != len(entitlements):
@@ -232,6 +267,11 @@ class CardClaims:
             status=status,
             guardian=_guardian(claims["gdn"]) if "gdn" in claims else None,
         )
+
+
+def status_block(status: StatusRef, count: int) -> list[StatusRef]:
+    """The status entries of a card's ``count`` entitlements: the entries after the card's."""
+    return [StatusRef(status.idx + 1 + i, status.uri) for i in range(count)]
 
 
 def _asxh_number(value: object, what: str) -> str:

@@ -76,7 +76,6 @@ _TEXT_MAX = 2000
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Printable ASCII without spaces: a status-list URI is a plain URL, never an IRI.
 _STATUS_URI = re.compile(r"https?://[\x21-\x7e]+")
-_CLAIM_KEYS: Final = frozenset({"p", "from", "to", "a", "status"})
 _REGISTRY_RESOURCE: Final = "programmes.json"
 
 
@@ -445,6 +444,10 @@ def _load_json(data: bytes, source: str) -> object:
         raise _registry_error(source, f"not valid UTF-8 JSON ({exc})") from exc
 
 
+#: Bounded, so that a stream of forged cards with random attributes cannot grow the memo.
+_MAX_REMEMBERED_SETS = 8192
+
+
 class ProgrammeRegistry:
     """The programmes a card may carry and the fields it may never carry.
 
@@ -455,7 +458,13 @@ class ProgrammeRegistry:
     file order.
     """
 
-    __slots__ = ("_never", "_never_normalised", "_programmes", "never_on_card_note")
+    __slots__ = (
+        "_never",
+        "_never_normalised",
+        "_programmes",
+        "_valid_attribute_sets",
+        "never_on_card_note",
+    )
 
     def __init__(
         self,
@@ -487,6 +496,9 @@ class ProgrammeRegistry:
         if not table:
             raise _registry_error("programmes", "the registry lists no programme")
         self._programmes: Mapping[str, Programme] = MappingProxyType(table)
+        # Attribute sets that passed check_entitlement_attributes: cards repeat a handful of them
+        # (the same BHYT level and facility, the same monthly amounts), and the check is pure.
+        self._valid_attribute_sets: dict[tuple[object, ...], None] = {}
 
     @classmethod
     def default(cls) -> ProgrammeRegistry:
@@ -532,6 +544,34 @@ class ProgrammeRegistry:
     def never_on_card(self) -> tuple[str, ...]:
         """Field names that may never appear on a card (compared after :func:`_normalise_key`)."""
         return self._never
+
+    def check_entitlement_attributes(
+        self, programme: Programme, attributes: Mapping[str, object]
+    ) -> None:
+        """Refuse never-on-card keys, then check ``attributes`` against ``programme``'s schema.
+
+        Memoised on (programme, attribute names, value types, values): the type is part of the key
+        because ``True == 1`` in Python, and a boolean must never pass as an integer.
+        """
+        try:
+            memo_key: tuple[object, ...] | None = (
+                programme.code,
+                *[(k, v.__class__, v) for k, v in attributes.items()],
+            )
+            if memo_key in self._valid_attribute_sets:
+                return
+        except TypeError:  # an unhashable value: check it, but do not remember it
+            memo_key = None
+        for key in attributes:
+            # Checked before the schema so the message says why, not just "unknown".
+            if self.is_never_on_card(key):
+                raise EntitlementError(
+                    f"{programme.code}: attribute {_show(key)} may never appear on a card "
+                    "(sensitive or identifying data; Law 91/2025/QH15, Decree 356/2025/ND-CP)"
+                )
+        programme.check_attributes(attributes)
+        if memo_key is not None and len(self._valid_attribute_sets) < _MAX_REMEMBERED_SETS:
+            self._valid_attribute_sets[memo_key] = None
 
     def is_never_on_card(self, key: str) -> bool:
         """Tell whether ``key`` may never go on a card (in any case or with any separator)."""
@@ -623,10 +663,10 @@ def status_ref_from_claim(obj: object) -> StatusRef:
     or ``http://`` URL of at most 200 characters (plain http is acceptable because the status
     list token is itself signed). Anything else raises :class:`EntitlementError`.
     """
-    if not _is_mapping(obj) or set(obj) != {"status_list"}:
+    if not _is_mapping(obj) or len(obj) != 1 or "status_list" not in obj:
         raise EntitlementError("status reference must be exactly {'status_list': {...}}")
     inner = obj["status_list"]
-    if not _is_mapping(inner) or set(inner) != {"idx", "uri"}:
+    if not _is_mapping(inner) or len(inner) != 2 or "idx" not in inner or "uri" not in inner:
         raise EntitlementError("status reference: 'status_list' must have exactly 'idx' and 'uri'")
     idx, uri = _check_status_fields(inner["idx"], inner["uri"])
     return StatusRef(idx=idx, uri=uri)
@@ -690,14 +730,26 @@ def _empty_attributes() -> Mapping[str, AttributeValue]:
     return MappingProxyType({})
 
 
-def _claim_date(obj: Mapping[str, object], key: str) -> date:
-    value = obj[key]
-    if not isinstance(value, str) or _ISO_DATE.fullmatch(value) is None:
+def _claim_date(value: object, key: str) -> date:
+    if not isinstance(value, str):
         raise EntitlementError(f"entitlement claim: {key!r} must be a date string YYYY-MM-DD")
+    parsed = _iso_date(value)
+    if parsed is None:
+        if _ISO_DATE.fullmatch(value) is None:
+            raise EntitlementError(f"entitlement claim: {key!r} must be a date string YYYY-MM-DD")
+        raise EntitlementError(f"entitlement claim: {key!r} is not a calendar date")
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(value: str) -> date | None:
+    """The date of an exact ``YYYY-MM-DD`` string, else None (cached: cards repeat dates)."""
+    if _ISO_DATE.fullmatch(value) is None:
+        return None
     try:
         return date.fromisoformat(value)
-    except ValueError as exc:
-        raise EntitlementError(f"entitlement claim: {key!r} is not a calendar date") from exc
+    except ValueError:
+        return None
 
 
 def _check_day(value: object, name: str, programme: str) -> None:
@@ -754,14 +806,7 @@ class Entitlement:
             if not isinstance(self.status, StatusRef):
                 raise EntitlementError(f"{code}: status must be a StatusRef")
             _check_status_fields(self.status.idx, self.status.uri)
-        for key in self.attributes:
-            # Checked before the schema so the message says why, not just "unknown".
-            if reg.is_never_on_card(key):
-                raise EntitlementError(
-                    f"{code}: attribute {_show(key)} may never appear on a card "
-                    "(sensitive or identifying data; Law 91/2025/QH15, Decree 356/2025/ND-CP)"
-                )
-        programme.check_attributes(self.attributes)
+        reg.check_entitlement_attributes(programme, self.attributes)
 
     def state_at(self, day: date) -> EntitlementState:
         """``active``, ``not_yet_valid`` or ``expired`` on ``day`` (both ends inclusive).
@@ -775,60 +820,79 @@ class Entitlement:
             return EntitlementState.EXPIRED
         return EntitlementState.ACTIVE
 
-    def to_claim(self) -> dict[str, Any]:
-        """Return the card wire form; ``to``, ``a`` and ``status`` are left out when empty."""
-        claim: dict[str, Any] = {"p": self.programme, "from": self.valid_from.isoformat()}
-        if self.valid_to is not None:
-            claim["to"] = self.valid_to.isoformat()
-        if self.attributes:
-            claim["a"] = dict(self.attributes)
-        if self.status is not None:
-            claim["status"] = self.status.to_claim()
-        return claim
+    def to_claim(self, registry: ProgrammeRegistry | None = None) -> list[Any]:
+        """Return the compact card wire form (DESIGN.md §3, docs/wire-format.md)::
+
+            [programme, from, to | null, attribute values...]
+
+        Attribute values are positional, in the order the registry lists the programme's
+        attributes; an absent optional attribute is ``null`` and trailing absent ones are left
+        out. The status entry is not written here: it follows from the card's status block.
+        """
+        reg = ProgrammeRegistry.default() if registry is None else registry
+        programme = reg.get(self.programme)
+        unknown = [k for k in self.attributes if k not in programme.attributes]
+        if unknown:
+            raise EntitlementError(
+                f"{programme.code}: unknown attribute {_show(unknown[0])} cannot be encoded"
+            )
+        values = [self.attributes.get(name) for name in programme.attributes]
+        while values and values[-1] is None:
+            values.pop()
+        return [
+            self.programme,
+            self.valid_from.isoformat(),
+            None if self.valid_to is None else self.valid_to.isoformat(),
+            *values,
+        ]
 
     @classmethod
-    def from_claim(cls, obj: object, *, registry: ProgrammeRegistry | None = None) -> Entitlement:
-        """Parse and validate the wire form strictly.
+    def from_claim(
+        cls,
+        obj: object,
+        *,
+        registry: ProgrammeRegistry | None = None,
+        status: StatusRef | None = None,
+    ) -> Entitlement:
+        """Parse and validate the compact wire form strictly (see :meth:`to_claim`).
 
-        Refuses unknown keys, ``null`` for an omitted key, an empty ``a``, non-ISO dates,
-        booleans or floats for integers, and anything :meth:`validate` refuses. Raises only
+        Refuses anything but a JSON array ``[programme, from, to | null, values...]``, non-ISO
+        dates, booleans or floats for integers, more values than the programme has attributes,
+        a trailing ``null`` (one card, one encoding), and anything :meth:`validate` refuses.
+        ``status`` is the entry the card's status block gives this entitlement. Raises only
         :class:`EntitlementError`, whatever JSON-like value it is given.
         """
-        if not _is_mapping(obj):
+        if type(obj) is not list:
+            raise EntitlementError(f"entitlement claim must be a JSON array, got {_type_name(obj)}")
+        if len(obj) < 3:
+            raise EntitlementError("entitlement claim: needs [programme, from, to | null, ...]")
+        programme_code, raw_from, raw_to, *values = obj
+        if not isinstance(programme_code, str):
             raise EntitlementError(
-                f"entitlement claim must be a JSON object, got {_type_name(obj)}"
+                f"entitlement claim: the programme must be a string, got "
+                f"{_type_name(programme_code)}"
             )
-        for key in obj:
-            if not isinstance(key, str) or key not in _CLAIM_KEYS:
-                name = _show(key) if isinstance(key, str) else "a non-string key"
-                raise EntitlementError(f"entitlement claim: unknown key {name}")
-        for key in ("p", "from"):
-            if key not in obj:
-                raise EntitlementError(f"entitlement claim: missing {key!r}")
-        programme = obj["p"]
-        if not isinstance(programme, str):
+        reg = ProgrammeRegistry.default() if registry is None else registry
+        programme = reg.get(programme_code)
+        valid_from = _claim_date(raw_from, "from")
+        valid_to = None if raw_to is None else _claim_date(raw_to, "to")
+        names = tuple(programme.attributes)
+        if len(values) > len(names):
             raise EntitlementError(
-                f"entitlement claim: 'p' must be a string, got {_type_name(programme)}"
+                f"{programme.code}: {len(values)} attribute values for {len(names)} attributes"
             )
-        valid_from = _claim_date(obj, "from")
-        valid_to = _claim_date(obj, "to") if "to" in obj else None
+        if values and values[-1] is None:
+            raise EntitlementError(f"{programme.code}: trailing null attribute value")
         attributes: dict[str, AttributeValue] = {}
-        if "a" in obj:
-            raw = obj["a"]
-            if not _is_mapping(raw) or not raw:
+        for name, value in zip(names, values, strict=False):
+            if value is None:
+                continue
+            if not (_is_int(value) or isinstance(value, str)):
                 raise EntitlementError(
-                    "entitlement claim: 'a' must be a non-empty object (omit it when empty)"
+                    f"{programme.code}: attribute {_show(name)} must be an integer or a string, "
+                    f"got {_type_name(value)}"
                 )
-            for key, value in raw.items():
-                if not isinstance(key, str):
-                    raise EntitlementError("entitlement claim: attribute names must be strings")
-                if not (_is_int(value) or isinstance(value, str)):
-                    raise EntitlementError(
-                        f"entitlement claim: attribute {_show(key)} must be an integer or a "
-                        f"string, got {_type_name(value)}"
-                    )
-                attributes[key] = value
-        status = status_ref_from_claim(obj["status"]) if "status" in obj else None
-        entitlement = cls(programme, valid_from, valid_to, attributes, status)
-        entitlement.validate(registry)
+            attributes[name] = value
+        entitlement = cls(programme_code, valid_from, valid_to, attributes, status)
+        entitlement.validate(reg)
         return entitlement

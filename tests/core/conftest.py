@@ -107,13 +107,11 @@ class Kit:
                     valid_from=date(2026, 1, 1),
                     valid_to=date(2026, 12, 31),
                     attributes={"level": 2, "coverage": 100, "facility": "79-001"},
-                    status=StatusRef(idx=4242, uri=STATUS_URI),
                 ),
                 Entitlement(
                     programme="TGXH",
                     valid_from=date(2026, 1, 1),
                     attributes={"amount": 750_000},
-                    status=StatusRef(idx=977, uri=STATUS_URI),
                 ),
             ),
             "status": StatusRef(idx=31_337, uri=STATUS_URI),

@@ -32,12 +32,12 @@ def six_programmes() -> tuple[Entitlement, ...]:
     bhyt_attrs = {"level": 2, "coverage": 100, "facility": "79-123"}
     gn_attrs = {"kind": "near_poor", "household": "HN-2026-001234"}
     return (
-        Entitlement("TGXH", start, end, {"amount": 1_500_000}, status(123456)),
-        Entitlement("GN", start, end, gn_attrs, status(34567)),
-        Entitlement("NCC", start, None, {"amount": 2_789_000}, status(45678)),
-        Entitlement("BHXH", start, None, {"kind": "pensioner"}, status(56789)),
-        Entitlement("BHYT", start, end, bhyt_attrs, status(67890)),
-        Entitlement("BHTN", start, date(2026, 6, 30), {"amount": 4_960_000}, status(78901)),
+        Entitlement("TGXH", start, end, {"amount": 1_500_000}),
+        Entitlement("GN", start, end, gn_attrs),
+        Entitlement("NCC", start, None, {"amount": 2_789_000}),
+        Entitlement("BHXH", start, None, {"kind": "pensioner"}),
+        Entitlement("BHYT", start, end, bhyt_attrs),
+        Entitlement("BHTN", start, date(2026, 6, 30), {"amount": 4_960_000}),
     )
 
 
@@ -47,7 +47,6 @@ def bhyt() -> Entitlement:
         date(2026, 1, 1),
         date(2026, 12, 31),
         {"level": 2, "coverage": 100, "facility": "79-123"},
-        status(48213),
     )
 
 

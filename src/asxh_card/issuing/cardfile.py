@@ -42,7 +42,8 @@ __all__ = ["CardDescription", "CardFileError", "parse_card_description", "parse_
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TOP = ({"issuer", "province", "holder", "entitlements", "validity"}, {"guardian", "status"})
 _HOLDER = ({"asxh_number", "name", "date_of_birth", "sex"}, set[str]())
-_ENTITLEMENT = ({"programme", "from"}, {"to", "attributes", "status"})
+# No per-entitlement status: an entitlement's entry follows the card's (card.py, status block).
+_ENTITLEMENT = ({"programme", "from"}, {"to", "attributes"})
 _GUARDIAN = ({"asxh_number", "name"}, {"relation"})
 _STATUS = ({"idx", "uri"}, set[str]())
 _VALIDITY = ({"expires"}, {"not_before"})
@@ -127,7 +128,6 @@ class _Parser:
             valid_from=self.day(raw["from"], f"{where}.from"),
             valid_to=self.day(raw["to"], f"{where}.to") if raw.get("to") is not None else None,
             attributes=attributes,
-            status=self.status(raw["status"], f"{where}.status") if "status" in raw else None,
         )
 
     def description(self, value: object) -> CardDescription:

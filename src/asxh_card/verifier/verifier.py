@@ -58,7 +58,6 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.programmes import EntitlementState, ProgrammeRegistry
-from asxh_card.verifier import _fast
 from asxh_card.verifier.bundle import (
     LoadedStatusList,
     TrustBundle,
@@ -300,8 +299,8 @@ class Verifier:
         if not isinstance(text, str):
             raise MalformedError("the card must be given as text")
         text = text.strip()
-        token = _fast.token_from_qr_text(text) if text.startswith("asxh:") else text
-        parsed, payload = _fast.parse_card_token(token)
+        token = _card.token_from_qr_text(text) if text.startswith("asxh:") else text
+        parsed, payload = _card.parse_card_jws(token)
         issuer_id = payload.get("iss")
         if not isinstance(issuer_id, str):
             raise MalformedError("missing iss")
@@ -312,12 +311,7 @@ class Verifier:
         if key is None:
             raise UnknownKeyError(f"issuer {issuer_id!r} has no key {(parsed.kid or '')[:64]!r}")
         _jws.verify_signature(parsed, key.key)
-        card = _fast.card_claims(payload, self._registry)
-        if card is None:
-            # Not the common case: the core's strict parser decides and names the problem.
-            if isinstance(payload, _fast.FastPayload):
-                payload = _card.parse_card_jws(token)[1]
-            card = CardClaims.from_claims(payload, registry=self._registry)
+        card = CardClaims.from_claims(payload, registry=self._registry)
         if not key.covers(card.issued_at):
             raise KeyOutsideWindowError(f"card iat {card.issued_at} outside the key's window")
         if card.province != issuer.province:
