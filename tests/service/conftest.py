@@ -1,7 +1,7 @@
 """Service test fixtures: one app per test module and database (SQLite file, PostgreSQL).
 
 PostgreSQL runs when ``ASXH_TEST_POSTGRES_URL`` is set (a fresh schema per module); otherwise
-those parameters are skipped with the reason.
+those parameters are skipped with the reason, or fail when ``ASXH_REQUIRE_POSTGRES=1`` (CI).
 """
 
 from __future__ import annotations
@@ -162,6 +162,8 @@ def service(
         yield from build_service(tmp, f"sqlite:///{tmp / 'asxh.db'}", "sqlite")
         return
     if not POSTGRES_URL:
+        if os.environ.get("ASXH_REQUIRE_POSTGRES") == "1":
+            pytest.fail("ASXH_REQUIRE_POSTGRES=1 but ASXH_TEST_POSTGRES_URL is not set")
         pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
