@@ -15,6 +15,7 @@ from asxh_card._core.deflate import inflate_raw
 from asxh_card._core.keys import PrivateKey, PublicKey
 from asxh_card.errors import (
     ExpiredError,
+    InvalidInputError,
     MalformedError,
     NotYetValidError,
     PayloadTooLargeError,
@@ -328,3 +329,40 @@ def test_verify_raises_only_verification_errors_for_lookup_type_errors(
 
     with pytest.raises(VerificationError):
         _card.verify_card(kit.card_token(es256_key), keys=lookup, now=kit.now)
+
+
+def test_entitlements_take_the_entries_after_the_card(kit: Kit) -> None:
+    """Status block: entitlement i gets entry card.idx + 1 + i of the card's list."""
+    claims = kit.claims()
+    assert claims.status is not None
+    assert [e.status for e in claims.entitlements] == _card.status_block(
+        claims.status, len(claims.entitlements)
+    )
+    assert [e.status.idx for e in claims.entitlements if e.status] == [31_338, 31_339]
+
+
+def test_entitlement_status_outside_the_block_is_refused(kit: Kit) -> None:
+    """An entitlement status that is not the card's entry + 1 + i cannot be encoded."""
+    from asxh_card._core.statuslist import StatusRef
+
+    ents = list(kit.claims().entitlements)
+    ents[1] = replace(ents[1], status=StatusRef(5, kit.status_uri))
+    with pytest.raises(InvalidInputError, match=r"entitlement 1 \(TGXH\) must use status entry"):
+        kit.claims(entitlements=tuple(ents))
+
+
+def test_entitlement_status_without_card_status_is_refused(kit: Kit) -> None:
+    """Entitlement entries follow the card's entry: without a card status there are none."""
+    with_entries = kit.claims().entitlements
+    with pytest.raises(InvalidInputError, match="need a card status"):
+        kit.claims(entitlements=with_entries, status=None)
+    assert all(e.status is None for e in kit.claims(status=None).entitlements)
+
+
+def test_block_survives_the_wire(es256_key: PrivateKey, kit: Kit) -> None:
+    """Signed and verified, each entitlement keeps its own entry of the block."""
+    claims = kit.claims()
+    text = _card.qr_text(_card.sign_card(claims, es256_key))
+    card = _card.verify_card(text, keys=kit.lookup(es256_key), now=kit.now)
+    assert [e.status for e in card.entitlements] == [e.status for e in claims.entitlements]
+    assert "status" not in str(card.to_claims()["ent"])

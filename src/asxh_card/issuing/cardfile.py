@@ -8,8 +8,7 @@ Documented in ``docs/issuing.md``; ``examples/card.json`` is a complete example:
                  "sex": "F"},
       "entitlements": [
         {"programme": "BHYT", "from": "2026-01-01", "to": "2026-12-31",
-         "attributes": {"level": 2, "coverage": 100, "facility": "79-123"},
-         "status": {"idx": 5, "uri": "https://..."}}
+         "attributes": {"level": 2, "coverage": 100, "facility": "79-123"}}
       ],
       "guardian": {"asxh_number": "...", "name": "...", "relation": "guardian"},
       "status": {"idx": 31337, "uri": "https://..."},
