@@ -370,3 +370,29 @@ def test_expired_and_forged_tokens(service: Any) -> None:
     tampered = f"{header}.{payload[:-2]}AA.{signature}"
     response = service.call(None, "GET", "/v1/me", headers={"Authorization": f"Bearer {tampered}"})
     assert response.status_code == 401
+
+
+def test_unexpected_errors_become_a_500_problem_without_details(service: Any) -> None:
+    secret = "Nguyễn Văn Bí Mật 079190001234"
+
+    def boom() -> None:
+        raise RuntimeError(secret)
+
+    if not any(getattr(r, "path", "") == "/test-only/boom" for r in service.app.routes):
+        service.app.add_api_route("/test-only/boom", boom, methods=["GET"])
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    logger = logging.getLogger("asxh_card.service")
+    logger.addHandler(handler)
+    try:
+        response = service.client.get("/test-only/boom")
+    finally:
+        logger.removeHandler(handler)
+    problem = _assert_problem(response, 500, "internal-error")
+    assert secret not in response.text
+    assert problem["title_vi"]
+    logs = stream.getvalue()
+    assert '"error_type": "RuntimeError"' in logs
+    assert secret not in logs
+    assert "079190001234" not in logs

@@ -22,6 +22,7 @@ __all__ = ["JsonFormatter", "configure_logging", "request_logging_middleware"]
 
 _STANDARD: Final = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
 _log = logging.getLogger("asxh_card.service.access")
+_error_log = logging.getLogger("asxh_card.service")
 
 
 class JsonFormatter(logging.Formatter):
@@ -66,7 +67,24 @@ async def request_logging_middleware(
     started = time.perf_counter()
     status = 500
     try:
-        response = await call_next(request)
+        try:
+            response = await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence, see below
+            # Answer here instead of letting the server log a traceback: exception messages
+            # (a database error quotes the statement's parameters) can hold personal data.
+            from asxh_card.service.problems import problem_response  # noqa: PLC0415
+
+            route = request.scope.get("route")
+            _error_log.error(
+                "unhandled error",
+                extra={
+                    "event": "unhandled_error",
+                    "error_type": type(exc).__name__,
+                    "route": getattr(route, "path", None),
+                    "request_id": rid,
+                },
+            )
+            response = problem_response("internal-error", request=request)
         status = response.status_code
     finally:
         route = request.scope.get("route")
