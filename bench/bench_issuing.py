@@ -52,12 +52,9 @@ def main() -> None:
             date(2026, 1, 1),
             date(2027, 12, 31),
             {"level": 2, "coverage": 100, "facility": "79-123"},
-            StatusRef(48213, URI),
         ),
-        Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}, StatusRef(120977, URI)),
-        Entitlement(
-            "GN", date(2026, 1, 1), date(2027, 12, 31), {"kind": "near_poor"}, StatusRef(7731, URI)
-        ),
+        Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}),
+        Entitlement("GN", date(2026, 1, 1), date(2027, 12, 31), {"kind": "near_poor"}),
     )
     guardian = Guardian("79428804839", "Đặng Quốc Bảo", "authorised")
     print("asxh-card issuing benchmark (one core, medians of 5 runs)")

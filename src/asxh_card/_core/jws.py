@@ -14,6 +14,7 @@ by (issuer, kid) itself, and only then spend a signature verification:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -220,6 +221,15 @@ def verify_signature(jws: CompactJWS, key: PublicKey) -> None:
         raise BadSignatureError("signature check failed")
 
 
+@functools.lru_cache(maxsize=64)
+def _encoded_header(alg: str, kid: str, typ: str, *, compress: bool) -> str:
+    """The base64url protected header: the same for every token of one key and type."""
+    header = {"alg": alg, "kid": kid, "typ": typ}
+    if compress:
+        header["zip"] = "DEF"
+    return b64url_encode(strictjson.dumps(header))
+
+
 def sign_compact(
     payload: Mapping[str, Any] | bytes,
     signer: Signer,
@@ -232,10 +242,9 @@ def sign_compact(
     The header is ``{"alg", "kid", "typ"}`` plus ``"zip": "DEF"`` when ``compress``; JSON is
     compact UTF-8 (a Vietnamese name is not escaped to ``\\uXXXX``).
     """
-    header: dict[str, str] = {"alg": signer.alg, "kid": signer.kid, "typ": typ}
     body = payload if isinstance(payload, bytes) else strictjson.dumps(payload)
     if compress:
-        header["zip"] = "DEF"
         body = deflate_raw(body)
-    signing_input = f"{b64url_encode(strictjson.dumps(header))}.{b64url_encode(body)}"
+    header = _encoded_header(signer.alg, signer.kid, typ, compress=compress)
+    signing_input = f"{header}.{b64url_encode(body)}"
     return f"{signing_input}.{b64url_encode(signer.sign(signing_input.encode('ascii')))}"
