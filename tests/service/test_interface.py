@@ -139,10 +139,15 @@ def test_no_500_on_any_json(service: Any, body: dict[str, Any], target: str) -> 
             "/v1/cards/{}/qr.png",
             "/v1/status-lists/{}",
             "/v1/reconciliations/{}",
+            "/v1/audit?before_id={}",
+            "/v1/audit?limit={}",
         ]
     ),
 )
 def test_no_500_on_any_path(service: Any, segment: str, template: str) -> None:
+    for number in ("9223372036854775808", "-1", "0", "99999999999999999999999"):
+        response = service.call("admin", "GET", template.format(number))
+        assert response.status_code < 500, (template, number)
     from urllib.parse import quote
 
     response = service.call("admin", "GET", template.format(quote(segment, safe="")))
@@ -396,3 +401,27 @@ def test_unexpected_errors_become_a_500_problem_without_details(service: Any) ->
     assert '"error_type": "RuntimeError"' in logs
     assert secret not in logs
     assert "079190001234" not in logs
+
+
+def test_large_bodies_are_refused_before_reading(service: Any) -> None:
+    big = b'{"pin": "' + b"1" * 70_000 + b'"}'
+    response = service.call(
+        "off79", "POST", "/v1/persons", content=big, headers={"Content-Type": "application/json"}
+    )
+    _assert_problem(response, 413, "payload-too-large")
+    photo = service.call(
+        "sp",
+        "POST",
+        "/v1/verify",
+        files={"photo": ("p.png", b"\0" * (10 * 1024 * 1024), "image/png")},
+    )
+    _assert_problem(photo, 413, "payload-too-large")
+    broken = service.call(
+        "sp",
+        "POST",
+        "/v1/verify",
+        content=b"--x\r\nnot multipart",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert broken.status_code in (400, 422)
+    assert broken.headers["content-type"] == "application/problem+json"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
+
+from fastapi import Path
 
 from asxh_card.service.problems import PROBLEM_BASE, PROBLEM_TYPES
 
-__all__ = ["problems"]
+__all__ = ["IdPath", "problems"]
+
+#: A database id in a path: a positive 32-bit integer (larger values are refused with 422).
+IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 _MEDIA: Final = "application/problem+json"
 

@@ -243,7 +243,7 @@ def audit_log(
     ctx: Ctx,
     principal: Reader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before_id: Annotated[int | None, Query(ge=1)] = None,
+    before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
     with transaction(ctx) as session:

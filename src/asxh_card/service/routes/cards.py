@@ -10,7 +10,7 @@ from sqlalchemy import select
 from asxh_card.service import cards as card_service
 from asxh_card.service.deps import Ctx, Reader, Writer, request_id, transaction
 from asxh_card.service.models import Card, Entitlement
-from asxh_card.service.routes._common import problems
+from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import (
     CardIn,
     CardOut,
@@ -106,7 +106,7 @@ def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[E
     summary="Get an entitlement",
     responses=problems("not-found", "forbidden"),
 )
-def read_entitlement(entitlement_id: int, ctx: Ctx, principal: Reader) -> EntitlementOut:
+def read_entitlement(entitlement_id: IdPath, ctx: Ctx, principal: Reader) -> EntitlementOut:
     """One entitlement of your province."""
     with transaction(ctx) as session:
         row = get_entitlement(session, principal, entitlement_id)
@@ -121,7 +121,7 @@ def read_entitlement(entitlement_id: int, ctx: Ctx, principal: Reader) -> Entitl
     responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement"),
 )
 def update_entitlement(
-    entitlement_id: int, body: EntitlementPatch, ctx: Ctx, principal: Writer, request: Request
+    entitlement_id: IdPath, body: EntitlementPatch, ctx: Ctx, principal: Writer, request: Request
 ) -> EntitlementOut:
     """Change window, attributes or category; re-issue the card to carry the change."""
     changes = body.model_dump(exclude_unset=True)
@@ -141,7 +141,7 @@ def update_entitlement(
     responses=problems("not-found", "forbidden", "conflict"),
 )
 def end_entitlement(
-    entitlement_id: int, body: EndIn, ctx: Ctx, principal: Writer, request: Request
+    entitlement_id: IdPath, body: EndIn, ctx: Ctx, principal: Writer, request: Request
 ) -> EntitlementOut:
     """End on ``end_date``; today or earlier also revokes its status entry at once."""
     with transaction(ctx) as session:
@@ -167,7 +167,7 @@ def end_entitlement(
 )
 def change_entitlement(
     *,
-    entitlement_id: int,
+    entitlement_id: IdPath,
     action: Action,
     body: StatusChangeIn,
     ctx: Ctx,

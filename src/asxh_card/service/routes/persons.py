@@ -16,7 +16,7 @@ from asxh_card.service.deps import Ctx, Reader, Writer, in_scope, request_id, tr
 from asxh_card.service.models import Person, Reconciliation
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.registry import PersonData, clean_name, clean_text
-from asxh_card.service.routes._common import problems
+from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import (
     AliasIn,
     LinkPinIn,
@@ -255,7 +255,9 @@ def list_reconciliations(ctx: Ctx, principal: Reader) -> list[ReconciliationOut]
     summary="Get a reconciliation",
     responses=problems("not-found", "forbidden"),
 )
-def read_reconciliation(reconciliation_id: int, ctx: Ctx, principal: Reader) -> ReconciliationOut:
+def read_reconciliation(
+    reconciliation_id: IdPath, ctx: Ctx, principal: Reader
+) -> ReconciliationOut:
     """Submitted and current values of the differing fields."""
     with transaction(ctx) as session:
         return reconciliation_out(
@@ -270,7 +272,7 @@ def read_reconciliation(reconciliation_id: int, ctx: Ctx, principal: Reader) -> 
     responses=problems("not-found", "forbidden", "conflict"),
 )
 def resolve_reconciliation(
-    reconciliation_id: int, body: ResolveIn, ctx: Ctx, principal: Writer, request: Request
+    reconciliation_id: IdPath, body: ResolveIn, ctx: Ctx, principal: Writer, request: Request
 ) -> ReconciliationOut:
     """Accept or reject the submitted values.
 

@@ -16,7 +16,7 @@ from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Anyone, Ctx, transaction
 from asxh_card.service.models import Issuer, StatusListRow
 from asxh_card.service.problems import ProblemError
-from asxh_card.service.routes._common import problems
+from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import VerifyIn
 
 router = APIRouter(tags=["trust"])
@@ -47,7 +47,7 @@ def _not_modified(etag: str, if_none_match: str | None) -> bool:
     },
 )
 def status_list(
-    list_id: int,
+    list_id: IdPath,
     ctx: Ctx,
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
 ) -> Response:
