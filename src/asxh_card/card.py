@@ -76,7 +76,9 @@ MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
 _ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_ASXH_DIGITS = re.compile(r"[0-9]{11}")
+_PROVINCE = re.compile(r"[0-9]{2}")
 _CLAIMS = frozenset(
     {
         "iss",
@@ -167,9 +169,13 @@ class CardClaims:
                     "entitlement status entries need a card status: they follow the card's entry"
                 )
             return
+        first, uri = self.status.idx + 1, self.status.uri
+        if all(
+            e.status is not None and e.status.idx == first + i and e.status.uri == uri
+            for i, e in enumerate(self.entitlements)
+        ):
+            return  # already the block (always so when parsed from a card)
         block = status_block(self.status, len(self.entitlements))
-        if all(e.status == ref for e, ref in zip(self.entitlements, block, strict=True)):
-            return
         filled = []
         for position, (given, ref) in enumerate(zip(self.entitlements, block, strict=True)):
             if given.status is not None and given.status != ref:
@@ -228,7 +234,7 @@ class CardClaims:
         if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
             raise MalformedError("jti is not a valid card serial")
         province = claims["prov"]
-        if not isinstance(province, str) or not re.fullmatch(r"[0-9]{2}", province):
+        if not isinstance(province, str) or not _PROVINCE.fullmatch(province):
             raise MalformedError("prov must be a 2-digit province code")
         sex = claims["sex"]
         if sex not in ("M", "F"):
@@ -275,7 +281,7 @@ def status_block(status: StatusRef, count: int) -> list[StatusRef]:
 
 
 def _asxh_number(value: object, what: str) -> str:
-    if not isinstance(value, str) or not re.fullmatch(r"\d{11}", value):
+    if not isinstance(value, str) or not _ASXH_DIGITS.fullmatch(value):
         raise MalformedError(f"{what} must be an 11-digit mã số ASXH")
     try:
         parse_asxh_number(value)
