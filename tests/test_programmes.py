@@ -865,3 +865,19 @@ def test_valid_entitlements_round_trip(
     original.validate()
     wire = json.loads(json.dumps(original.to_claim()))
     assert Entitlement.from_claim(wire, status=status) == original
+
+
+def test_attribute_memo_never_lets_a_boolean_pass_as_an_integer() -> None:
+    """The memo of validated attribute sets keys on value types: True == 1 must not hit 1's entry."""
+    registry = ProgrammeRegistry.from_mapping(bundled())
+    Entitlement("TGXH", START, None, {"amount": 1}).validate(registry)  # remembered
+    with pytest.raises(EntitlementError, match="got a boolean"):
+        Entitlement("TGXH", START, None, {"amount": True}).validate(registry)
+
+
+def test_unhashable_attribute_value_is_checked_not_remembered() -> None:
+    """An unhashable value (from a careless caller) is refused by the schema, not by a TypeError."""
+    registry = ProgrammeRegistry.from_mapping(bundled())
+    for _ in range(2):
+        with pytest.raises(EntitlementError, match="amount"):
+            Entitlement("TGXH", START, None, {"amount": [1]}).validate(registry)
