@@ -868,7 +868,7 @@ def test_valid_entitlements_round_trip(
 
 
 def test_attribute_memo_never_lets_a_boolean_pass_as_an_integer() -> None:
-    """The memo of validated attribute sets keys on value types: True == 1 must not hit 1's entry."""
+    """The attribute memo keys on value types: True == 1 must not reuse the entry of 1."""
     registry = ProgrammeRegistry.from_mapping(bundled())
     Entitlement("TGXH", START, None, {"amount": 1}).validate(registry)  # remembered
     with pytest.raises(EntitlementError, match="got a boolean"):
