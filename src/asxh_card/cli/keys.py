@@ -36,20 +36,23 @@ keys_app = typer.Typer(help="Create and show issuer signing keys.", no_args_is_h
 app.add_typer(keys_app, name="keys")
 
 
-def read_passphrase(*, confirm: bool) -> bytes:
-    """The passphrase from ``ASXH_KEY_PASSPHRASE``, else a hidden prompt on a terminal.
+def read_passphrase(
+    *, confirm: bool, variable: str = PASSPHRASE_ENV, label: str = "Key passphrase"
+) -> bytes:
+    """The passphrase from environment ``variable``, else a hidden prompt on a terminal.
 
-    Exits with code 2 when neither is available (no terminal, variable unset).
+    Never a command-line argument (it would show in ``ps`` and shell history). Exits with code 2
+    when neither is available (no terminal, variable unset).
     """
-    from_env = passphrase_from_env(PASSPHRASE_ENV)
+    from_env = passphrase_from_env(variable)
     if from_env is not None:
         return from_env
     if not sys.stdin.isatty():
         err_console.print(
-            f"[red]No passphrase:[/] set {PASSPHRASE_ENV} or run on a terminal to be prompted."
+            f"[red]No passphrase:[/] set {variable} or run on a terminal to be prompted."
         )
         raise typer.Exit(code=2)
-    value: str = typer.prompt("Key passphrase", hide_input=True, confirmation_prompt=confirm)
+    value: str = typer.prompt(label, hide_input=True, confirmation_prompt=confirm)
     return value.encode("utf-8")
 
 

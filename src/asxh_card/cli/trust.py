@@ -14,7 +14,6 @@ Exit codes: 0 success, 1 the bundle or a list is invalid (reason printed), 2 usa
 from __future__ import annotations
 
 import json
-import sys
 import urllib.error
 import urllib.request
 from datetime import UTC, datetime, timedelta
@@ -25,13 +24,13 @@ import typer
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.cli._app import app, console, err_console
+from asxh_card.cli.keys import read_passphrase
 from asxh_card.errors import KeyStoreError, VerificationError
 from asxh_card.keystore import (
     MIN_PASSPHRASE_LENGTH,
     generate_key_file,
     load_private_key,
     load_public_key,
-    passphrase_from_env,
 )
 from asxh_card.trust import build_bundle, load_issuer_registry
 from asxh_card.verifier.bundle import BUNDLE_LIMITS, parse_bundle
@@ -52,16 +51,9 @@ app.add_typer(bundle_app, name="bundle")
 
 
 def _passphrase(*, confirm: bool) -> bytes:
-    from_env = passphrase_from_env(ROOT_PASSPHRASE_ENV)
-    if from_env is not None:
-        return from_env
-    if not sys.stdin.isatty():
-        err_console.print(
-            f"[red]No passphrase:[/] set {ROOT_PASSPHRASE_ENV} or run on a terminal to be prompted."
-        )
-        raise typer.Exit(code=2)
-    value: str = typer.prompt("Root key passphrase", hide_input=True, confirmation_prompt=confirm)
-    return value.encode("utf-8")
+    return read_passphrase(
+        confirm=confirm, variable=ROOT_PASSPHRASE_ENV, label="Root key passphrase"
+    )
 
 
 def _fail(exc: VerificationError) -> typer.Exit:
