@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from typing import TYPE_CHECKING
 
 import pytest
@@ -317,3 +318,24 @@ def test_bad_list_inside_a_good_token(es256_key: PrivateKey, kit: Kit) -> None:
     token = kit.token(header, claims, es256_key, compress=False)
     with pytest.raises(StatusListInvalidError, match="lst"):
         verify_status_list_token(token, es256_key.public_key, uri=URI, now=NOW)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 8])
+def test_values_reads_a_block_of_consecutive_entries(bits: int) -> None:
+    """values(start, count) equals reading each entry, across byte boundaries, for every width."""
+    rng = random.Random(bits)
+    status_list = StatusList.empty(256, bits)
+    for i in range(256):
+        status_list[i] = rng.randrange(1 << bits)
+    for start in range(0, 250, 7):
+        for count in (1, 2, 5):
+            assert status_list.values(start, count) == [
+                status_list[i] for i in range(start, start + count)
+            ]
+
+
+@pytest.mark.parametrize(("start", "count"), [(-1, 2), (255, 2), (0, 0), (256, 1)])
+def test_values_outside_the_list_raise_index_error(start: int, count: int) -> None:
+    """A block reaching outside the list (or empty) is an IndexError, as for one entry."""
+    with pytest.raises(IndexError):
+        StatusList.empty(256, 2).values(start, count)

@@ -105,6 +105,17 @@ class StatusList:
         bit = idx * self.bits
         return (self._data[bit >> 3] >> (bit & 7)) & ((1 << self.bits) - 1)
 
+    def values(self, start: int, count: int) -> list[int]:
+        """The ``count`` consecutive entries from ``start`` (a card's status block) at once."""
+        if count <= 0 or start < 0 or start + count > self.size:
+            raise IndexError(f"status entries {start}..{start + count - 1} outside the list")
+        bits = self.bits
+        mask = (1 << bits) - 1
+        first_bit = start * bits
+        span = self._data[first_bit >> 3 : ((start + count) * bits + 7) >> 3]
+        packed = int.from_bytes(span, "little") >> (first_bit & 7)
+        return [(packed >> (i * bits)) & mask for i in range(count)]
+
     def __setitem__(self, idx: int, value: int) -> None:
         if not 0 <= idx < self.size:
             raise IndexError(f"status index {idx} outside 0..{self.size - 1}")

@@ -247,9 +247,10 @@ class Verifier:
             )
         return ()
 
-    def _status(
-        self, ref: StatusRef, issuer: str, now: int, warnings: list[VerificationWarning]
-    ) -> int:
+    def _status_block(
+        self, ref: StatusRef, count: int, issuer: str, now: int, warnings: list[VerificationWarning]
+    ) -> list[int]:
+        """The card's entry and its entitlements' entries (the status block)."""
         loaded = self._lists.get(ref.uri)
         if loaded is None:
             raise StatusListInvalidError("the card's status list is not named by the trust bundle")
@@ -260,22 +261,23 @@ class Verifier:
         if stale is not None:
             if self._status_stale == "refuse":
                 raise StatusListStaleError(f"the status list is {stale}")
-            warning = VerificationWarning(
-                "status_list_stale",
-                "Danh sách trạng thái thẻ đã quá cũ; kết quả thu hồi có thể chưa cập nhật.",
-                f"The status list is {stale}; revocations may be missing.",
+            warnings.append(
+                VerificationWarning(
+                    "status_list_stale",
+                    "Danh sách trạng thái thẻ đã quá cũ; kết quả thu hồi có thể chưa cập nhật.",
+                    f"The status list is {stale}; revocations may be missing.",
+                )
             )
-            if warning not in warnings:
-                warnings.append(warning)
         try:
-            value = loaded.status_list[ref.idx]
+            values = loaded.status_list.values(ref.idx, count)
         except IndexError:
             raise StatusListInvalidError(
-                f"status index {ref.idx} outside the list (size {loaded.status_list.size})"
+                f"status entries {ref.idx}..{ref.idx + count - 1} outside the list "
+                f"(size {loaded.status_list.size})"
             ) from None
-        if value > Status.SUSPENDED:
-            raise StatusListInvalidError(f"undefined status value {value}")
-        return value
+        if max(values) > Status.SUSPENDED:
+            raise StatusListInvalidError(f"undefined status value {max(values)}")
+        return values
 
     def verify(self, text: str, *, at: datetime | None = None) -> VerificationResult:
         """Verify a card from its QR text (``asxh:/...``) or bare token at ``at`` (default now).
@@ -333,22 +335,24 @@ class Verifier:
             raise NotYetValidError("before nbf")
         if now > card.expires_at + leeway:
             raise ExpiredError("past exp")
+        # One lookup for the card and all its entitlements: their entries are consecutive.
+        entitlement_values: list[int] = [Status.VALID] * len(card.entitlements)
         if card.status is not None:
-            value = self._status(card.status, issuer_id, now, warnings)
-            if value == Status.REVOKED:
+            card_value, *entitlement_values = self._status_block(
+                card.status, 1 + len(card.entitlements), issuer_id, now, warnings
+            )
+            if card_value == Status.REVOKED:
                 raise RevokedError("the card is revoked in its status list")
-            if value == Status.SUSPENDED:
+            if card_value == Status.SUSPENDED:
                 raise SuspendedError("the card is suspended in its status list")
         day = vn_date(moment)
         results = []
-        for entitlement in card.entitlements:
+        for entitlement, value in zip(card.entitlements, entitlement_values, strict=True):
             state: EntitlementState | None = None
-            if entitlement.status is not None:
-                value = self._status(entitlement.status, issuer_id, now, warnings)
-                if value == Status.REVOKED:
-                    state = EntitlementState.REVOKED
-                elif value == Status.SUSPENDED:
-                    state = EntitlementState.SUSPENDED
+            if value == Status.REVOKED:
+                state = EntitlementState.REVOKED
+            elif value == Status.SUSPENDED:
+                state = EntitlementState.SUSPENDED
             results.append(
                 EntitlementResult(
                     programme=entitlement.programme,
