@@ -308,6 +308,7 @@ _MUTED: Final = (96, 106, 124)
 _HEADER: Final = (12, 63, 122)
 _ACCENT: Final = (200, 32, 46)
 _PAPER: Final = (255, 255, 255)
+_SAFE_MARGIN_PX: Final = 35  # 3 mm at 300 dpi
 _BADGE_COLOURS: Final[dict[str, tuple[int, int, int]]] = {
     "BHYT": (13, 110, 170),
     "BHXH": (26, 94, 160),
@@ -435,8 +436,10 @@ def card_image(
         y += 28
 
     # Code 128 of the number along the bottom left, on white with its quiet zones.
-    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=60).convert("RGB")
-    bar_top = h - bar.height - 16
+    # Kept 3 mm (35 px) inside the cut edge: the safe area card printers keep clear, since a
+    # cut can drift by a millimetre or more.
+    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=52).convert("RGB")
+    bar_top = h - bar.height - _SAFE_MARGIN_PX
     img.paste(bar, (left - 2 * BARCODE_QUIET + 6, bar_top))
 
     # One badge per programme, three to a row, just above the barcode (or below the text when
@@ -445,7 +448,7 @@ def card_image(
     badges = claims.entitlements[: 2 * per_row]
     rows = (len(badges) + per_row - 1) // per_row
     badge_w, badge_h = (col_w - gap * (per_row - 1)) // per_row, 46
-    y = max(y + 4, bar_top - 8 - rows * badge_h - (rows - 1) * gap)
+    y = max(y + 4, bar_top - 14 - rows * badge_h - (rows - 1) * gap)
     for i, ent in enumerate(badges):
         bx = left + (i % per_row) * (badge_w + gap)
         by = y + (i // per_row) * (badge_h + gap)
