@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -38,7 +38,7 @@ from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims, required_n
 from asxh_card._core.keys import PublicKey, Signer
 from asxh_card._core.qrtext import QRTextError, decode_qr_text, encode_qr_text
 from asxh_card._core.statuslist import StatusRef
-from asxh_card._core.timeutil import utc_now
+from asxh_card._core.timeutil import ISODateError, parse_iso_date, utc_now
 from asxh_card.errors import (
     AsxhError,
     EntitlementError,
@@ -49,7 +49,7 @@ from asxh_card.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from asxh_card.ids import parse_asxh_number
+from asxh_card.ids import Sex, parse_asxh_number
 from asxh_card.programmes import Entitlement, ProgrammeRegistry, status_ref_from_claim
 
 __all__ = [
@@ -60,7 +60,9 @@ __all__ = [
     "Guardian",
     "Holder",
     "KeyLookup",
+    "normalise_name",
     "parse_card_jws",
+    "qr_text",
     "sign_card",
     "status_block",
     "token_from_qr_text",
@@ -76,7 +78,6 @@ MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
 _ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _ASXH_DIGITS = re.compile(r"[0-9]{11}")
 _PROVINCE = re.compile(r"[0-9]{2}")
 _CLAIMS = frozenset(
@@ -100,7 +101,6 @@ _CLAIMS = frozenset(
 _OPTIONAL_CLAIMS = frozenset({"gdn", "status"})
 _GUARDIAN_CLAIMS = frozenset({"sub", "name", "rel"})
 
-Sex = Literal["M", "F"]
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
 #: subclass (or return None) when the pair is unknown.
@@ -159,7 +159,6 @@ class CardClaims:
     entitlements: tuple[Entitlement, ...]
     status: StatusRef | None = None
     guardian: Guardian | None = None
-    version: int = field(default=CARD_VERSION)
 
     def __post_init__(self) -> None:
         """Give each entitlement its entry in the card's status block, or refuse a mismatch."""
@@ -195,7 +194,7 @@ class CardClaims:
             "nbf": self.not_before,
             "exp": self.expires_at,
             "jti": self.serial,
-            "v": self.version,
+            "v": CARD_VERSION,
             "prov": self.province,
             "name": self.holder.name,
             "dob": self.holder.date_of_birth.isoformat(),
@@ -291,12 +290,10 @@ def _asxh_number(value: object, what: str) -> str:
 
 
 def _iso_date(value: object, what: str) -> date:
-    if not isinstance(value, str) or not _ISO_DATE.fullmatch(value):
-        raise MalformedError(f"{what} must be a YYYY-MM-DD date")
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise MalformedError(f"{what} is not a calendar date") from None
+        return parse_iso_date(value)
+    except ISODateError as exc:
+        raise MalformedError(f"{what} {exc}") from None
 
 
 def _guardian(value: object) -> Guardian:
@@ -312,9 +309,15 @@ def _guardian(value: object) -> Guardian:
     )
 
 
-def sign_card(claims: CardClaims, signer: Signer) -> str:
-    """Sign ``claims`` as a compact JWS with ``zip: DEF`` (DESIGN.md §3)."""
-    return _jws.sign_compact(claims.to_claims(), signer, typ=CARD_TYP, compress=True)
+def sign_card(
+    claims: CardClaims, signer: Signer, *, registry: ProgrammeRegistry | None = None
+) -> str:
+    """Sign ``claims`` as a compact JWS with ``zip: DEF`` (DESIGN.md §3).
+
+    ``registry`` gives the attribute order of the positional entitlements; pass the one the
+    entitlements were validated with when it is not the bundled registry.
+    """
+    return _jws.sign_compact(claims.to_claims(registry), signer, typ=CARD_TYP, compress=True)
 
 
 def qr_text(token: str) -> str:

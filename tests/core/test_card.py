@@ -14,6 +14,7 @@ from asxh_card._core.b64 import b64url_decode
 from asxh_card._core.deflate import inflate_raw
 from asxh_card._core.keys import PrivateKey, PublicKey
 from asxh_card.errors import (
+    EntitlementError,
     ExpiredError,
     InvalidInputError,
     MalformedError,
@@ -366,3 +367,32 @@ def test_block_survives_the_wire(es256_key: PrivateKey, kit: Kit) -> None:
     card = _card.verify_card(text, keys=kit.lookup(es256_key), now=kit.now)
     assert [e.status for e in card.entitlements] == [e.status for e in claims.entitlements]
     assert "status" not in str(card.to_claims()["ent"])
+
+
+def test_programme_added_by_data_only_signs_and_verifies(es256_key: PrivateKey, kit: Kit) -> None:
+    """A registry with a seventh programme signs and verifies a card with it (issue 2 §3)."""
+    import json
+    from importlib import resources
+
+    from asxh_card.programmes import Entitlement
+
+    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
+    data["programmes"].append(
+        {
+            "code": "TE",
+            "name_vi": "Trợ cấp trẻ em",
+            "name_en": "Child benefit",
+            "owner": "MOH",
+            "legal_basis": "test",
+            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
+        }
+    )
+    registry = ProgrammeRegistry.from_mapping(data)
+    child = Entitlement("TE", date(2026, 1, 1), None, {"amount": 500_000})
+    claims = kit.claims(entitlements=(child,))
+    with pytest.raises(EntitlementError, match="unknown programme 'TE'"):
+        _card.sign_card(claims, es256_key)  # the bundled registry does not know TE
+    text = _card.qr_text(_card.sign_card(claims, es256_key, registry=registry))
+    card = _card.verify_card(text, keys=kit.lookup(es256_key), now=kit.now, registry=registry)
+    assert card.entitlements[0].attributes == {"amount": 500_000}
+    assert card.to_claims(registry)["ent"] == [["TE", "2026-01-01", None, 500_000]]
