@@ -38,6 +38,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeGuard
 
 from asxh_card._core.statuslist import MAX_STATUS_URI_LENGTH, StatusRef
+from asxh_card._core.timeutil import ISODateError, parse_iso_date
 from asxh_card.errors import EntitlementError
 
 if TYPE_CHECKING:
@@ -73,7 +74,6 @@ _STR_MAX_LENGTH = 200
 _TEXT_MAX = 2000
 # Exactly YYYY-MM-DD in ASCII digits: date.fromisoformat alone also takes "20260101" and
 # "2026-W01-1" (Python 3.11), and \d would take non-ASCII digits.
-_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 # Printable ASCII without spaces: a status-list URI is a plain URL, never an IRI.
 _STATUS_URI = re.compile(r"https?://[\x21-\x7e]+")
 _REGISTRY_RESOURCE: Final = "programmes.json"
@@ -731,25 +731,10 @@ def _empty_attributes() -> Mapping[str, AttributeValue]:
 
 
 def _claim_date(value: object, key: str) -> date:
-    if not isinstance(value, str):
-        raise EntitlementError(f"entitlement claim: {key!r} must be a date string YYYY-MM-DD")
-    parsed = _iso_date(value)
-    if parsed is None:
-        if _ISO_DATE.fullmatch(value) is None:
-            raise EntitlementError(f"entitlement claim: {key!r} must be a date string YYYY-MM-DD")
-        raise EntitlementError(f"entitlement claim: {key!r} is not a calendar date")
-    return parsed
-
-
-@functools.lru_cache(maxsize=4096)
-def _iso_date(value: str) -> date | None:
-    """The date of an exact ``YYYY-MM-DD`` string, else None (cached: cards repeat dates)."""
-    if _ISO_DATE.fullmatch(value) is None:
-        return None
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+        return parse_iso_date(value)
+    except ISODateError as exc:
+        raise EntitlementError(f"entitlement claim: {key!r} {exc}") from None
 
 
 def _check_day(value: object, name: str, programme: str) -> None:

@@ -2,10 +2,44 @@
 
 from __future__ import annotations
 
+import functools
+import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
 #: Indochina Time. Vietnam keeps no daylight-saving time, so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+class ISODateError(ValueError):
+    """Not an exact ``YYYY-MM-DD`` calendar date; the message completes "<field> ..."."""
+
+
+def parse_iso_date(value: object) -> date:
+    """The date of an exact ``YYYY-MM-DD`` string (ASCII digits only).
+
+    Stricter than :meth:`date.fromisoformat`, which in Python 3.11 also takes ``20260101`` and
+    ``2026-W01-1``: the wire form has one spelling per date. Raises :class:`ISODateError`.
+    """
+    if not isinstance(value, str):
+        raise ISODateError("must be a date string YYYY-MM-DD")
+    parsed = _iso_date(value)
+    if isinstance(parsed, str):
+        raise ISODateError(parsed)
+    return parsed
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_date(value: str) -> date | str:
+    # Cached: cards repeat a handful of dates (programme years, card windows).
+    if _ISO_DATE.fullmatch(value) is None:
+        return "must be a date string YYYY-MM-DD"
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return "is not a calendar date"
 
 
 def utc_now() -> datetime:
