@@ -105,3 +105,13 @@ def test_passphrase_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert passphrase_from_env("ASXH_TEST_PASS") is None
     monkeypatch.delenv("ASXH_TEST_PASS")
     assert passphrase_from_env("ASXH_TEST_PASS") is None
+
+
+def test_leftover_public_key_file_is_never_paired_with_a_new_key(tmp_path: Path) -> None:
+    """A stale .jwk beside the target path refuses generation and nothing is written."""
+    stale = tmp_path / "k.jwk"
+    stale.write_text('{"stale": true}')
+    with pytest.raises(KeyStoreError, match=r"k\.jwk already exists"):
+        generate_key_file(tmp_path / "k.pem", PASSPHRASE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.jwk"]
+    assert stale.read_text() == '{"stale": true}'

@@ -68,11 +68,15 @@ def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
 
 def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -> PrivateKey:
     """Generate a key, write it encrypted to ``path`` and its public JWK beside it (``.jwk``)."""
+    public_path = path.with_suffix(".jwk")
+    # Both paths are checked before anything is written: a leftover .jwk of another key beside a
+    # new private key would publish the wrong public key.
+    for existing in (path, public_path):
+        if existing.exists():
+            raise KeyStoreError(f"{existing} already exists; refusing to overwrite a key")
     key = PrivateKey.generate(alg)
     write_private_key(path, key, passphrase)
-    public_path = path.with_suffix(".jwk")
-    if not public_path.exists():
-        _write_new_file(public_path, json.dumps(key.public_key.to_jwk(), indent=2).encode(), 0o644)
+    _write_new_file(public_path, json.dumps(key.public_key.to_jwk(), indent=2).encode(), 0o644)
     return key
 
 
