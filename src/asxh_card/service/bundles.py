@@ -15,12 +15,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import statuslists
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import Issuer, StatusListRow, TrustBundleRow
+from asxh_card.service.models import Issuer, IssuerKey, StatusListRow, TrustBundleRow
 from asxh_card.service.settings import Settings
 from asxh_card.trust import build_bundle
 
@@ -43,6 +43,7 @@ def bundle_content(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The issuer entries and the current status-list tokens a bundle would carry now."""
     issuers: list[dict[str, Any]] = []
+    active_keys: dict[str, IssuerKey | None] = {}
     for issuer in session.scalars(
         select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
     ):
@@ -66,16 +67,22 @@ def bundle_content(
                 "keys": keys,
             }
         )
+        # As Keyring.active_key: the newest active key, from the keys loaded above.
+        active = [key for key in issuer.keys if key.state == "active"]
+        active_keys[issuer.id] = max(active, key=lambda k: k.id) if active else None
     tokens: list[str] = []
-    listed = {i["id"] for i in issuers}
-    for list_id, issuer_id in session.execute(
-        select(StatusListRow.id, StatusListRow.issuer_id).order_by(StatusListRow.id)
-    ).all():
-        if issuer_id not in listed:
-            continue
-        row = statuslists.current_token(session, settings, keyring, list_id)
-        if row is not None and row.token is not None:
-            tokens.append(row.token)
+    # One query for every list (without its bits); a list is re-signed only when stale.
+    for row in session.scalars(
+        select(StatusListRow)
+        .where(StatusListRow.issuer_id.in_(active_keys))
+        .options(defer(StatusListRow.data))
+        .order_by(StatusListRow.id)
+    ):
+        token = statuslists.refresh_token(
+            session, settings, keyring, row, active_keys[row.issuer_id]
+        )
+        if token is not None:
+            tokens.append(token)
     return issuers, tokens
 
 

@@ -17,16 +17,24 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import StatusAllocation, StatusListRow
+from asxh_card.service.models import IssuerKey, StatusAllocation, StatusListRow
 from asxh_card.service.settings import Settings
 
-__all__ = ["allocate", "current_token", "etag_of", "list_uri", "set_status", "set_statuses"]
+__all__ = [
+    "allocate",
+    "current_token",
+    "etag_of",
+    "list_uri",
+    "refresh_token",
+    "set_status",
+    "set_statuses",
+]
 
 _RANDOM_TRIES = 16
 
@@ -159,22 +167,34 @@ def current_token(
     session: Session, settings: Settings, keyring: Keyring, list_id: int
 ) -> StatusListRow | None:
     """The list row with an up-to-date signed token (re-signing it when needed)."""
-    row = session.get(StatusListRow, list_id)
+    row = session.get(StatusListRow, list_id, options=[defer(StatusListRow.data)])
     if row is None:
         return None
+    token = refresh_token(
+        session, settings, keyring, row, Keyring.active_key(session, row.issuer_id)
+    )
+    return row if token else None
+
+
+def refresh_token(
+    session: Session,
+    settings: Settings,
+    keyring: Keyring,
+    row: StatusListRow,
+    key: IssuerKey | None,
+) -> str | None:
+    """``row``'s token, re-signed first if it is stale; ``key`` is the issuer's active key.
+
+    A fresh token costs no database work; the list's bits are read only to re-sign it.
+    Without an active key the stored token (possibly none) stays.
+    """
     now = utc_now()
-    key = Keyring.active_key(session, row.issuer_id)
     kid = key.kid if key is not None else None
     if _fresh(row, settings, now, kid):
-        return row
-    row = session.scalars(
-        select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
-    ).one()
-    session.refresh(row)
-    if _fresh(row, settings, now, kid):
-        return row
-    if key is None:
-        return row if row.token else None
+        return row.token
+    session.refresh(row, with_for_update=True)
+    if key is None or _fresh(row, settings, now, kid):
+        return row.token
     issued = int(now.timestamp())
     row.token = sign_status_list(
         StatusList(row.data, row.bits),
@@ -187,7 +207,7 @@ def current_token(
     row.token_version = row.version
     row.token_signed_at = now
     session.flush()
-    return row
+    return row.token
 
 
 def _token_kid(token: str) -> str | None:

@@ -165,9 +165,9 @@ def _verifier(ctx: ServiceContext) -> Any:
         if cached is not None and cached[0] == row.version:
             return cached[1]
         tokens = {
-            statuslists.list_uri(ctx.settings, r.id): r.token
-            for r in session.scalars(select(StatusListRow))
-            if r.token is not None
+            statuslists.list_uri(ctx.settings, list_id): token
+            for list_id, token in session.execute(select(StatusListRow.id, StatusListRow.token))
+            if token is not None
         }
         token = row.token
         version = row.version
