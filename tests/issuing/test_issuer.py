@@ -292,3 +292,35 @@ def test_issuer_imports_no_rendering_library():
         "print(bad); sys.exit(1 if bad else 0)"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def test_issuer_signs_with_its_own_registry(key, holder, lookup):
+    """A programme added by data only is issued with the Issuer's registry, and verifies."""
+    import json
+    from importlib import resources
+
+    from asxh_card.programmes import ProgrammeRegistry
+
+    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
+    data["programmes"].append(
+        {
+            "code": "TE",
+            "name_vi": "Trợ cấp trẻ em",
+            "name_en": "Child benefit",
+            "owner": "MOH",
+            "legal_basis": "test",
+            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
+        }
+    )
+    registry = ProgrammeRegistry.from_mapping(data)
+    issuer = Issuer(
+        issuer_id="vn-79",
+        province="79",
+        signer=key,
+        registry=registry,
+        clock=lambda: datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
+    )
+    child = Entitlement("TE", date(2026, 1, 1), None, {"amount": 500_000})
+    card = issuer.issue(holder, [child], expires=date(2030, 1, 1))
+    verified = verify_card(card.qr_text, keys=lookup, now=NOW_S, registry=registry)
+    assert verified.entitlements[0].attributes == {"amount": 500_000}

@@ -271,7 +271,7 @@ class Issuer:
 
     def sign(self, claims: _card.CardClaims) -> IssuedCard:
         """Sign checked claims and enforce the QR size budget."""
-        token = _card.sign_card(claims, self._signer)
+        token = _card.sign_card(claims, self._signer, registry=self._registry)
         text = _card.qr_text(token)
         version = qr_version(text)
         if version is None or version > MAX_CARD_QR_VERSION:
