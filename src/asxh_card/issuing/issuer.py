@@ -266,7 +266,7 @@ class Issuer:
         )
         # Defence in depth: the schema checks above already refuse sensitive attributes, but the
         # whole claim set is walked once more so no future claim can carry one either.
-        check_card_fields(claims.to_claims(), path="claims", registry=self._registry)
+        check_card_fields(claims.to_claims(self._registry), path="claims", registry=self._registry)
         return claims
 
     def sign(self, claims: _card.CardClaims) -> IssuedCard:
