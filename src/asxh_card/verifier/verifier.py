@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 
 from asxh_card import card as _card
 from asxh_card._core import jws as _jws
-from asxh_card._core.claims import DEFAULT_LEEWAY
+from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import as_aware, utc_now, vn_date
@@ -44,11 +44,9 @@ from asxh_card.errors import (
     BundleInvalidError,
     BundleStaleError,
     ClockBeforeBundleError,
-    ExpiredError,
     IssuerOutOfScopeError,
     KeyOutsideWindowError,
     MalformedError,
-    NotYetValidError,
     RevokedError,
     StatusListInvalidError,
     StatusListStaleError,
@@ -325,16 +323,7 @@ class Verifier:
                 raise IssuerOutOfScopeError(
                     f"issuer {issuer.id!r} may not sign {entitlement.programme}"
                 )
-        # Same rules as _core.claims.check_time_claims, on the already-parsed integers.
-        leeway = self._leeway
-        if card.expires_at < card.issued_at or card.expires_at < card.not_before:
-            raise MalformedError("exp is before iat or nbf")
-        if card.issued_at > now + leeway:
-            raise NotYetValidError("issued in the future (iat)")
-        if card.not_before > now + leeway:
-            raise NotYetValidError("before nbf")
-        if now > card.expires_at + leeway:
-            raise ExpiredError("past exp")
+        check_time_claims(payload, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
         entitlement_values: list[int] = [Status.VALID] * len(card.entitlements)
         if card.status is not None:
