@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -83,24 +82,16 @@ BundleSource = TrustBundle | bytes | str | os.PathLike[str]
 StatusPolicy = Literal["refuse", "warn"]
 
 
-@dataclass(frozen=True, slots=True)
-class _Issuer:
-    """Per-issuer data the hot path needs, precomputed once."""
-
-    info: IssuerInfo
-    province: str
-    programmes: frozenset[str]
-
-
-def _read_bundle_source(bundle: BundleSource, roots: list[PublicKey]) -> TrustBundle:
+def _read_bundle_source(
+    bundle: BundleSource, roots: list[PublicKey]
+) -> tuple[TrustBundle, Path | None]:
+    """The verified bundle, and the directory its status lists are synced to (for a path)."""
     if isinstance(bundle, TrustBundle):
         if bundle.root_kid not in {r.kid for r in roots}:
             raise BundleInvalidError("the bundle was not verified with a pinned root key")
-        return bundle
-    if isinstance(bundle, bytes):
-        return parse_bundle(bundle, roots=roots)
-    if isinstance(bundle, str) and bundle.lstrip().startswith("eyJ"):
-        return parse_bundle(bundle, roots=roots)  # a token, not a path
+        return bundle, None
+    if isinstance(bundle, bytes) or (isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")):
+        return parse_bundle(bundle, roots=roots), None  # a token, not a path
     path = Path(bundle)
     if path.is_dir():
         path = path / BUNDLE_FILE
@@ -108,7 +99,7 @@ def _read_bundle_source(bundle: BundleSource, roots: list[PublicKey]) -> TrustBu
         data = path.read_bytes()
     except OSError as exc:
         raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
-    return parse_bundle(data, roots=roots)
+    return parse_bundle(data, roots=roots), path.parent
 
 
 class Verifier:
@@ -153,12 +144,7 @@ class Verifier:
         self._status_stale = status_stale
         self._clock = clock or utc_now
         self._registry = registry or ProgrammeRegistry.default()
-        directory: Path | None = None
-        if isinstance(bundle, os.PathLike) or (
-            isinstance(bundle, str) and not bundle.lstrip().startswith("eyJ")
-        ):
-            directory = Path(bundle) if Path(bundle).is_dir() else Path(bundle).parent
-        self._bundle = _read_bundle_source(bundle, self._roots)
+        self._bundle, directory = _read_bundle_source(bundle, self._roots)
         self._load(self._bundle, status_tokens or {}, directory)
 
     @classmethod
@@ -191,12 +177,8 @@ class Verifier:
                 )
             lists[uri] = load_status_list(token, entry, bundle)
         self._lists = lists
-        self._issuers = {
-            issuer_id: _Issuer(
-                info=IssuerInfo(issuer.id, issuer.name, issuer.province),
-                province=issuer.province,
-                programmes=issuer.programmes,
-            )
+        self._issuer_info = {
+            issuer_id: IssuerInfo(issuer.id, issuer.name, issuer.province)
             for issuer_id, issuer in bundle.issuers.items()
         }
 
@@ -354,7 +336,7 @@ class Verifier:
             )
         return VerificationResult(
             holder=card.holder,
-            issuer=self._issuers[issuer_id].info,
+            issuer=self._issuer_info[issuer_id],
             validity=CardValidity(
                 issued_at=datetime.fromtimestamp(card.issued_at, UTC),
                 not_before=datetime.fromtimestamp(card.not_before, UTC),
