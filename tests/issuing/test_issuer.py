@@ -324,3 +324,17 @@ def test_issuer_signs_with_its_own_registry(key, holder, lookup):
     card = issuer.issue(holder, [child], expires=date(2030, 1, 1))
     verified = verify_card(card.qr_text, keys=lookup, now=NOW_S, registry=registry)
     assert verified.entitlements[0].attributes == {"amount": 500_000}
+
+
+def test_claim_names_are_checked_against_the_never_on_card_list(key):
+    """Every claim name a card can carry, optional ones included, is checked once per Issuer."""
+    import json
+    from importlib import resources
+
+    from asxh_card.programmes import ProgrammeRegistry
+
+    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
+    data["never_on_card"].append("rel")
+    registry = ProgrammeRegistry.from_mapping(data)
+    with pytest.raises(EntitlementError, match=r"claims\.gdn\.rel"):
+        Issuer(issuer_id="vn-79", province="79", signer=key, registry=registry)

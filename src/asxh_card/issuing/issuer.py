@@ -6,9 +6,13 @@ Everything a card may be refused for is checked here, before signing and long be
   NFC-normalised with single spaces (:func:`~asxh_card.card.normalise_name`), a date of birth
   that is not in the future, sex ``M`` or ``F``; the same for a guardian, who must be another
   person;
-* every entitlement (:meth:`~asxh_card.programmes.Entitlement.validate`: programme known,
-  attributes in the schema, BHYT level/coverage consistent), no programme twice;
-* data minimisation over the whole claim set (:func:`~asxh_card.programmes.check_card_fields`);
+* every entitlement (:meth:`~asxh_card.programmes.Entitlement.validate`: programme known, no
+  never-on-card attribute, attributes in the schema, BHYT level/coverage consistent), no
+  programme twice;
+* data minimisation over the whole claim set: entitlements are positional arrays that can carry
+  only the schema's attributes (and the registry refuses a schema attribute on the never-on-card
+  list), so the only names left are the card's fixed claim names, which
+  :func:`~asxh_card.programmes.check_card_fields` checks once, when the :class:`Issuer` is built;
 * the validity window: ``not_before < expires``, ``expires`` in the future, at most
   :data:`MAX_VALIDITY` long, ``not_before`` at most :data:`MAX_NOT_BEFORE_AHEAD` ahead, and no
   entitlement that ends before the card starts or starts after it ends;
@@ -166,6 +170,7 @@ class Issuer:
         self.province = province
         self._signer = signer
         self._registry = registry or ProgrammeRegistry.default()
+        check_card_fields(_claim_skeleton(self._registry), path="claims", registry=self._registry)
         self._clock = clock
         self._serials = serials
 
@@ -252,7 +257,7 @@ class Issuer:
         serial: object = self._serials()
         if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
             raise InvalidInputError("the serial generator returned an invalid serial")
-        claims = _card.CardClaims(
+        return _card.CardClaims(
             issuer=self.issuer_id,
             province=self.province,
             serial=serial,
@@ -264,10 +269,6 @@ class Issuer:
             status=status,
             guardian=guardian,
         )
-        # Defence in depth: the schema checks above already refuse sensitive attributes, but the
-        # whole claim set is walked once more so no future claim can carry one either.
-        check_card_fields(claims.to_claims(self._registry), path="claims", registry=self._registry)
-        return claims
 
     def sign(self, claims: _card.CardClaims) -> IssuedCard:
         """Sign checked claims and enforce the QR size budget."""
@@ -324,6 +325,26 @@ class Issuer:
         """
         for request in requests:
             yield self.issue_request(request)
+
+
+def _claim_skeleton(registry: ProgrammeRegistry) -> dict[str, object]:
+    """A claim set with every optional claim present: the names any card of this format carries.
+
+    Entitlements are left out: their arrays hold values, not names (docs/wire-format.md).
+    """
+    claims = _card.CardClaims(
+        issuer="x",
+        province="00",
+        serial="x",
+        issued_at=0,
+        not_before=0,
+        expires_at=0,
+        holder=_card.Holder("", "", _EARLIEST_BIRTH, "M"),
+        entitlements=(),
+        status=StatusRef(0, ""),
+        guardian=_card.Guardian("", ""),
+    )
+    return claims.to_claims(registry)
 
 
 def _check_name(name: object, what: str) -> str:
