@@ -113,7 +113,7 @@ class _In(BaseModel):
 
 
 _PERSON_EXAMPLE: dict[str, Any] = {
-    "pin": "079190001234",
+    "pin": "079090001234",
     "full_name": "Nguyễn Văn An",
     "date_of_birth": "1990-05-17",
     "sex": "M",
@@ -181,7 +181,7 @@ class LookupIn(_In):
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"pin": "079190001234"}, {"bhyt_code": "HN4790123456789"}]},
+        json_schema_extra={"examples": [{"pin": "079090001234"}, {"bhyt_code": "HN4790123456789"}]},
     )
 
     pin: Pin | None = None
