@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -52,7 +53,7 @@ def db_upgrade(
 _BANNER = "!" * 78
 
 
-def _print_demo(info: object, host: str, port: int) -> None:
+def _print_demo(info: object, host: str, port: int, var_dir: Path) -> None:
     from asxh_card.service.demo import DemoInfo  # noqa: PLC0415
 
     assert isinstance(info, DemoInfo)  # noqa: S101 - narrowing
@@ -60,9 +61,9 @@ def _print_demo(info: object, host: str, port: int) -> None:
     pw = info.passwords
     lines = [
         _BANNER,
-        "!! DEMO MODE: the national root key, the issuer keys (var/keys) and the secrets",
-        "!! (var/demo-secrets.json) are DEMO KEYS generated on this machine. The people are",
-        "!! synthetic. Never use demo mode with real personal data.",
+        f"!! DEMO MODE: the national root key, the issuer keys ({var_dir / 'keys'}) and the",
+        f"!! secrets ({var_dir / 'demo-secrets.json'}) are DEMO KEYS generated on this machine.",
+        "!! The people are synthetic. Never use demo mode with real personal data.",
         _BANNER,
         "",
         (
@@ -137,7 +138,7 @@ def serve(
             ctx = ServiceContext.build(settings)
             info = seed(ctx, people=people)
             application = create_app(settings.with_(auto_migrate=False), context=ctx)
-            _print_demo(info, host, port)
+            _print_demo(info, host, port, settings.var_dir)
             err_console.print(f"Demo ready in {time.perf_counter() - started:.1f} s.")
         else:
             application = create_app(settings)
