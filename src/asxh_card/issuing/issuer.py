@@ -72,6 +72,8 @@ _ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _SERIAL_LENGTH = 12
 _EARLIEST_BIRTH = date(1900, 1, 1)
+#: What a name may hold besides letters; deleted before one C-level ``isalpha()`` over the rest.
+_NAME_PUNCTUATION: Final = str.maketrans("", "", " '-.")
 
 #: A point in time: an aware datetime, a Vietnamese calendar date (``not_before`` = start of that
 #: day, ``expires`` = end of that day, UTC+07:00), or NumericDate seconds.
@@ -355,7 +357,10 @@ def _check_name(name: object, what: str) -> str:
         raise InvalidInputError(f"{what} must not be empty")
     if len(normalised) > _card.MAX_NAME_LENGTH:
         raise InvalidInputError(f"{what} is longer than {_card.MAX_NAME_LENGTH} characters")
-    if any(not (c.isalpha() or c in " '-.") for c in normalised):
+    letters = normalised.translate(_NAME_PUNCTUATION)
+    if not letters:
+        raise InvalidInputError(f"{what} must contain a letter")
+    if not letters.isalpha():
         raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
     return normalised
 
