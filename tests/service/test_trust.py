@@ -180,8 +180,34 @@ def test_key_rotation_keeps_old_cards_verifying(service: Any) -> None:
 
 
 def test_status_list_bits_match_card_states(service: Any) -> None:
-    card = _card(service)
-    with session_scope(service.ctx.sessions) as session:
-        row = session.get(StatusListRow, int(card["status"]["uri"].rsplit("/", 1)[1]))
-        assert row is not None
-        assert StatusList(row.data, 2)[card["status"]["idx"]] == 0
+    number = service.register()
+    service.grant("off79", number, service.BHYT)
+    card = service.issue("off79", number)
+    list_id = int(card["status"]["uri"].rsplit("/", 1)[1])
+    own = card["status"]["idx"]
+    (carried,) = card["entitlements"]
+
+    def bits() -> tuple[int, int]:
+        with session_scope(service.ctx.sessions) as session:
+            row = session.get(StatusListRow, list_id)
+            assert row is not None
+            entries = StatusList(row.data, 2)
+            return entries[own], entries[carried["status"]["idx"]]
+
+    assert carried["status"]["idx"] == own + 1
+    assert bits() == (0, 0)
+    serial = card["serial"]
+    for action, expected in (("suspend", (2, 0)), ("reinstate", (0, 0)), ("revoke", (1, 0))):
+        answer = service.call(
+            "off79", "POST", f"/v1/cards/{serial}/{action}", json={"reason_code": "other"}
+        )
+        assert answer.status_code == 200, answer.text
+        assert bits() == expected, action
+    answer = service.call(
+        "off79",
+        "POST",
+        f"/v1/entitlements/{carried['id']}/suspend",
+        json={"reason_code": "under_review"},
+    )
+    assert answer.status_code == 200, answer.text
+    assert bits() == (1, 2)
