@@ -274,11 +274,13 @@ def test_issue_many_is_lazy_and_stops_at_first_refusal(issuer, holder, bhyt_enti
 def test_eddsa_keys_issue_verifiable_cards(holder, bhyt_entitlement):
     """An Ed25519 signer is used exactly like an ES256 one (Signer interface)."""
     key = PrivateKey.generate("EdDSA")
-    card = Issuer(issuer_id="vn-79", province="79", signer=key).issue(
+    now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
+    card = Issuer(issuer_id="vn-79", province="79", signer=key, clock=lambda: now).issue(
         holder, [bhyt_entitlement], expires=date(2030, 1, 1)
     )
     assert card.token.startswith("eyJhbGciOiJFZERTQSI")
-    assert verify_card(card.qr_text, keys=lambda _i, _k: key.public_key).serial == card.serial
+    verified = verify_card(card.qr_text, keys=lambda _i, _k: key.public_key, now=NOW_S)
+    assert verified.serial == card.serial
 
 
 def test_issuer_imports_no_rendering_library():

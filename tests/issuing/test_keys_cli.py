@@ -146,10 +146,10 @@ def test_keyset_refuses_duplicates_and_unknown_keys(holder, bhyt_entitlement):
     with pytest.raises(KeyStoreError):
         keyset.retire("nope", at=1)
     assert keyset.lookup("vn-01", key.kid) is None
-    card = Issuer(issuer_id="vn-79", province="79", signer=PrivateKey.generate()).issue(
-        holder, [bhyt_entitlement], expires=date(2030, 1, 1)
-    )
+    t0 = datetime(2026, 1, 10, tzinfo=UTC)
+    other = Issuer(issuer_id="vn-79", province="79", signer=PrivateKey.generate(), clock=lambda: t0)
+    card = other.issue(holder, [bhyt_entitlement], expires=date(2030, 1, 1))
     with pytest.raises(UnknownKeyError):
-        verify_card(card.qr_text, keys=keyset.lookup)
+        verify_card(card.qr_text, keys=keyset.lookup, now=int(t0.timestamp()))
     keyset.retire(key.kid, at=100)
     assert keyset.drop_expired(now=10_000, max_card_validity=1_000) == [key.kid]
