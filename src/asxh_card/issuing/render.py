@@ -12,8 +12,8 @@ DESIGN.md §3 requires: with the same mask its module matrix equals, bit for bit
 ``qrcode`` with its automatic mask choice (1.4 ms against ~30 ms a symbol), which is what makes
 bulk issuing reach the 400 QR PNG per second target. The matrix is computed once per card and
 rasterised with numpy for the PNG, the SVG, the card and the print sheet, so all of them carry
-the very same symbol. Where zxing-cpp cannot create barcodes (an old version), ``qrcode`` with
-explicit segments is the fallback.
+the very same symbol. ``qrcode`` with explicit segments (:func:`_qr_matrix_qrcode`) is kept
+only as the independent reference the tests and the benchmark compare against.
 
 **Sizes.** A QR module is 4 px at 300 dpi in print (0.339 mm, above the 0.33 mm minimum) and
 ``scale`` px on screens; the quiet zone is always 4 modules. The card is ID-1, 85.6 x 54 mm,
@@ -103,16 +103,16 @@ def qr_matrix(text: str) -> NDArray[np.bool_]:
     An ``asxh:/`` text is encoded as a byte segment plus a numeric segment (see the module
     docstring); any other text is encoded as libzint chooses.
     """
-    create = getattr(zxingcpp, "create_barcode", None)
-    if create is None:  # pragma: no cover - zxing-cpp < 2.3
-        return _qr_matrix_qrcode(text)
-    symbol = create(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
+    symbol = zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level="M")
     image = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False))
     return image < 128
 
 
 def _qr_matrix_qrcode(text: str, *, mask: int | None = None) -> NDArray[np.bool_]:
-    """The same symbol with ``qrcode`` and explicit segments (slow: ~30 ms with mask choice)."""
+    """The same symbol with ``qrcode`` and explicit segments: the reference for tests and bench.
+
+    About 20 times slower than :func:`qr_matrix` (~30 ms with the automatic mask choice).
+    """
     code = qrcode.QRCode(
         error_correction=qrcode.constants.ERROR_CORRECT_M, border=0, mask_pattern=mask
     )
