@@ -30,7 +30,9 @@ from asxh_card.errors import BundleInvalidError, StatusListInvalidError, Verific
 from asxh_card.verifier.bundle import (
     BUNDLE_FORMAT_VERSION,
     BUNDLE_TYP,
+    STATUS_LIST_HEADER,
     TrustBundle,
+    load_status_list,
     parse_bundle,
     token_sha256,
 )
@@ -111,24 +113,23 @@ def status_list_entry(
     token = token.strip()
     try:
         parsed = _jws.parse_compact(
-            token,
-            limits=STATUS_LIST_LIMITS,
-            typ=STATUS_LIST_TYP,
-            header_names=frozenset({"alg", "kid", "typ"}),
+            token, limits=STATUS_LIST_LIMITS, typ=STATUS_LIST_TYP, header_names=STATUS_LIST_HEADER
         )
         owners = {
-            PublicKey.from_jwk(key["jwk"]).kid: (issuer["id"], PublicKey.from_jwk(key["jwk"]))
+            key.kid: (issuer["id"], key)
             for issuer in issuers
-            for key in issuer["keys"]
+            for key in (PublicKey.from_jwk(raw["jwk"]) for raw in issuer["keys"])
         }
-        owner = owners.get(parsed.kid or "")
-        if owner is not None:
-            _jws.verify_signature(parsed, owner[1])
-            claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
     except (VerificationError, JWKError) as exc:
         raise StatusListInvalidError(str(exc)) from None
+    owner = owners.get(parsed.kid or "")
     if owner is None:
         raise StatusListInvalidError("the status list is not signed by a key of any issuer")
+    try:
+        _jws.verify_signature(parsed, owner[1])
+        claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
+    except VerificationError as exc:
+        raise StatusListInvalidError(str(exc)) from None
     uri = claims.get("sub") if isinstance(claims, dict) else None
     if not isinstance(uri, str):
         raise StatusListInvalidError("the status list token has no sub (URI)")
@@ -152,15 +153,21 @@ def build_bundle(
 
     ``issuers`` are bundle issuer entries (e.g. from :func:`load_issuer_registry`);
     ``status_tokens`` are ``statuslist+jwt`` tokens, each assigned to the issuer whose key
-    signed it (embedded in the bundle when ``embed_status``).
+    signed it (embedded in the bundle when ``embed_status``). Each list is then checked as a
+    verifier loads it (key window, 2-bit entries, payload members): a list that would stop every
+    verifier from starting raises :class:`~asxh_card.errors.StatusListInvalidError` here.
     """
+    entries = [status_list_entry(t, issuers, embed=embed_status) for t in status_tokens]
     payload = {
         "v": BUNDLE_FORMAT_VERSION,
         "version": version,
         "iat": issued_at,
         "exp": expires_at,
         "issuers": [dict(i) for i in issuers],
-        "status_lists": [status_list_entry(t, issuers, embed=embed_status) for t in status_tokens],
+        "status_lists": entries,
     }
     token = sign_bundle_payload(payload, root)
-    return token, parse_bundle(token, roots=[root.public_key])
+    bundle = parse_bundle(token, roots=[root.public_key])
+    for status_token, entry in zip(status_tokens, entries, strict=True):
+        load_status_list(status_token, bundle.status_lists[entry["uri"]], bundle)
+    return token, bundle

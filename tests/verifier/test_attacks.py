@@ -373,3 +373,31 @@ def test_nothing_but_verification_errors_escape(world: World) -> None:
             verifier.verify(bad, at=AT)  # type: ignore[arg-type]
     assert PublicKey  # imported for type checkers
     assert dataclasses
+
+
+def test_bundle_build_refuses_a_list_every_verifier_would_refuse(world: World) -> None:
+    """build_bundle checks each list as a verifier loads it, so such a bundle is never written."""
+    from asxh_card.trust import build_bundle
+
+    signed_before_the_window = sign_status_list(
+        StatusList.empty(1024), world.key_79, uri=URI_79, issued_at=T0 - 400 * DAY
+    )
+    one_bit = sign_status_list(
+        StatusList.empty(1024, bits=1), world.key_79, uri=URI_79, issued_at=T0
+    )
+    for token in (signed_before_the_window, one_bit):
+        for embed in (True, False):
+            assert (
+                reason_of(
+                    lambda t=token, e=embed: build_bundle(
+                        root=world.root,
+                        issuers=world.issuers(),
+                        status_tokens=[t],
+                        version=1,
+                        issued_at=T0,
+                        expires_at=T0 + DAY,
+                        embed_status=e,
+                    )
+                )
+                == "status_list_invalid"
+            )

@@ -46,6 +46,7 @@ __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "BUNDLE_LIMITS",
     "BUNDLE_TYP",
+    "STATUS_LIST_HEADER",
     "IssuerEntry",
     "KeyEntry",
     "LoadedStatusList",
@@ -59,6 +60,8 @@ __all__ = [
 BUNDLE_TYP = "asxh-bundle+jwt"
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_HEADER = frozenset({"alg", "kid", "typ"})
+#: The protected header of a status-list token (the same members as a bundle's, by coincidence).
+STATUS_LIST_HEADER = frozenset({"alg", "kid", "typ"})
 #: Generous but explicit: thousands of issuers and a few embedded small status lists fit in
 #: 8 MiB; national-scale lists are synced beside the bundle, not inside it (DESIGN.md §4).
 BUNDLE_LIMITS = _jws.JWSLimits(
@@ -373,7 +376,7 @@ def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) ->
     issuer = bundle.issuers[entry.issuer]
     try:
         parsed = _jws.parse_compact(
-            token, limits=STATUS_LIST_LIMITS, typ=STATUS_LIST_TYP, header_names=BUNDLE_HEADER
+            token, limits=STATUS_LIST_LIMITS, typ=STATUS_LIST_TYP, header_names=STATUS_LIST_HEADER
         )
     except VerificationError as exc:
         raise _status_error(entry.uri, exc) from None
