@@ -27,7 +27,7 @@ def status(idx: int) -> StatusRef:
 
 
 def six_programmes() -> tuple[Entitlement, ...]:
-    """All six programmes, realistic attributes and random-looking status indices."""
+    """All six programmes with realistic attributes (their status entries follow the card's)."""
     start, end = date(2026, 1, 1), date(2026, 12, 31)
     bhyt_attrs = {"level": 2, "coverage": 100, "facility": "79-123"}
     gn_attrs = {"kind": "near_poor", "household": "HN-2026-001234"}

@@ -254,7 +254,8 @@ class Issuer:
         if status is not None:
             if not isinstance(status, StatusRef):
                 raise InvalidInputError("status must be a StatusRef")
-            # Same rules as an entitlement's status reference (http(s) URL, idx >= 0).
+            # The card's entry: the rules a verifier applies (http(s) URL, idx >= 0). The
+            # entitlements' entries follow it (card.status_block), filled in by CardClaims.
             status_ref_from_claim(status.to_claim())
         serial: object = self._serials()
         if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
