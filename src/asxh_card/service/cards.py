@@ -40,7 +40,6 @@ from asxh_card.service.security import Principal
 from asxh_card.service.settings import Settings
 
 __all__ = [
-    "REASON_CODES",
     "CardOutcome",
     "change_card_status",
     "change_entitlement_status",
@@ -51,19 +50,6 @@ __all__ = [
     "update_entitlement",
 ]
 
-REASON_CODES: Final = (
-    "lost",
-    "stolen",
-    "damaged",
-    "deceased",
-    "fraud",
-    "eligibility_ended",
-    "data_error",
-    "superseded",
-    "moved",
-    "under_review",
-    "other",
-)
 _STATUS_FOR_ACTION: Final = {
     "revoke": Status.REVOKED,
     "suspend": Status.SUSPENDED,

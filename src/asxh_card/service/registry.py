@@ -44,6 +44,7 @@ __all__ = [
     "find_by_alias",
     "find_by_pin",
     "link_pin",
+    "person_values",
     "pin_masked",
     "register",
     "resolve_reconciliation",
@@ -51,7 +52,6 @@ __all__ = [
 
 RECONCILED_FIELDS: Final = ("full_name", "date_of_birth", "hometown", "permanent_address")
 _MAX_NUMBER_TRIES = 20
-ALIAS_KINDS: Final = ("cmnd", "bhxh", "bhyt")
 
 
 def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
@@ -104,7 +104,8 @@ class RegisterOutcome:
     reconciliation: Reconciliation | None = None
 
 
-def _person_values(person: Person) -> dict[str, Any]:
+def person_values(person: Person) -> dict[str, Any]:
+    """A person's reconciled fields as JSON-friendly values (as :meth:`PersonData.values`)."""
     return {
         "full_name": person.full_name,
         "date_of_birth": person.date_of_birth.isoformat(),
@@ -176,7 +177,6 @@ def register(
     parsed = parse_pin(pin, date_of_birth=data.date_of_birth, sex=data.sex)  # type: ignore[arg-type]
     pin_hash = protector.lookup_hash("pin", parsed.number)
     person = find_by_hash(session, pin_hash)
-    created = False
     if person is None:
         person = _new_person(
             session,
@@ -190,7 +190,6 @@ def register(
             person = find_by_hash(session, pin_hash)
             assert person is not None  # noqa: S101 - the insert failed on this very hash
         else:
-            created = True
             audit.record(
                 session,
                 principal,
@@ -206,10 +205,10 @@ def register(
             "conflict",
             detail="this PIN is registered in another province; ask a national administrator",
         )
-    stored, submitted = _person_values(person), data.values()
+    stored, submitted = person_values(person), data.values()
     differing = [f for f in RECONCILED_FIELDS if stored[f] != submitted[f]]
     if not differing:
-        return RegisterOutcome(person, created=created)
+        return RegisterOutcome(person, created=False)
     reconciliation = session.scalars(
         select(Reconciliation).where(
             Reconciliation.person_id == person.id, Reconciliation.state == "open"

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -183,12 +181,7 @@ def reconciliation_out(session: Session, row: Reconciliation) -> ReconciliationO
     """Response body of a reconciliation."""
     person = session.get(Person, row.person_id)
     assert person is not None  # noqa: S101 - foreign key
-    current: dict[str, Any] = {
-        "full_name": person.full_name,
-        "date_of_birth": person.date_of_birth.isoformat(),
-        "hometown": person.hometown,
-        "permanent_address": person.permanent_address,
-    }
+    current = registry.person_values(person)
     return ReconciliationOut(
         id=row.id,
         asxh_number=person.asxh_number,

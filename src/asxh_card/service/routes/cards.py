@@ -7,9 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Path, Request, Response
 from sqlalchemy import select
 
+from asxh_card.ids import parse_asxh_number
 from asxh_card.service import cards as card_service
 from asxh_card.service.deps import Ctx, Reader, Writer, request_id, transaction
 from asxh_card.service.models import Card, Entitlement
+from asxh_card.service.registry import clean_name
 from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import (
     CardIn,
@@ -225,11 +227,7 @@ def issue_card(
         person = get_person(session, principal, body.asxh_number)
         guardian = body.guardian.model_dump() if body.guardian else None
         if guardian is not None:
-            from asxh_card.ids import parse_asxh_number  # noqa: PLC0415
-
             guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value
-            from asxh_card.service.registry import clean_name  # noqa: PLC0415
-
             guardian["name"] = clean_name(guardian["name"], "guardian.name")
         outcome = card_service.issue_card(
             session,
