@@ -3,8 +3,9 @@
 How a batch runs (``asxh issue CARDS.jsonl --key KEY --out DIR``):
 
 1. **Check and sign everything first**, in this process: every line is parsed and issued
-   (checking and signing cost ~0.1 ms a card). Bad lines are collected with their line numbers. By default
-   one bad line refuses the whole batch (:class:`BatchRefusedError`) and *nothing* is written:
+   (checking and signing cost ~0.1 ms a card). Bad lines are collected with their line
+   numbers. By default one bad line refuses the whole batch (:class:`BatchRefusedError`) and
+   *nothing* is written:
    a province re-runs a corrected file rather than tracking which cards were made.
    With ``skip_invalid=True`` bad lines are reported in the manifest and skipped.
 2. **Render in parallel** with a process pool (one worker per core by default: the notes measure
