@@ -24,7 +24,8 @@ def _path(uri: str) -> str:
 def _card(service: Any) -> dict[str, Any]:
     number = service.register()
     service.grant("off79", number, service.BHYT)
-    return service.issue("off79", number)
+    card: dict[str, Any] = service.issue("off79", number)
+    return card
 
 
 def test_status_list_etag_cache_control_and_revocation(service: Any) -> None:
