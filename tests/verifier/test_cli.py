@@ -184,7 +184,7 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
     now = int(datetime.now(UTC).timestamp())
     status.write_text(world.status_token(URI_79, issued_at=now - 60))
     out = tmp_path / "bundle.jwt"
-    result = run(
+    result_args = [
         "bundle",
         "build",
         "--root-key",
@@ -200,8 +200,16 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
         "--embed",
         "--out",
         str(out),
-    )
+    ]
+    result = run(*result_args)
     assert result.exit_code == 0, result.output
+    # An unwritable --out (here a directory) is a usage error and leaves nothing behind.
+    (tmp_path / "out.d").mkdir()
+    args = [a if a != str(out) else str(tmp_path / "out.d") for a in result_args]
+    failed = run(*args)
+    assert failed.exit_code == 2, failed.output
+    assert list((tmp_path / "out.d").iterdir()) == []
+    assert not list(tmp_path.glob(".*.tmp"))
     card = world.card(entitlements=world.claims().entitlements[:2])
     verify = run("verify", "--bundle", str(out), "--root", str(tmp_path / "root.jwk"), card)
     assert verify.exit_code == 0, verify.output

@@ -34,7 +34,7 @@ from asxh_card.keystore import (
 )
 from asxh_card.trust import build_bundle, load_issuer_registry
 from asxh_card.verifier.bundle import BUNDLE_LIMITS, parse_bundle
-from asxh_card.verifier.store import BundleStore
+from asxh_card.verifier.store import BundleStore, write_atomic
 
 __all__ = ["ROOT_PASSPHRASE_ENV", "bundle_app", "root_app"]
 
@@ -130,7 +130,11 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
         )
     except VerificationError as exc:
         raise _fail(exc) from None
-    out.write_text(token + "\n", "ascii")
+    try:
+        write_atomic(out, (token + "\n").encode("ascii"))
+    except OSError as exc:
+        err_console.print(f"[red]Cannot write {out}: {exc}[/]", highlight=False)
+        raise typer.Exit(code=2) from None
     console.print(
         f"Bundle version {bundle.version}: {len(bundle.issuers)} issuer(s), "
         f"{len(bundle.status_lists)} status list(s), valid until "

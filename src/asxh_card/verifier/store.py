@@ -36,7 +36,8 @@ _BUNDLE_FILE = "bundle.jwt"  # same names as verifier.BUNDLE_FILE / STATUS_DIR
 _STATUS_DIR = "status"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` whole or not at all (temporary file, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -120,8 +121,8 @@ class BundleStore:
         for sha256, token in verified.items():
             path = self.status_path(sha256)
             if not path.exists():
-                _write_atomic(path, token.encode("ascii"))
-        _write_atomic(self.bundle_path, bundle.token.encode("ascii"))
+                write_atomic(path, token.encode("ascii"))
+        write_atomic(self.bundle_path, bundle.token.encode("ascii"))
         self._prune(set(verified))
         return bundle
 
