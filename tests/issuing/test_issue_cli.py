@@ -194,3 +194,29 @@ def test_batch_render_failure_leaves_output_untouched(key_file: Path, tmp_path: 
             workers=1,
         )
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+
+
+def test_batch_into_a_directory_holding_a_batch_is_refused(key_file: Path, tmp_path: Path):
+    """A second batch into the same directory: exit 2, the first batch's files untouched."""
+    lines = (EXAMPLES / "cards.jsonl").read_text().splitlines()
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    first.write_text("\n".join(lines) + "\n")
+    second.write_text("\n".join(lines[:3]) + "\n")
+    out = tmp_path / "bulk"
+    assert run(str(first), "--key", str(key_file), "--out", str(out)).exit_code == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    result = run(str(second), "--key", str(key_file), "--out", str(out))
+    assert result.exit_code == 2
+    assert "already holds a batch" in result.output
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_out_that_is_a_file_exits_2(key_file: Path, tmp_path: Path):
+    """--out naming an existing file: a clear message and exit 2, for one card and a batch."""
+    out = tmp_path / "afile"
+    out.write_text("x")
+    for source in ("card.json", "cards.jsonl"):
+        result = run(str(EXAMPLES / source), "--key", str(key_file), "--out", str(out))
+        assert result.exit_code == 2, result.output
+        assert "not a directory" in result.output
+    assert out.read_text() == "x"

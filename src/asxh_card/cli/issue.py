@@ -2,7 +2,8 @@
 
 Exit codes: 0 issued; 1 refused (a rule of issuance: bad mã số ASXH, never-on-card field,
 validity window, card too large for QR version 20; or the key could not be loaded);
-2 bad input (unreadable file, malformed JSON description, bad options).
+2 bad input (unreadable file, malformed JSON description, bad options, an output path that is
+not a directory or, for a batch, already holds a batch).
 
 Rendering needs the ``render`` extra; it is imported inside the command so that
 ``asxh --help`` and ``asxh verify`` run on the base install.
@@ -74,6 +75,9 @@ def issue(  # noqa: PLR0917 - typer maps parameters to options
     if not source.is_file():
         err_console.print(f"[red]{source}: no such file[/]")
         raise typer.Exit(code=2)
+    if out.exists() and not out.is_dir():
+        err_console.print(f"[red]{out}: exists and is not a directory[/]", soft_wrap=True)
+        raise typer.Exit(code=2)
     signer = _load_key(key)
     if source.suffix == ".jsonl":
         _issue_batch(source, signer, out, skip_invalid=skip_invalid, workers=workers)
@@ -118,7 +122,11 @@ def issue(  # noqa: PLR0917 - typer maps parameters to options
 def _issue_batch(
     source: Path, signer: PrivateKey, out: Path, *, skip_invalid: bool, workers: int | None
 ) -> None:
-    from asxh_card.issuing.bulk import BatchRefusedError, issue_batch  # noqa: PLC0415
+    from asxh_card.issuing.bulk import (  # noqa: PLC0415
+        BatchRefusedError,
+        OutputDirectoryError,
+        issue_batch,
+    )
 
     try:
         result = issue_batch(
@@ -133,6 +141,9 @@ def _issue_batch(
             err_console.print(f"[red]line {error.line}:[/] {error.message}", highlight=False)
         err_console.print(f"[red]{len(exc.errors)} bad line(s): nothing issued.[/]")
         raise typer.Exit(code=1) from None
+    except OutputDirectoryError as exc:
+        err_console.print(f"[red]{exc}[/]", soft_wrap=True, highlight=False)
+        raise typer.Exit(code=2) from None
     for error in result.errors:
         err_console.print(f"[yellow]skipped line {error.line}:[/] {error.message}", highlight=False)
     console.print(

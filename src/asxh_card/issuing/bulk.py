@@ -46,6 +46,7 @@ __all__ = [
     "BatchError",
     "BatchRefusedError",
     "BatchResult",
+    "OutputDirectoryError",
     "issue_batch",
     "publish",
     "sign_batch",
@@ -72,6 +73,24 @@ class BatchRefusedError(InvalidInputError):
         shown = "; ".join(f"line {e.line}: {e.message}" for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"{len(errors)} bad line(s), nothing issued: {shown}{more}")
+
+
+class OutputDirectoryError(InvalidInputError):
+    """``out_dir`` is not a directory, or already holds a batch: nothing was written.
+
+    A second batch into the same directory would replace ``manifest.jsonl`` and the first
+    sheets but leave the rest, mixing two batches in the sheets and losing a manifest.
+    """
+
+
+def _check_out_dir(out_dir: Path) -> None:
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OutputDirectoryError(f"{out_dir} exists and is not a directory")
+    for earlier in (out_dir / "manifest.jsonl", out_dir / "sheets"):
+        if earlier.exists():
+            raise OutputDirectoryError(
+                f"{out_dir} already holds a batch ({earlier.name}); choose a new directory"
+            )
 
 
 @dataclass(slots=True)
@@ -170,8 +189,10 @@ def issue_batch(
 ) -> BatchResult:
     """Issue and render every card of a JSON Lines file into ``out_dir`` (see module docs).
 
-    ``workers`` defaults to the number of CPUs; 1 renders in this process.
+    ``workers`` defaults to the number of CPUs; 1 renders in this process. An ``out_dir`` that is
+    not a directory or already holds a batch raises :class:`OutputDirectoryError` first.
     """
+    _check_out_dir(out_dir)
     result = sign_batch(path, signer=signer, registry=registry, clock=clock)
     if result.errors and not skip_invalid:
         raise BatchRefusedError(result.errors)
