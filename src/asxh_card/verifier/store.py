@@ -29,11 +29,9 @@ from asxh_card.errors import (
     StatusListInvalidError,
 )
 from asxh_card.verifier.bundle import TrustBundle, load_status_list, parse_bundle
+from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR
 
 __all__ = ["BundleStore"]
-
-_BUNDLE_FILE = "bundle.jwt"  # same names as verifier.BUNDLE_FILE / STATUS_DIR
-_STATUS_DIR = "status"
 
 
 def write_atomic(path: Path, data: bytes) -> None:
@@ -61,11 +59,11 @@ class BundleStore:
     @property
     def bundle_path(self) -> Path:
         """Where the current bundle token lives."""
-        return self.directory / _BUNDLE_FILE
+        return self.directory / BUNDLE_FILE
 
     def status_path(self, sha256: str) -> Path:
         """Where the status-list token with this SHA-256 lives."""
-        return self.directory / _STATUS_DIR / f"{sha256}.jwt"
+        return self.directory / STATUS_DIR / f"{sha256}.jwt"
 
     def current(self, *, roots: Iterable[PublicKey]) -> TrustBundle | None:
         """The stored bundle, verified against ``roots``; None when there is none yet.
@@ -127,7 +125,7 @@ class BundleStore:
         return bundle
 
     def _prune(self, keep: set[str]) -> None:
-        status_dir = self.directory / _STATUS_DIR
+        status_dir = self.directory / STATUS_DIR
         if not status_dir.is_dir():
             return
         for path in status_dir.glob("*.jwt"):
