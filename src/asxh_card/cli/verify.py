@@ -184,7 +184,8 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
         text = sys.stdin.read()
     elif Path(card).is_file():
         path = Path(card)
-        head = path.read_bytes()[:8]
+        with path.open("rb") as handle:
+            head = handle.read(8)  # not the whole file: an image is read again by the scanner
         if head.startswith((b"asxh:", b"eyJ")):
             text = path.read_text("ascii", errors="replace")
         else:
