@@ -88,6 +88,27 @@ def test_keys_generate_refuses_short_passphrase_bad_alg_and_overwrite(tmp_path: 
     )
     assert again.exit_code == 1
     assert out.read_bytes() == b"existing"
+    leftover = tmp_path / "other.jwk"
+    leftover.write_text("{}")
+    beside = runner.invoke(
+        app,
+        ["keys", "generate", "--out", str(tmp_path / "other.pem")],
+        env={"ASXH_KEY_PASSPHRASE": PASS},
+    )
+    assert beside.exit_code == 1
+    assert not (tmp_path / "other.pem").exists()
+
+
+@pytest.mark.parametrize("name", ["issuer.jwk", "issuer.json"])
+def test_keys_generate_refuses_a_public_key_name(tmp_path: Path, name: str):
+    """--out naming a public JWK is refused (exit 2) before anything is written."""
+    out = tmp_path / name
+    result = runner.invoke(
+        app, ["keys", "generate", "--out", str(out)], env={"ASXH_KEY_PASSPHRASE": PASS}
+    )
+    assert result.exit_code == 2
+    assert not out.exists()
+    assert not list(tmp_path.iterdir())
 
 
 def test_keys_show_from_jwk_and_by_decrypting(tmp_path: Path):

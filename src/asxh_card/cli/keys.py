@@ -32,6 +32,9 @@ __all__ = ["PASSPHRASE_ENV", "keys_app", "read_passphrase"]
 #: Environment variable holding the key passphrase (for scripts and CI).
 PASSPHRASE_ENV = "ASXH_KEY_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
 
+#: Suffixes `keys show` reads as a public JWK.
+_PUBLIC_SUFFIXES = (".jwk", ".json")
+
 keys_app = typer.Typer(help="Create and show issuer signing keys.", no_args_is_help=True)
 app.add_typer(keys_app, name="keys")
 
@@ -79,9 +82,15 @@ def generate(
     if alg not in ("ES256", "EdDSA"):
         err_console.print("[red]--alg must be ES256 or EdDSA[/]")
         raise typer.Exit(code=2)
-    if out.exists():
-        err_console.print(f"[red]{out} already exists[/]; refusing to overwrite a key.")
-        raise typer.Exit(code=1)
+    if out.suffix in _PUBLIC_SUFFIXES:
+        # The public JWK goes to OUT.jwk: with such a name the private key would take its place
+        # and `keys show` would read it as the public key.
+        err_console.print(f"[red]--out must not end in {out.suffix}[/]: that names the public JWK.")
+        raise typer.Exit(code=2)
+    for existing in (out, out.with_suffix(".jwk")):
+        if existing.exists():
+            err_console.print(f"[red]{existing} already exists[/]; refusing to overwrite a key.")
+            raise typer.Exit(code=1)
     passphrase = read_passphrase(confirm=True)
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         err_console.print(
@@ -110,7 +119,7 @@ def show(
 ) -> None:
     """Print the public JWK and kid of a key file (from the .jwk beside it, or by decrypting)."""
     try:
-        jwk_path = path if path.suffix in (".jwk", ".json") else path.with_suffix(".jwk")
+        jwk_path = path if path.suffix in _PUBLIC_SUFFIXES else path.with_suffix(".jwk")
         if jwk_path.exists():
             public = load_public_key(jwk_path)
         elif path.exists():
