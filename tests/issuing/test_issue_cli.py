@@ -220,3 +220,38 @@ def test_out_that_is_a_file_exits_2(key_file: Path, tmp_path: Path):
         assert result.exit_code == 2, result.output
         assert "not a directory" in result.output
     assert out.read_text() == "x"
+
+
+def test_batch_with_a_data_only_programme_renders(key_file: Path, tmp_path: Path):
+    """issue_batch with a registry that adds a programme signs and renders it (workers=2)."""
+    from importlib import resources
+
+    from asxh_card.issuing import bulk
+    from asxh_card.programmes import ProgrammeRegistry
+
+    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
+    data["programmes"].append(
+        {
+            "code": "TE",
+            "name_vi": "Trợ cấp trẻ em",
+            "name_en": "Child benefit",
+            "owner": "MOH",
+            "legal_basis": "test",
+            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
+        }
+    )
+    registry = ProgrammeRegistry.from_mapping(data)
+    line = json.loads((EXAMPLES / "cards.jsonl").read_text().splitlines()[0])
+    line["entitlements"] = [{"programme": "TE", "from": "2026-01-01", "attributes": {"amount": 1}}]
+    src = tmp_path / "te.jsonl"
+    src.write_text((json.dumps(line, ensure_ascii=False) + "\n") * 11)
+    result = bulk.issue_batch(
+        src,
+        signer=load_private_key(key_file, PASS.encode()),
+        out_dir=tmp_path / "bulk",
+        workers=2,
+        registry=registry,
+    )
+    assert len(result.issued) == 11
+    assert not result.errors
+    assert (tmp_path / "bulk" / "sheets" / "sheet-00002.pdf").exists()

@@ -140,20 +140,23 @@ def sign_batch(
     return result
 
 
-def _render_page(job: tuple[str, list[tuple[str, str]], int]) -> list[str]:
+def _render_page(
+    job: tuple[str, list[tuple[str, str]], int, ProgrammeRegistry | None],
+) -> list[str]:
     """Worker: render one page of cards into the staging directory; return the file names.
 
     Receives tokens, not claim objects: the worker re-reads the claims from the signed payload
-    (plain JSON pickles cheaply; the claim objects hold read-only mappings that do not).
+    (plain JSON pickles cheaply; the claim objects and a registry hold read-only mappings that
+    do not, so a job with a registry other than the bundled one runs in this process).
     """
-    staging, cards, page = job
+    staging, cards, page, registry = job
     names: list[str] = []
     images = []
     for token, qr_text in cards:
         _, payload = parse_card_jws(token)
-        claims = CardClaims.from_claims(payload)
+        claims = CardClaims.from_claims(payload, registry=registry)
         issued = IssuedCard(token=token, qr_text=qr_text, claims=claims, qr_version=0)
-        rendered = render_card(issued, print_sheet=False)
+        rendered = render_card(issued, registry=registry, print_sheet=False)
         for suffix, data in rendered.files.items():
             name = f"{claims.serial}{suffix}"
             Path(staging, name).write_bytes(data)
@@ -189,8 +192,10 @@ def issue_batch(
 ) -> BatchResult:
     """Issue and render every card of a JSON Lines file into ``out_dir`` (see module docs).
 
-    ``workers`` defaults to the number of CPUs; 1 renders in this process. An ``out_dir`` that is
-    not a directory or already holds a batch raises :class:`OutputDirectoryError` first.
+    ``workers`` defaults to the number of CPUs; 1 renders in this process, and so does a
+    ``registry`` other than the bundled one (it cannot be sent to worker processes). An
+    ``out_dir`` that is not a directory or already holds a batch raises
+    :class:`OutputDirectoryError` first.
     """
     _check_out_dir(out_dir)
     result = sign_batch(path, signer=signer, registry=registry, clock=clock)
@@ -200,17 +205,19 @@ def issue_batch(
     staging = Path(tempfile.mkdtemp(prefix=".asxh-staging-", dir=out_dir))
     try:
         (staging / "sheets").mkdir()
+        own_registry = registry if registry is not ProgrammeRegistry.default() else None
         pages = [
             (
                 str(staging),
                 [(c.token, c.qr_text) for _, c in result.issued[i : i + _PAGE]],
                 i // _PAGE + 1,
+                own_registry,
             )
             for i in range(0, len(result.issued), _PAGE)
         ]
         count = workers or os.cpu_count() or 1
         names: list[str] = []
-        if count == 1 or len(pages) <= 1:
+        if count == 1 or len(pages) <= 1 or own_registry is not None:
             for job in pages:
                 names.extend(_render_page(job))
         else:
