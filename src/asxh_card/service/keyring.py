@@ -11,7 +11,7 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
@@ -21,6 +21,21 @@ from asxh_card.service.models import Issuer, IssuerKey
 from asxh_card.service.settings import Settings
 
 __all__ = ["Keyring"]
+
+#: ``session.info`` key: key files created in the session's open transaction.
+_NEW_KEY_FILES = "asxh_new_key_files"
+
+
+def _forget_new_key_files(session: Session) -> None:
+    session.info.pop(_NEW_KEY_FILES, None)
+
+
+def _remove_new_key_files(session: Session) -> None:
+    # The key's row never reached the database: its files must not outlive it (an orphaned,
+    # encrypted private key nobody knows about).
+    for path in session.info.pop(_NEW_KEY_FILES, []):
+        path.unlink(missing_ok=True)
+        path.with_suffix(".jwk").unlink(missing_ok=True)
 
 
 class Keyring:
@@ -82,9 +97,11 @@ class Keyring:
         """Generate a key for ``issuer``; older active keys become ``retiring``."""
         now = utc_now()
         name = f"{issuer.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}.pem"
-        private = generate_key_file(self.keys_dir / name, self._settings.key_passphrase, alg)
+        path = self.keys_dir / name
+        private = generate_key_file(path, self._settings.key_passphrase, alg)
+        self._track_until_commit(session, path)
         with self._lock:
-            self._cache[str(self.keys_dir / name)] = private
+            self._cache[str(path)] = private
         for old in session.scalars(
             select(IssuerKey).where(IssuerKey.issuer_id == issuer.id, IssuerKey.state == "active")
         ):
@@ -104,6 +121,19 @@ class Keyring:
         session.add(row)
         session.flush()
         return row
+
+    def _track_until_commit(self, session: Session, path: Path) -> None:
+        """Delete ``path`` (and its cache entry) if the session's transaction rolls back."""
+        session.info.setdefault(_NEW_KEY_FILES, []).append(path)
+        if not event.contains(session, "after_commit", _forget_new_key_files):
+            event.listen(session, "after_commit", _forget_new_key_files)
+            event.listen(session, "after_rollback", _remove_new_key_files)
+            event.listen(session, "after_rollback", self._evict_removed)
+
+    def _evict_removed(self, _session: Session) -> None:
+        with self._lock:
+            for cached in [p for p in self._cache if not Path(p).exists()]:
+                del self._cache[cached]
 
     @staticmethod
     def active_key(session: Session, issuer_id: str) -> IssuerKey | None:
