@@ -115,3 +115,10 @@ def test_leftover_public_key_file_is_never_paired_with_a_new_key(tmp_path: Path)
         generate_key_file(tmp_path / "k.pem", PASSPHRASE)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.jwk"]
     assert stale.read_text() == '{"stale": true}'
+
+
+def test_private_key_path_ending_in_jwk_is_refused_before_writing(tmp_path: Path) -> None:
+    """`--out root.jwk` would put the encrypted private key where its public JWK belongs."""
+    with pytest.raises(KeyStoreError, match=r"must not end in \.jwk"):
+        generate_key_file(tmp_path / "root.jwk", PASSPHRASE)
+    assert list(tmp_path.iterdir()) == []

@@ -69,6 +69,10 @@ def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
 def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -> PrivateKey:
     """Generate a key, write it encrypted to ``path`` and its public JWK beside it (``.jwk``)."""
     public_path = path.with_suffix(".jwk")
+    if public_path == path:
+        raise KeyStoreError(
+            f"{path}: a private key file must not end in .jwk (its public JWK is written there)"
+        )
     # Both paths are checked before anything is written: a leftover .jwk of another key beside a
     # new private key would publish the wrong public key.
     for existing in (path, public_path):
