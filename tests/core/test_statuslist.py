@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 from asxh_card._core import jws
 from asxh_card._core.b64 import b64url_encode
 from asxh_card._core.deflate import deflate_raw, deflate_zlib
-from asxh_card._core.keys import PrivateKey
+from asxh_card._core.keys import PrivateKey, PublicKey
 from asxh_card._core.statuslist import (
     STATUS_LIST_TYP,
     Status,
     StatusList,
     StatusRef,
+    parse_status_list_token,
     sign_status_list,
     verify_status_list_token,
 )
@@ -339,3 +340,58 @@ def test_values_outside_the_list_raise_index_error(start: int, count: int) -> No
     """A block reaching outside the list (or empty) is an IndexError, as for one entry."""
     with pytest.raises(IndexError):
         StatusList.empty(256, 2).values(start, count)
+
+
+def _signed_claims(key: PrivateKey, claims: dict[str, object]) -> str:
+    return jws.sign_compact(claims, key, typ=STATUS_LIST_TYP, compress=False)
+
+
+def test_parse_finds_the_key_by_kid(es256_key: PrivateKey, status_list: StatusList) -> None:
+    """parse_status_list_token asks the lookup for the header's kid; unknown kids are invalid."""
+    token = sign_status_list(status_list, es256_key, uri=URI, issued_at=NOW, ttl=60)
+    asked: list[str] = []
+
+    def lookup(kid: str) -> PublicKey | None:
+        asked.append(kid)
+        return es256_key.public_key if kid == es256_key.kid else None
+
+    parsed = parse_status_list_token(token, lookup)
+    assert (parsed.uri, parsed.issued_at, parsed.ttl, parsed.kid) == (URI, NOW, 60, es256_key.kid)
+    assert asked == [es256_key.kid]
+    with pytest.raises(StatusListInvalidError, match="not signed by a known key"):
+        parse_status_list_token(token, lambda _kid: None)
+
+
+def test_parse_refuses_other_claims_unless_allowed(
+    es256_key: PrivateKey, status_list: StatusList
+) -> None:
+    """Extra claims are refused by default, allowed when named or when extra_claims is None."""
+    claims = {"sub": URI, "iat": NOW, "iss": "x", "status_list": status_list.encode()}
+    token = _signed_claims(es256_key, claims)
+    with pytest.raises(StatusListInvalidError, match="must be an object of sub"):
+        parse_status_list_token(token, lambda _kid: es256_key.public_key)
+    for allowed in (frozenset({"iss"}), None):
+        parsed = parse_status_list_token(
+            token, lambda _kid: es256_key.public_key, extra_claims=allowed
+        )
+        assert parsed.uri == URI
+
+
+@pytest.mark.parametrize(
+    ("claims", "match"),
+    [
+        ({"iat": NOW}, "no sub"),
+        ({"sub": "", "iat": NOW}, "no sub"),
+        ({"sub": URI}, "missing claim iat"),
+        ({"sub": URI, "iat": NOW, "exp": NOW - 1}, "exp is before iat"),
+        ({"sub": URI, "iat": "soon"}, "integer number of seconds"),
+    ],
+)
+def test_parse_refuses_malformed_payloads(
+    es256_key: PrivateKey, status_list: StatusList, claims: dict[str, object], match: str
+) -> None:
+    """A payload without a URI, with a bad iat or exp before iat is status_list_invalid."""
+    token = _signed_claims(es256_key, {**claims, "status_list": status_list.encode()})
+    with pytest.raises(StatusListInvalidError, match=match) as info:
+        parse_status_list_token(token, lambda _kid: es256_key.public_key)
+    assert info.value.reason is Reason.STATUS_LIST_INVALID

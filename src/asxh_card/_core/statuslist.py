@@ -9,30 +9,31 @@ and claims ``sub`` (the list's URI), ``iat``, ``exp``, ``ttl`` and ``status_list
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
 from asxh_card._core import jws as _jws
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
-from asxh_card._core.claims import check_time_claims, numeric_date, required_numeric_date
+from asxh_card._core.claims import numeric_date, required_numeric_date
 from asxh_card._core.deflate import InflateError, InflateLimitError, deflate_zlib, inflate_zlib
 from asxh_card._core.keys import PublicKey, Signer
 from asxh_card.errors import (
-    ExpiredError,
-    NotYetValidError,
     StatusListInvalidError,
     StatusListStaleError,
     VerificationError,
 )
 
 __all__ = [
+    "MAX_STATUS_URI_LENGTH",
+    "STATUS_LIST_HEADER",
     "STATUS_LIST_TYP",
     "Status",
     "StatusList",
     "StatusListToken",
     "StatusRef",
+    "parse_status_list_token",
     "sign_status_list",
     "verify_status_list_token",
 ]
@@ -43,6 +44,8 @@ VALID_BITS = (1, 2, 4, 8)
 MAX_STATUS_URI_LENGTH = 200
 #: 100 million 2-bit entries are 25 MB raw; refuse anything that inflates beyond 32 MiB.
 MAX_LIST_BYTES = 32 * 1024 * 1024
+STATUS_LIST_HEADER = frozenset({"alg", "kid", "typ"})
+_STATUS_LIST_CLAIMS = frozenset({"sub", "iat", "exp", "ttl", "status_list"})
 STATUS_LIST_LIMITS = _jws.JWSLimits(
     max_token=48 * 1024 * 1024,
     max_header=400,
@@ -158,7 +161,7 @@ class StatusList:
 
 @dataclass(frozen=True, slots=True)
 class StatusListToken:
-    """A verified status-list token."""
+    """A status-list token whose structure and signature have been checked."""
 
     uri: str
     issued_at: int
@@ -166,6 +169,14 @@ class StatusListToken:
     ttl: int | None
     status_list: StatusList
     kid: str
+
+    def stale_at(self, now: int, leeway: int) -> str | None:
+        """Why the list is stale at ``now`` (a short English reason), or None when fresh."""
+        if self.expires_at is not None and now > self.expires_at + leeway:
+            return "past its exp"
+        if self.ttl is not None and now > self.issued_at + self.ttl + leeway:
+            return f"past its ttl ({self.ttl} s after iat)"
+        return None
 
 
 def sign_status_list(
@@ -187,6 +198,63 @@ def sign_status_list(
     return _jws.sign_compact(claims, signer, typ=STATUS_LIST_TYP, compress=False)
 
 
+def parse_status_list_token(
+    token: str,
+    keys: Callable[[str], PublicKey | None],
+    *,
+    extra_claims: frozenset[str] | None = frozenset(),
+    max_bytes: int = MAX_LIST_BYTES,
+) -> StatusListToken:
+    """Check a status-list token's structure and signature and decode its list.
+
+    ``keys`` maps the header's ``kid`` to the key that must have signed it (None: unknown).
+    The payload holds ``sub``, ``iat`` and ``status_list``, optional ``exp`` and ``ttl``, and
+    only the ``extra_claims`` named (``None``: any other claim, as JWTs in general allow). No
+    policy beyond that: callers check the URI, freshness and bit size they need.
+    Raises :class:`StatusListInvalidError` only.
+    """
+    try:
+        parsed = _jws.parse_compact(
+            token, limits=STATUS_LIST_LIMITS, typ=STATUS_LIST_TYP, header_names=STATUS_LIST_HEADER
+        )
+    except VerificationError as exc:
+        raise StatusListInvalidError(f"{exc.reason.value}: {exc.detail}") from None
+    key = keys(parsed.kid or "")
+    if key is None:
+        raise StatusListInvalidError("the status list is not signed by a known key")
+    try:
+        _jws.verify_signature(parsed, key)
+        claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
+    except VerificationError as exc:
+        raise StatusListInvalidError(f"{exc.reason.value}: {exc.detail}") from None
+    if not isinstance(claims, dict):
+        raise StatusListInvalidError("the payload must be a JSON object")
+    unexpected = claims.keys() - _STATUS_LIST_CLAIMS
+    if extra_claims is not None and unexpected - extra_claims:
+        raise StatusListInvalidError(
+            "the payload must be an object of sub, iat, exp, ttl, status_list"
+        )
+    uri = claims.get("sub")
+    if not isinstance(uri, str) or not uri:
+        raise StatusListInvalidError("the status list token has no sub (URI)")
+    try:
+        issued_at = required_numeric_date(claims, "iat")
+        expires_at = numeric_date(claims, "exp", required=False)
+        ttl = numeric_date(claims, "ttl", required=False)
+    except VerificationError as exc:
+        raise StatusListInvalidError(exc.detail) from None
+    if expires_at is not None and expires_at < issued_at:
+        raise StatusListInvalidError("exp is before iat")
+    return StatusListToken(
+        uri=uri,
+        issued_at=issued_at,
+        expires_at=expires_at,
+        ttl=ttl,
+        status_list=StatusList.decode(claims.get("status_list"), max_bytes=max_bytes),
+        kid=key.kid,
+    )
+
+
 def verify_status_list_token(
     token: str,
     key: PublicKey,
@@ -199,42 +267,23 @@ def verify_status_list_token(
 ) -> StatusListToken:
     """Verify a status-list token signed by ``key`` for ``uri`` at time ``now``.
 
-    Raises :class:`StatusListInvalidError` (bad structure, signature, URI or bit size) or
-    :class:`StatusListStaleError` (past ``exp``, or past ``iat + ttl``).
+    Raises :class:`StatusListInvalidError` (bad structure, signature, key, URI or bit size) or
+    :class:`StatusListStaleError` (issued in the future, past ``exp``, or past ``iat + ttl``).
     """
-    try:
-        parsed = _jws.parse_compact(
-            token,
-            limits=STATUS_LIST_LIMITS,
-            typ=STATUS_LIST_TYP,
-            header_names=frozenset({"alg", "kid", "typ"}),
-        )
-        _jws.verify_signature(parsed, key)
-        claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
-    except VerificationError as exc:
-        raise StatusListInvalidError(f"{exc.reason.value}: {exc.detail}") from None
-    if not isinstance(claims, dict):
-        raise StatusListInvalidError("the payload must be a JSON object")
-    if claims.get("sub") != uri:
-        raise StatusListInvalidError("the token is for another status list URI (sub)")
-    try:
-        iat = required_numeric_date(claims, "iat")
-        ttl = numeric_date(claims, "ttl", required=False)
-        check_time_claims(claims, now=now, leeway=leeway, require_exp=False)
-    except (ExpiredError, NotYetValidError) as exc:
-        raise StatusListStaleError(exc.detail) from None
-    except VerificationError as exc:
-        raise StatusListInvalidError(exc.detail) from None
-    if ttl is not None and now > iat + ttl + leeway:
-        raise StatusListStaleError(f"the list is past its ttl ({ttl} s after iat)")
-    status_list = StatusList.decode(claims.get("status_list"), max_bytes=max_bytes)
-    if bits is not None and status_list.bits != bits:
-        raise StatusListInvalidError(f"the list has {status_list.bits}-bit entries, not {bits}")
-    return StatusListToken(
-        uri=uri,
-        issued_at=iat,
-        expires_at=numeric_date(claims, "exp", required=False),
-        ttl=ttl,
-        status_list=status_list,
-        kid=key.kid,
+    # The caller names the key, so the header's kid is not consulted: IETF issuers choose their
+    # own kid values (the draft's example uses "12"); the signature decides.
+    verified = parse_status_list_token(
+        token, lambda _kid: key, extra_claims=None, max_bytes=max_bytes
     )
+    if verified.uri != uri:
+        raise StatusListInvalidError("the token is for another status list URI (sub)")
+    if verified.issued_at > now + leeway:
+        raise StatusListStaleError("issued in the future (iat)")
+    stale = verified.stale_at(now, leeway)
+    if stale is not None:
+        raise StatusListStaleError(f"the list is {stale}")
+    if bits is not None and verified.status_list.bits != bits:
+        raise StatusListInvalidError(
+            f"the list has {verified.status_list.bits}-bit entries, not {bits}"
+        )
+    return verified

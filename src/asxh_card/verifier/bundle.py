@@ -34,7 +34,7 @@ from typing import Any
 from asxh_card._core import jws as _jws
 from asxh_card._core.claims import numeric_date
 from asxh_card._core.keys import JWKError, PublicKey
-from asxh_card._core.statuslist import STATUS_LIST_LIMITS, STATUS_LIST_TYP, StatusList
+from asxh_card._core.statuslist import StatusListToken, parse_status_list_token
 from asxh_card.errors import (
     BundleInvalidError,
     StatusListInvalidError,
@@ -46,7 +46,6 @@ __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "BUNDLE_LIMITS",
     "BUNDLE_TYP",
-    "STATUS_LIST_HEADER",
     "IssuerEntry",
     "KeyEntry",
     "LoadedStatusList",
@@ -60,8 +59,6 @@ __all__ = [
 BUNDLE_TYP = "asxh-bundle+jwt"
 BUNDLE_FORMAT_VERSION = 1
 BUNDLE_HEADER = frozenset({"alg", "kid", "typ"})
-#: The protected header of a status-list token (the same members as a bundle's, by coincidence).
-STATUS_LIST_HEADER = frozenset({"alg", "kid", "typ"})
 #: Generous but explicit: thousands of issuers and a few embedded small status lists fit in
 #: 8 MiB; national-scale lists are synced beside the bundle, not inside it (DESIGN.md §4).
 BUNDLE_LIMITS = _jws.JWSLimits(
@@ -86,7 +83,6 @@ _ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _PROGRAMME = re.compile(r"[A-Z][A-Z0-9_]{1,15}")
 _STATUS_URI = re.compile(r"https?://[\x21-\x7e]{1,192}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_STATUS_PAYLOAD = frozenset({"sub", "iat", "exp", "ttl", "status_list"})
 
 
 def token_sha256(token: str) -> str:
@@ -142,23 +138,14 @@ class TrustBundle:
 
 
 @dataclass(frozen=True, slots=True)
-class LoadedStatusList:
-    """A verified, decoded status list kept in memory; freshness is checked per verification."""
+class LoadedStatusList(StatusListToken):
+    """A verified, decoded status list of ``issuer``, kept in memory.
 
-    uri: str
+    Freshness (:meth:`~asxh_card._core.statuslist.StatusListToken.stale_at`) is checked per
+    verification.
+    """
+
     issuer: str
-    issued_at: int
-    expires_at: int | None
-    ttl: int | None
-    status_list: StatusList
-
-    def stale_at(self, now: int, leeway: int) -> str | None:
-        """Why the list is stale at ``now`` (a short English reason), or None when fresh."""
-        if self.expires_at is not None and now > self.expires_at + leeway:
-            return "past its exp"
-        if self.ttl is not None and now > self.issued_at + self.ttl + leeway:
-            return f"past its ttl ({self.ttl} s after iat)"
-        return None
 
 
 def _bad(detail: str) -> BundleInvalidError:
@@ -347,19 +334,6 @@ def parse_bundle(token: str | bytes, *, roots: Sequence[PublicKey]) -> TrustBund
     return _parse_payload(payload, root_kid=root.kid, token=token)
 
 
-def _status_error(uri: str, exc: VerificationError) -> StatusListInvalidError:
-    if isinstance(exc, StatusListInvalidError):
-        return exc
-    return StatusListInvalidError(f"{uri}: {exc.reason.value}: {exc.detail}")
-
-
-def _status_date(claims: Mapping[str, Any], name: str, *, required: bool) -> int | None:
-    try:
-        return numeric_date(claims, name, required=required)
-    except VerificationError as exc:
-        raise StatusListInvalidError(exc.detail) from None
-
-
 def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) -> LoadedStatusList:
     """Verify a status-list token for ``entry`` of ``bundle`` and decode it into memory.
 
@@ -374,42 +348,27 @@ def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) ->
             f"the token for {entry.uri} does not match the bundle's sha256"
         )
     issuer = bundle.issuers[entry.issuer]
+
+    def key_of(kid: str) -> PublicKey | None:
+        found = issuer.keys.get(kid)
+        return None if found is None else found.key
+
     try:
-        parsed = _jws.parse_compact(
-            token, limits=STATUS_LIST_LIMITS, typ=STATUS_LIST_TYP, header_names=STATUS_LIST_HEADER
-        )
-    except VerificationError as exc:
-        raise _status_error(entry.uri, exc) from None
-    key = issuer.keys.get(parsed.kid or "")
-    if key is None:
-        raise StatusListInvalidError(f"the list {entry.uri} is not signed by a key of {issuer.id}")
-    try:
-        _jws.verify_signature(parsed, key.key)
-        claims = _jws.decode_payload(parsed, limits=STATUS_LIST_LIMITS)
-    except VerificationError as exc:
-        raise _status_error(entry.uri, exc) from None
-    if not isinstance(claims, dict) or claims.keys() - _STATUS_PAYLOAD:
-        raise StatusListInvalidError(
-            "the payload must be an object of sub, iat, exp, ttl, status_list"
-        )
-    if claims.get("sub") != entry.uri:
+        verified = parse_status_list_token(token, key_of)
+    except StatusListInvalidError as exc:
+        raise StatusListInvalidError(f"{entry.uri} (issuer {issuer.id}): {exc.detail}") from None
+    if verified.uri != entry.uri:
         raise StatusListInvalidError("the token is for another status list URI (sub)")
-    issued_at = _status_date(claims, "iat", required=True)
-    expires_at = _status_date(claims, "exp", required=False)
-    ttl = _status_date(claims, "ttl", required=False)
-    assert issued_at is not None  # noqa: S101 - required
-    if not key.covers(issued_at):
+    if not issuer.keys[verified.kid].covers(verified.issued_at):
         raise StatusListInvalidError("the list was signed outside its key's window")
-    if expires_at is not None and expires_at < issued_at:
-        raise StatusListInvalidError("exp is before iat")
-    status_list = StatusList.decode(claims.get("status_list"))
-    if status_list.bits != 2:
-        raise StatusListInvalidError(f"the list has {status_list.bits}-bit entries, not 2")
+    if verified.status_list.bits != 2:
+        raise StatusListInvalidError(f"the list has {verified.status_list.bits}-bit entries, not 2")
     return LoadedStatusList(
-        uri=entry.uri,
+        uri=verified.uri,
+        issued_at=verified.issued_at,
+        expires_at=verified.expires_at,
+        ttl=verified.ttl,
+        status_list=verified.status_list,
+        kid=verified.kid,
         issuer=entry.issuer,
-        issued_at=issued_at,
-        expires_at=expires_at,
-        ttl=ttl,
-        status_list=status_list,
     )
