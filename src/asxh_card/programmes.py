@@ -13,11 +13,12 @@ or poverty, which Law 91/2025/QH15 and Decree 356/2025/ND-CP (in force 1 Jan 202
 sensitive personal data; identity numbers and the address stay off the card too.
 :func:`check_card_fields` enforces that over a whole claim set.
 
-The wire form of an entitlement (:meth:`Entitlement.to_claim`)::
+The wire form of an entitlement (:meth:`Entitlement.to_claim`, docs/wire-format.md) is
+positional, in the order the registry lists the programme's attributes::
 
-    {"p": "BHYT", "from": "2026-01-01", "to": "2026-12-31",
-     "a": {"level": 2, "coverage": 100, "facility": "01-001"},
-     "status": {"status_list": {"idx": 5, "uri": "https://..."}}}
+    ["BHYT", "2026-01-01", "2026-12-31", 2, 100, "01-001"]
+
+Its status entry is not written: it follows from the card's (``asxh_card.card.status_block``).
 
 Everything raised on purpose here is an :class:`~asxh_card.errors.EntitlementError`.
 """
