@@ -62,10 +62,30 @@ def test_kid_absent_or_not_text(es256_key: PrivateKey, kit: Kit) -> None:
 
 
 def test_not_text_is_malformed() -> None:
-    """A token that is not a str is malformed."""
+    """A token that is neither text nor bytes is malformed."""
     with pytest.raises(MalformedError) as info:
-        jws.parse_compact(b"a.b.c", limits=LIMITS, typ=None)  # type: ignore[arg-type]
+        jws.parse_compact(123, limits=LIMITS, typ=None)  # type: ignore[arg-type]
     assert info.value.reason is Reason.MALFORMED
+
+
+def test_bytes_token_parses_like_text(es256_key: PrivateKey) -> None:
+    """The ASCII bytes of a token parse to the same JWS as its text (the QR path uses bytes)."""
+    token = sign(es256_key, b"{}")
+    assert jws.parse_compact(token.encode(), limits=LIMITS, typ=TYP) == jws.parse_compact(
+        token, limits=LIMITS, typ=TYP
+    )
+
+
+def test_non_ascii_bytes_are_malformed(es256_key: PrivateKey) -> None:
+    """Non-ASCII bytes in any segment of a bytes token are refused as malformed."""
+    header, payload, signature = sign(es256_key, b"{}").encode().split(b".")
+    for token in (
+        header + b"\xc3\xa9." + payload + b"." + signature,
+        header + b"." + payload + b"\xc3\xa9." + signature,
+        header + b"." + payload + b"." + signature[:-2] + b"\xc3\xa9",
+    ):
+        with pytest.raises(MalformedError):
+            jws.decode_payload(jws.parse_compact(token, limits=LIMITS, typ=None), limits=LIMITS)
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NoReturn
 
 from asxh_card._core import strictjson
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
@@ -62,7 +62,7 @@ class JWSLimits:
 # cache is bounded so forged headers cannot grow it). Saves a strict JSON parse per card.
 _HEADER_CACHE_SIZE = 256
 _HEADER_CACHE: dict[
-    tuple[str, str | None, frozenset[str] | None, frozenset[str]], Mapping[str, Any]
+    tuple[bytes, str | None, frozenset[str] | None, frozenset[str]], Mapping[str, Any]
 ] = {}
 
 #: A card must fit a QR of version 40 at most (7,089 digits, i.e. 3,544 JWS characters); the
@@ -76,7 +76,7 @@ class CompactJWS:
 
     header: Mapping[str, Any]
     signing_input: bytes
-    payload_segment: str
+    payload_segment: bytes
     signature: bytes
 
     @property
@@ -91,7 +91,7 @@ class CompactJWS:
         return kid if isinstance(kid, str) else None
 
 
-def _decode_segment(segment: str, what: str) -> bytes:
+def _decode_segment(segment: bytes, what: str) -> bytes:
     try:
         return b64url_decode(segment)
     except B64Error as exc:
@@ -99,7 +99,7 @@ def _decode_segment(segment: str, what: str) -> bytes:
 
 
 def parse_compact(
-    token: str,
+    token: str | bytes,
     *,
     limits: JWSLimits,
     typ: str | None,
@@ -108,14 +108,23 @@ def parse_compact(
 ) -> CompactJWS:
     """Structural checks of a compact JWS (step 1 in the module docstring).
 
-    ``typ`` is the required ``typ`` header (``None``: any or none). ``header_names`` is the exact
-    set of header members required (``None``: any set without forbidden members).
+    ``token`` is text or its ASCII bytes (the QR decoder hands over bytes, which saves an
+    encode). ``typ`` is the required ``typ`` header (``None``: any or none). ``header_names`` is
+    the exact set of header members required (``None``: any set without forbidden members).
     """
-    if not isinstance(token, str):
+    if isinstance(token, str):
+        if len(token) > limits.max_token:
+            raise PayloadTooLargeError(f"token longer than {limits.max_token} characters")
+        if not token.isascii():
+            _refuse_non_ascii(token)
+        data = token.encode("ascii")
+    elif isinstance(token, bytes):
+        data = token
+    else:
         raise MalformedError("the token must be text")
-    if len(token) > limits.max_token:
+    if len(data) > limits.max_token:
         raise PayloadTooLargeError(f"token longer than {limits.max_token} characters")
-    parts = token.split(".")
+    parts = data.split(b".")
     if len(parts) != 3:
         raise MalformedError(f"a compact JWS has 3 segments, not {len(parts)}")
     header_segment, payload_segment, signature_segment = parts
@@ -140,15 +149,20 @@ def parse_compact(
     if len(signature_segment) != 86:
         raise MalformedError("the signature must be 64 bytes (raw r||s or Ed25519)")
     signature = _decode_segment(signature_segment, "signature")
-    try:
-        signing_input = f"{header_segment}.{payload_segment}".encode("ascii")
-    except UnicodeEncodeError:  # only the payload segment is still undecoded here
-        raise MalformedError("payload: characters outside the base64url alphabet") from None
+    signing_input = data[: len(header_segment) + 1 + len(payload_segment)]
     return CompactJWS(header, signing_input, payload_segment, signature)
 
 
+def _refuse_non_ascii(token: str) -> NoReturn:
+    """Name the first segment with a character outside base64url (only text can have one)."""
+    for what, segment in zip(("header", "payload", "signature"), token.split("."), strict=False):
+        if not segment.isascii():
+            raise MalformedError(f"{what}: characters outside the base64url alphabet")
+    raise MalformedError("characters outside the base64url alphabet")
+
+
 def _parse_header(
-    header_segment: str,
+    header_segment: bytes,
     *,
     limits: JWSLimits,
     typ: str | None,
