@@ -31,14 +31,17 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+import msgspec
 
 from asxh_card._core import jws as _jws
-from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims, required_numeric_date
+from asxh_card._core import strictjson
+from asxh_card._core.claims import DEFAULT_LEEWAY, MAX_NUMERIC_DATE, check_times
 from asxh_card._core.keys import PublicKey, Signer
-from asxh_card._core.qrtext import QRTextError, decode_qr_text, encode_qr_text
+from asxh_card._core.qrtext import QRTextError, decode_qr_bytes, encode_qr_text
 from asxh_card._core.statuslist import StatusRef
-from asxh_card._core.timeutil import ISODateError, parse_iso_date, utc_now
+from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import (
     AsxhError,
     EntitlementError,
@@ -49,8 +52,8 @@ from asxh_card.errors import (
     UnknownKeyError,
     VerificationError,
 )
-from asxh_card.ids import Sex, parse_asxh_number
-from asxh_card.programmes import Entitlement, ProgrammeRegistry, status_ref_from_claim
+from asxh_card.ids import Sex, check_asxh_number
+from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_fields
 
 __all__ = [
     "CARD_TYP",
@@ -76,35 +79,146 @@ CARD_HEADER = frozenset({"alg", "kid", "typ", "zip"})
 MAX_QR_TEXT_LENGTH = 7_100
 MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
-_ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
-_SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
-_ASXH_DIGITS = re.compile(r"[0-9]{11}")
-_PROVINCE = re.compile(r"[0-9]{2}")
-_CLAIMS = frozenset(
-    {
-        "iss",
-        "sub",
-        "iat",
-        "nbf",
-        "exp",
-        "jti",
-        "v",
-        "prov",
-        "name",
-        "dob",
-        "sex",
-        "ent",
-        "status",
-        "gdn",
-    }
-)
-_OPTIONAL_CLAIMS = frozenset({"gdn", "status"})
-_GUARDIAN_CLAIMS = frozenset({"sub", "name", "rel"})
-
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
 #: subclass (or return None) when the pair is unknown.
 KeyLookup = Callable[[str, str], PublicKey | None]
+
+# --------------------------------------------------------------------------------------------
+# The wire schema (docs/wire-format.md): shapes and types, checked in C by msgspec.
+#
+# Everything structural about a version-1 claim set lives in these types: member names (no
+# unknown, none missing, no explicit null for an absent optional claim), JSON types (a boolean
+# or a float is never an integer), the I-JSON integer range (RFC 7493 §2.2), NumericDate range,
+# identifier patterns, exact YYYY-MM-DD dates. What needs the registry or a checksum (mã số
+# ASXH, names, entitlements, status URI) is checked in Python after decoding (_check_claims).
+
+_SAFE_INT = strictjson.MAX_SAFE_INT
+_NumericDate = Annotated[int, msgspec.Meta(ge=0, le=MAX_NUMERIC_DATE)]
+_AttributeValue = Annotated[int, msgspec.Meta(ge=-_SAFE_INT, le=_SAFE_INT)] | str | None
+# \A and \Z, not ^ and $: msgspec matches with re.search, and $ also matches before a final
+# newline ("vn-79\n").
+_ISSUER_ID = r"\A[a-z0-9][a-z0-9.-]{0,39}\Z"
+_SERIAL = r"\A[A-Za-z0-9_-]{1,40}\Z"
+_PROVINCE = r"\A[0-9]{2}\Z"
+
+
+class _StatusListClaim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    idx: Annotated[int, msgspec.Meta(ge=0, le=_SAFE_INT)]
+    uri: str
+
+
+class _StatusClaim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    status_list: _StatusListClaim
+
+
+class _GuardianClaim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    sub: str
+    name: str
+    rel: Literal["guardian", "authorised"]
+
+
+class _ClaimSet(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """A version-1 claim set as on the wire, in the member order :meth:`CardClaims.to_claims`
+    writes (the fast path below relies on that order)."""
+
+    iss: Annotated[str, msgspec.Meta(pattern=_ISSUER_ID)]
+    sub: str
+    iat: _NumericDate
+    nbf: _NumericDate
+    exp: _NumericDate
+    jti: Annotated[str, msgspec.Meta(pattern=_SERIAL)]
+    v: Literal[1]
+    prov: Annotated[str, msgspec.Meta(pattern=_PROVINCE)]
+    name: str
+    dob: date
+    sex: Literal["M", "F"]
+    ent: Annotated[
+        list[list[_AttributeValue]], msgspec.Meta(min_length=1, max_length=MAX_ENTITLEMENTS)
+    ]
+    status: _StatusClaim | msgspec.UnsetType = msgspec.UNSET
+    gdn: _GuardianClaim | msgspec.UnsetType = msgspec.UNSET
+
+
+_CLAIMS_DECODER = msgspec.json.Decoder(_ClaimSet)
+_CLAIMS_ENCODER = msgspec.json.Encoder()
+# What a schema failure at a claim means, in the words of the wire format; msgspec's own detail
+# (rule and JSON path) follows in brackets. No claim value is echoed except enum members.
+_CLAIM_MEANING = {
+    "iss": "iss is not a valid issuer id",
+    "sub": "sub must be an 11-digit mã số ASXH",
+    "iat": "claim iat must be an integer number of seconds (not milliseconds), 0 to 2200",
+    "nbf": "claim nbf must be an integer number of seconds (not milliseconds), 0 to 2200",
+    "exp": "claim exp must be an integer number of seconds (not milliseconds), 0 to 2200",
+    "jti": "jti is not a valid card serial",
+    "v": f"unsupported card format version (v must be {CARD_VERSION})",
+    "prov": "prov must be a 2-digit province code",
+    "name": "name must be non-empty text",
+    "dob": "dob must be a calendar date YYYY-MM-DD",
+    "sex": "sex must be M or F",
+    "ent": (
+        f"ent must list 1-{MAX_ENTITLEMENTS} entitlements, each a JSON array "
+        "[programme, from, to | null, values...] of integers, strings and nulls"
+    ),
+    "status": 'status must be exactly {"status_list": {"idx": N, "uri": "https://..."}}',
+    "gdn": "gdn must be an object with exactly sub, name and rel (guardian or authorised)",
+}
+_SCHEMA_ERROR = re.compile(r"(?P<detail>.*) - at `\$\.(?P<claim>\w+)(?P<rest>[^`]*)`", re.DOTALL)
+
+
+def _schema_error(exc: msgspec.ValidationError) -> MalformedError:
+    text = str(exc)
+    match = _SCHEMA_ERROR.fullmatch(text)
+    if match is None:  # the claim set itself: not an object, a missing or an unknown claim
+        return MalformedError(f"claims: {text}"[:300])
+    claim, detail = match["claim"], match["detail"][:120]
+    meaning = _CLAIM_MEANING.get(claim, f"claim {claim}")
+    return MalformedError(f"{meaning} ({detail} at {claim}{match['rest']})")
+
+
+def _fast_claim_set(body: bytes) -> _ClaimSet | None:
+    """The typed claim set if ``body`` is exactly its canonical encoding, else None.
+
+    Decoding to the schema is a C pass; what it cannot see is a duplicate member (msgspec keeps
+    the last, msgspec#648). Re-encoding and comparing closes that gap: the encoding has each
+    member once, so it equals ``body`` only if ``body`` had no duplicate (and no other
+    non-canonical detail). Our issuers write exactly this encoding; any other body, and any
+    body with an escape (a lone surrogate needs one), returns None and takes the strict path.
+    """
+    if b"\\" in body:
+        return None
+    try:
+        claims = _CLAIMS_DECODER.decode(body)
+    except (msgspec.MsgspecError, ValueError):  # ValueError: invalid UTF-8
+        return None
+    return claims if _CLAIMS_ENCODER.encode(claims) == body else None
+
+
+def _claim_set_from_mapping(claims: object) -> _ClaimSet:
+    """The typed claim set of a strict-JSON object; :class:`MalformedError` names the claim."""
+    if not isinstance(claims, dict):
+        raise MalformedError("the claims must be a JSON object")
+    try:
+        return msgspec.convert(claims, _ClaimSet, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _schema_error(exc) from None
+
+
+@dataclass(frozen=True, slots=True)
+class _CheckedClaims:
+    """A claim set that passed every check, with the parts the card's readers need.
+
+    ``entitlements`` are shared, immutable and carry no status entry: their entries follow from
+    ``status`` (:func:`status_block`).
+    """
+
+    claims: _ClaimSet
+    holder: Holder
+    guardian: Guardian | None
+    entitlements: tuple[Entitlement, ...]
+    status: StatusRef | None
+
+
 
 
 def normalise_name(name: str) -> str:
@@ -216,61 +330,23 @@ class CardClaims:
         cls, claims: object, *, registry: ProgrammeRegistry | None = None
     ) -> CardClaims:
         """Parse a claim set strictly; raises :class:`~asxh_card.errors.MalformedError`."""
-        if not isinstance(claims, dict):
-            raise MalformedError("the claims must be a JSON object")
-        unknown = claims.keys() - _CLAIMS
-        if unknown:
-            raise MalformedError(f"unknown claim(s): {', '.join(sorted(unknown))[:100]}")
-        missing = _CLAIMS - _OPTIONAL_CLAIMS - claims.keys()
-        if missing:
-            raise MalformedError(f"missing claim(s): {', '.join(sorted(missing))}")
-        if type(claims["v"]) is not int or claims["v"] != CARD_VERSION:
-            raise MalformedError(f"unsupported card format version (v must be {CARD_VERSION})")
-        issuer = claims["iss"]
-        if not isinstance(issuer, str) or not _ISSUER_ID.fullmatch(issuer):
-            raise MalformedError("iss is not a valid issuer id")
-        serial = claims["jti"]
-        if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
-            raise MalformedError("jti is not a valid card serial")
-        province = claims["prov"]
-        if not isinstance(province, str) or not _PROVINCE.fullmatch(province):
-            raise MalformedError("prov must be a 2-digit province code")
-        sex = claims["sex"]
-        if sex not in ("M", "F"):
-            raise MalformedError("sex must be M or F")
-        ents = claims["ent"]
-        if not isinstance(ents, list) or not 0 < len(ents) <= MAX_ENTITLEMENTS:
-            raise MalformedError(f"ent must list 1-{MAX_ENTITLEMENTS} entitlements")
-        try:
-            status = status_ref_from_claim(claims["status"]) if "status" in claims else None
-            block = status_block(status, len(ents)) if status is not None else [None] * len(ents)
-            entitlements = tuple(
-                Entitlement.from_claim(e, registry=registry, status=ref)
-                for e, ref in zip(ents, block, strict=True)
-            )
-        except EntitlementError as exc:
-            raise MalformedError(str(exc)) from None
-        if len({e.programme for e in entitlements}) != len(entitlements):
-            raise MalformedError("a programme appears twice in ent")
-        iat = required_numeric_date(claims, "iat")
-        nbf = required_numeric_date(claims, "nbf")
-        exp = required_numeric_date(claims, "exp")
+        checked = _check_claims(_claim_set_from_mapping(claims), registry)
+        return cls._from_checked(checked)
+
+    @classmethod
+    def _from_checked(cls, checked: _CheckedClaims) -> CardClaims:
+        claims = checked.claims
         return cls(
-            issuer=issuer,
-            province=province,
-            serial=serial,
-            issued_at=iat,
-            not_before=nbf,
-            expires_at=exp,
-            holder=Holder(
-                asxh_number=_asxh_number(claims["sub"], "sub"),
-                name=_check_name(claims["name"], "name"),
-                date_of_birth=_iso_date(claims["dob"], "dob"),
-                sex=sex,
-            ),
-            entitlements=entitlements,
-            status=status,
-            guardian=_guardian(claims["gdn"]) if "gdn" in claims else None,
+            issuer=claims.iss,
+            province=claims.prov,
+            serial=claims.jti,
+            issued_at=claims.iat,
+            not_before=claims.nbf,
+            expires_at=claims.exp,
+            holder=checked.holder,
+            entitlements=checked.entitlements,  # __post_init__ gives each its status entry
+            status=checked.status,
+            guardian=checked.guardian,
         )
 
 
@@ -279,34 +355,37 @@ def status_block(status: StatusRef, count: int) -> list[StatusRef]:
     return [StatusRef(status.idx + 1 + i, status.uri) for i in range(count)]
 
 
-def _asxh_number(value: object, what: str) -> str:
-    if not isinstance(value, str) or not _ASXH_DIGITS.fullmatch(value):
-        raise MalformedError(f"{what} must be an 11-digit mã số ASXH")
+def _asxh_number(value: str, what: str) -> str:
     try:
-        parse_asxh_number(value)
+        return check_asxh_number(value)
     except IdentifierError as exc:
-        raise MalformedError(f"{what}: {exc}") from None
-    return value
+        raise MalformedError(f"{what} must be an 11-digit mã số ASXH: {exc}") from None
 
 
-def _iso_date(value: object, what: str) -> date:
+def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _CheckedClaims:
+    """The checks the wire schema cannot make: checksums, names, registry, status URI."""
+    reg = ProgrammeRegistry.default() if registry is None else registry
     try:
-        return parse_iso_date(value)
-    except ISODateError as exc:
-        raise MalformedError(f"{what} {exc}") from None
-
-
-def _guardian(value: object) -> Guardian:
-    if not isinstance(value, dict) or value.keys() != _GUARDIAN_CLAIMS:
-        raise MalformedError("gdn must be an object with exactly sub, name and rel")
-    relation = value["rel"]
-    if relation not in ("guardian", "authorised"):
-        raise MalformedError("gdn.rel must be guardian or authorised")
-    return Guardian(
-        asxh_number=_asxh_number(value["sub"], "gdn.sub"),
-        name=_check_name(value["name"], "gdn.name"),
-        relation=relation,
+        entitlements = tuple(map(reg.parse_typed_claim, claims.ent))
+        status = None
+        if claims.status:
+            ref = claims.status.status_list
+            status = StatusRef(*check_status_fields(ref.idx, ref.uri))
+    except EntitlementError as exc:
+        raise MalformedError(str(exc)) from None
+    if len({e.programme for e in entitlements}) != len(entitlements):
+        raise MalformedError("a programme appears twice in ent")
+    guardian = None
+    if claims.gdn:
+        guardian = Guardian(
+            asxh_number=_asxh_number(claims.gdn.sub, "gdn.sub"),
+            name=_check_name(claims.gdn.name, "gdn.name"),
+            relation=claims.gdn.rel,
+        )
+    holder = Holder(
+        _asxh_number(claims.sub, "sub"), _check_name(claims.name, "name"), claims.dob, claims.sex
     )
+    return _CheckedClaims(claims, holder, guardian, entitlements, status)
 
 
 def sign_card(
@@ -325,27 +404,78 @@ def qr_text(token: str) -> str:
     return encode_qr_text(token)
 
 
-def token_from_qr_text(text: str) -> str:
-    """The compact JWS inside an ``asxh:/`` QR text; raises :class:`MalformedError`."""
-    if not isinstance(text, str):
-        raise MalformedError("QR text must be text")
+def _qr_token(text: str) -> bytes:
     if len(text) > MAX_QR_TEXT_LENGTH:
         raise PayloadTooLargeError(f"QR text longer than {MAX_QR_TEXT_LENGTH} characters")
     try:
-        return decode_qr_text(text, max_length=MAX_QR_TEXT_LENGTH)
+        return decode_qr_bytes(text, max_length=MAX_QR_TEXT_LENGTH)
     except QRTextError as exc:
         raise MalformedError(f"QR text: {exc}") from None
 
 
-def parse_card_jws(token: str) -> tuple[_jws.CompactJWS, dict[str, Any]]:
-    """Structural parse of a card token and its payload, before any key is involved."""
-    parsed = _jws.parse_compact(
+def token_from_qr_text(text: str) -> str:
+    """The compact JWS inside an ``asxh:/`` QR text; raises :class:`MalformedError`."""
+    if not isinstance(text, str):
+        raise MalformedError("QR text must be text")
+    return _qr_token(text).decode("ascii")
+
+
+def _parse_card_token(token: str | bytes) -> _jws.CompactJWS:
+    return _jws.parse_compact(
         token, limits=_jws.CARD_LIMITS, typ=CARD_TYP, header_names=CARD_HEADER
     )
+
+
+def parse_card_jws(token: str) -> tuple[_jws.CompactJWS, dict[str, Any]]:
+    """Structural parse of a card token and its payload, before any key is involved."""
+    parsed = _parse_card_token(token)
     payload = _jws.decode_payload(parsed, limits=_jws.CARD_LIMITS)
     if not isinstance(payload, dict):
         raise MalformedError("the card payload must be a JSON object")
     return parsed, payload
+
+
+class _UncheckedCard:
+    """A card read from text whose signature has not been checked yet.
+
+    ``issuer`` and ``kid`` say which key to fetch; :meth:`checked` then checks the claims. When
+    the payload is in the canonical encoding the claim set is typed already; otherwise the
+    payload is strict JSON, and its claims are checked only after the signature, so a forged
+    card reports ``bad_signature`` however broken its claims are.
+    """
+
+    __slots__ = ("_claims", "_mapping", "issuer", "jws")
+
+    def __init__(self, text: str) -> None:
+        if not isinstance(text, str):
+            raise MalformedError("the card must be given as text")
+        self.jws = _parse_card_token(_qr_token(text) if text.startswith("asxh:") else text)
+        body = _jws.payload_bytes(self.jws, limits=_jws.CARD_LIMITS)
+        self._claims = _fast_claim_set(body)
+        self._mapping: dict[str, Any] | None = None
+        if self._claims is not None:
+            self.issuer = self._claims.iss
+            return
+        payload = _jws.parse_payload_json(body, limits=_jws.CARD_LIMITS)
+        if not isinstance(payload, dict):
+            raise MalformedError("the card payload must be a JSON object")
+        issuer = payload.get("iss")
+        if not isinstance(issuer, str):
+            raise MalformedError("missing iss")
+        self._mapping = payload
+        self.issuer = issuer
+
+    @property
+    def kid(self) -> str:
+        """The header's ``kid`` ("" when absent)."""
+        return self.jws.kid or ""
+
+    def checked(self, registry: ProgrammeRegistry | None) -> _CheckedClaims:
+        """Every claim check (call it after the signature)."""
+        claims = self._claims
+        if claims is None:
+            claims = _claim_set_from_mapping(self._mapping)
+        return _check_claims(claims, registry)
 
 
 def verify_card(
@@ -361,22 +491,23 @@ def verify_card(
     Raises only :class:`~asxh_card.errors.VerificationError` subclasses.
     """
     try:
-        token = token_from_qr_text(text) if text.startswith("asxh:") else text
-        parsed, payload = parse_card_jws(token)
-        issuer = payload.get("iss")
-        if not isinstance(issuer, str):
-            raise MalformedError("missing iss")
-        key = keys(issuer, parsed.kid or "")
+        card = _UncheckedCard(text)
+        key = keys(card.issuer, card.kid)
         if key is None:
-            raise UnknownKeyError(f"no key {parsed.kid!r} for issuer {issuer!r}")
-        _jws.verify_signature(parsed, key)
-        card = CardClaims.from_claims(payload, registry=registry)
-        check_time_claims(
-            payload, now=int(utc_now().timestamp()) if now is None else now, leeway=leeway
+            raise UnknownKeyError(f"no key {card.kid!r} for issuer {card.issuer!r}")
+        _jws.verify_signature(card.jws, key)
+        checked = card.checked(registry)
+        claims = checked.claims
+        check_times(
+            claims.iat,
+            claims.nbf,
+            claims.exp,
+            now=int(utc_now().timestamp()) if now is None else now,
+            leeway=leeway,
         )
     except VerificationError:
         raise
     except (AsxhError, ValueError, TypeError, AttributeError) as exc:
         # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
         raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
-    return card
+    return CardClaims._from_checked(checked)  # noqa: SLF001 - same module

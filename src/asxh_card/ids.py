@@ -50,6 +50,7 @@ __all__ = [
     "CccdQrRecord",
     "PersonalId",
     "Sex",
+    "check_asxh_number",
     "damm_check_digit",
     "generate_asxh_number",
     "is_valid_asxh_number",
@@ -350,6 +351,11 @@ _ASXH_RANDOM_SPACE: Final = 10**8
 _ASXH_SEPARATORS = re.compile(r"[ -]")
 
 
+# Each Damm row indexed by the digit's ASCII code (48-57), so a loop over the digits' bytes
+# needs no ord() or subtraction: card verification checks a number per card.
+_DAMM_BY_BYTE: Final = tuple(bytes(48) + bytes(row) for row in _DAMM)
+
+
 def damm_check_digit(digits: str) -> int:
     """Return the Damm check digit of a string of ASCII digits (``"572"`` -> ``4``).
 
@@ -359,34 +365,41 @@ def damm_check_digit(digits: str) -> int:
     if _DIGITS.fullmatch(digits) is None:
         raise IdentifierError("Damm check digit: input must contain only the ASCII digits 0-9")
     interim = 0
-    for char in digits:
-        interim = _DAMM[interim][ord(char) - 48]
+    for byte in digits.encode("ascii"):
+        interim = _DAMM_BY_BYTE[interim][byte]
     return interim
 
 
-def _check_asxh(value: str) -> None:
-    """Raise IdentifierError unless ``value`` is a valid compact 11-digit mã số ASXH."""
+def check_asxh_number(value: str) -> str:
+    """Validate a compact 11-digit mã số ASXH (no separators) and return it unchanged.
+
+    The fast check for numbers read from cards; :func:`parse_asxh_number` also accepts spaces
+    and dashes and returns an :class:`AsxhNumber`. Raises :class:`IdentifierError` with the
+    same messages.
+    """
     if _DIGITS.fullmatch(value) is None:
         raise IdentifierError(
             "mã số ASXH: may contain only digits 0-9, with optional spaces or dashes"
         )
     if len(value) != _ASXH_LENGTH:
         raise IdentifierError(f"mã số ASXH: must be exactly 11 digits, got {_count(len(value))}")
-    masked = mask_identifier(value)
     # The province code is not echoed: messages show at most the last three digits.
     if value[:2] in CLOSED_PROVINCE_CODES:
         raise IdentifierError(
-            f"mã số ASXH {masked}: digits 1-2 are a province code closed on 1 July 2025 "
-            "(Decision 19/2025/QĐ-TTg)"
+            f"mã số ASXH {mask_identifier(value)}: digits 1-2 are a province code closed on "
+            "1 July 2025 (Decision 19/2025/QĐ-TTg)"
         )
     if not is_current_province_code(value[:2]):
         raise IdentifierError(
-            f"mã số ASXH {masked}: digits 1-2 are not one of the 34 current province codes"
+            f"mã số ASXH {mask_identifier(value)}: digits 1-2 are not one of the 34 current "
+            "province codes"
         )
     if damm_check_digit(value) != 0:
         raise IdentifierError(
-            f"mã số ASXH {masked}: wrong check digit (mistyped or transposed digits)"
+            f"mã số ASXH {mask_identifier(value)}: wrong check digit (mistyped or transposed "
+            "digits)"
         )
+    return value
 
 
 @dataclass(frozen=True, slots=True, repr=False)
@@ -400,7 +413,7 @@ class AsxhNumber:
 
     def __post_init__(self) -> None:
         """Validate ``value`` (so no invalid instance exists) and derive the province code."""
-        _check_asxh(self.value)
+        check_asxh_number(self.value)
         object.__setattr__(self, "province_code", self.value[:2])
 
     @property

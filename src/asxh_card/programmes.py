@@ -29,7 +29,7 @@ import functools
 import json
 import re
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -57,6 +57,7 @@ __all__ = [
     "ProgrammeRegistry",
     "bhyt_coverage_for_level",
     "check_card_fields",
+    "check_status_fields",
     "status_ref_from_claim",
 ]
 
@@ -462,6 +463,7 @@ class ProgrammeRegistry:
     __slots__ = (
         "_never",
         "_never_normalised",
+        "_parsed_claims",
         "_programmes",
         "_valid_attribute_sets",
         "never_on_card_note",
@@ -500,6 +502,8 @@ class ProgrammeRegistry:
         # Attribute sets that passed check_entitlement_attributes: cards repeat a handful of them
         # (the same BHYT level and facility, the same monthly amounts), and the check is pure.
         self._valid_attribute_sets: dict[tuple[object, ...], None] = {}
+        # Entitlement claims that parsed, for parse_typed_claim (same reasoning, one step up).
+        self._parsed_claims: dict[tuple[object, ...], Entitlement] = {}
 
     @classmethod
     def default(cls) -> ProgrammeRegistry:
@@ -574,6 +578,23 @@ class ProgrammeRegistry:
         if memo_key is not None and len(self._valid_attribute_sets) < _MAX_REMEMBERED_SETS:
             self._valid_attribute_sets[memo_key] = None
 
+    def parse_typed_claim(self, claim: Sequence[int | str | None]) -> Entitlement:
+        """:meth:`Entitlement.from_claim` (without a status entry), memoised on the claim.
+
+        For card verification: ``claim`` comes from the card's wire schema, which has already
+        refused booleans and floats, so the claim's values alone can be the memo key
+        (``True == 1`` could not mix two claims up). The returned entitlement is immutable and
+        shared; successes only are remembered, in a bounded table.
+        """
+        key = tuple(claim)
+        entitlement = self._parsed_claims.get(key)
+        if entitlement is None:
+            entitlement = Entitlement.from_claim(list(claim), registry=self)
+            if len(self._parsed_claims) >= _MAX_REMEMBERED_SETS:
+                self._parsed_claims.clear()
+            self._parsed_claims[key] = entitlement
+        return entitlement
+
     def is_never_on_card(self, key: str) -> bool:
         """Tell whether ``key`` may never go on a card (in any case or with any separator)."""
         return _normalise_key(key) in self._never_normalised
@@ -634,7 +655,8 @@ _CHECKED_URIS: set[str] = set()
 _CHECKED_URIS_MAX = 1024
 
 
-def _check_status_fields(idx: object, uri: object) -> tuple[int, str]:
+def check_status_fields(idx: object, uri: object) -> tuple[int, str]:
+    """Check a status reference's ``idx`` and ``uri`` (see :func:`status_ref_from_claim`)."""
     if not _is_int(idx):
         raise EntitlementError(f"status reference: 'idx' must be an integer, got {_type_name(idx)}")
     assert isinstance(idx, int)  # noqa: S101 - narrows for mypy
@@ -669,7 +691,7 @@ def status_ref_from_claim(obj: object) -> StatusRef:
     inner = obj["status_list"]
     if not _is_mapping(inner) or len(inner) != 2 or "idx" not in inner or "uri" not in inner:
         raise EntitlementError("status reference: 'status_list' must have exactly 'idx' and 'uri'")
-    idx, uri = _check_status_fields(inner["idx"], inner["uri"])
+    idx, uri = check_status_fields(inner["idx"], inner["uri"])
     return StatusRef(idx=idx, uri=uri)
 
 
@@ -791,7 +813,7 @@ class Entitlement:
         if self.status is not None:
             if not isinstance(self.status, StatusRef):
                 raise EntitlementError(f"{code}: status must be a StatusRef")
-            _check_status_fields(self.status.idx, self.status.uri)
+            check_status_fields(self.status.idx, self.status.uri)
         reg.check_entitlement_attributes(programme, self.attributes)
 
     def state_at(self, day: date) -> EntitlementState:

@@ -16,6 +16,7 @@ __all__ = [
     "DEFAULT_LEEWAY",
     "MAX_NUMERIC_DATE",
     "check_time_claims",
+    "check_times",
     "numeric_date",
     "required_numeric_date",
 ]
@@ -56,9 +57,17 @@ def check_time_claims(
     require_exp: bool = True,
 ) -> None:
     """Check ``iat``, ``nbf`` and ``exp`` against ``now`` (seconds) with ``leeway`` seconds."""
-    iat = required_numeric_date(claims, "iat")
-    nbf = numeric_date(claims, "nbf", required=False)
-    exp = numeric_date(claims, "exp", required=require_exp)
+    check_times(
+        required_numeric_date(claims, "iat"),
+        numeric_date(claims, "nbf", required=False),
+        numeric_date(claims, "exp", required=require_exp),
+        now=now,
+        leeway=leeway,
+    )
+
+
+def check_times(iat: int, nbf: int | None, exp: int | None, *, now: int, leeway: int) -> None:
+    """The checks of :func:`check_time_claims` on values already read as NumericDates."""
     if exp is not None and (exp < iat or (nbf is not None and exp < nbf)):
         raise MalformedError("exp is before iat or nbf")
     if iat > now + leeway:

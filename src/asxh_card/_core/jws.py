@@ -38,6 +38,8 @@ __all__ = [
     "JWSLimits",
     "decode_payload",
     "parse_compact",
+    "parse_payload_json",
+    "payload_bytes",
     "sign_compact",
     "verify_signature",
 ]
@@ -213,6 +215,11 @@ def _check_header(
 
 def decode_payload(jws: CompactJWS, *, limits: JWSLimits) -> Any:
     """Decode, inflate (when ``zip: DEF``) and strictly parse the payload (step 2)."""
+    return parse_payload_json(payload_bytes(jws, limits=limits), limits=limits)
+
+
+def payload_bytes(jws: CompactJWS, *, limits: JWSLimits) -> bytes:
+    """The payload's bytes: canonical base64url decoded, inflated (bounded) for ``zip: DEF``."""
     raw = _decode_segment(jws.payload_segment, "payload")
     if jws.header.get("zip") == "DEF":
         try:
@@ -221,6 +228,11 @@ def decode_payload(jws: CompactJWS, *, limits: JWSLimits) -> Any:
             raise PayloadTooLargeError(f"payload {exc}") from None
         except InflateError as exc:
             raise MalformedError(f"payload: {exc}") from None
+    return raw
+
+
+def parse_payload_json(raw: bytes, *, limits: JWSLimits) -> Any:
+    """Strict JSON of the payload's bytes (:mod:`asxh_card._core.strictjson`)."""
     try:
         return strictjson.loads(raw, max_size=limits.max_inflated, max_depth=limits.max_depth)
     except strictjson.StrictJSONError as exc:

@@ -25,6 +25,7 @@ network connection: the bundle and the status lists are loaded once, at construc
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -33,11 +34,11 @@ from typing import TYPE_CHECKING, Literal
 
 from asxh_card import card as _card
 from asxh_card._core import jws as _jws
-from asxh_card._core.claims import DEFAULT_LEEWAY, check_time_claims
+from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import as_aware, utc_now, vn_date
-from asxh_card.card import CardClaims
+from asxh_card.card import _UncheckedCard
 from asxh_card.errors import (
     AsxhError,
     BundleInvalidError,
@@ -100,6 +101,12 @@ def _read_bundle_source(
     except OSError as exc:
         raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
     return parse_bundle(data, roots=roots), path.parent
+
+
+@functools.lru_cache(maxsize=1024)
+def _utc(seconds: int) -> datetime:
+    # Cards of one batch share iat, nbf and exp: a handful of distinct values per day.
+    return datetime.fromtimestamp(seconds, UTC)
 
 
 class Verifier:
@@ -280,37 +287,37 @@ class Verifier:
         warnings = list(self._check_bundle(now))
         if not isinstance(text, str):
             raise MalformedError("the card must be given as text")
-        text = text.strip()
-        token = _card.token_from_qr_text(text) if text.startswith("asxh:") else text
-        parsed, payload = _card.parse_card_jws(token)
-        issuer_id = payload.get("iss")
-        if not isinstance(issuer_id, str):
-            raise MalformedError("missing iss")
+        card = _UncheckedCard(text.strip())
+        issuer_id = card.issuer
         issuer = bundle.issuers.get(issuer_id)
         if issuer is None:
             raise UnknownIssuerError(f"issuer {issuer_id[:40]!r} is not in the trust bundle")
-        key = issuer.keys.get(parsed.kid or "")
+        key = issuer.keys.get(card.kid)
         if key is None:
-            raise UnknownKeyError(f"issuer {issuer_id!r} has no key {(parsed.kid or '')[:64]!r}")
-        _jws.verify_signature(parsed, key.key)
-        card = CardClaims.from_claims(payload, registry=self._registry)
-        if not key.covers(card.issued_at):
-            raise KeyOutsideWindowError(f"card iat {card.issued_at} outside the key's window")
-        if card.province != issuer.province:
+            raise UnknownKeyError(f"issuer {issuer_id!r} has no key {card.kid[:64]!r}")
+        _jws.verify_signature(card.jws, key.key)
+        checked = card.checked(self._registry)
+        claims = checked.claims
+        if not key.covers(claims.iat):
+            raise KeyOutsideWindowError(f"card iat {claims.iat} outside the key's window")
+        if claims.prov != issuer.province:
             raise IssuerOutOfScopeError(
-                f"issuer {issuer.id!r} signs for province {issuer.province}, not {card.province}"
+                f"issuer {issuer.id!r} signs for province {issuer.province}, not {claims.prov}"
             )
-        for entitlement in card.entitlements:
+        entitlements = checked.entitlements
+        for entitlement in entitlements:
             if entitlement.programme not in issuer.programmes:
                 raise IssuerOutOfScopeError(
                     f"issuer {issuer.id!r} may not sign {entitlement.programme}"
                 )
-        check_time_claims(payload, now=now, leeway=self._leeway)
+        check_times(claims.iat, claims.nbf, claims.exp, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
-        entitlement_values: list[int] = [Status.VALID] * len(card.entitlements)
-        if card.status is not None:
+        status = checked.status
+        if status is None:
+            entitlement_values: list[int] = [Status.VALID] * len(entitlements)
+        else:
             card_value, *entitlement_values = self._status_block(
-                card.status, 1 + len(card.entitlements), issuer_id, now, warnings
+                status, 1 + len(entitlements), issuer_id, now, warnings
             )
             if card_value == Status.REVOKED:
                 raise RevokedError("the card is revoked in its status list")
@@ -318,32 +325,37 @@ class Verifier:
                 raise SuspendedError("the card is suspended in its status list")
         day = vn_date(moment)
         results = []
-        for entitlement, value in zip(card.entitlements, entitlement_values, strict=True):
-            state: EntitlementState | None = None
+        for position, (entitlement, value) in enumerate(
+            zip(entitlements, entitlement_values, strict=True)
+        ):
             if value == Status.REVOKED:
                 state = EntitlementState.REVOKED
             elif value == Status.SUSPENDED:
                 state = EntitlementState.SUSPENDED
+            else:
+                state = entitlement.state_at(day)
             results.append(
                 EntitlementResult(
                     programme=entitlement.programme,
                     valid_from=entitlement.valid_from,
                     valid_to=entitlement.valid_to,
                     attributes=entitlement.attributes,
-                    state=state or entitlement.state_at(day),
-                    status=entitlement.status,
+                    state=state,
+                    status=None
+                    if status is None
+                    else StatusRef(status.idx + 1 + position, status.uri),
                 )
             )
         return VerificationResult(
-            holder=card.holder,
+            holder=checked.holder,
             issuer=self._issuer_info[issuer_id],
             validity=CardValidity(
-                issued_at=datetime.fromtimestamp(card.issued_at, UTC),
-                not_before=datetime.fromtimestamp(card.not_before, UTC),
-                expires_at=datetime.fromtimestamp(card.expires_at, UTC),
+                issued_at=_utc(claims.iat),
+                not_before=_utc(claims.nbf),
+                expires_at=_utc(claims.exp),
             ),
-            serial=card.serial,
-            guardian=card.guardian,
+            serial=claims.jti,
+            guardian=checked.guardian,
             entitlements=tuple(results),
             checked_at=moment,
             bundle_version=bundle.version,
