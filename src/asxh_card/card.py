@@ -204,8 +204,7 @@ def _claim_set_from_mapping(claims: object) -> _ClaimSet:
         raise _schema_error(exc) from None
 
 
-@dataclass(frozen=True, slots=True)
-class _CheckedClaims:
+class _CheckedClaims(msgspec.Struct, frozen=True):
     """A claim set that passed every check, with the parts the card's readers need.
 
     ``entitlements`` are shared, immutable and carry no status entry: their entries follow from
@@ -217,8 +216,6 @@ class _CheckedClaims:
     guardian: Guardian | None
     entitlements: tuple[Entitlement, ...]
     status: StatusRef | None
-
-
 
 
 def normalise_name(name: str) -> str:

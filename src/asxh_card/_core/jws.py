@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, NoReturn
 
+import msgspec
+
 from asxh_card._core import strictjson
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
 from asxh_card._core.deflate import InflateError, InflateLimitError, deflate_raw, inflate_raw
@@ -72,8 +74,7 @@ _HEADER_CACHE: dict[
 CARD_LIMITS = JWSLimits(max_token=3_600, max_header=400, max_payload=3_200, max_inflated=16_384)
 
 
-@dataclass(frozen=True, slots=True)
-class CompactJWS:
+class CompactJWS(msgspec.Struct, frozen=True):
     """A structurally valid compact JWS whose signature has not been checked yet."""
 
     header: Mapping[str, Any]

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
+import msgspec
+
 from asxh_card._core import jws as _jws
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
 from asxh_card._core.claims import numeric_date, required_numeric_date
@@ -63,8 +65,7 @@ class Status(IntEnum):
     SUSPENDED = 2
 
 
-@dataclass(frozen=True, slots=True)
-class StatusRef:
+class StatusRef(msgspec.Struct, frozen=True):
     """A pointer into a status list: ``{"status_list": {"idx": N, "uri": "..."}}``."""
 
     idx: int

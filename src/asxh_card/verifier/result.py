@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
+
+import msgspec
 
 from asxh_card._core.statuslist import StatusRef
 from asxh_card._core.timeutil import as_aware, vn_date
@@ -32,8 +33,7 @@ JSON_FORMAT_VERSION = 1
 _SEPARATORS = re.compile(r"[\s-]")
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationWarning:
+class VerificationWarning(msgspec.Struct, frozen=True):
     """A condition worth telling the clerk about that does not make the card invalid."""
 
     code: str
@@ -45,8 +45,7 @@ class VerificationWarning:
         return self.message_vi if lang == "vi" else self.message_en
 
 
-@dataclass(frozen=True, slots=True)
-class IssuerInfo:
+class IssuerInfo(msgspec.Struct, frozen=True):
     """The issuer as the trust bundle names it."""
 
     id: str
@@ -54,8 +53,7 @@ class IssuerInfo:
     province: str
 
 
-@dataclass(frozen=True, slots=True)
-class CardValidity:
+class CardValidity(msgspec.Struct, frozen=True):
     """The card's own validity window (aware UTC datetimes)."""
 
     issued_at: datetime
@@ -63,8 +61,7 @@ class CardValidity:
     expires_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
-class EntitlementResult:
+class EntitlementResult(msgspec.Struct, frozen=True):
     """One programme on the card and its state at the verification time."""
 
     programme: str
@@ -85,8 +82,7 @@ class EntitlementResult:
         return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
-@dataclass(frozen=True, slots=True)
-class BhytCoverage:
+class BhytCoverage(msgspec.Struct, frozen=True):
     """Health-insurance (BHYT) cover on a day: benefit level 1-5, coverage %, facility code."""
 
     level: int
@@ -102,8 +98,7 @@ def _day(at: date | datetime) -> date:
     return at
 
 
-@dataclass(frozen=True, slots=True)
-class VerificationResult:
+class VerificationResult(msgspec.Struct, frozen=True):
     """A card that passed every check (an invalid card raises instead)."""
 
     holder: Holder
