@@ -26,6 +26,7 @@ the trust bundle, scope, key windows and status lists on top.
 
 from __future__ import annotations
 
+import operator
 import re
 import unicodedata
 from collections.abc import Callable
@@ -53,7 +54,7 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.ids import Sex, check_asxh_number
-from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_fields
+from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_uri
 
 __all__ = [
     "CARD_TYP",
@@ -96,11 +97,11 @@ KeyLookup = Callable[[str, str], PublicKey | None]
 _SAFE_INT = strictjson.MAX_SAFE_INT
 _NumericDate = Annotated[int, msgspec.Meta(ge=0, le=MAX_NUMERIC_DATE)]
 _AttributeValue = Annotated[int, msgspec.Meta(ge=-_SAFE_INT, le=_SAFE_INT)] | str | None
-# \A and \Z, not ^ and $: msgspec matches with re.search, and $ also matches before a final
-# newline ("vn-79\n").
-_ISSUER_ID = r"\A[a-z0-9][a-z0-9.-]{0,39}\Z"
-_SERIAL = r"\A[A-Za-z0-9_-]{1,40}\Z"
-_PROVINCE = r"\A[0-9]{2}\Z"
+# Matched in _check_claims rather than with msgspec.Meta(pattern=...): msgspec calls re.search
+# through the Python API, which cost 0.37 µs a pattern against 0.12 µs for fullmatch here.
+_ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
+_SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
+_PROVINCE = re.compile(r"[0-9]{2}")
 
 
 class _StatusListClaim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -119,17 +120,20 @@ class _GuardianClaim(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class _ClaimSet(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
-    """A version-1 claim set as on the wire, in the member order :meth:`CardClaims.to_claims`
-    writes (the fast path below relies on that order)."""
+    """A version-1 claim set as on the wire.
 
-    iss: Annotated[str, msgspec.Meta(pattern=_ISSUER_ID)]
+    Members are declared in the order :meth:`CardClaims.to_claims` writes them: the fast path
+    (:func:`_fast_claim_set`) compares the body with this type's encoding.
+    """
+
+    iss: str
     sub: str
     iat: _NumericDate
     nbf: _NumericDate
     exp: _NumericDate
-    jti: Annotated[str, msgspec.Meta(pattern=_SERIAL)]
+    jti: str
     v: Literal[1]
-    prov: Annotated[str, msgspec.Meta(pattern=_PROVINCE)]
+    prov: str
     name: str
     dob: date
     sex: Literal["M", "F"]
@@ -140,6 +144,7 @@ class _ClaimSet(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     gdn: _GuardianClaim | msgspec.UnsetType = msgspec.UNSET
 
 
+_PROGRAMME_OF = operator.attrgetter("programme")
 _CLAIMS_DECODER = msgspec.json.Decoder(_ClaimSet)
 _CLAIMS_ENCODER = msgspec.json.Encoder()
 # What a schema failure at a claim means, in the words of the wire format; msgspec's own detail
@@ -360,17 +365,23 @@ def _asxh_number(value: str, what: str) -> str:
 
 
 def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _CheckedClaims:
-    """The checks the wire schema cannot make: checksums, names, registry, status URI."""
+    """The checks the wire schema leaves: patterns, checksums, names, registry, status URI."""
+    if _ISSUER_ID.fullmatch(claims.iss) is None:
+        raise MalformedError(_CLAIM_MEANING["iss"])
+    if _SERIAL.fullmatch(claims.jti) is None:
+        raise MalformedError(_CLAIM_MEANING["jti"])
+    if _PROVINCE.fullmatch(claims.prov) is None:
+        raise MalformedError(_CLAIM_MEANING["prov"])
     reg = ProgrammeRegistry.default() if registry is None else registry
     try:
         entitlements = tuple(map(reg.parse_typed_claim, claims.ent))
         status = None
         if claims.status:
             ref = claims.status.status_list
-            status = StatusRef(*check_status_fields(ref.idx, ref.uri))
+            status = StatusRef(ref.idx, check_status_uri(ref.uri))
     except EntitlementError as exc:
         raise MalformedError(str(exc)) from None
-    if len({e.programme for e in entitlements}) != len(entitlements):
+    if len(set(map(_PROGRAMME_OF, entitlements))) != len(entitlements):
         raise MalformedError("a programme appears twice in ent")
     guardian = None
     if claims.gdn:
@@ -507,4 +518,4 @@ def verify_card(
     except (AsxhError, ValueError, TypeError, AttributeError) as exc:
         # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
         raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
-    return CardClaims._from_checked(checked)  # noqa: SLF001 - same module
+    return CardClaims._from_checked(checked)

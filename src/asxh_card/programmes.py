@@ -58,6 +58,7 @@ __all__ = [
     "bhyt_coverage_for_level",
     "check_card_fields",
     "check_status_fields",
+    "check_status_uri",
     "status_ref_from_claim",
 ]
 
@@ -664,8 +665,13 @@ def check_status_fields(idx: object, uri: object) -> tuple[int, str]:
         raise EntitlementError("status reference: 'idx' must not be negative")
     if not isinstance(uri, str):
         raise EntitlementError(f"status reference: 'uri' must be a string, got {_type_name(uri)}")
+    return idx, check_status_uri(uri)
+
+
+def check_status_uri(uri: str) -> str:
+    """Return ``uri`` if it may name a status list (http(s), printable ASCII, at most 200)."""
     if uri in _CHECKED_URIS:
-        return idx, uri
+        return uri
     if len(uri) > MAX_STATUS_URI_LENGTH:
         raise EntitlementError(
             f"status reference: 'uri' is longer than {MAX_STATUS_URI_LENGTH} characters"
@@ -676,7 +682,7 @@ def check_status_fields(idx: object, uri: object) -> tuple[int, str]:
         )
     if len(_CHECKED_URIS) < _CHECKED_URIS_MAX:
         _CHECKED_URIS.add(uri)
-    return idx, uri
+    return uri
 
 
 def status_ref_from_claim(obj: object) -> StatusRef:

@@ -6,6 +6,8 @@ import hashlib
 import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
@@ -317,3 +319,19 @@ def test_coordinate_must_be_text() -> None:
 
     with pytest.raises(JWKError, match="string"):
         _coordinate(5, "x")
+
+
+_SCALAR_EDGES = [0, 1, 0x7F, 0x80, 0xFF, 2**255 - 1, 2**255, P256_ORDER - 1, P256_ORDER, 2**256 - 1]
+
+
+@given(
+    r=st.one_of(st.sampled_from(_SCALAR_EDGES), st.integers(0, 2**256 - 1)),
+    s=st.one_of(st.sampled_from(_SCALAR_EDGES), st.integers(0, 2**256 - 1)),
+)
+def test_raw_to_der_matches_cryptography(r: int, s: int) -> None:
+    """The hand-assembled DER equals cryptography's encoding; r or s outside [1, n-1] is None."""
+    from asxh_card._core.keys import _raw_to_der
+
+    raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+    in_range = 0 < r < P256_ORDER and 0 < s < P256_ORDER
+    assert _raw_to_der(raw) == (encode_dss_signature(r, s) if in_range else None)

@@ -23,7 +23,6 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.asymmetric.utils import (
     decode_dss_signature,
-    encode_dss_signature,
 )
 
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
@@ -73,13 +72,29 @@ def jwk_thumbprint(jwk: Mapping[str, str]) -> str:
     return b64url_encode(hashlib.sha256(canonical.encode("ascii")).digest())
 
 
+_ORDER_BYTES = P256_ORDER.to_bytes(32, "big")
+_ZERO_32 = bytes(32)
+
+
+def _der_integer(value: bytes) -> bytes:
+    """DER INTEGER of a positive big-endian value (X.690 §8.3: minimal, sign bit clear)."""
+    value = value.lstrip(b"\0")
+    if value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + len(value).to_bytes(1, "big") + value
+
+
 def _raw_to_der(signature: bytes) -> bytes | None:
-    """Raw r||s to DER, or None when r or s is outside [1, n-1] (never a valid signature)."""
-    r = int.from_bytes(signature[:32], "big")
-    s = int.from_bytes(signature[32:], "big")
-    if not (0 < r < P256_ORDER and 0 < s < P256_ORDER):
+    """Raw r||s to DER, or None when r or s is outside [1, n-1] (never a valid signature).
+
+    Equal-length big-endian byte strings compare like the integers they encode, so the range
+    check needs no int conversion; the DER is assembled directly (this runs for every card).
+    """
+    r, s = signature[:32], signature[32:]
+    if not (_ZERO_32 < r < _ORDER_BYTES and _ZERO_32 < s < _ORDER_BYTES):
         return None
-    return encode_dss_signature(r, s)
+    body = _der_integer(r) + _der_integer(s)
+    return b"\x30" + len(body).to_bytes(1, "big") + body
 
 
 class PublicKey:

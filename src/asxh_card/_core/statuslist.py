@@ -111,14 +111,15 @@ class StatusList:
 
     def values(self, start: int, count: int) -> list[int]:
         """The ``count`` consecutive entries from ``start`` (a card's status block) at once."""
-        if count <= 0 or start < 0 or start + count > self.size:
-            raise IndexError(f"status entries {start}..{start + count - 1} outside the list")
         bits = self.bits
-        mask = (1 << bits) - 1
-        first_bit = start * bits
-        span = self._data[first_bit >> 3 : ((start + count) * bits + 7) >> 3]
-        packed = int.from_bytes(span, "little") >> (first_bit & 7)
-        return [(packed >> (i * bits)) & mask for i in range(count)]
+        if count <= 0 or start < 0 or (start + count) * bits > len(self._data) * 8:
+            raise IndexError(f"status entries {start}..{start + count - 1} outside the list")
+        data, mask = self._data, (1 << bits) - 1
+        # Entries never straddle a byte (bits divides 8): one index and shift per entry.
+        return [
+            (data[bit >> 3] >> (bit & 7)) & mask
+            for bit in range(start * bits, (start + count) * bits, bits)
+        ]
 
     def __setitem__(self, idx: int, value: int) -> None:
         if not 0 <= idx < self.size:

@@ -28,16 +28,15 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from asxh_card import card as _card
 from asxh_card._core import jws as _jws
 from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
-from asxh_card._core.timeutil import as_aware, utc_now, vn_date
+from asxh_card._core.timeutil import as_aware, utc_now
 from asxh_card.card import _UncheckedCard
 from asxh_card.errors import (
     AsxhError,
@@ -79,6 +78,9 @@ __all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier"]
 BUNDLE_FILE = "bundle.jwt"
 STATUS_DIR = "status"
 
+# Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
+_VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
+
 BundleSource = TrustBundle | bytes | str | os.PathLike[str]
 StatusPolicy = Literal["refuse", "warn"]
 
@@ -101,6 +103,15 @@ def _read_bundle_source(
     except OSError as exc:
         raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
     return parse_bundle(data, roots=roots), path.parent
+
+
+_VN_OFFSET = 7 * 3600  # UTC+07:00, no daylight saving (asxh_card._core.timeutil.VN_TZ)
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def _vn_day(now: int) -> date:
+    """The Vietnamese calendar date at POSIX time ``now`` (vn_date without a datetime)."""
+    return date.fromordinal(_EPOCH_ORDINAL + (now + _VN_OFFSET) // 86_400)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -262,7 +273,7 @@ class Verifier:
                 f"status entries {ref.idx}..{ref.idx + count - 1} outside the list "
                 f"(size {loaded.status_list.size})"
             ) from None
-        if max(values) > Status.SUSPENDED:
+        if max(values) > _SUSPENDED:
             raise StatusListInvalidError(f"undefined status value {max(values)}")
         return values
 
@@ -314,26 +325,31 @@ class Verifier:
         # One lookup for the card and all its entitlements: their entries are consecutive.
         status = checked.status
         if status is None:
-            entitlement_values: list[int] = [Status.VALID] * len(entitlements)
+            entitlement_values: list[int] = [_VALID] * len(entitlements)
         else:
             card_value, *entitlement_values = self._status_block(
                 status, 1 + len(entitlements), issuer_id, now, warnings
             )
-            if card_value == Status.REVOKED:
+            if card_value == _REVOKED:
                 raise RevokedError("the card is revoked in its status list")
-            if card_value == Status.SUSPENDED:
+            if card_value == _SUSPENDED:
                 raise SuspendedError("the card is suspended in its status list")
-        day = vn_date(moment)
+        day = _vn_day(now)
         results = []
         for position, (entitlement, value) in enumerate(
             zip(entitlements, entitlement_values, strict=True)
         ):
-            if value == Status.REVOKED:
+            # Entitlement.state_at, inlined: this loop runs for every entitlement of every card.
+            if value == _REVOKED:
                 state = EntitlementState.REVOKED
-            elif value == Status.SUSPENDED:
+            elif value == _SUSPENDED:
                 state = EntitlementState.SUSPENDED
+            elif day < entitlement.valid_from:
+                state = EntitlementState.NOT_YET_VALID
+            elif entitlement.valid_to is not None and day > entitlement.valid_to:
+                state = EntitlementState.EXPIRED
             else:
-                state = entitlement.state_at(day)
+                state = EntitlementState.ACTIVE
             results.append(
                 EntitlementResult(
                     programme=entitlement.programme,
