@@ -153,22 +153,14 @@ CLAIMS = [
 
 @st.composite
 def entitlement_values(draw: st.DrawFn) -> Any:
-    """An ent list whose entries are valid ones with one member replaced by arbitrary JSON."""
-    entry: dict[str, Any] = {
-        "p": "BHYT",
-        "from": "2026-01-01",
-        "to": "2026-12-31",
-        "a": {"level": 2, "coverage": 100, "facility": "79-001"},
-        "status": {"status_list": {"idx": 1, "uri": "https://x.example/1"}},
-    }
-    member = draw(st.sampled_from([*entry, "a.level", "a.facility", "status.status_list", "extra"]))
+    """An ent list whose one entry is a valid wire array with one element replaced or added."""
+    entry: list[Any] = ["BHYT", "2026-01-01", "2026-12-31", 2, 100, "79-001"]
+    position = draw(st.integers(0, len(entry)))
     value = draw(json_values)
-    if member.startswith("a."):
-        entry["a"] = {**entry["a"], member[2:]: value}
-    elif member.startswith("status."):
-        entry["status"] = {"status_list": value}
+    if position == len(entry):
+        entry.append(value)
     else:
-        entry[member] = value
+        entry[position] = value
     return [entry]
 
 
