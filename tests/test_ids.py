@@ -25,6 +25,7 @@ from asxh_card.ids import (
     BhytCardCode,
     PersonalId,
     Sex,
+    check_asxh_number,
     damm_check_digit,
     generate_asxh_number,
     is_valid_asxh_number,
@@ -570,6 +571,22 @@ def test_parse_asxh_number_rejects(text: str, message: str) -> None:
     with pytest.raises(IdentifierError, match=message):
         parse_asxh_number(text)
     assert not is_valid_asxh_number(text)
+
+
+def test_check_asxh_number_compact_form_only() -> None:
+    """check_asxh_number returns the compact digits and refuses separators and bad digits."""
+    assert check_asxh_number("01234567894") == "01234567894"
+    for text in (
+        "01 2345 6789 4",
+        "01234567893",
+        _asxh("2712345678"),
+        _fullwidth("01234567894"),
+        "",
+    ):
+        with pytest.raises(IdentifierError):
+            check_asxh_number(text)
+    with pytest.raises(IdentifierError, match=r"\*{8}893"):  # masked: last three digits only
+        check_asxh_number("01234567893")
 
 
 def test_asxh_number_validates_on_construction() -> None:

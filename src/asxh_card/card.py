@@ -91,8 +91,9 @@ KeyLookup = Callable[[str, str], PublicKey | None]
 # Everything structural about a version-1 claim set lives in these types: member names (no
 # unknown, none missing, no explicit null for an absent optional claim), JSON types (a boolean
 # or a float is never an integer), the I-JSON integer range (RFC 7493 §2.2), NumericDate range,
-# identifier patterns, exact YYYY-MM-DD dates. What needs the registry or a checksum (mã số
-# ASXH, names, entitlements, status URI) is checked in Python after decoding (_check_claims).
+# exact YYYY-MM-DD dates, enumerations. Identifier patterns and what needs the registry or a
+# checksum (mã số ASXH, names, entitlements, status URI) are checked in Python after decoding
+# (_check_claims), on either path.
 
 _SAFE_INT = strictjson.MAX_SAFE_INT
 _NumericDate = Annotated[int, msgspec.Meta(ge=0, le=MAX_NUMERIC_DATE)]

@@ -186,3 +186,20 @@ def test_json_object_shape(world: World) -> None:
         "valid_to": "2026-12-31",
         "attributes": {"level": 2, "coverage": 100, "facility": "79-001"},
     }
+
+
+def test_verification_day_is_the_vietnamese_calendar_day() -> None:
+    """The day used for entitlement states is vn_date of the verification time, to the second.
+
+    Around Vietnamese midnight (17:00 UTC) the UTC date and the Vietnamese date differ; an
+    entitlement ending on a Vietnamese date must end at its local midnight, not at UTC's.
+    """
+    from datetime import UTC, datetime
+
+    from asxh_card._core.timeutil import vn_date
+    from asxh_card.verifier.verifier import _vn_day
+
+    midnight_vn = int(datetime(2026, 12, 31, 17, 0, tzinfo=UTC).timestamp())
+    for seconds in (0, 1_000_000_007, midnight_vn - 1, midnight_vn, midnight_vn + 1, T0):
+        assert _vn_day(seconds) == vn_date(datetime.fromtimestamp(seconds, UTC))
+    assert _vn_day(midnight_vn) == date(2027, 1, 1)

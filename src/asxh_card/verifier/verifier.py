@@ -11,7 +11,8 @@ Order of checks in :meth:`Verifier.verify` (cheapest and most general first):
    *that issuer's* keys only (:class:`~asxh_card.errors.UnknownKeyError`), so another issuer's
    key never verifies a card;
 4. algorithm from the key, signature;
-5. strict claims (:meth:`CardClaims.from_claims`);
+5. strict claims: the card's wire schema and the claim checks of :mod:`asxh_card.card`
+   (the same as :meth:`CardClaims.from_claims`; docs/wire-format.md "Encoding and decoding");
 6. the key's signing window covers the card's ``iat``; province and programmes within the
    issuer's scope;
 7. ``nbf``/``exp`` with leeway;
