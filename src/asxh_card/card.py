@@ -221,6 +221,7 @@ class _CheckedClaims(msgspec.Struct, frozen=True):
     holder: Holder
     guardian: Guardian | None
     entitlements: tuple[Entitlement, ...]
+    programmes: frozenset[str]
     status: StatusRef | None
 
 
@@ -382,7 +383,8 @@ def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _Che
             status = StatusRef(ref.idx, check_status_uri(ref.uri))
     except EntitlementError as exc:
         raise MalformedError(str(exc)) from None
-    if len(set(map(_PROGRAMME_OF, entitlements))) != len(entitlements):
+    programmes = frozenset(map(_PROGRAMME_OF, entitlements))
+    if len(programmes) != len(entitlements):
         raise MalformedError("a programme appears twice in ent")
     guardian = None
     if claims.gdn:
@@ -394,7 +396,7 @@ def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _Che
     holder = Holder(
         _asxh_number(claims.sub, "sub"), _check_name(claims.name, "name"), claims.dob, claims.sex
     )
-    return _CheckedClaims(claims, holder, guardian, entitlements, status)
+    return _CheckedClaims(claims, holder, guardian, entitlements, programmes, status)
 
 
 def sign_card(

@@ -304,9 +304,10 @@ class Verifier:
         issuer = bundle.issuers.get(issuer_id)
         if issuer is None:
             raise UnknownIssuerError(f"issuer {issuer_id[:40]!r} is not in the trust bundle")
-        key = issuer.keys.get(card.kid)
+        kid = card.kid
+        key = issuer.keys.get(kid)
         if key is None:
-            raise UnknownKeyError(f"issuer {issuer_id!r} has no key {card.kid[:64]!r}")
+            raise UnknownKeyError(f"issuer {issuer_id!r} has no key {kid[:64]!r}")
         _jws.verify_signature(card.jws, key.key)
         checked = card.checked(self._registry)
         claims = checked.claims
@@ -317,11 +318,9 @@ class Verifier:
                 f"issuer {issuer.id!r} signs for province {issuer.province}, not {claims.prov}"
             )
         entitlements = checked.entitlements
-        for entitlement in entitlements:
-            if entitlement.programme not in issuer.programmes:
-                raise IssuerOutOfScopeError(
-                    f"issuer {issuer.id!r} may not sign {entitlement.programme}"
-                )
+        if not checked.programmes <= issuer.programmes:
+            outside = ", ".join(sorted(checked.programmes - issuer.programmes))
+            raise IssuerOutOfScopeError(f"issuer {issuer.id!r} may not sign {outside}")
         check_times(claims.iat, claims.nbf, claims.exp, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
         status = checked.status
