@@ -26,7 +26,6 @@ The issuer imports neither Pillow nor zxing-cpp: signing stays cheap and runs wi
 from __future__ import annotations
 
 import base64
-import re
 import secrets
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -68,8 +67,6 @@ __all__ = [
 MAX_VALIDITY: Final = timedelta(days=10 * 366)
 #: Cards are printed ahead of time, but not years ahead.
 MAX_NOT_BEFORE_AHEAD: Final = timedelta(days=366)
-_ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
-_SERIAL = re.compile(r"[A-Za-z0-9_-]{1,40}")
 _SERIAL_LENGTH = 12
 _EARLIEST_BIRTH = date(1900, 1, 1)
 #: What a name may hold besides letters; deleted before one C-level ``isalpha()`` over the rest.
@@ -157,7 +154,7 @@ class Issuer:
     ) -> None:
         # Typed as object: guards callers that ignore the annotations (JSON input).
         raw_id: object = issuer_id
-        if not isinstance(raw_id, str) or not _ISSUER_ID.fullmatch(raw_id):
+        if not isinstance(raw_id, str) or not _card.ISSUER_ID_PATTERN.fullmatch(raw_id):
             raise InvalidInputError(
                 "issuer_id must be 1-40 characters a-z, 0-9, '.', '-' starting with a letter "
                 "or digit"
@@ -258,7 +255,7 @@ class Issuer:
             # entitlements' entries follow it (card.status_block), filled in by CardClaims.
             status_ref_from_claim(status.to_claim())
         serial: object = self._serials()
-        if not isinstance(serial, str) or not _SERIAL.fullmatch(serial):
+        if not isinstance(serial, str) or not _card.SERIAL_PATTERN.fullmatch(serial):
             raise InvalidInputError("the serial generator returned an invalid serial")
         return _card.CardClaims(
             issuer=self.issuer_id,

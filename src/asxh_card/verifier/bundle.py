@@ -35,6 +35,7 @@ from asxh_card._core import jws as _jws
 from asxh_card._core.claims import numeric_date
 from asxh_card._core.keys import JWKError, PublicKey
 from asxh_card._core.statuslist import StatusListToken, parse_status_list_token
+from asxh_card.card import ISSUER_ID_PATTERN
 from asxh_card.errors import (
     BundleInvalidError,
     StatusListInvalidError,
@@ -79,7 +80,6 @@ _KEY_MEMBERS = frozenset({"jwk", "not_before", "not_after"})
 _LIST_MEMBERS = frozenset({"uri", "issuer", "sha256"})
 _LIST_OPTIONAL = frozenset({"token"})
 # Same shapes as the card's iss claim (card.py) and the programme registry's codes.
-_ISSUER_ID = re.compile(r"[a-z0-9][a-z0-9.-]{0,39}")
 _PROGRAMME = re.compile(r"[A-Z][A-Z0-9_]{1,15}")
 _STATUS_URI = re.compile(r"https?://[\x21-\x7e]{1,192}")
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
@@ -207,7 +207,7 @@ def _parse_key(obj: object, where: str) -> KeyEntry:
 
 def _parse_issuer(obj: object, where: str, seen_kids: set[str]) -> IssuerEntry:
     entry = _object(obj, where, _ISSUER_MEMBERS, frozenset())
-    issuer_id = _text(entry["id"], f"{where}.id", _ISSUER_ID)
+    issuer_id = _text(entry["id"], f"{where}.id", ISSUER_ID_PATTERN)
     name = _text(entry["name"], f"{where}.name")
     province = entry["province"]
     if not isinstance(province, str) or not is_current_province_code(province):
