@@ -7,6 +7,8 @@ Measures, on the same distinct cards in the same process:
   key lookup, signature, strict claims, key window, scope, time, card and entitlement status);
 * :meth:`Verifier.verify_image` from a PNG (zxing-cpp decode + the above).
 
+Bare and full verification alternate pass by pass and the ratio is the median of the per-pass
+ratios (``paired_rates``), so host noise on a shared VM hits both alike.
 Targets: >= 12,000 cards/s from text and full/bare >= 0.65; >= 1,000 cards/s from PNG.
 Run: ``.venv/bin/python bench/bench_verify.py [--cards N] [--seconds S]``.
 """
