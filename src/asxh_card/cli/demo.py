@@ -9,6 +9,7 @@ from datetime import date
 from asxh_card import card as _card
 from asxh_card._core.keys import PrivateKey, PublicKey
 from asxh_card._core.statuslist import StatusRef
+from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.cli._app import app, console
 from asxh_card.ids import generate_asxh_number
 from asxh_card.programmes import Entitlement
@@ -20,6 +21,8 @@ def demo() -> None:
     console.print("[bold yellow]DEMO[/]: a throw-away ES256 key signs a synthetic card.")
     key = PrivateKey.generate("ES256")
     now = int(time.time())
+    # This year's entitlements (Vietnamese calendar), so the demo card is current in any year.
+    year = vn_date(utc_now()).year
     status_uri = "https://asxh.example.vn/v1/status-lists/1"
     claims = _card.CardClaims(
         issuer="vn-79",
@@ -37,13 +40,13 @@ def demo() -> None:
         entitlements=(
             Entitlement(
                 programme="BHYT",
-                valid_from=date(2026, 1, 1),
-                valid_to=date(2026, 12, 31),
+                valid_from=date(year, 1, 1),
+                valid_to=date(year, 12, 31),
                 attributes={"level": 2, "coverage": 100, "facility": "79-001"},
             ),
             Entitlement(
                 programme="TGXH",
-                valid_from=date(2026, 1, 1),
+                valid_from=date(year, 1, 1),
                 valid_to=None,
                 attributes={"amount": 750_000},
             ),
