@@ -181,6 +181,22 @@ def test_refuses_bad_holder_fields(issuer, holder, bhyt_entitlement):
         )
 
 
+@pytest.mark.parametrize(
+    ("status", "rule"),
+    [
+        (StatusRef(-1, URI), "must not be negative"),
+        (StatusRef(True, URI), "'idx' must be an integer"),  # type: ignore[arg-type]
+        (StatusRef(1, 42), "'uri' must be a string"),  # type: ignore[arg-type]
+        (StatusRef(1, "https://x/" + "a" * 200), "longer than"),
+        ({"status_list": {"idx": 1, "uri": URI}}, "must be a StatusRef"),
+    ],
+)
+def test_refuses_bad_card_status(issuer, holder, bhyt_entitlement, status, rule):
+    """The card's status entry gets the verifier's rules before signing, each named."""
+    with pytest.raises(InvalidInputError, match=rule):
+        issuer.issue(holder, [bhyt_entitlement], status=status, expires=date(2030, 1, 1))
+
+
 def test_issuer_construction_is_checked(key):
     """The issuer id, province and signer are checked when the Issuer is built."""
     with pytest.raises(InvalidInputError, match="issuer_id"):

@@ -48,7 +48,7 @@ from asxh_card.programmes import (
     Entitlement,
     ProgrammeRegistry,
     check_card_fields,
-    status_ref_from_claim,
+    check_status_fields,
 )
 from asxh_card.provinces import current_province
 
@@ -251,9 +251,10 @@ class Issuer:
         if status is not None:
             if not isinstance(status, StatusRef):
                 raise InvalidInputError("status must be a StatusRef")
-            # The card's entry: the rules a verifier applies (http(s) URL, idx >= 0). The
-            # entitlements' entries follow it (card.status_block), filled in by CardClaims.
-            status_ref_from_claim(status.to_claim())
+            # The card's entry: the rules a verifier applies (http(s) URL, idx >= 0), the same
+            # check Entitlement.validate makes of an entitlement's entry. The entitlements'
+            # entries follow it (card.status_block), filled in by CardClaims.
+            check_status_fields(status.idx, status.uri)
         serial: object = self._serials()
         if not isinstance(serial, str) or not _card.SERIAL_PATTERN.fullmatch(serial):
             raise InvalidInputError("the serial generator returned an invalid serial")
