@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import stat
 from pathlib import Path
 
@@ -122,3 +123,45 @@ def test_private_key_path_ending_in_jwk_is_refused_before_writing(tmp_path: Path
     with pytest.raises(KeyStoreError, match=r"must not end in \.jwk"):
         generate_key_file(tmp_path / "root.jwk", PASSPHRASE)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_dangling_symlink_at_the_public_path_is_refused_before_writing(tmp_path: Path) -> None:
+    """A dangling k.jwk symlink passes Path.exists() but would break the pair half-way.
+
+    Before: the private key was written, then linking the public JWK failed on the symlink and
+    the private key stayed behind without its public half.
+    """
+    (tmp_path / "k.jwk").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(KeyStoreError, match=r"k\.jwk already exists"):
+        generate_key_file(tmp_path / "k.pem", PASSPHRASE)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.jwk"]
+
+
+def test_public_jwk_that_cannot_be_written_takes_the_private_key_back(tmp_path: Path) -> None:
+    """The private key is written first; when its public JWK then fails, nothing stays.
+
+    A 255-character private-key name is accepted by the filesystem, the same name with
+    ``.jwk`` (257 characters) is not: the second write of the pair fails for real.
+    """
+    path = tmp_path / ("k" * 253 + ".p")
+    with pytest.raises(KeyStoreError, match="cannot write key file"):
+        generate_key_file(path, PASSPHRASE)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_leftover_temporary_file_of_a_killed_run_does_not_block(tmp_path: Path) -> None:
+    """A run killed mid-write leaves its temporary file; the next run (same pid in a container)
+    still writes the key instead of failing with a raw FileExistsError."""
+    for name in ("k.pem", "k.jwk"):
+        (tmp_path / f".{name}.{os.getpid()}.tmp").write_bytes(b"partial")
+    key = generate_key_file(tmp_path / "k.pem", PASSPHRASE)
+    assert load_private_key(tmp_path / "k.pem", PASSPHRASE).kid == key.kid
+    assert load_public_key(tmp_path / "k.jwk").kid == key.kid
+
+
+def test_unwritable_directory_gives_a_keystore_error(tmp_path: Path) -> None:
+    """A directory that cannot be created is a KeyStoreError naming the file, not an OSError."""
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(KeyStoreError, match=r"cannot write key file .*k\.pem"):
+        write_private_key(blocker / "k.pem", PrivateKey.generate(), PASSPHRASE)

@@ -1,8 +1,9 @@
 """Key files: private keys only ever as encrypted PKCS#8, public keys as JWK.
 
 DESIGN.md §5: issuer private keys never sit in settings in clear. A key file is written
-atomically (temporary file, fsync, rename) with mode 0600 and never overwrites an existing file,
-so an interrupted ``keys generate`` leaves either nothing or a complete key. Passphrases come
+atomically (temporary file, fsync, hard link) with mode 0600 and never overwrites an existing
+file, and a private key whose public JWK cannot be written is removed again, so a failed
+``keys generate`` leaves either nothing or a complete key pair. Passphrases come
 from an environment variable or a prompt, never from a command-line argument (which would show
 in ``ps`` and shell history).
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 
 from asxh_card._core.keys import Algorithm, JWKError, PrivateKey, PublicKey
@@ -29,13 +31,25 @@ __all__ = [
 MIN_PASSPHRASE_LENGTH = 12
 
 
+def _taken(path: Path) -> bool:
+    # lexists, not Path.exists: a dangling symlink "does not exist" but still makes the final
+    # os.link fail, after the private key of a pair has been written.
+    return os.path.lexists(path)
+
+
 def _write_new_file(path: Path, data: bytes, mode: int) -> None:
-    if path.exists():
+    if _taken(path):
         raise KeyStoreError(f"{path} already exists; refusing to overwrite a key")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    # A random temporary name: one derived from the pid collides with the leftover of a run
+    # killed mid-write (containers reuse the same pid on every start). Fixed length, so a key
+    # name the filesystem accepts never fails on its temporary name instead.
+    tmp = path.with_name(f".asxh-key-{secrets.token_hex(8)}.tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # FileExistsError too: a file where the directory should be
+        raise KeyStoreError(f"cannot write key file {path}: {exc.strerror}") from None
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -44,6 +58,8 @@ def _write_new_file(path: Path, data: bytes, mode: int) -> None:
         os.link(tmp, path)
     except FileExistsError:
         raise KeyStoreError(f"{path} already exists; refusing to overwrite a key") from None
+    except OSError as exc:
+        raise KeyStoreError(f"cannot write key file {path}: {exc.strerror}") from None
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
@@ -76,11 +92,16 @@ def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -
     # Both paths are checked before anything is written: a leftover .jwk of another key beside a
     # new private key would publish the wrong public key.
     for existing in (path, public_path):
-        if existing.exists():
+        if _taken(existing):
             raise KeyStoreError(f"{existing} already exists; refusing to overwrite a key")
     key = PrivateKey.generate(alg)
     write_private_key(path, key, passphrase)
-    _write_new_file(public_path, json.dumps(key.public_key.to_jwk(), indent=2).encode(), 0o644)
+    try:
+        _write_new_file(public_path, json.dumps(key.public_key.to_jwk(), indent=2).encode(), 0o644)
+    except KeyStoreError:
+        # A private key without its public JWK is half a key pair: take it back.
+        path.unlink()
+        raise
     return key
 
 
