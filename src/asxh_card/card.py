@@ -295,7 +295,7 @@ class CardClaims:
             e.status is not None and e.status.idx == first + i and e.status.uri == uri
             for i, e in enumerate(self.entitlements)
         ):
-            return  # already the block (always so when parsed from a card)
+            return  # already the block (a card built by the issuer, or a replace() of one)
         block = status_block(self.status, len(self.entitlements))
         filled = []
         for position, (given, ref) in enumerate(zip(self.entitlements, block, strict=True)):
@@ -352,7 +352,9 @@ class CardClaims:
             not_before=claims.nbf,
             expires_at=claims.exp,
             holder=checked.holder,
-            entitlements=checked.entitlements,  # __post_init__ gives each its status entry
+            # Shared and without status entries (parse_typed_claim memo): __post_init__ gives
+            # each a copy with its entry of the block.
+            entitlements=checked.entitlements,
             status=checked.status,
             guardian=checked.guardian,
         )

@@ -75,8 +75,6 @@ _ATTRIBUTE_NAME = re.compile(r"[a-z][a-z0-9_]{0,15}")
 _ENUM_VALUE_MAX = 32
 _STR_MAX_LENGTH = 200
 _TEXT_MAX = 2000
-# Exactly YYYY-MM-DD in ASCII digits: date.fromisoformat alone also takes "20260101" and
-# "2026-W01-1" (Python 3.11), and \d would take non-ASCII digits.
 # Printable ASCII without spaces: a status-list URI is a plain URL, never an IRI.
 _STATUS_URI = re.compile(r"https?://[\x21-\x7e]+")
 _REGISTRY_RESOURCE: Final = "programmes.json"
