@@ -12,30 +12,37 @@ from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import event, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
 from asxh_card._core.timeutil import utc_now
+from asxh_card.errors import KeyStoreError
 from asxh_card.keystore import generate_key_file, load_private_key
 from asxh_card.service.models import Issuer, IssuerKey
 from asxh_card.service.settings import Settings
 
 __all__ = ["Keyring"]
 
-#: ``session.info`` key: key files created in the session's open transaction.
+#: ``session.info`` keys: the key files not committed yet, each with the transaction (the root
+#: one or a savepoint) that created it; and whether the session's listeners are installed.
 _NEW_KEY_FILES = "asxh_new_key_files"
+_LISTENING = "asxh_key_file_listeners"
 
 
-def _forget_new_key_files(session: Session) -> None:
-    session.info.pop(_NEW_KEY_FILES, None)
+def _ending(session: Session) -> SessionTransaction | None:
+    # SQLAlchemy fires after_commit and after_rollback for savepoints too, before closing them:
+    # the transaction the event is about is the innermost savepoint, else the root.
+    return session.get_nested_transaction() or session.get_transaction()
 
 
-def _remove_new_key_files(session: Session) -> None:
-    # The key's row never reached the database: its files must not outlive it (an orphaned,
-    # encrypted private key nobody knows about).
-    for path in session.info.pop(_NEW_KEY_FILES, []):
-        path.unlink(missing_ok=True)
-        path.with_suffix(".jwk").unlink(missing_ok=True)
+def _inside(owner: SessionTransaction, ending: SessionTransaction | None) -> bool:
+    """Whether ``owner`` is ``ending`` or a savepoint within it (so it ends with it)."""
+    current: SessionTransaction | None = owner
+    while current is not None:
+        if current is ending:
+            return True
+        current = current.parent
+    return False
 
 
 class Keyring:
@@ -62,8 +69,6 @@ class Keyring:
     def signer(self, key: IssuerKey) -> PrivateKey:
         """The private key of ``key`` (raises :class:`~asxh_card.errors.KeyStoreError`)."""
         if key.key_file is None:
-            from asxh_card.errors import KeyStoreError  # noqa: PLC0415
-
             raise KeyStoreError(f"key {key.kid} has no private key file on this server")
         return self._load(self.keys_dir / key.key_file)
 
@@ -94,17 +99,24 @@ class Keyring:
         alg: Algorithm = "ES256",
         not_before: datetime | None = None,
     ) -> IssuerKey:
-        """Generate a key for ``issuer``; older active keys become ``retiring``."""
+        """Generate a key for ``issuer``; older active keys become ``retiring``.
+
+        The key files are removed again if the transaction (or the savepoint) that records the
+        key rolls back, so no private key outlives its row.
+        """
         now = utc_now()
+        # Querying first also begins the transaction that the new files are tied to; the old
+        # keys change only once the new one exists.
+        older = session.scalars(
+            select(IssuerKey).where(IssuerKey.issuer_id == issuer.id, IssuerKey.state == "active")
+        ).all()
         name = f"{issuer.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}.pem"
         path = self.keys_dir / name
         private = generate_key_file(path, self._settings.key_passphrase, alg)
         self._track_until_commit(session, path)
         with self._lock:
             self._cache[str(path)] = private
-        for old in session.scalars(
-            select(IssuerKey).where(IssuerKey.issuer_id == issuer.id, IssuerKey.state == "active")
-        ):
+        for old in older:
             old.state = "retiring"
             old.not_after = now
         row = IssuerKey(
@@ -123,17 +135,37 @@ class Keyring:
         return row
 
     def _track_until_commit(self, session: Session, path: Path) -> None:
-        """Delete ``path`` (and its cache entry) if the session's transaction rolls back."""
-        session.info.setdefault(_NEW_KEY_FILES, []).append(path)
-        if not event.contains(session, "after_commit", _forget_new_key_files):
-            event.listen(session, "after_commit", _forget_new_key_files)
-            event.listen(session, "after_rollback", _remove_new_key_files)
-            event.listen(session, "after_rollback", self._evict_removed)
+        """Delete ``path`` (and its cache entry) if the transaction creating it rolls back."""
+        owner = _ending(session)
+        assert owner is not None  # noqa: S101 - create_issuer_key queried first
+        session.info.setdefault(_NEW_KEY_FILES, []).append((path, owner))
+        if not session.info.get(_LISTENING):
+            session.info[_LISTENING] = True
+            event.listen(session, "after_commit", self._after_commit)
+            event.listen(session, "after_rollback", self._after_rollback)
 
-    def _evict_removed(self, _session: Session) -> None:
+    @staticmethod
+    def _after_commit(session: Session) -> None:
+        # A released savepoint keeps its files tied to the enclosing transaction (they go if
+        # that rolls back); only the root commit makes them permanent.
+        if session.get_nested_transaction() is None:
+            session.info.pop(_NEW_KEY_FILES, None)
+
+    def _after_rollback(self, session: Session) -> None:
+        # The keys' rows never reached the database: their files must not outlive them (an
+        # orphaned, encrypted private key nobody knows about). Files of the enclosing
+        # transaction stay: a savepoint rolled back after them (a lost insert race) is no
+        # reason to lose a key whose row will commit.
+        ending = _ending(session)
+        tracked: list[tuple[Path, SessionTransaction]] = session.info.get(_NEW_KEY_FILES, [])
+        gone = [path for path, owner in tracked if _inside(owner, ending)]
+        session.info[_NEW_KEY_FILES] = [(p, o) for p, o in tracked if p not in gone]
+        for path in gone:
+            path.unlink(missing_ok=True)
+            path.with_suffix(".jwk").unlink(missing_ok=True)
         with self._lock:
-            for cached in [p for p in self._cache if not Path(p).exists()]:
-                del self._cache[cached]
+            for path in gone:
+                self._cache.pop(str(path), None)
 
     @staticmethod
     def active_key(session: Session, issuer_id: str) -> IssuerKey | None:
