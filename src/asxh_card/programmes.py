@@ -26,7 +26,6 @@ Everything raised on purpose here is an :class:`~asxh_card.errors.EntitlementErr
 from __future__ import annotations
 
 import functools
-import json
 import re
 import unicodedata
 from collections.abc import Iterator, Mapping, Sequence
@@ -38,6 +37,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Final, TypeAlias, TypeGuard
 
+from asxh_card._core import strictjson
 from asxh_card._core.statuslist import MAX_STATUS_URI_LENGTH, StatusRef
 from asxh_card._core.timeutil import ISODateError, parse_iso_date
 from asxh_card.errors import EntitlementError
@@ -419,30 +419,17 @@ def _parse_programme(obj: object, where: str) -> Programme:
     )
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise _registry_error("file", f"duplicate key {_show(key)}")
-        result[key] = value
-    return result
-
-
-def _refuse_constant(name: str) -> None:
-    raise _registry_error("file", f"{name} is not JSON")
+#: The bundled registry is under 10 KB; the cap stops a wrong path (a log, an image) early.
+_REGISTRY_MAX_BYTES = 1 << 20
 
 
 def _load_json(data: bytes, source: str) -> object:
+    # The project's strict JSON (duplicate members, NaN, I-JSON integers, BOM, depth): the
+    # registry decides what a card may carry, so it is read as strictly as the card itself.
     try:
-        return json.loads(
-            data.decode("utf-8"),
-            object_pairs_hook=_refuse_duplicate_keys,
-            parse_constant=_refuse_constant,
-        )
-    except EntitlementError:
-        raise  # from the hooks above; it is a ValueError too, so let it pass unwrapped
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        raise _registry_error(source, f"not valid UTF-8 JSON ({exc})") from exc
+        return strictjson.loads(data, max_size=_REGISTRY_MAX_BYTES)
+    except strictjson.StrictJSONError as exc:
+        raise _registry_error(source, f"not valid UTF-8 JSON ({exc})") from None
 
 
 #: Bounded, so that a stream of forged cards with random attributes cannot grow the memo.
