@@ -94,6 +94,26 @@ def test_refuses_an_unmigrated_database_and_cli_upgrades(
     app.state.ctx.engine.dispose()
 
 
+def test_cli_upgrade_default_is_the_database_the_service_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without ASXH_DATABASE_URL, ``db upgrade`` migrates ``<ASXH_VAR_DIR>/asxh.db``.
+
+    It used to migrate ``./var/asxh.db`` whatever ASXH_VAR_DIR said, and the service then
+    refused to start on its own, never-migrated file.
+    """
+    monkeypatch.delenv("ASXH_DATABASE_URL", raising=False)
+    monkeypatch.setenv("ASXH_VAR_DIR", str(tmp_path))
+    monkeypatch.chdir(tmp_path)  # a wrong default (./var/asxh.db) would land here, not in var
+    result = CliRunner().invoke(cli_app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert not (tmp_path / "var").exists()
+    settings = Settings.from_env({**ENV, "ASXH_VAR_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'asxh.db'}"
+    app = create_app(settings)  # raises NotMigratedError if the upgrade went elsewhere
+    app.state.ctx.engine.dispose()
+
+
 def test_serve_without_secrets_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

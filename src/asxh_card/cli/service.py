@@ -39,14 +39,11 @@ def _settings(*, demo: bool) -> object:
 def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
 ) -> None:
-    """Migrate the database at ASXH_DATABASE_URL to the newest schema."""
-    import os  # noqa: PLC0415
-
+    """Migrate the database at ASXH_DATABASE_URL (default: <ASXH_VAR_DIR>/asxh.db)."""
     from asxh_card.service.migrate import upgrade  # noqa: PLC0415
-    from asxh_card.service.settings import Settings  # noqa: PLC0415
+    from asxh_card.service.settings import database_url_from_env  # noqa: PLC0415
 
-    url = os.environ.get("ASXH_DATABASE_URL", "").strip() or Settings().database_url
-    upgrade(url, revision)
+    upgrade(database_url_from_env(), revision)
     console.print(f"Database migrated to {revision}.")
 
 

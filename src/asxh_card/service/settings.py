@@ -3,7 +3,7 @@
 ============================== ==================================== ==============================
 Variable                       Default                              Meaning
 ============================== ==================================== ==============================
-``ASXH_DATABASE_URL``          ``sqlite:///./var/asxh.db``          SQLAlchemy URL (SQLite or
+``ASXH_DATABASE_URL``          ``sqlite:///<var>/asxh.db``          SQLAlchemy URL (SQLite or
                                                                     ``postgresql+psycopg://``)
 ``ASXH_VAR_DIR``               ``./var``                            keys, demo secrets, SQLite
 ``ASXH_SECRET_KEY``            (required; demo: generated)          signs access tokens
@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["MIN_STATUS_LIST_SIZE", "Settings", "SettingsError"]
+__all__ = ["MIN_STATUS_LIST_SIZE", "Settings", "SettingsError", "database_url_from_env"]
 
 MIN_STATUS_LIST_SIZE: Final = 131_072
 _MIN_SECRET_BYTES: Final = 16
@@ -57,6 +57,20 @@ def _decode_key(name: str, value: str) -> bytes:
     if len(raw) != 32:
         raise SettingsError(f"{name} must be base64 of exactly 32 bytes")
     return raw
+
+
+def _var_dir(env: Mapping[str, str]) -> Path:
+    return Path(env.get("ASXH_VAR_DIR", "").strip() or "var")
+
+
+def database_url_from_env(environ: Mapping[str, str] | None = None) -> str:
+    """``ASXH_DATABASE_URL``, else the SQLite file in ``ASXH_VAR_DIR`` (no secrets needed).
+
+    The service and ``asxh db upgrade`` both take the URL from here, so the migration reaches
+    the database the service will open.
+    """
+    env = os.environ if environ is None else environ
+    return env.get("ASXH_DATABASE_URL", "").strip() or f"sqlite:///{_var_dir(env) / 'asxh.db'}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,7 +170,7 @@ class Settings:
             except ValueError:
                 raise SettingsError(f"{name} must be an integer") from None
 
-        var_dir = Path(get("ASXH_VAR_DIR", "var") or "var")
+        var_dir = _var_dir(env)
         secret = get("ASXH_SECRET_KEY").encode()
         data_raw = get("ASXH_DATA_KEY")
         data_key = _decode_key("ASXH_DATA_KEY", data_raw) if data_raw else b""
@@ -169,7 +183,7 @@ class Settings:
         root = get("ASXH_ROOT_KEY_FILE")
         auto = get("ASXH_AUTO_MIGRATE").lower()
         settings = cls(
-            database_url=get("ASXH_DATABASE_URL") or f"sqlite:///{var_dir / 'asxh.db'}",
+            database_url=database_url_from_env(env),
             var_dir=var_dir,
             secret_key=secret,
             data_key=data_key,
