@@ -85,7 +85,7 @@ def test_refused_card_exits_1_and_writes_nothing(key_file: Path, tmp_path: Path)
     result = run(str(src), "--key", str(key_file), "--out", str(out))
     assert result.exit_code == 1
     assert "may never appear on a card" in result.output
-    assert not out.exists() or not any(out.iterdir())
+    assert not out.exists()
 
 
 def test_wrong_passphrase_exits_1(key_file: Path, tmp_path: Path):
@@ -183,17 +183,19 @@ def test_batch_render_failure_leaves_output_untouched(key_file: Path, tmp_path: 
         return real(job)
 
     monkeypatch.setattr(bulk, "_render_page", flaky)
+    signer = load_private_key(key_file, PASS.encode())
     out = tmp_path / "bulk"
     out.mkdir()
     (out / "keep.txt").write_text("x")
     with pytest.raises(RuntimeError):
-        bulk.issue_batch(
-            EXAMPLES / "cards.jsonl",
-            signer=load_private_key(key_file, PASS.encode()),
-            out_dir=out,
-            workers=1,
-        )
+        bulk.issue_batch(EXAMPLES / "cards.jsonl", signer=signer, out_dir=out, workers=1)
     assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    # An output directory the batch created is removed again, not left behind empty.
+    calls["n"] = 0
+    new = tmp_path / "new" / "bulk"
+    with pytest.raises(RuntimeError):
+        bulk.issue_batch(EXAMPLES / "cards.jsonl", signer=signer, out_dir=new, workers=1)
+    assert not new.exists()
 
 
 def test_batch_into_a_directory_holding_a_batch_is_refused(key_file: Path, tmp_path: Path):
@@ -255,3 +257,65 @@ def test_batch_with_a_data_only_programme_renders(key_file: Path, tmp_path: Path
     assert len(result.issued) == 11
     assert not result.errors
     assert (tmp_path / "bulk" / "sheets" / "sheet-00002.pdf").exists()
+
+
+def test_markup_in_a_message_is_printed_not_interpreted(key_file: Path, tmp_path: Path):
+    """A member named "[/]" is quoted in the error (exit 2), not read as console markup."""
+    bad = json.loads((EXAMPLES / "card.json").read_text())
+    bad["[/]"] = 1
+    src = tmp_path / "markup.json"
+    src.write_text(json.dumps(bad))
+    result = run(str(src), "--key", str(key_file), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2, result.output
+    assert "unknown member '[/]'" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_batch_options_for_one_card_exit_2(key_file: Path, tmp_path: Path):
+    """--workers or --skip-invalid with a .json file: a batch was probably meant; exit 2."""
+    out = tmp_path / "out"
+    for option in (["--workers", "2"], ["--skip-invalid"]):
+        result = run(
+            str(EXAMPLES / "card.json"), "--key", str(key_file), "--out", str(out), *option
+        )
+        assert result.exit_code == 2, result.output
+        assert ".jsonl batch only" in result.output
+    assert not out.exists()
+
+
+def test_empty_batch_exits_2(key_file: Path, tmp_path: Path):
+    """A .jsonl file without a description is refused (exit 2), no directory or manifest."""
+    src = tmp_path / "empty.jsonl"
+    src.write_text("\n  \n")
+    out = tmp_path / "bulk"
+    result = run(str(src), "--key", str(key_file), "--out", str(out))
+    assert result.exit_code == 2, result.output
+    assert "no card description" in result.output
+    assert not out.exists()
+
+
+def test_out_under_a_file_exits_2(key_file: Path, tmp_path: Path):
+    """--out below an existing file cannot be created: exit 2 and a message, no traceback."""
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "out"
+    for source in ("card.json", "cards.jsonl"):
+        result = run(str(EXAMPLES / source), "--key", str(key_file), "--out", str(out))
+        assert result.exit_code == 2, result.output
+        assert "cannot write" in result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert (tmp_path / "afile").read_text() == "x"
+
+
+def test_batch_screen_scale_applies_to_every_qr_png(key_file: Path, tmp_path: Path):
+    """--screen-scale is honoured for a batch as for one card (it used to be ignored)."""
+    src = tmp_path / "two.jsonl"
+    src.write_text("\n".join((EXAMPLES / "cards.jsonl").read_text().splitlines()[:2]) + "\n")
+    out = tmp_path / "bulk"
+    result = run(str(src), "--key", str(key_file), "--out", str(out), "--screen-scale", "10")
+    assert result.exit_code == 0, result.output
+    for row in (json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()):
+        image = Image.open(out / f"{row['serial']}-qr.png")
+        assert image.width == (17 + 4 * row["qr_version"] + 8) * 10
+        assert (
+            zxingcpp.read_barcode(image).text == (out / f"{row['serial']}.txt").read_text().strip()
+        )

@@ -13,7 +13,8 @@ How a batch runs (``asxh issue CARDS.jsonl --key KEY --out DIR``):
    cards' files and the page's PDF into a staging directory inside the output directory.
 3. **Publish**: when every page has been rendered, the staged files are moved into place with
    ``os.replace`` (atomic per file, same file system) and the staging directory is removed. If
-   rendering fails, the staging directory is deleted and the output directory is untouched.
+   rendering or a move fails, nothing is left: no staged file, no published file, and no output
+   directory when the batch created it (:mod:`asxh_card.issuing.staging`).
 
 Outputs per card are those of :func:`asxh_card.issuing.render.render_card` without the one-card
 PDF; print sheets are ``sheets/sheet-00001.pdf`` (10 cards a page, one page per file, in line
@@ -24,8 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -36,16 +35,18 @@ from typing import Any
 from asxh_card._core.keys import Signer
 from asxh_card._core.timeutil import utc_now
 from asxh_card.card import CardClaims, parse_card_jws
-from asxh_card.errors import IdentifierError, InvalidInputError
+from asxh_card.errors import InvalidInputError
 from asxh_card.issuing.cardfile import parse_card_json
 from asxh_card.issuing.issuer import IssuedCard, Issuer
 from asxh_card.issuing.render import print_sheet_pdf, render_card
+from asxh_card.issuing.staging import publish, staging_directory
 from asxh_card.programmes import ProgrammeRegistry
 
 __all__ = [
     "BatchError",
     "BatchRefusedError",
     "BatchResult",
+    "BatchSourceError",
     "OutputDirectoryError",
     "issue_batch",
     "publish",
@@ -73,6 +74,10 @@ class BatchRefusedError(InvalidInputError):
         shown = "; ".join(f"line {e.line}: {e.message}" for e in errors[:5])
         more = f" (and {len(errors) - 5} more)" if len(errors) > 5 else ""
         super().__init__(f"{len(errors)} bad line(s), nothing issued: {shown}{more}")
+
+
+class BatchSourceError(InvalidInputError):
+    """The batch file cannot be read or holds no card description: nothing was written."""
 
 
 class OutputDirectoryError(InvalidInputError):
@@ -116,32 +121,40 @@ def sign_batch(
     registry: ProgrammeRegistry | None = None,
     clock: Callable[[], datetime] = utc_now,
 ) -> BatchResult:
-    """Parse and issue every line of ``path`` (no rendering, nothing written)."""
+    """Parse and issue every line of ``path`` (no rendering, nothing written).
+
+    Raises :class:`BatchSourceError` when ``path`` cannot be read or has no non-blank line.
+    """
     result = BatchResult()
     issuers: dict[tuple[str, str], Issuer] = {}
-    for number, line in _lines(path):
-        if len(line) > MAX_LINE_BYTES:
-            result.errors.append(BatchError(number, f"line longer than {MAX_LINE_BYTES} bytes"))
-            continue
-        try:
-            description = parse_card_json(line, source=f"{path.name}:{number}")
-            key = (description.issuer, description.province)
-            if key not in issuers:
-                issuers[key] = Issuer(
-                    issuer_id=description.issuer,
-                    province=description.province,
-                    signer=signer,
-                    registry=registry,
-                    clock=clock,
-                )
-            result.issued.append((number, issuers[key].issue_request(description.request)))
-        except (InvalidInputError, IdentifierError) as exc:
-            result.errors.append(BatchError(number, str(exc)))
+    try:
+        for number, line in _lines(path):
+            if len(line) > MAX_LINE_BYTES:
+                result.errors.append(BatchError(number, f"line longer than {MAX_LINE_BYTES} bytes"))
+                continue
+            try:
+                description = parse_card_json(line, source=f"{path.name}:{number}")
+                key = (description.issuer, description.province)
+                if key not in issuers:
+                    issuers[key] = Issuer(
+                        issuer_id=description.issuer,
+                        province=description.province,
+                        signer=signer,
+                        registry=registry,
+                        clock=clock,
+                    )
+                result.issued.append((number, issuers[key].issue_request(description.request)))
+            except InvalidInputError as exc:
+                result.errors.append(BatchError(number, str(exc)))
+    except OSError as exc:
+        raise BatchSourceError(f"{path}: cannot read the batch ({exc.strerror or exc})") from None
+    if not result.issued and not result.errors:
+        raise BatchSourceError(f"{path}: no card description (the file has no non-blank line)")
     return result
 
 
 def _render_page(
-    job: tuple[str, list[tuple[str, str]], int, ProgrammeRegistry | None],
+    job: tuple[str, list[tuple[str, str]], int, ProgrammeRegistry | None, int | None],
 ) -> list[str]:
     """Worker: render one page of cards into the staging directory; return the file names.
 
@@ -149,14 +162,16 @@ def _render_page(
     (plain JSON pickles cheaply; the claim objects and a registry hold read-only mappings that
     do not, so a job with a registry other than the bundled one runs in this process).
     """
-    staging, cards, page, registry = job
+    staging, cards, page, registry, screen_scale = job
     names: list[str] = []
     images = []
     for token, qr_text in cards:
         _, payload = parse_card_jws(token)
         claims = CardClaims.from_claims(payload, registry=registry)
         issued = IssuedCard(token=token, qr_text=qr_text, claims=claims, qr_version=0)
-        rendered = render_card(issued, registry=registry, print_sheet=False)
+        rendered = render_card(
+            issued, registry=registry, screen_scale=screen_scale, print_sheet=False
+        )
         for suffix, data in rendered.files.items():
             name = f"{claims.serial}{suffix}"
             Path(staging, name).write_bytes(data)
@@ -168,18 +183,6 @@ def _render_page(
     return names
 
 
-def publish(staging: Path, out_dir: Path, names: list[str]) -> list[Path]:
-    """Move staged files into ``out_dir`` (atomic per file) and remove the staging directory."""
-    placed = []
-    for name in names:
-        target = out_dir / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        (staging / name).replace(target)
-        placed.append(target)
-    shutil.rmtree(staging, ignore_errors=True)
-    return placed
-
-
 def issue_batch(
     path: Path,
     *,
@@ -189,21 +192,20 @@ def issue_batch(
     workers: int | None = None,
     registry: ProgrammeRegistry | None = None,
     clock: Callable[[], datetime] = utc_now,
+    screen_scale: int | None = None,
 ) -> BatchResult:
     """Issue and render every card of a JSON Lines file into ``out_dir`` (see module docs).
 
     ``workers`` defaults to the number of CPUs; 1 renders in this process, and so does a
-    ``registry`` other than the bundled one (it cannot be sent to worker processes). An
-    ``out_dir`` that is not a directory or already holds a batch raises
-    :class:`OutputDirectoryError` first.
+    ``registry`` other than the bundled one (it cannot be sent to worker processes).
+    ``screen_scale`` is :func:`~asxh_card.issuing.render.render_card`'s. An ``out_dir`` that
+    is not a directory or already holds a batch raises :class:`OutputDirectoryError` first.
     """
     _check_out_dir(out_dir)
     result = sign_batch(path, signer=signer, registry=registry, clock=clock)
     if result.errors and not skip_invalid:
         raise BatchRefusedError(result.errors)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".asxh-staging-", dir=out_dir))
-    try:
+    with staging_directory(out_dir) as staging:
         (staging / "sheets").mkdir()
         own_registry = registry if registry is not ProgrammeRegistry.default() else None
         pages = [
@@ -212,6 +214,7 @@ def issue_batch(
                 [(c.token, c.qr_text) for _, c in result.issued[i : i + _PAGE]],
                 i // _PAGE + 1,
                 own_registry,
+                screen_scale,
             )
             for i in range(0, len(result.issued), _PAGE)
         ]
@@ -234,8 +237,5 @@ def issue_batch(
             encoding="utf-8",
         )
         names.append("manifest.jsonl")
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    result.files = publish(staging, out_dir, names)
+        result.files = publish(staging, out_dir, names)
     return result
