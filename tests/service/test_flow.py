@@ -196,6 +196,34 @@ def test_entitlement_update_and_end(service: Any) -> None:
     service.grant("off79", number, service.TGXH)
 
 
+def test_ending_never_lengthens_the_window(service: Any) -> None:
+    """``/end`` with a date after ``valid_to`` is refused, not an unvalidated extension.
+
+    It used to set ``valid_to`` to the later date, bypassing the programme's checks that an
+    update makes, while the docstring promised that ending only shortens the window.
+    """
+    number = service.register()
+    ent = service.grant("off79", number, service.BHYT)
+    late = service.call(
+        "off79",
+        "POST",
+        f"/v1/entitlements/{ent['id']}/end",
+        json={"end_date": "2027-06-30", "reason_code": "eligibility_ended"},
+    )
+    assert late.status_code == 422, late.text
+    assert "valid_to" in late.json()["detail"]
+    current = service.call("off79", "GET", f"/v1/entitlements/{ent['id']}").json()
+    assert current["valid_to"] == service.BHYT["valid_to"]
+    assert current["state"] == "active"
+    same = service.call(
+        "off79",
+        "POST",
+        f"/v1/entitlements/{ent['id']}/end",
+        json={"end_date": service.BHYT["valid_to"], "reason_code": "eligibility_ended"},
+    )
+    assert same.status_code == 200, same.text
+
+
 def test_renderings(service: Any) -> None:
     number = service.register()
     service.grant("off79", number, service.BHYT)

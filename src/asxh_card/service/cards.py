@@ -205,13 +205,17 @@ def end_entitlement(
         raise ProblemError("conflict", detail=f"the entitlement is {entitlement.state}")
     if end_date < entitlement.valid_from:
         raise InvalidInputError("end_date is before the entitlement's valid_from")
+    if entitlement.valid_to is not None and end_date > entitlement.valid_to:
+        # Ending never lengthens the window; extending it is an update (and is validated).
+        raise InvalidInputError("end_date is after the entitlement's valid_to; update it instead")
+    now = utc_now()
     entitlement.valid_to = end_date
     entitlement.reason_code = reason_code
     entitlement.note = note
-    if end_date <= vn_date(utc_now()):
+    if end_date <= vn_date(now):
         entitlement.state = "ended"
         _set_on_cards(session, entitlement, Status.REVOKED)
-    entitlement.updated_at = utc_now()
+    entitlement.updated_at = now
     session.flush()
     audit.record(
         session,
