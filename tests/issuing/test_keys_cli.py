@@ -111,6 +111,40 @@ def test_keys_generate_refuses_a_public_key_name(tmp_path: Path, name: str):
     assert not list(tmp_path.iterdir())
 
 
+def test_keys_generate_refuses_a_bad_issuer_id(tmp_path: Path):
+    """--issuer must be an id a card can carry (card.ISSUER_ID_PATTERN): exit 2, no file."""
+    for issuer in ("VN 79", "-vn", "vn/79", "a" * 41):
+        result = runner.invoke(
+            app,
+            ["keys", "generate", "--out", str(tmp_path / "k.pem"), "--issuer", issuer],
+            env={"ASXH_KEY_PASSPHRASE": PASS},
+        )
+        assert result.exit_code == 2, (issuer, result.output)
+        assert "--issuer must be" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_keys_generate_into_an_unwritable_place_is_reported(tmp_path: Path):
+    """--out below an existing file: a message naming the path (exit 1), no traceback."""
+    (tmp_path / "afile").write_text("x")
+    out = tmp_path / "afile" / "k.pem"
+    result = runner.invoke(
+        app, ["keys", "generate", "--out", str(out)], env={"ASXH_KEY_PASSPHRASE": PASS}
+    )
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    assert "cannot write key file" in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_keys_messages_print_paths_verbatim(tmp_path: Path):
+    """A "[/]" in a path is printed, not read as console markup (which crashed the command)."""
+    missing = tmp_path / "a[/]b.pem"
+    result = runner.invoke(app, ["keys", "show", str(missing)], env={"ASXH_KEY_PASSPHRASE": PASS})
+    assert result.exit_code == 2, result.output
+    assert "a[/]b.pem does not exist" in result.output.replace("\n", "")
+
+
 def test_keys_show_from_jwk_and_by_decrypting(tmp_path: Path):
     """show prints the public JWK from the .jwk beside the key, or by decrypting the key."""
     out = tmp_path / "issuer.pem"

@@ -14,9 +14,11 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.timeutil import utc_now
+from asxh_card.card import ISSUER_ID_PATTERN
 from asxh_card.cli._app import app, console, err_console
 from asxh_card.errors import KeyStoreError
 from asxh_card.keystore import (
@@ -82,14 +84,26 @@ def generate(
     if alg not in ("ES256", "EdDSA"):
         err_console.print("[red]--alg must be ES256 or EdDSA[/]")
         raise typer.Exit(code=2)
+    if issuer is not None and not ISSUER_ID_PATTERN.fullmatch(issuer):
+        # Printed into the entry the trust bundle is built from: an id no card could carry
+        # would only fail later, when the bundle is loaded.
+        err_console.print(
+            "[red]--issuer must be 1-40 characters a-z, 0-9, '.', '-' starting with a letter "
+            "or digit[/]"
+        )
+        raise typer.Exit(code=2)
     if out.suffix in _PUBLIC_SUFFIXES:
         # The public JWK goes to OUT.jwk: with such a name the private key would take its place
         # and `keys show` would read it as the public key.
-        err_console.print(f"[red]--out must not end in {out.suffix}[/]: that names the public JWK.")
+        err_console.print(
+            f"[red]--out must not end in {escape(out.suffix)}[/]: that names the public JWK."
+        )
         raise typer.Exit(code=2)
     for existing in (out, out.with_suffix(".jwk")):
         if existing.exists():
-            err_console.print(f"[red]{existing} already exists[/]; refusing to overwrite a key.")
+            err_console.print(
+                f"[red]{escape(str(existing))} already exists[/]; refusing to overwrite a key."
+            )
             raise typer.Exit(code=1)
     passphrase = read_passphrase(confirm=True)
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
@@ -101,11 +115,11 @@ def generate(
     try:
         key = generate_key_file(out, passphrase, algorithm)
     except KeyStoreError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=1) from None
     err_console.print(
-        f"Created {algorithm} key [bold]{key.kid}[/] at {out} (encrypted); public JWK at "
-        f"{out.with_suffix('.jwk')}. Publish it in the trust bundle"
+        f"Created {algorithm} key [bold]{key.kid}[/] at {escape(str(out))} (encrypted); public "
+        f"JWK at {escape(str(out.with_suffix('.jwk')))}. Publish it in the trust bundle"
         f"{' for ' + issuer if issuer else ''} with its signing window."
     )
     _print_public(key.public_key, issuer=issuer, path=out)
@@ -125,9 +139,9 @@ def show(
         elif path.exists():
             public = load_private_key(path, read_passphrase(confirm=False)).public_key
         else:
-            err_console.print(f"[red]{path} does not exist[/]")
+            err_console.print(f"[red]{escape(str(path))} does not exist[/]")
             raise typer.Exit(code=2)
     except KeyStoreError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=1) from None
     _print_public(public, issuer=None, path=None)
