@@ -33,6 +33,7 @@ from asxh_card.service.models import (
     Entitlement,
     IdempotencyKey,
     Issuer,
+    IssuerKey,
     Person,
 )
 from asxh_card.service.problems import ProblemError
@@ -58,14 +59,18 @@ _STATUS_FOR_ACTION: Final = {
 _STATE_FOR_ACTION: Final = {"revoke": "revoked", "suspend": "suspended", "reinstate": "active"}
 
 
-def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> Issuer:
-    """The issuer of ``province`` that may sign every programme in ``programmes``."""
+def issuer_for(
+    session: Session, province: str, programmes: Sequence[str]
+) -> tuple[Issuer, IssuerKey]:
+    """The issuer of ``province`` that may sign every programme in ``programmes``, and its key."""
     candidates = session.scalars(
         select(Issuer).where(Issuer.province == province).order_by(Issuer.id)
     ).all()
     for issuer in candidates:
-        if set(programmes) <= set(issuer.programmes) and Keyring.active_key(session, issuer.id):
-            return issuer
+        if set(programmes) <= set(issuer.programmes):
+            key = Keyring.active_key(session, issuer.id)
+            if key is not None:
+                return issuer, key
     wanted = ", ".join(sorted(set(programmes)))
     raise ProblemError(
         "conflict",
@@ -435,23 +440,16 @@ def _issue(
         raise ProblemError(
             "conflict", detail="the person has no current entitlement to put on a card"
         )
-    issuer_row = issuer_for(session, person.province, [e.programme for e in entitlements])
-    key = Keyring.active_key(session, issuer_row.id)
-    assert key is not None  # noqa: S101 - issuer_for checked it
-    # The card's status block: its own entry, then one per entitlement (card.py).
+    issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
+    # The card's status block: its own entry, then one per entitlement (card.status_block,
+    # which CardClaims fills in for the entitlements).
     status_list, idx = statuslists.allocate(
         session, settings, issuer_row.id, "card", 1 + len(entitlements)
     )
-    uri = statuslists.list_uri(settings, status_list.id)
+    card_status = StatusRef(idx=idx, uri=statuslists.list_uri(settings, status_list.id))
     models = tuple(
-        EntitlementModel(
-            e.programme,
-            e.valid_from,
-            e.valid_to,
-            dict(e.attributes),
-            StatusRef(idx=idx + 1 + position, uri=uri),
-        )
-        for position, e in enumerate(entitlements)
+        EntitlementModel(e.programme, e.valid_from, e.valid_to, dict(e.attributes))
+        for e in entitlements
     )
     holder = _card.Holder(
         asxh_number=person.asxh_number,
@@ -478,7 +476,7 @@ def _issue(
         models,
         expires=expires,
         guardian=gdn,
-        status=StatusRef(idx=idx, uri=uri),
+        status=card_status,
     )
     now = utc_now()
     card = Card(
@@ -501,14 +499,15 @@ def _issue(
     session.flush()
     # Positions as signed (the issuer keeps the order, but the card is the reference).
     by_programme = {e.programme: e for e in entitlements}
-    for position, signed in enumerate(issued.claims.entitlements):
-        ref = signed.status
+    signed = issued.claims.entitlements
+    block = _card.status_block(card_status, len(signed))
+    for position, (ent, ref) in enumerate(zip(signed, block, strict=True)):
         session.add(
             CardEntitlement(
                 card_id=card.id,
-                entitlement_id=by_programme[signed.programme].id,
+                entitlement_id=by_programme[ent.programme].id,
                 position=position,
-                status_idx=ref.idx if ref is not None else idx + 1 + position,
+                status_idx=ref.idx,
             )
         )
     session.flush()
