@@ -159,3 +159,69 @@ def test_fast_path_on_byte_edits(kit: Kit, data: st.DataObject) -> None:
         else:
             del body[position]
     assert_agrees(bytes(body))
+
+
+# Printable names in NFC with single spaces, the characters a Vietnamese name uses and more;
+# not '"' or '\\', which JSON must escape (an escaped body takes the strict path by design).
+names = (
+    st.text(
+        alphabet=st.characters(
+            categories=["Lu", "Ll", "Lo", "Nd", "Po", "Zs"], exclude_characters='"\\'
+        ),
+        min_size=1,
+        max_size=60,
+    )
+    .map(_card.normalise_name)
+    .filter(lambda n: n.isprintable() and bool(n))
+)
+
+
+@SETTINGS
+@given(
+    name=names,
+    serial=st.from_regex(_card.SERIAL_PATTERN, fullmatch=True),
+    times=st.tuples(st.integers(0, 7_258_118_400), st.integers(0, 2**32)),
+    amount=st.integers(1, 10**8),
+    idx=st.integers(0, 2**53 - 1),
+    with_status=st.booleans(),
+    with_guardian=st.booleans(),
+)
+def test_fast_path_reads_valid_cards_as_the_strict_path_does(
+    kit: Kit,
+    *,
+    name: str,
+    serial: str,
+    times: tuple[int, int],
+    amount: int,
+    idx: int,
+    with_status: bool,
+    with_guardian: bool,
+) -> None:
+    """Valid cards with varied values all take the fast path, with the strict path's result.
+
+    The mutation tests above mostly produce refused bodies; this one proves the fast path is
+    reached (never None) on the canonical encoding of any valid claim set.
+    """
+    from dataclasses import replace
+
+    from asxh_card._core.statuslist import StatusRef
+
+    base = kit.claims()
+    issued, validity = times
+    claims = kit.claims(
+        serial=serial,
+        issued_at=issued,
+        not_before=issued,
+        expires_at=min(issued + validity, 7_258_118_400),
+        holder=replace(base.holder, name=name),
+        entitlements=(  # without status entries: the card's status block gives them
+            replace(base.entitlements[0], status=None),
+            replace(base.entitlements[1], attributes={"amount": amount}, status=None),
+        ),
+        status=StatusRef(idx, base.status.uri) if with_status and base.status else None,
+        guardian=base.guardian if with_guardian else None,
+    )
+    body = strictjson.dumps(claims.to_claims())
+    fast = assert_agrees(body)
+    assert fast is not None
+    assert _card.CardClaims._from_checked(_card._check_claims(fast, None)) == claims
