@@ -256,3 +256,46 @@ def test_reconciling_the_date_of_birth_keeps_the_pin_consistent(service: Any) ->
         "off79", "POST", f"/v1/reconciliations/{rec}/resolve", json={"action": "maybe"}
     )
     assert unknown.status_code == 422
+
+
+def test_bhyt_code_embedding_another_persons_bhxh_number_is_refused(service: Any) -> None:
+    """Attack: attach person A's BHXH number to person B through a BHYT card code.
+
+    The code's BHXH number used to be skipped silently when it was another person's alias, so
+    the code resolved to B while its BHXH number (and any other code with it) resolved to A.
+    """
+    owner = service.register()
+    response = service.call(
+        "off79",
+        "POST",
+        f"/v1/persons/{owner}/aliases",
+        json={"kind": "bhxh", "value": "0987654321"},
+    )
+    assert response.status_code == 200, response.text
+    other = service.register()
+    clash = service.call(
+        "off79",
+        "POST",
+        f"/v1/persons/{other}/aliases",
+        json={"kind": "bhyt", "value": "HN4790987654321"},
+    )
+    assert clash.status_code == 409, clash.text
+    assert "bhxh" in clash.json()["detail"]
+    aliases = service.call("off79", "GET", f"/v1/persons/{other}").json()["aliases"]
+    assert aliases == []
+    found = service.call(
+        "off79", "POST", "/v1/persons/lookup", json={"bhyt_code": "HN4790987654321"}
+    )
+    assert found.json()["asxh_number"] == owner
+    # The owner may add the code: its BHXH number is already theirs.
+    mine = service.call(
+        "off79",
+        "POST",
+        f"/v1/persons/{owner}/aliases",
+        json={"kind": "bhyt", "value": "HN4790987654321"},
+    )
+    assert mine.status_code == 200, mine.text
+    kinds = sorted(
+        a["kind"] for a in service.call("off79", "GET", f"/v1/persons/{owner}").json()["aliases"]
+    )
+    assert kinds == ["bhxh", "bhyt"]

@@ -325,6 +325,12 @@ def normalise_alias(kind: str, value: str) -> str:
     raise IdentifierError(f"unknown alias kind {kind[:10]!r}")
 
 
+def _find_alias(session: Session, kind: str, lookup: str) -> PersonAlias | None:
+    return session.scalars(
+        select(PersonAlias).where(PersonAlias.kind == kind, PersonAlias.lookup_hash == lookup)
+    ).first()
+
+
 def add_alias(
     session: Session,
     protector: DataProtector,
@@ -335,49 +341,40 @@ def add_alias(
     value: str,
     request_id: str | None = None,
 ) -> PersonAlias:
-    """Attach a legacy identifier to ``person`` (stored as a keyed hash)."""
+    """Attach a legacy identifier to ``person`` (stored as a keyed hash).
+
+    A BHYT card code embeds a BHXH number, which becomes an alias of the same person too; a
+    code whose BHXH number is another person's is refused, as that number itself would be.
+    """
     canonical = normalise_alias(kind, value)
-    lookup = protector.lookup_hash(kind, canonical)
-    existing = session.scalars(
-        select(PersonAlias).where(PersonAlias.kind == kind, PersonAlias.lookup_hash == lookup)
-    ).first()
-    if existing is not None:
-        if existing.person_id == person.id:
-            return existing
-        raise ProblemError("conflict", detail=f"this {kind} identifier belongs to another person")
-    alias = PersonAlias(
-        person_id=person.id,
-        kind=kind,
-        lookup_hash=lookup,
-        last3=canonical[-3:],
-        created_at=utc_now(),
-    )
-    try:
-        with session.begin_nested():
-            session.add(alias)
-    except IntegrityError:
-        raise ProblemError("conflict", detail="this identifier was just added elsewhere") from None
+    wanted = [(kind, canonical)]
     if kind == "bhyt":
-        # The BHYT code embeds the BHXH number: make that an alias too.
-        bhxh = parse_bhyt_code(canonical).bhxh_number
-        bhxh_hash = protector.lookup_hash("bhxh", bhxh)
-        if (
-            session.scalars(
-                select(PersonAlias).where(
-                    PersonAlias.kind == "bhxh", PersonAlias.lookup_hash == bhxh_hash
-                )
-            ).first()
-            is None
-        ):
-            session.add(
+        wanted.append(("bhxh", parse_bhyt_code(canonical).bhxh_number))
+    new: list[PersonAlias] = []
+    for alias_kind, alias_value in wanted:
+        lookup = protector.lookup_hash(alias_kind, alias_value)
+        existing = _find_alias(session, alias_kind, lookup)
+        if existing is not None and existing.person_id != person.id:
+            raise ProblemError(
+                "conflict", detail=f"this {alias_kind} identifier belongs to another person"
+            )
+        if existing is not None and alias_kind == kind:
+            return existing
+        if existing is None:
+            new.append(
                 PersonAlias(
                     person_id=person.id,
-                    kind="bhxh",
-                    lookup_hash=bhxh_hash,
-                    last3=bhxh[-3:],
+                    kind=alias_kind,
+                    lookup_hash=lookup,
+                    last3=alias_value[-3:],
                     created_at=utc_now(),
                 )
             )
+    try:
+        with session.begin_nested():
+            session.add_all(new)
+    except IntegrityError:
+        raise ProblemError("conflict", detail="this identifier was just added elsewhere") from None
     audit.record(
         session,
         principal,
@@ -388,8 +385,7 @@ def add_alias(
         detail={"kind": kind},
         request_id=request_id,
     )
-    session.flush()
-    return alias
+    return new[0]
 
 
 def find_by_alias(
@@ -397,12 +393,7 @@ def find_by_alias(
 ) -> Person | None:
     """The person a legacy identifier resolves to."""
     canonical = normalise_alias(kind, value)
-    alias = session.scalars(
-        select(PersonAlias).where(
-            PersonAlias.kind == kind,
-            PersonAlias.lookup_hash == protector.lookup_hash(kind, canonical),
-        )
-    ).first()
+    alias = _find_alias(session, kind, protector.lookup_hash(kind, canonical))
     if alias is None and kind == "bhyt":
         return find_by_alias(session, protector, "bhxh", parse_bhyt_code(canonical).bhxh_number)
     return None if alias is None else session.get(Person, alias.person_id)
