@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import date, timedelta
 
 import pytest
@@ -11,7 +10,7 @@ from vworld import AT, DAY, T0, URI_01, URI_79, World
 
 from asxh_card import card as _card
 from asxh_card._core.b64 import b64url_decode, b64url_encode
-from asxh_card._core.keys import P256_ORDER, PrivateKey, PublicKey
+from asxh_card._core.keys import P256_ORDER, PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
 from asxh_card.errors import VerificationError
 from asxh_card.programmes import Entitlement
@@ -202,6 +201,21 @@ def test_bundle_with_an_older_version_is_a_rollback(world: World, tmp_path) -> N
     assert store.install(world.bundle(version=6), {}, roots=roots, now=T0).version == 6
 
 
+def test_parsed_bundle_of_an_unpinned_root_is_refused(world: World, tmp_path) -> None:
+    """A TrustBundle verified with another root is handed to a verifier and to the store."""
+    from asxh_card.verifier import BundleStore, parse_bundle
+
+    other = PrivateKey.generate()
+    foreign = parse_bundle(sign_bundle_payload(world.payload(), other), roots=[other.public_key])
+    assert reason_of(lambda: world.verifier(bundle=foreign)) == "bundle_invalid"
+    store = BundleStore(tmp_path)
+    assert (
+        reason_of(lambda: store.install(foreign, {}, roots=[world.root.public_key], now=T0))
+        == "bundle_invalid"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_bundle_with_a_duplicate_kid(world: World) -> None:
     issuers = world.issuers()
     issuers[1]["keys"] = issuers[0]["keys"]
@@ -371,8 +385,6 @@ def test_nothing_but_verification_errors_escape(world: World) -> None:
     for bad in (None, 42, b"asxh:/00", "asxh:/" + "00" * 3000):
         with pytest.raises(VerificationError):
             verifier.verify(bad, at=AT)  # type: ignore[arg-type]
-    assert PublicKey  # imported for type checkers
-    assert dataclasses
 
 
 def test_bundle_build_refuses_a_list_every_verifier_would_refuse(world: World) -> None:

@@ -13,6 +13,7 @@ from asxh_card.errors import (
     ClockBeforeBundleError,
     Reason,
     RevokedError,
+    StatusListInvalidError,
     SuspendedError,
 )
 from asxh_card.programmes import EntitlementState
@@ -63,6 +64,24 @@ def test_verifier_from_bytes_path_and_directory(world: World, tmp_path) -> None:
         Verifier(roots=roots, bundle=token.encode(), status_tokens=tokens),
     ):
         assert verifier.verify(world.card(), at=AT).bundle_version == 1
+
+
+def test_store_reinstall_repairs_a_damaged_status_list_file(world: World, tmp_path) -> None:
+    """Status files are named by their hash; one whose content no longer matches is rewritten."""
+    from asxh_card.verifier import BundleStore
+
+    token = world.bundle(embed=False)
+    tokens = {uri: world.status_token(uri) for uri in (URI_79, URI_01)}
+    roots = [world.root.public_key]
+    store = BundleStore(tmp_path)
+    bundle = store.install(token, tokens, roots=roots, now=T0)
+    damaged = store.status_path(bundle.status_lists[URI_79].sha256)
+    damaged.write_text(tokens[URI_79][:-10])
+    with pytest.raises(StatusListInvalidError):
+        Verifier.from_directory(tmp_path, roots=roots)
+    assert store.install(token, tokens, roots=roots, now=T0).version == 1
+    assert damaged.read_text() == tokens[URI_79]
+    assert Verifier.from_directory(tmp_path, roots=roots).verify(world.card(), at=AT).valid
 
 
 def test_one_revoked_programme_leaves_the_others(world: World) -> None:

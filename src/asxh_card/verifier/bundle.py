@@ -54,6 +54,7 @@ __all__ = [
     "TrustBundle",
     "load_status_list",
     "parse_bundle",
+    "pinned_bundle",
     "token_sha256",
 ]
 
@@ -332,6 +333,20 @@ def parse_bundle(token: str | bytes, *, roots: Sequence[PublicKey]) -> TrustBund
     if root is None:
         raise BundleInvalidError("the bundle is not signed by a pinned root key (kid)")
     return _parse_payload(payload, root_kid=root.kid, token=token)
+
+
+def pinned_bundle(bundle: TrustBundle | str | bytes, *, roots: Sequence[PublicKey]) -> TrustBundle:
+    """``bundle`` as a :class:`TrustBundle` verified against ``roots``.
+
+    A token is verified and parsed (:func:`parse_bundle`); an already parsed bundle is taken as
+    is, without verifying its signature again, provided it was verified with one of ``roots``.
+    Raises :class:`~asxh_card.errors.BundleInvalidError`.
+    """
+    if not isinstance(bundle, TrustBundle):
+        return parse_bundle(bundle, roots=roots)
+    if bundle.root_kid not in {r.kid for r in roots}:
+        raise BundleInvalidError("the bundle was not verified with a pinned root key")
+    return bundle
 
 
 def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) -> LoadedStatusList:

@@ -8,9 +8,11 @@ Layout::
 :meth:`BundleStore.install` verifies a new bundle and every list it names *before* writing
 anything, refuses a lower ``version`` than the stored one (rollback) and an equal version with
 different content (two bundles claiming the same version: one is forged or the root is
-misused), writes each file atomically (temporary file, fsync, rename) with the lists first and
-the bundle last, so a crash leaves the old bundle or the complete new one, never a mix. No
-network here: ``asxh bundle pull`` downloads, this module decides.
+misused), writes each file atomically (temporary file, fsync, rename, fsync of the directory)
+with the lists first and the bundle last, so a crash leaves the old bundle or the complete new
+one, never a bundle naming a list that is not on disk. No network here: ``asxh bundle pull``
+downloads, this module decides (:meth:`BundleStore.check` lets it refuse a rollback before it
+downloads the lists).
 """
 
 from __future__ import annotations
@@ -28,7 +30,12 @@ from asxh_card.errors import (
     BundleStaleError,
     StatusListInvalidError,
 )
-from asxh_card.verifier.bundle import TrustBundle, load_status_list, parse_bundle
+from asxh_card.verifier.bundle import (
+    TrustBundle,
+    load_status_list,
+    parse_bundle,
+    pinned_bundle,
+)
 from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR
 
 __all__ = ["BundleStore"]
@@ -48,6 +55,27 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(FileNotFoundError):
             Path(tmp).unlink()
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # The rename is durable only once the directory entry is on disk; without this a crash could
+    # keep the new bundle.jwt but lose the status-list files written (and renamed) before it.
+    if not hasattr(os, "O_DIRECTORY"):  # pragma: no cover - Windows cannot open a directory
+        return
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` already holds exactly ``data`` (a damaged or edited file does not)."""
+    try:
+        return path.read_bytes() == data
+    except OSError:
+        return False
 
 
 class BundleStore:
@@ -79,9 +107,29 @@ class BundleStore:
             raise BundleInvalidError(f"cannot read {self.bundle_path}: {exc.strerror}") from None
         return parse_bundle(data, roots=list(roots))
 
+    def check(self, bundle: TrustBundle, *, roots: Iterable[PublicKey], now: int) -> None:
+        """Refuse ``bundle`` if it may not replace the stored one (nothing is written).
+
+        Raises :class:`BundleStaleError` (past its ``exp``) or :class:`BundleRollbackError`
+        (lower version than the stored bundle, or the same version with other content).
+        """
+        if now > bundle.expires_at:
+            raise BundleStaleError(f"the bundle (version {bundle.version}) is past its exp")
+        current = self.current(roots=roots)
+        if current is None:
+            return
+        if bundle.version < current.version:
+            raise BundleRollbackError(
+                f"offered version {bundle.version}, installed version {current.version}"
+            )
+        if bundle.version == current.version and bundle.token != current.token:
+            raise BundleRollbackError(
+                f"version {bundle.version} is installed with different content"
+            )
+
     def install(
         self,
-        bundle_token: str | bytes,
+        bundle: TrustBundle | str | bytes,
         status_tokens: Mapping[str, str],
         *,
         roots: Iterable[PublicKey],
@@ -89,37 +137,29 @@ class BundleStore:
     ) -> TrustBundle:
         """Verify and store a bundle with its status lists (``status_tokens``: URI to token).
 
-        Raises :class:`BundleInvalidError`, :class:`BundleRollbackError` (lower version, or equal
-        version with other content), :class:`BundleStaleError` (past its ``exp``) or
-        :class:`StatusListInvalidError` (a list missing, badly signed or not matching its hash).
-        Returns the installed bundle; installing the stored bundle again is a no-op.
+        ``bundle`` is the token, or a :class:`TrustBundle` already verified with one of
+        ``roots`` (its signature is not checked again). Raises :class:`BundleInvalidError`,
+        the errors of :meth:`check`, or :class:`StatusListInvalidError` (a list missing, badly
+        signed or not matching its hash). Returns the installed bundle; installing the stored
+        bundle again rewrites the same files (and repairs a damaged status-list file).
         """
         pinned = list(roots)
-        bundle = parse_bundle(bundle_token, roots=pinned)
-        if now > bundle.expires_at:
-            raise BundleStaleError(f"the bundle (version {bundle.version}) is past its exp")
-        current = self.current(roots=pinned)
-        if current is not None:
-            if bundle.version < current.version:
-                raise BundleRollbackError(
-                    f"offered version {bundle.version}, installed version {current.version}"
-                )
-            if bundle.version == current.version and bundle.token != current.token:
-                raise BundleRollbackError(
-                    f"version {bundle.version} is installed with different content"
-                )
-        verified: dict[str, str] = {}
+        bundle = pinned_bundle(bundle, roots=pinned)
+        # Checked here even when the caller already did: another pull may have installed a newer
+        # bundle while this one's lists were downloading.
+        self.check(bundle, roots=pinned, now=now)
+        verified: dict[str, bytes] = {}
         for uri, entry in bundle.status_lists.items():
             token = entry.token or status_tokens.get(uri)
             if token is None:
                 raise StatusListInvalidError(f"the status list {uri} was not provided")
             load_status_list(token, entry, bundle)  # signature, hash, structure, bit size
             if entry.token is None:
-                verified[entry.sha256] = token.strip()
-        for sha256, token in verified.items():
+                verified[entry.sha256] = token.strip().encode("ascii")
+        for sha256, data in verified.items():
             path = self.status_path(sha256)
-            if not path.exists():
-                write_atomic(path, token.encode("ascii"))
+            if not _holds(path, data):
+                write_atomic(path, data)
         write_atomic(self.bundle_path, bundle.token.encode("ascii"))
         self._prune(set(verified))
         return bundle

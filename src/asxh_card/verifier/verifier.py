@@ -61,6 +61,7 @@ from asxh_card.verifier.bundle import (
     TrustBundle,
     load_status_list,
     parse_bundle,
+    pinned_bundle,
 )
 from asxh_card.verifier.result import (
     CardValidity,
@@ -90,12 +91,10 @@ def _read_bundle_source(
     bundle: BundleSource, roots: list[PublicKey]
 ) -> tuple[TrustBundle, Path | None]:
     """The verified bundle, and the directory its status lists are synced to (for a path)."""
-    if isinstance(bundle, TrustBundle):
-        if bundle.root_kid not in {r.kid for r in roots}:
-            raise BundleInvalidError("the bundle was not verified with a pinned root key")
-        return bundle, None
-    if isinstance(bundle, bytes) or (isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")):
-        return parse_bundle(bundle, roots=roots), None  # a token, not a path
+    if isinstance(bundle, TrustBundle | bytes) or (
+        isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")
+    ):
+        return pinned_bundle(bundle, roots=roots), None  # a bundle or a token, not a path
     path = Path(bundle)
     if path.is_dir():
         path = path / BUNDLE_FILE
