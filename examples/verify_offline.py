@@ -9,9 +9,13 @@ from asxh_card.verifier import Verifier
 
 bundle_dir, root_file, card = sys.argv[1:4]
 # The root public key is pinned (shipped with the app); the bundle comes from `asxh bundle pull`.
-verifier = Verifier.from_directory(bundle_dir, roots=[load_public_key(Path(root_file))])
+root = load_public_key(Path(root_file))
 try:
-    result = verifier.verify_image(card) if Path(card).is_file() else verifier.verify(card)
+    # A stale or damaged bundle is refused here, with a reason like any invalid card.
+    verifier = Verifier.from_directory(bundle_dir, roots=[root])
+    # Card text is never probed as a path: a bare token is longer than a file name may be.
+    is_text = card.startswith(("asxh:", "eyJ"))
+    result = verifier.verify(card) if is_text else verifier.verify_image(card)
 except VerificationError as exc:
     print(f"KHÔNG HỢP LỆ ({exc.reason}): {exc.message('vi')}")
     sys.exit(1)

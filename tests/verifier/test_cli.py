@@ -11,6 +11,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from click.testing import Result
 from typer.testing import CliRunner
 from vworld import AT, URI_01, URI_79, World
 
@@ -150,6 +151,67 @@ def test_verify_usage_errors_exit_2(setup, tmp_path: Path, monkeypatch) -> None:
     assert run("verify", "--at", AT.isoformat(), card).exit_code == 0
 
 
+def test_verify_bare_token_argument_and_card_files(setup, tmp_path: Path) -> None:
+    """A bare token is longer than a file name may be: it is text, never probed as a path."""
+    from asxh_card.card import token_from_qr_text
+
+    world, root, bundle = setup
+    token = token_from_qr_text(world.card())
+    assert len(token) > 255
+    common = ["verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat()]
+    result = run(*common, token)
+    assert result.exit_code == 0, result.output
+    held = tmp_path / "card.txt"
+    held.write_text(world.card() + "\n")
+    assert run(*common, str(held)).exit_code == 0
+    # Not a card: invalid (1), whether long text, a binary file or binary stdin.
+    assert run(*common, "x" * 300).exit_code == 1
+    junk = tmp_path / "junk.bin"
+    junk.write_bytes(bytes(range(256)))
+    assert run(*common, str(junk)).exit_code == 1
+    piped = runner.invoke(app, [*common, "-"], input=b"\xff\xfe" + bytes(range(200)))
+    assert piped.exit_code == 1, piped.output
+    assert "malformed" in piped.output
+
+
+def test_verify_unreadable_card_or_missing_bundle_file_exit_2(setup, tmp_path: Path) -> None:
+    world, root, bundle = setup
+    common = ["--root", str(root), "--at", AT.isoformat()]
+    # A directory given as CARD cannot be read.
+    assert run("verify", "--bundle", str(bundle), *common, str(tmp_path)).exit_code == 2
+    # A directory without bundle.jwt is no bundle.
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run("verify", "--bundle", str(empty), *common, world.card())
+    assert result.exit_code == 2, result.output
+    assert "trust bundle is needed" in result.output
+
+
+def test_root_init_and_bundle_build_bad_input_exit_2_write_nothing(
+    world: World, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setenv("ASXH_ROOT_PASSPHRASE", PASSPHRASE)
+    (tmp_path / "plain").write_text("")
+    result = run("root", "init", "--out", str(tmp_path / "plain" / "root.pem"))
+    assert result.exit_code == 2, result.output
+    assert "cannot write" in result.output.lower()
+    assert run("root", "init", "--out", str(tmp_path / "root.pem"), "--alg", "RS256").exit_code == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plain"]
+    result = run("root", "init", "--out", str(tmp_path / "root.pem"))
+    assert result.exit_code == 0, result.output
+    build = ["bundle", "build", "--root-key", str(tmp_path / "root.pem"), "--version", "1"]
+    out = tmp_path / "bundle.jwt"
+    for bad in (
+        ["--issuers", str(tmp_path / "missing.json")],
+        ["--issuers", str(tmp_path)],
+        ["--issuers", str(tmp_path / "root.jwk"), "--status-list", str(tmp_path / "no.jwt")],
+    ):
+        result = run(*build, *bad, "--out", str(out))
+        assert result.exit_code == 2, result.output
+    assert not out.exists()
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
 def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ASXH_ROOT_PASSPHRASE", PASSPHRASE)
     result = run("root", "init", "--out", str(tmp_path / "root.pem"))
@@ -215,71 +277,101 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
     assert verify.exit_code == 0, verify.output
 
 
+class _Handler(SimpleHTTPRequestHandler):
+    requested: list[str]
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self.requested.append(self.path)
+        super().do_GET()
+
+
 @pytest.fixture
-def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str]]:
+def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
+    """A directory served over HTTP, and the paths requested from it (in order)."""
     served = tmp_path / "www"
     served.mkdir()
-    handler = functools.partial(SimpleHTTPRequestHandler, directory=str(served))
-    handler.log_message = lambda *_a, **_k: None  # type: ignore[attr-defined]
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    requested: list[str] = []
+    handler = type("Handler", (_Handler,), {"requested": requested})
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
+    )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield served, f"http://127.0.0.1:{server.server_address[1]}"
+        yield served, f"http://127.0.0.1:{server.server_address[1]}", requested
     finally:
         server.shutdown()
         server.server_close()
 
 
 def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path, http_dir) -> None:
-    served, base = http_dir
+    from asxh_card._core.statuslist import sign_status_list
+
+    served, base, requested = http_dir
     root = tmp_path / "root.jwk"
     root.write_text(json.dumps(world.root.public_key.to_jwk()))
     now = int(datetime.now(UTC).timestamp())
 
     def publish(version: int) -> None:
+        # The lists' sub must be their URL: they are signed for the served URIs.
         lists = []
         for uri, issuer, name in ((URI_79, "vn-79", "79.jwt"), (URI_01, "vn-01", "01.jwt")):
-            token = world.status_token(uri, issued_at=now - 60)
-            (served / name).write_text(token)
-            lists.append(
-                {"uri": f"{base}/{name}", "issuer": issuer, "sha256": "0" * 64, "_t": token}
-            )
-        # The lists' sub must be their URL: re-sign them for the served URIs.
-        from asxh_card._core.statuslist import sign_status_list
-
-        for entry, uri in zip(lists, (URI_79, URI_01), strict=True):
             signer = world.key_79 if uri == URI_79 else world.key_01
             token = sign_status_list(
-                world.lists[uri], signer, uri=entry["uri"], issued_at=now - 60, ttl=86_400
+                world.lists[uri], signer, uri=f"{base}/{name}", issued_at=now - 60, ttl=86_400
             )
-            (served / entry["uri"].rsplit("/", 1)[1]).write_text(token)
-            entry["sha256"] = token_sha256(token)
-            del entry["_t"]
+            (served / name).write_text(token)
+            lists.append({"uri": f"{base}/{name}", "issuer": issuer, "sha256": token_sha256(token)})
         payload = world.payload(version=version, iat=now - 60, exp=now + 86_400 * 30)
         payload["status_lists"] = lists
         (served / "bundle.jwt").write_text(sign_bundle_payload(payload, world.root))
 
+    def pull() -> Result:
+        requested.clear()
+        return run("bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store))
+
+    def installed() -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in store.rglob("*") if p.is_file()}
+
     store = tmp_path / "store"
     publish(2)
-    result = run("bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store))
+    result = pull()
     assert result.exit_code == 0, result.output
+    assert requested == ["/bundle.jwt", "/79.jwt", "/01.jwt"]
     assert (store / "bundle.jwt").is_file()
     assert len(list((store / "status").glob("*.jwt"))) == 2
+    before = installed()
     publish(1)
-    result = run("bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store))
+    result = pull()
     assert result.exit_code == 1
     assert "bundle_rollback" in result.output
+    # Refused on the bundle alone: no list downloaded, nothing in the store changed.
+    assert requested == ["/bundle.jwt"]
+    assert installed() == before
     publish(3)
-    assert (
-        run(
-            "bundle", "pull", f"{base}/bundle.jwt", "--root", str(root), "--dir", str(store)
-        ).exit_code
-        == 0
-    )
+    assert pull().exit_code == 0
     from asxh_card.verifier import Verifier
 
     assert Verifier.from_directory(store, roots=[world.root.public_key]).bundle_version == 3
+
+
+def test_bundle_pull_usage_errors_exit_2(world: World, tmp_path: Path) -> None:
+    root = tmp_path / "root.jwk"
+    root.write_text(json.dumps(world.root.public_key.to_jwk()))
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("")
+    for url, directory in (
+        ("ftp://example.vn/bundle.jwt", tmp_path / "store"),
+        ("bundle.jwt", tmp_path / "store"),
+        ("http://127.0.0.1:9/bundle.jwt", not_a_dir),
+    ):
+        result = run("bundle", "pull", url, "--root", str(root), "--dir", str(directory))
+        assert result.exit_code == 2, result.output
+    assert not (tmp_path / "store").exists()
+    assert not_a_dir.read_text() == ""
 
 
 def test_example_verify_offline_runs(world: World, tmp_path: Path) -> None:
@@ -302,12 +394,23 @@ def test_example_verify_offline_runs(world: World, tmp_path: Path) -> None:
     root.write_text(json.dumps(world.root.public_key.to_jwk()))
     card = world.card(issued_at=now - 3600, not_before=now - 3600, expires_at=now + 86_400)
     example = Path(__file__).resolve().parents[2] / "examples" / "verify_offline.py"
-    out = subprocess.run(
-        [sys.executable, str(example), str(store), str(root), card],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert out.returncode == 0, out.stderr
-    assert "Nguyễn Thị Minh Khai" in out.stdout
+
+    def example_run(directory: Path, text: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(example), str(directory), str(root), text],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    from asxh_card.card import token_from_qr_text
+
+    for text in (card, token_from_qr_text(card)):  # QR text, and a bare token
+        out = example_run(store, text)
+        assert out.returncode == 0, out.stderr
+        assert "Nguyễn Thị Minh Khai" in out.stdout
+    # A directory without a bundle: the reason, not a traceback.
+    out = example_run(tmp_path, card)
+    assert out.returncode == 1, out.stderr
+    assert "bundle_invalid" in out.stdout

@@ -6,9 +6,10 @@
 * ``bundle build`` signs a bundle from an issuer registry file and status-list tokens.
 * ``bundle pull URL --root ROOT.jwk --dir DIR`` downloads a bundle and the status lists it names
   (stdlib urllib, here only: the verifier never opens a socket), verifies everything and installs
-  it atomically, refusing an older version (rollback).
+  it atomically, refusing an older version (rollback) before it downloads the lists.
 
-Exit codes: 0 success, 1 the bundle or a list is invalid (reason printed), 2 usage error.
+Exit codes: 0 success, 1 the bundle or a list is invalid (reason printed) or a download failed,
+2 usage error (missing input file, bad URL or directory, unreadable key).
 """
 
 from __future__ import annotations
@@ -91,12 +92,20 @@ def root_init(
 @bundle_app.command("build")
 def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
     root_key: Annotated[Path, typer.Option("--root-key", help="Encrypted root key file.")],
-    issuers: Annotated[Path, typer.Option("--issuers", help="Issuer registry JSON file.")],
+    issuers: Annotated[
+        Path,
+        typer.Option("--issuers", exists=True, dir_okay=False, help="Issuer registry JSON file."),
+    ],
     version: Annotated[int, typer.Option("--version", min=1, help="Bundle version (monotonic).")],
     out: Annotated[Path, typer.Option("--out", help="Bundle file to write.")],
     status_list: Annotated[
         list[Path] | None,
-        typer.Option("--status-list", help="A statuslist+jwt token file (repeatable)."),
+        typer.Option(
+            "--status-list",
+            exists=True,
+            dir_okay=False,
+            help="A statuslist+jwt token file (repeatable).",
+        ),
     ] = None,
     valid_days: Annotated[int, typer.Option("--valid-days", min=1, max=366)] = 30,
     embed: Annotated[
@@ -162,26 +171,33 @@ def bundle_pull(
     directory: Annotated[Path, typer.Option("--dir", help="Local bundle directory.")],
 ) -> None:
     """Download a bundle and its status lists, verify them and install them (no rollback)."""
+    if not url.startswith(("https://", "http://")):
+        err_console.print(f"[red]Not an http(s) URL: {url[:100]}[/]", highlight=False)
+        raise typer.Exit(code=2)
     try:
         roots = [load_public_key(p) for p in root]
     except KeyStoreError as exc:
         err_console.print(f"[red]{exc}[/]")
         raise typer.Exit(code=2) from None
+    if directory.exists() and not directory.is_dir():
+        err_console.print(f"[red]--dir {directory} is not a directory[/]", highlight=False)
+        raise typer.Exit(code=2)
+    store = BundleStore(directory)
+    now = int(utc_now().timestamp())
     try:
-        data = _get(url, BUNDLE_LIMITS.max_token)
-        bundle = parse_bundle(data, roots=roots)
+        # Verified once here; install takes the parsed bundle and does not check it again.
+        bundle = parse_bundle(_get(url, BUNDLE_LIMITS.max_token), roots=roots)
+        store.check(bundle, roots=roots, now=now)  # a rollback is refused before any download
         tokens = {
             uri: _get(uri).decode("ascii").strip()
             for uri, entry in bundle.status_lists.items()
             if entry.token is None
         }
-        installed = BundleStore(directory).install(
-            data, tokens, roots=roots, now=int(utc_now().timestamp())
-        )
+        installed = store.install(bundle, tokens, roots=roots, now=now)
     except VerificationError as exc:
         raise _fail(exc) from None
     except (OSError, ValueError, urllib.error.URLError) as exc:
-        err_console.print(f"[red]Download failed:[/] {exc}", highlight=False)
+        err_console.print(f"[red]Sync failed:[/] {exc}", highlight=False)
         raise typer.Exit(code=1) from None
     age = timedelta(seconds=int(utc_now().timestamp()) - installed.issued_at)
     console.print(

@@ -9,6 +9,7 @@ The JSON object is documented in docs/verifier.md.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -22,7 +23,7 @@ from asxh_card.cli._app import app, console, err_console
 from asxh_card.errors import KeyStoreError, VerificationError
 from asxh_card.keystore import load_public_key
 from asxh_card.programmes import EntitlementState
-from asxh_card.verifier import VerificationResult, Verifier
+from asxh_card.verifier import BUNDLE_FILE, VerificationResult, Verifier
 from asxh_card.verifier.result import JSON_FORMAT_VERSION
 
 __all__ = ["ROOT_KEYS_ENV", "STATE_LABELS", "verify"]
@@ -76,6 +77,10 @@ _LABELS = {
     },
 }
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
+_TEXT_PREFIXES = ("asxh:", "eyJ")
+_TEXT_PREFIXES_BYTES = tuple(p.encode("ascii") for p in _TEXT_PREFIXES)
+# open() errors meaning "no file by that name": the argument is then taken as text.
+_NOT_A_PATH = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 
 
 def _usage(message: str) -> typer.Exit:
@@ -135,6 +140,21 @@ def _invalid_json(exc: VerificationError, lang: str) -> dict[str, Any]:
     }
 
 
+def _read_card_file(path: Path) -> tuple[Path | None, str]:
+    """(image path, "") for an image file, (None, text) for a file holding the card's text."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(8)  # not the whole file: an image is read again by the scanner
+            if not head.startswith(_TEXT_PREFIXES_BYTES):
+                return path, ""
+            rest = handle.read()
+    except OSError as exc:
+        if exc.errno in _NOT_A_PATH and path.suffix.lower() not in _IMAGE_SUFFIXES:
+            return None, str(path)  # no such file: the argument is the card's text
+        raise _usage(f"cannot read {path}: {exc.strerror}") from None
+    return None, (head + rest).decode("ascii", errors="replace")
+
+
 def _roots(paths: list[Path] | None) -> list[Path]:
     if paths:
         return paths
@@ -169,7 +189,10 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
         if moment.tzinfo is None:
             raise _usage("--at needs a UTC offset (e.g. +07:00)")
     bundle_path = bundle or (Path(os.environ[BUNDLE_ENV]) if os.environ.get(BUNDLE_ENV) else None)
-    if bundle_path is None or not bundle_path.exists():
+    if (
+        bundle_path is None
+        or not (bundle_path / BUNDLE_FILE if bundle_path.is_dir() else bundle_path).is_file()
+    ):
         raise _usage("a trust bundle is needed: --bundle FILE|DIR (or ASXH_BUNDLE)")
     root_paths = _roots(root)
     if not root_paths:
@@ -181,20 +204,13 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
 
     image: Path | None = None
     if card == "-":
-        text = sys.stdin.read()
-    elif Path(card).is_file():
-        path = Path(card)
-        with path.open("rb") as handle:
-            head = handle.read(8)  # not the whole file: an image is read again by the scanner
-        if head.startswith((b"asxh:", b"eyJ")):
-            text = path.read_text("ascii", errors="replace")
-        else:
-            image, text = path, ""
-    elif Path(card).suffix.lower() in _IMAGE_SUFFIXES:
-        raise _usage(f"cannot read {card}: no such file")
-    else:
+        # Bytes, decoded leniently: a binary file piped in is an invalid card, not a crash.
+        text = sys.stdin.buffer.read().decode("ascii", errors="replace")
+    elif card.startswith(_TEXT_PREFIXES):
+        # Text, not a path: a bare token is longer than a file name may be (ENAMETOOLONG).
         text = card
-
+    else:
+        image, text = _read_card_file(Path(card))
     try:
         verifier = Verifier(roots=roots, bundle=bundle_path)
         result = (
