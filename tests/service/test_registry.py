@@ -299,3 +299,57 @@ def test_bhyt_code_embedding_another_persons_bhxh_number_is_refused(service: Any
         a["kind"] for a in service.call("off79", "GET", f"/v1/persons/{owner}").json()["aliases"]
     )
     assert kinds == ["bhxh", "bhyt"]
+
+
+def _person_data(body: dict[str, Any], **changes: Any) -> Any:
+    from datetime import date
+
+    from asxh_card.service.registry import PersonData
+
+    fields = {
+        "full_name": body["full_name"],
+        "date_of_birth": date.fromisoformat(body["date_of_birth"]),
+        "sex": body["sex"],
+        "hometown": body["hometown"],
+        "permanent_address": body["permanent_address"],
+    }
+    return PersonData(**(fields | changes))
+
+
+def test_refused_reconciliation_changes_no_field(service: Any) -> None:
+    """Accepting a name and a birth year the PIN contradicts changes neither, not the name only.
+
+    The name used to be set on the person before the birth date was found to contradict the
+    PIN, so a caller that caught the error and committed kept half the reconciliation.
+    """
+    from datetime import date
+
+    import pytest
+
+    from asxh_card.errors import IdentifierError
+    from asxh_card.service import registry
+    from asxh_card.service.db import session_scope
+    from asxh_card.service.security import Principal
+
+    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    ctx = service.ctx
+    body = service.person(date_of_birth="1970-05-06")
+    with session_scope(ctx.sessions) as session:
+        person = registry.register(
+            session, ctx.protector, who, province="79", pin=body["pin"], data=_person_data(body)
+        ).person
+        changed = _person_data(body, full_name="Lê Văn Tám", date_of_birth=date(1970, 7, 8))
+        reconciliation = registry.register(
+            session, ctx.protector, who, province="79", pin=body["pin"], data=changed
+        ).reconciliation
+        assert reconciliation is not None
+        # Another birth year: only possible by editing the stored submission (it cannot be
+        # submitted with this PIN), as a tampered or stale reconciliation row would be.
+        reconciliation.submitted = reconciliation.submitted | {"date_of_birth": "1971-07-08"}
+        with pytest.raises(IdentifierError):
+            registry.resolve_reconciliation(
+                session, ctx.protector, who, reconciliation, action="accept", fields=None, note=None
+            )
+        assert person.full_name == body["full_name"]
+        assert person.date_of_birth == date(1970, 5, 6)
+        assert reconciliation.state == "open"

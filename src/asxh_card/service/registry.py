@@ -291,13 +291,14 @@ def link_pin(
             detail="this PIN belongs to another registered person; the records must be merged "
             "by a national administrator",
         )
-    person.pin_hash = pin_hash
-    person.pin_cipher = protector.encrypt("pin", parsed.number)
-    person.provisional = False
-    person.updated_at = utc_now()
     try:
+        # Changed inside the savepoint (begin_nested flushes pending changes *before* it): a
+        # lost race rolls back only this and leaves the person as it was.
         with session.begin_nested():
-            session.flush()
+            person.pin_hash = pin_hash
+            person.pin_cipher = protector.encrypt("pin", parsed.number)
+            person.provisional = False
+            person.updated_at = utc_now()
     except IntegrityError:
         raise ProblemError(
             "conflict", detail="this PIN was just linked to another person"
@@ -428,18 +429,17 @@ def resolve_reconciliation(
         raise InvalidInputError(f"fields not under reconciliation: {', '.join(unknown)[:200]}")
     if action == "accept":
         submitted: Mapping[str, Any] = reconciliation.submitted
-        for name in chosen:
-            value = submitted[name]
-            if name == "date_of_birth":
-                new_dob = date.fromisoformat(value)
-                if person.pin_cipher is not None:
-                    # The PIN encodes the birth year: a new date must still agree with it.
-                    # (A new birth year means a new PIN, Circular 59/2021 Art. 6.)
-                    pin = protector.decrypt("pin", person.pin_cipher)
-                    parse_pin(pin, date_of_birth=new_dob, sex=person.sex)  # type: ignore[arg-type]
-                person.date_of_birth = new_dob
-            else:
-                setattr(person, name, value)
+        values = {name: submitted[name] for name in chosen}
+        if "date_of_birth" in values:
+            values["date_of_birth"] = new_dob = date.fromisoformat(values["date_of_birth"])
+            if person.pin_cipher is not None:
+                # The PIN encodes the birth year: a new date must still agree with it (a new
+                # birth year means a new PIN, Circular 59/2021 Art. 6). Checked before any
+                # field changes, so a refusal leaves the person untouched.
+                pin = protector.decrypt("pin", person.pin_cipher)
+                parse_pin(pin, date_of_birth=new_dob, sex=person.sex)  # type: ignore[arg-type]
+        for name, value in values.items():
+            setattr(person, name, value)
         person.updated_at = utc_now()
     reconciliation.state = "resolved"
     reconciliation.resolution = action
