@@ -353,3 +353,46 @@ def test_refused_reconciliation_changes_no_field(service: Any) -> None:
         assert person.full_name == body["full_name"]
         assert person.date_of_birth == date(1970, 5, 6)
         assert reconciliation.state == "open"
+
+
+def test_born_today_in_vietnam_before_utc_midnight(service: Any, monkeypatch: Any) -> None:
+    """A child born today in Vietnam registers during the 7 hours its UTC date is yesterday."""
+    import random
+    from datetime import UTC, date, datetime
+
+    import pytest
+
+    from asxh_card.errors import InvalidInputError
+    from asxh_card.service import registry
+    from asxh_card.service.db import session_scope
+    from asxh_card.service.demo import synthetic_pin
+    from asxh_card.service.security import Principal
+
+    # 01:30 on 2 March in Vietnam is 18:30 on 1 March in UTC.
+    monkeypatch.setattr(registry, "utc_now", lambda: datetime(2026, 3, 1, 18, 30, tzinfo=UTC))
+    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    ctx = service.ctx
+    rng = random.Random()
+    for born, ok in ((date(2026, 3, 2), True), (date(2026, 3, 3), False)):
+        body = service.person(date_of_birth=born.isoformat(), sex="F")
+        body["pin"] = synthetic_pin(rng, "079", born, "F")
+        with session_scope(ctx.sessions) as session:
+            if ok:
+                registry.register(
+                    session,
+                    ctx.protector,
+                    who,
+                    province="79",
+                    pin=body["pin"],
+                    data=_person_data(body),
+                )
+            else:
+                with pytest.raises(InvalidInputError, match="today"):
+                    registry.register(
+                        session,
+                        ctx.protector,
+                        who,
+                        province="79",
+                        pin=body["pin"],
+                        data=_person_data(body),
+                    )

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from asxh_card._core.timeutil import utc_now
+from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.errors import IdentifierError, InvalidInputError
 from asxh_card.ids import (
     generate_asxh_number,
@@ -87,12 +87,7 @@ class PersonData:
 
     def values(self) -> dict[str, Any]:
         """The reconciled fields as JSON-friendly values."""
-        return {
-            "full_name": self.full_name,
-            "date_of_birth": self.date_of_birth.isoformat(),
-            "hometown": self.hometown,
-            "permanent_address": self.permanent_address,
-        }
+        return _reconciled_values(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,18 +99,21 @@ class RegisterOutcome:
     reconciliation: Reconciliation | None = None
 
 
+def _reconciled_values(source: PersonData | Person) -> dict[str, Any]:
+    # Submitted and stored values are compared, and stored as JSON, in this one form.
+    values = {name: getattr(source, name) for name in RECONCILED_FIELDS}
+    values["date_of_birth"] = values["date_of_birth"].isoformat()
+    return values
+
+
 def person_values(person: Person) -> dict[str, Any]:
     """A person's reconciled fields as JSON-friendly values (as :meth:`PersonData.values`)."""
-    return {
-        "full_name": person.full_name,
-        "date_of_birth": person.date_of_birth.isoformat(),
-        "hometown": person.hometown,
-        "permanent_address": person.permanent_address,
-    }
+    return _reconciled_values(person)
 
 
 def _check_dob(dob: date) -> None:
-    if dob > utc_now().date() or dob < date(1900, 1, 1):
+    # Today in Vietnam: until 07:00 there the UTC date is still yesterday.
+    if dob > vn_date(utc_now()) or dob < date(1900, 1, 1):
         raise InvalidInputError("date_of_birth must be between 1900-01-01 and today")
 
 
