@@ -232,15 +232,17 @@ def barcode_image(
     ``Code128(x).build()`` plus numpy takes ~0.1 ms, against ~2.7 ms through python-barcode's
     ImageWriter (shared/reference/performance-notes.md).
     """
+    return Image.fromarray(~_barcode_dark(number, module_px, height_px, quiet))
+
+
+def _barcode_dark(number: str, module_px: int, height_px: int, quiet: int) -> NDArray[np.bool_]:
     bars = np.pad(barcode_modules(number), quiet).repeat(module_px)
-    dark = np.broadcast_to(bars, (height_px, bars.size))
-    return Image.fromarray(~dark)
+    return np.broadcast_to(bars, (height_px, bars.size))
 
 
 def barcode_png(number: str, *, module_px: int = 3, height_px: int = 90) -> bytes:
     """The Code 128 barcode as PNG (3 px = 0.254 mm per module at 300 dpi)."""
-    bars = np.pad(barcode_modules(number), BARCODE_QUIET).repeat(module_px)
-    return bilevel_png(np.broadcast_to(bars, (height_px, bars.size)))
+    return bilevel_png(_barcode_dark(number, module_px, height_px, BARCODE_QUIET))
 
 
 def barcode_svg(number: str, *, module_mm: float = 0.254, height_mm: float = 8.0) -> str:
@@ -467,10 +469,12 @@ def card_image(
 
 def card_png(claims: CardClaims, qr: str | NDArray[np.bool_], **kwargs: Any) -> bytes:
     """The card as PNG at 300 dpi."""
+    return _png(card_image(claims, qr, **kwargs))
+
+
+def _png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
-    card_image(claims, qr, **kwargs).save(
-        buffer, "PNG", compress_level=3, dpi=(PRINT_DPI, PRINT_DPI)
-    )
+    image.save(buffer, "PNG", compress_level=3, dpi=(PRINT_DPI, PRINT_DPI))
     return buffer.getvalue()
 
 
@@ -664,10 +668,8 @@ def render_card(
         "-qr.svg": qr_svg(matrix).encode("utf-8"),
         "-barcode.png": barcode_png(number),
         "-barcode.svg": barcode_svg(number).encode("utf-8"),
+        "-card.png": _png(card),
     }
-    buffer = io.BytesIO()
-    card.save(buffer, "PNG", compress_level=3, dpi=(PRINT_DPI, PRINT_DPI))
-    files["-card.png"] = buffer.getvalue()
     if print_sheet:
         files["-print.pdf"] = print_sheet_pdf([card])
     return CardRenderings(files=files, card=card)
