@@ -17,13 +17,13 @@ A key gives ``jwk`` (inline public JWK) or ``jwk_file`` (path relative to the re
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from asxh_card._core import jws as _jws
+from asxh_card._core import strictjson
 from asxh_card._core.keys import JWKError, PublicKey, Signer
 from asxh_card._core.statuslist import parse_status_list_token
 from asxh_card.errors import BundleInvalidError, StatusListInvalidError
@@ -63,13 +63,25 @@ def _moment(value: object, where: str) -> int | None:
     raise BundleInvalidError(f"{where}: expected seconds or an ISO 8601 datetime")
 
 
+_REGISTRY_MAX_BYTES = 1 << 20
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """Strict JSON from ``path``.
+
+    Duplicate members are refused: a registry the national root signs must read the same to
+    every tool, not "last member wins".
+    """
+    try:
+        return strictjson.loads(path.read_bytes(), max_size=_REGISTRY_MAX_BYTES)
+    except (OSError, strictjson.StrictJSONError) as exc:
+        raise BundleInvalidError(f"cannot read {what} {path}: {exc}") from None
+
+
 def load_issuer_registry(path: str | Path) -> list[dict[str, Any]]:
     """Read an issuer registry file into bundle ``issuers`` entries (see the module docstring)."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise BundleInvalidError(f"cannot read the issuer registry {path}: {exc}") from None
+    data = _read_json(path, "the issuer registry")
     if not isinstance(data, dict) or not isinstance(data.get("issuers"), list):
         raise BundleInvalidError("the issuer registry must be an object with an issuers list")
     issuers: list[dict[str, Any]] = []
@@ -83,10 +95,7 @@ def load_issuer_registry(path: str | Path) -> list[dict[str, Any]]:
                 raise BundleInvalidError(f"{where} must be an object")
             jwk = key.get("jwk")
             if "jwk_file" in key:
-                try:
-                    jwk = json.loads((path.parent / str(key["jwk_file"])).read_text("utf-8"))
-                except (OSError, ValueError) as exc:
-                    raise BundleInvalidError(f"{where}: cannot read jwk_file: {exc}") from None
+                jwk = _read_json(path.parent / str(key["jwk_file"]), f"{where}.jwk_file")
             try:
                 public = PublicKey.from_jwk(jwk).to_jwk()
             except JWKError as exc:
