@@ -60,6 +60,30 @@ def test_demo_settings_generate_secrets_once(
     assert first.data_key == second.data_key
     assert first.auto_migrate
     assert (tmp_path / "demo-secrets.json").stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["demo-secrets.json"]  # no temporary left
+
+
+def test_secrets_file_half_written_is_a_named_settings_error(tmp_path: Path) -> None:
+    """A file cut short (a start killed mid-write before the fix) gives a clear error."""
+    (tmp_path / "demo-secrets.json").write_text('{"secret_key": "abc', encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"demo-secrets\.json"):
+        Settings.from_env({"ASXH_VAR_DIR": str(tmp_path)}, demo=True)
+
+
+def test_secrets_file_race_uses_the_first_writers_values(tmp_path: Path) -> None:
+    """Two starts at once: the one that links second reads the winner's values, not its own."""
+    from asxh_card.service.settings import load_or_create_secrets
+
+    path = tmp_path / "demo-operators.json"
+
+    def make_while_another_process_wins() -> dict[str, str]:
+        path.write_text(json.dumps({"admin": "winner"}), encoding="utf-8")
+        return {"admin": "loser"}
+
+    values, created = load_or_create_secrets(path, make_while_another_process_wins)
+    assert (values, created) == ({"admin": "winner"}, False)
+    assert json.loads(path.read_text(encoding="utf-8")) == {"admin": "winner"}
+    assert [p.name for p in tmp_path.iterdir()] == ["demo-operators.json"]
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
@@ -162,6 +186,7 @@ def test_demo_seed_is_fast_and_idempotent(tmp_path: Path) -> None:
     assert (tmp_path / "keys" / "root.pem").exists()
     assert b"ENCRYPTED PRIVATE KEY" in (tmp_path / "keys" / "root.pem").read_bytes()
     assert json.loads((tmp_path / "demo-operators.json").read_text())["admin"].startswith("demo-")
+    assert (tmp_path / "demo-operators.json").stat().st_mode & 0o777 == 0o600
     from fastapi.testclient import TestClient  # imported after conftest silenced its warning
 
     app = create_app(settings.with_(auto_migrate=False), context=ctx)

@@ -7,8 +7,6 @@ are synthetic (random PINs with a valid shape, invented names).
 
 from __future__ import annotations
 
-import json
-import os
 import random
 import secrets
 from dataclasses import dataclass
@@ -26,6 +24,7 @@ from asxh_card.service.db import session_scope
 from asxh_card.service.models import Issuer, Operator, Person
 from asxh_card.service.registry import PersonData
 from asxh_card.service.security import Principal
+from asxh_card.service.settings import load_or_create_secrets
 
 __all__ = ["DEMO_ISSUERS", "DemoInfo", "ensure_issuer", "ensure_operator", "seed"]
 
@@ -128,18 +127,13 @@ def ensure_operator(
 
 
 def _passwords(var_dir: Path) -> dict[str, str]:
-    path = var_dir / "demo-operators.json"
-    if path.exists():
-        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-        return loaded
-    values = {
-        name: f"demo-{secrets.token_urlsafe(9)}"
-        for name in ("admin", "officer79", "officer01", "auditor", "servicepoint")
-    }
-    var_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=2)
+    values, _created = load_or_create_secrets(
+        var_dir / "demo-operators.json",
+        lambda: {
+            name: f"demo-{secrets.token_urlsafe(9)}"
+            for name in ("admin", "officer79", "officer01", "auditor", "servicepoint")
+        },
+    )
     return values
 
 

@@ -34,12 +34,19 @@ import json
 import os
 import secrets
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["MIN_STATUS_LIST_SIZE", "Settings", "SettingsError", "database_url_from_env"]
+__all__ = [
+    "MIN_STATUS_LIST_SIZE",
+    "Settings",
+    "SettingsError",
+    "database_url_from_env",
+    "load_or_create_secrets",
+]
 
 MIN_STATUS_LIST_SIZE: Final = 131_072
 _MIN_SECRET_BYTES: Final = 16
@@ -201,24 +208,61 @@ class Settings:
         return settings
 
 
+def _read_secrets(path: Path) -> dict[str, str]:
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        loaded = None
+    if not isinstance(loaded, dict) or not all(isinstance(v, str) for v in loaded.values()):
+        raise SettingsError(f"{path} is not a JSON object of strings; remove it to start afresh")
+    return loaded
+
+
+def load_or_create_secrets(
+    path: Path, make: Callable[[], dict[str, str]]
+) -> tuple[dict[str, str], bool]:
+    """The values in ``path``, first written from ``make()`` (mode 0600) if it is missing.
+
+    Returns the values and whether they were created now. The file is written under a temporary
+    name and linked into place, so an interrupted start never leaves a half-written file, and
+    of two processes starting at once both use the values of the one that linked first.
+    """
+    if path.exists():
+        return _read_secrets(path), False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    values = make()
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(values, handle, indent=2)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return _read_secrets(path), False
+    finally:
+        Path(temporary).unlink()
+    return values, True
+
+
 def _demo_secrets(var_dir: Path) -> dict[str, str]:
     """Load or create ``<var>/demo-secrets.json``; warn loudly when creating it."""
     path = var_dir / "demo-secrets.json"
-    if path.exists():
-        loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
-        return loaded
-    var_dir.mkdir(parents=True, exist_ok=True)
-    values = {
-        "secret_key": secrets.token_urlsafe(32),
-        "data_key": base64.b64encode(secrets.token_bytes(32)).decode(),
-        "key_passphrase": secrets.token_urlsafe(24),
-    }
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(values, handle, indent=2)
-    print(
-        "!" * 78 + f"\n!! DEMO MODE: generated throw-away secrets in {path}.\n"
-        "!! They protect demo data only. Never use demo mode with real personal data.\n" + "!" * 78,
-        file=sys.stderr,
+    values, created = load_or_create_secrets(
+        path,
+        lambda: {
+            "secret_key": secrets.token_urlsafe(32),
+            "data_key": base64.b64encode(secrets.token_bytes(32)).decode(),
+            "key_passphrase": secrets.token_urlsafe(24),
+        },
     )
+    if created:
+        print(
+            "!" * 78 + f"\n!! DEMO MODE: generated throw-away secrets in {path}.\n"
+            "!! They protect demo data only. Never use demo mode with real personal data.\n"
+            + "!"
+            * 78,
+            file=sys.stderr,
+        )
     return values
