@@ -19,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.service import cards, registry
+from asxh_card.service.bundles import latest_bundle
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
-from asxh_card.service.models import Issuer, Operator, Person
+from asxh_card.service.models import Card, Issuer, Operator, Person
 from asxh_card.service.registry import PersonData
 from asxh_card.service.security import Principal
 from asxh_card.service.settings import load_or_create_secrets
@@ -161,8 +162,7 @@ def _person(rng: random.Random, province: str) -> tuple[PersonData, str]:
     return data, sex
 
 
-def _entitlements(rng: random.Random, today: date) -> list[tuple[str, dict[str, Any], str]]:
-    year_end = date(today.year, 12, 31)
+def _entitlements(rng: random.Random) -> list[tuple[str, dict[str, Any], str]]:
     options: list[tuple[str, dict[str, Any], str]] = [
         ("BHYT", {"level": 2, "coverage": 100, "facility": "79-001"}, "HN"),
         ("TGXH", {"amount": rng.choice((500_000, 750_000, 1_000_000))}, "Art. 5(5)"),
@@ -170,9 +170,7 @@ def _entitlements(rng: random.Random, today: date) -> list[tuple[str, dict[str, 
         ("NCC", {"amount": 2_789_000}, "Art. 3 relative"),
         ("BHXH", {"kind": rng.choice(("participant", "pensioner"))}, ""),
     ]
-    chosen = [options[0], *rng.sample(options[1:], rng.randrange(0, 3))]
-    del year_end
-    return chosen
+    return [options[0], *rng.sample(options[1:], rng.randrange(0, 3))]
 
 
 def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = None) -> DemoInfo:
@@ -211,7 +209,7 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
                 session, ctx.protector, _SYSTEM, province=province, pin=pin, data=data
             )
             person = outcome.person
-            for programme, base_attributes, category in _entitlements(rng, today):
+            for programme, base_attributes, category in _entitlements(rng):
                 attributes = dict(base_attributes)
                 if programme == "BHYT":
                     attributes["facility"] = f"{province}-001"
@@ -231,8 +229,6 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
                 sample = (card.serial, person.asxh_number)
     if sample == (None, None):
         with session_scope(ctx.sessions) as session:
-            from asxh_card.service.models import Card  # noqa: PLC0415
-
             card_row = session.scalars(
                 select(Card).where(Card.province == "79", Card.state == "active").limit(1)
             ).first()
@@ -241,8 +237,6 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
                 sample = (card_row.serial, person_row.asxh_number if person_row else None)
     with session_scope(ctx.sessions) as session:
         total = session.scalar(select(func.count()).select_from(Person)) or 0
-        from asxh_card.service.bundles import latest_bundle  # noqa: PLC0415
-
         latest_bundle(session, ctx.settings, ctx.keyring)
     return DemoInfo(
         passwords=passwords, sample_serial=sample[0], sample_number=sample[1], people=total
