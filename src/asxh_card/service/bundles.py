@@ -13,7 +13,7 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer, selectinload
 
@@ -86,11 +86,15 @@ def bundle_content(
     return issuers, tokens
 
 
-def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> TrustBundleRow | None:
-    """The newest bundle, rebuilt first when the content changed and a root key is available."""
-    latest = session.scalars(
+def _newest(session: Session) -> TrustBundleRow | None:
+    return session.scalars(
         select(TrustBundleRow).order_by(TrustBundleRow.version.desc()).limit(1)
     ).first()
+
+
+def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> TrustBundleRow | None:
+    """The newest bundle, rebuilt first when the content changed and a root key is available."""
+    latest = _newest(session)
     if not keyring.root_available():
         return latest
     issuers, tokens = bundle_content(session, settings, keyring)
@@ -106,7 +110,8 @@ def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> Tru
         and now - latest.issued_at < _REBUILD_AFTER
     ):
         return latest
-    version = (session.scalar(select(func.max(TrustBundleRow.version))) or 0) + 1
+    # A concurrent rebuild may take this version first: the insert below then fails.
+    version = (latest.version if latest is not None else 0) + 1
     issued = int(now.timestamp())
     token, _parsed = build_bundle(
         root=keyring.root_signer(),
@@ -128,7 +133,5 @@ def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> Tru
             session.add(row)
     except IntegrityError:
         # Another process stored this version first: serve the newest one.
-        return session.scalars(
-            select(TrustBundleRow).order_by(TrustBundleRow.version.desc()).limit(1)
-        ).first()
+        return _newest(session)
     return row
