@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, verify_status_list_token
 from asxh_card.card import CardClaims, parse_card_jws
@@ -241,6 +243,14 @@ def test_renderings(service: Any) -> None:
         assert response.content.lstrip().startswith(magic) or (
             name == "qr.svg" and b"<svg" in response.content
         )
+
+    from asxh_card.errors import InvalidInputError
+    from asxh_card.service.rendering import render
+
+    # An unknown kind is named as such, not reported as a broken token (it used to be parsed
+    # first) nor a bare ValueError.
+    with pytest.raises(InvalidInputError, match="unknown rendering"):
+        render("card.jpg", token="not a token", qr_text="", registry=service.ctx.programmes)
     assert service.call("off79", "GET", f"/v1/cards/{serial}/qr.gif").status_code == 422
 
 

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from asxh_card.card import CardClaims, parse_card_jws
+from asxh_card.errors import InvalidInputError
 from asxh_card.programmes import ProgrammeRegistry
 
-__all__ = ["render"]
+__all__ = ["KINDS", "render"]
+
+KINDS = ("qr.png", "qr.svg", "card.png", "print.pdf")
 
 
 def render(kind: str, *, token: str, qr_text: str, registry: ProgrammeRegistry) -> bytes:
     """``qr.png``, ``qr.svg``, ``card.png`` or ``print.pdf`` of a stored card."""
+    if kind not in KINDS:
+        # Refused before the token is parsed or Pillow is imported.
+        raise InvalidInputError(f"unknown rendering {kind[:20]!r}; one of {', '.join(KINDS)}")
     from asxh_card.issuing import render as r  # noqa: PLC0415 - heavy imports on demand
 
     if kind == "qr.png":
@@ -21,6 +27,4 @@ def render(kind: str, *, token: str, qr_text: str, registry: ProgrammeRegistry) 
     matrix = r.qr_matrix(qr_text)
     if kind == "card.png":
         return r.card_png(claims, matrix, registry=registry)
-    if kind == "print.pdf":
-        return r.print_sheet_pdf([r.card_image(claims, matrix, registry=registry)])
-    raise ValueError(f"unknown rendering {kind!r}")
+    return r.print_sheet_pdf([r.card_image(claims, matrix, registry=registry)])
