@@ -184,7 +184,7 @@ def test_verify_unreadable_card_or_missing_bundle_file_exit_2(setup, tmp_path: P
     empty.mkdir()
     result = run("verify", "--bundle", str(empty), *common, world.card())
     assert result.exit_code == 2, result.output
-    assert "trust bundle is needed" in result.output
+    assert f"no trust bundle at {empty / 'bundle.jwt'}" in result.output
 
 
 def test_root_init_and_bundle_build_bad_input_exit_2_write_nothing(
@@ -414,3 +414,27 @@ def test_example_verify_offline_runs(world: World, tmp_path: Path) -> None:
     out = example_run(tmp_path, card)
     assert out.returncode == 1, out.stderr
     assert "bundle_invalid" in out.stdout
+
+
+def test_card_text_is_printed_not_interpreted_as_markup(setup, tmp_path: Path) -> None:
+    """Console-markup injection: text from a signed card or a path is printed as it stands.
+
+    A holder name (any printable text) or a path containing "[/]" or "[red]" used to be read as
+    rich markup: "[/]" crashed the command with a traceback, other tags restyled the output.
+    """
+    world, root, bundle = setup
+    holder = world.claims().holder
+    from dataclasses import replace
+
+    name = "Nguyễn [/]Thị [red]Minh Khai"
+    card = world.card(holder=replace(holder, name=name))
+    result = run(
+        "verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat(), card
+    )
+    assert result.exit_code == 0, result.output
+    assert name in result.output
+    odd = tmp_path / "[red]odd"
+    odd.mkdir()
+    missing = run("verify", "--bundle", str(odd), "--root", str(root), card)
+    assert missing.exit_code == 2, missing.output
+    assert "[red]odd" in missing.output

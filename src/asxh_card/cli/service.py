@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from asxh_card.cli._app import app, console, err_console
 
@@ -30,7 +31,7 @@ def _settings(*, demo: bool) -> object:
     try:
         return Settings.from_env(demo=demo)
     except SettingsError as exc:
-        err_console.print(f"[red]Settings: {exc}[/]")
+        err_console.print(f"[red]Settings: {escape(str(exc))}[/]")
         err_console.print("Set the ASXH_* variables (see docs/api.md) or use --demo.")
         raise typer.Exit(code=2) from None
 
@@ -140,7 +141,7 @@ def serve(
         else:
             application = create_app(settings)
     except NotMigratedError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=1) from None
     uvicorn.run(
         application, host=host, port=port, access_log=False, log_config=None, server_header=False

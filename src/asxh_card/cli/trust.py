@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.cli._app import app, console, err_console
@@ -58,7 +59,7 @@ def _passphrase(*, confirm: bool) -> bytes:
 
 
 def _fail(exc: VerificationError) -> typer.Exit:
-    err_console.print(f"[red]{exc.reason.value}[/]: {exc}", highlight=False)
+    err_console.print(f"[red]{exc.reason.value}[/]: {escape(str(exc))}", highlight=False)
     return typer.Exit(code=1)
 
 
@@ -81,10 +82,13 @@ def root_init(
     try:
         key = generate_key_file(out, passphrase, algorithm)
     except KeyStoreError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=2) from None
     public = key.public_key.to_jwk()
-    console.print(f"Root key written to {out} (public JWK: {out.with_suffix('.jwk')})")
+    console.print(
+        f"Root key written to {escape(str(out))} "
+        f"(public JWK: {escape(str(out.with_suffix('.jwk')))})"
+    )
     console.print(f"kid: {key.kid}", highlight=False)
     console.print_json(json.dumps(public))
 
@@ -117,14 +121,14 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
         tokens = [p.read_text("ascii").strip() for p in status_list or []]
         registry = load_issuer_registry(issuers)
     except (OSError, UnicodeDecodeError) as exc:
-        err_console.print(f"[red]Cannot read a status list: {exc}[/]")
+        err_console.print(f"[red]Cannot read a status list: {escape(str(exc))}[/]")
         raise typer.Exit(code=2) from None
     except VerificationError as exc:
         raise _fail(exc) from None
     try:
         signer = load_private_key(root_key, _passphrase(confirm=False))
     except KeyStoreError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=2) from None
     now = int(utc_now().timestamp())
     try:
@@ -142,12 +146,14 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
     try:
         write_atomic(out, (token + "\n").encode("ascii"))
     except OSError as exc:
-        err_console.print(f"[red]Cannot write {out}: {exc}[/]", highlight=False)
+        err_console.print(
+            f"[red]Cannot write {escape(str(out))}: {escape(str(exc))}[/]", highlight=False
+        )
         raise typer.Exit(code=2) from None
     console.print(
         f"Bundle version {bundle.version}: {len(bundle.issuers)} issuer(s), "
         f"{len(bundle.status_lists)} status list(s), valid until "
-        f"{datetime.fromtimestamp(bundle.expires_at, UTC).isoformat()} -> {out}"
+        f"{datetime.fromtimestamp(bundle.expires_at, UTC).isoformat()} -> {escape(str(out))}"
     )
 
 
@@ -172,15 +178,17 @@ def bundle_pull(
 ) -> None:
     """Download a bundle and its status lists, verify them and install them (no rollback)."""
     if not url.startswith(("https://", "http://")):
-        err_console.print(f"[red]Not an http(s) URL: {url[:100]}[/]", highlight=False)
+        err_console.print(f"[red]Not an http(s) URL: {escape(url[:100])}[/]", highlight=False)
         raise typer.Exit(code=2)
     try:
         roots = [load_public_key(p) for p in root]
     except KeyStoreError as exc:
-        err_console.print(f"[red]{exc}[/]")
+        err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=2) from None
     if directory.exists() and not directory.is_dir():
-        err_console.print(f"[red]--dir {directory} is not a directory[/]", highlight=False)
+        err_console.print(
+            f"[red]--dir {escape(str(directory))} is not a directory[/]", highlight=False
+        )
         raise typer.Exit(code=2)
     store = BundleStore(directory)
     now = int(utc_now().timestamp())
@@ -197,7 +205,7 @@ def bundle_pull(
     except VerificationError as exc:
         raise _fail(exc) from None
     except (OSError, ValueError, urllib.error.URLError) as exc:
-        err_console.print(f"[red]Sync failed:[/] {exc}", highlight=False)
+        err_console.print(f"[red]Sync failed:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(code=1) from None
     age = timedelta(seconds=int(utc_now().timestamp()) - installed.issued_at)
     console.print(

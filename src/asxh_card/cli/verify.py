@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from asxh_card.cli._app import app, console, err_console
 from asxh_card.errors import KeyStoreError, VerificationError
@@ -84,7 +85,7 @@ _NOT_A_PATH = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 
 
 def _usage(message: str) -> typer.Exit:
-    err_console.print(f"[red]{message}[/]", highlight=False)
+    err_console.print(f"[red]{escape(message)}[/]", highlight=False, soft_wrap=True)
     return typer.Exit(code=2)
 
 
@@ -99,13 +100,15 @@ def _print_human(result: VerificationResult, lang: str) -> None:
     sex = t["sex"]
     assert isinstance(sex, dict)  # noqa: S101 - narrows the label table for mypy
     console.print(f"[bold green]✔ {t['valid']}[/]")
-    console.print(f"{t['holder']}: [bold]{holder.name}[/]", highlight=False)
+    console.print(f"{t['holder']}: [bold]{escape(holder.name)}[/]", highlight=False)
     console.print(
         f"{t['number']}: {_formatted(holder.asxh_number)} · {t['dob']}: "
         f"{holder.date_of_birth.strftime('%d/%m/%Y')} · {sex[holder.sex]}",
         highlight=False,
     )
-    console.print(f"{t['issuer']}: {result.issuer.name} ({result.issuer.id})", highlight=False)
+    console.print(
+        f"{t['issuer']}: {escape(result.issuer.name)} ({result.issuer.id})", highlight=False
+    )
     console.print(
         f"{t['card']}: {result.validity.not_before.date().strftime('%d/%m/%Y')} {t['to']} "
         f"{result.validity.expires_at.date().strftime('%d/%m/%Y')}",
@@ -113,14 +116,15 @@ def _print_human(result: VerificationResult, lang: str) -> None:
     )
     if result.guardian is not None:
         console.print(
-            f"{t['guardian']}: {result.guardian.name} ({_formatted(result.guardian.asxh_number)})",
+            f"{t['guardian']}: {escape(result.guardian.name)} "
+            f"({_formatted(result.guardian.asxh_number)})",
             highlight=False,
         )
     console.print(f"{t['programmes']}:")
     for e in result.entitlements:
         colour = "green" if e.state is EntitlementState.ACTIVE else "yellow"
         until = e.valid_to.strftime("%d/%m/%Y") if e.valid_to else t["open"]
-        attributes = ", ".join(f"{k}={v}" for k, v in e.attributes.items())
+        attributes = escape(", ".join(f"{k}={v}" for k, v in e.attributes.items()))
         console.print(
             f"  • {e.programme}: [{colour}]{states[e.state]}[/] "
             f"({e.valid_from.strftime('%d/%m/%Y')} {t['to']} {until}) {attributes}",
@@ -189,11 +193,11 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
         if moment.tzinfo is None:
             raise _usage("--at needs a UTC offset (e.g. +07:00)")
     bundle_path = bundle or (Path(os.environ[BUNDLE_ENV]) if os.environ.get(BUNDLE_ENV) else None)
-    if (
-        bundle_path is None
-        or not (bundle_path / BUNDLE_FILE if bundle_path.is_dir() else bundle_path).is_file()
-    ):
+    if bundle_path is None:
         raise _usage("a trust bundle is needed: --bundle FILE|DIR (or ASXH_BUNDLE)")
+    bundle_file = bundle_path / BUNDLE_FILE if bundle_path.is_dir() else bundle_path
+    if not bundle_file.is_file():
+        raise _usage(f"no trust bundle at {bundle_file} (--bundle FILE|DIR or ASXH_BUNDLE)")
     root_paths = _roots(root)
     if not root_paths:
         raise _usage(f"a pinned root key is needed: --root FILE (or {ROOT_KEYS_ENV})")
@@ -226,7 +230,7 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
         else:
             t = _LABELS[lang]
             console.print(f"[bold red]✘ {t['invalid']}[/]: {exc.message(lang)}", highlight=False)
-            err_console.print(f"({exc.reason.value}: {exc.detail})", highlight=False)
+            err_console.print(f"({exc.reason.value}: {escape(exc.detail)})", highlight=False)
         raise typer.Exit(code=1) from None
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
