@@ -369,25 +369,13 @@ def test_block_survives_the_wire(es256_key: PrivateKey, kit: Kit) -> None:
     assert "status" not in str(card.to_claims()["ent"])
 
 
-def test_programme_added_by_data_only_signs_and_verifies(es256_key: PrivateKey, kit: Kit) -> None:
+def test_programme_added_by_data_only_signs_and_verifies(
+    es256_key: PrivateKey, kit: Kit, child_benefit_registry: ProgrammeRegistry
+) -> None:
     """A registry with a seventh programme signs and verifies a card with it (issue 2 §3)."""
-    import json
-    from importlib import resources
-
     from asxh_card.programmes import Entitlement
 
-    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
-    data["programmes"].append(
-        {
-            "code": "TE",
-            "name_vi": "Trợ cấp trẻ em",
-            "name_en": "Child benefit",
-            "owner": "MOH",
-            "legal_basis": "test",
-            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
-        }
-    )
-    registry = ProgrammeRegistry.from_mapping(data)
+    registry = child_benefit_registry
     child = Entitlement("TE", date(2026, 1, 1), None, {"amount": 500_000})
     claims = kit.claims(entitlements=(child,))
     with pytest.raises(EntitlementError, match="unknown programme 'TE'"):

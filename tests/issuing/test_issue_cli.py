@@ -224,25 +224,13 @@ def test_out_that_is_a_file_exits_2(key_file: Path, tmp_path: Path):
     assert out.read_text() == "x"
 
 
-def test_batch_with_a_data_only_programme_renders(key_file: Path, tmp_path: Path):
+def test_batch_with_a_data_only_programme_renders(
+    key_file: Path, tmp_path: Path, child_benefit_registry
+):
     """issue_batch with a registry that adds a programme signs and renders it (workers=2)."""
-    from importlib import resources
-
     from asxh_card.issuing import bulk
-    from asxh_card.programmes import ProgrammeRegistry
 
-    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
-    data["programmes"].append(
-        {
-            "code": "TE",
-            "name_vi": "Trợ cấp trẻ em",
-            "name_en": "Child benefit",
-            "owner": "MOH",
-            "legal_basis": "test",
-            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
-        }
-    )
-    registry = ProgrammeRegistry.from_mapping(data)
+    registry = child_benefit_registry
     line = json.loads((EXAMPLES / "cards.jsonl").read_text().splitlines()[0])
     line["entitlements"] = [{"programme": "TE", "from": "2026-01-01", "attributes": {"amount": 1}}]
     src = tmp_path / "te.jsonl"

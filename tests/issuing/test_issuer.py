@@ -313,25 +313,9 @@ def test_issuer_imports_no_rendering_library():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_issuer_signs_with_its_own_registry(key, holder, lookup):
+def test_issuer_signs_with_its_own_registry(key, holder, lookup, child_benefit_registry):
     """A programme added by data only is issued with the Issuer's registry, and verifies."""
-    import json
-    from importlib import resources
-
-    from asxh_card.programmes import ProgrammeRegistry
-
-    data = json.loads(resources.files("asxh_card.data").joinpath("programmes.json").read_text())
-    data["programmes"].append(
-        {
-            "code": "TE",
-            "name_vi": "Trợ cấp trẻ em",
-            "name_en": "Child benefit",
-            "owner": "MOH",
-            "legal_basis": "test",
-            "attributes": {"amount": {"type": "int", "required": True, "min": 1, "max": 10**8}},
-        }
-    )
-    registry = ProgrammeRegistry.from_mapping(data)
+    registry = child_benefit_registry
     issuer = Issuer(
         issuer_id="vn-79",
         province="79",
