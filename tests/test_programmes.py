@@ -892,3 +892,18 @@ def test_unhashable_attribute_value_is_checked_not_remembered() -> None:
     for _ in range(2):
         with pytest.raises(EntitlementError, match="amount"):
             Entitlement("TGXH", START, None, {"amount": [1]}).validate(registry)
+
+
+def test_with_status_equals_replace_and_leaves_the_original() -> None:
+    """with_status gives what dataclasses.replace gives, sharing the read-only attributes."""
+    from dataclasses import replace
+
+    original = Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000})
+    ref = StatusRef(12, "https://x.example/1")
+    copy = original.with_status(ref)
+    assert copy == replace(original, status=ref)
+    assert copy.status == ref
+    assert original.status is None
+    assert copy.attributes is original.attributes
+    with pytest.raises(AttributeError):
+        copy.status = None  # type: ignore[misc]

@@ -30,7 +30,7 @@ import operator
 import re
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Literal
 
@@ -295,7 +295,7 @@ class CardClaims:
             e.status is not None and e.status.idx == first + i and e.status.uri == uri
             for i, e in enumerate(self.entitlements)
         ):
-            return  # already the block (a card built by the issuer, or a replace() of one)
+            return  # already the block (a card built by the issuer, or a copy of one)
         block = status_block(self.status, len(self.entitlements))
         filled = []
         for position, (given, ref) in enumerate(zip(self.entitlements, block, strict=True)):
@@ -304,7 +304,7 @@ class CardClaims:
                     f"entitlement {position} ({given.programme}) must use status entry "
                     f"{ref.idx} of the card's list (the card's entry + {position + 1})"
                 )
-            filled.append(given if given.status is not None else replace(given, status=ref))
+            filled.append(given if given.status is not None else given.with_status(ref))
         object.__setattr__(self, "entitlements", tuple(filled))
 
     def to_claims(self, registry: ProgrammeRegistry | None = None) -> dict[str, Any]:

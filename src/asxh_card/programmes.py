@@ -785,6 +785,19 @@ class Entitlement:
             raise EntitlementError(f"{programme}: attributes must be a mapping with string keys")
         object.__setattr__(self, "attributes", MappingProxyType(dict(attributes)))
 
+    def with_status(self, status: StatusRef) -> Entitlement:
+        """A copy of the entitlement with ``status`` as its status entry.
+
+        ``dataclasses.replace`` would run ``__post_init__`` again and copy the attributes a
+        second time; they are already a read-only mapping, so the copy shares them. The card
+        model gives every entitlement its entry this way, on each issue and each parse.
+        """
+        copy = object.__new__(Entitlement)
+        for name in ("programme", "valid_from", "valid_to", "attributes"):
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "status", status)
+        return copy
+
     def validate(self, registry: ProgrammeRegistry | None = None) -> None:
         """Raise :class:`EntitlementError` unless this entitlement may go on a card.
 
