@@ -180,6 +180,24 @@ def test_no_500_on_any_entitlement(
         )
 
 
+def test_patch_null_for_a_field_that_cannot_be_cleared_is_a_422(service: Any) -> None:
+    """``{"attributes": null}`` once reached the update as a value and answered 500."""
+    number = service.register()
+    ent = service.grant("off79", number, service.BHYT)
+    path = f"/v1/entitlements/{ent['id']}"
+    for field in ("attributes", "valid_from"):
+        response = service.call("off79", "PATCH", path, json={field: None})
+        problem = _assert_problem(response, 422, "validation-error")
+        assert problem["errors"][0]["loc"] == ["body", field]
+    unchanged = service.call("off79", "GET", path).json()
+    assert unchanged["attributes"] == service.BHYT["attributes"]
+    assert unchanged["valid_from"] == service.BHYT["valid_from"]
+    # Null still clears what may be cleared.
+    cleared = service.call("off79", "PATCH", path, json={"category": None})
+    assert cleared.status_code == 200, cleared.text
+    assert cleared.json()["category"] is None
+
+
 def test_health(service: Any) -> None:
     assert service.client.get("/health/live").json() == {"status": "ok"}
     ready = service.client.get("/health/ready")

@@ -20,6 +20,7 @@ from pydantic import (
     Field,
     StrictInt,
     StrictStr,
+    field_validator,
 )
 
 __all__ = [
@@ -335,6 +336,15 @@ class EntitlementPatch(_In):
     valid_to: Day | None = None
     attributes: Annotated[dict[str, AttributeValue], Field(max_length=16)] | None = None
     category: Text | None = None
+
+    @field_validator("valid_from", "attributes", mode="before")
+    @classmethod
+    def _not_null(cls, value: object) -> object:
+        # ``None`` is the default meaning "leave it"; an explicit null would reach the update
+        # as a value (``valid_to``/``category`` null clear them, these two cannot be cleared).
+        if value is None:
+            raise ValueError("may be left out, but not set to null")
+        return value
 
 
 class EntitlementOut(BaseModel):
