@@ -131,6 +131,42 @@ def test_isolation_left_everything_untouched(service: Any, world: dict[str, Any]
     assert all(e["province"] in (None, "01") for e in events)
 
 
+@pytest.mark.parametrize("user", ["admin", "off79", "off01", "auditor", "auditor79", "auditor01"])
+def test_lists_show_exactly_what_the_object_endpoints_show(
+    service: Any, world: dict[str, Any], user: str
+) -> None:
+    """The list endpoints and the per-object look-ups apply one province rule."""
+    listed = {r["id"] for r in service.call(user, "GET", "/v1/reconciliations").json()}
+    opened = {r["id"] for r in service.call("admin", "GET", "/v1/reconciliations").json()}
+    assert world["rec"] in opened
+    readable = {
+        rid
+        for rid in opened
+        if service.call(user, "GET", f"/v1/reconciliations/{rid}").status_code == 200
+    }
+    assert listed == readable
+    events = service.call(user, "GET", "/v1/audit?limit=500").json()
+    provinces = {e["province"] for e in events}
+    if user in ("admin", "auditor"):
+        assert {"79", None} <= provinces  # events of a province and the national ones
+    else:
+        assert provinces == {user[-2:]}
+
+
+def test_a_provincial_token_without_a_province_sees_nothing(
+    service: Any, world: dict[str, Any]
+) -> None:
+    """A signed officer token with no province (no such account exists) is not national."""
+    from asxh_card.service.security import Principal
+
+    token = service.ctx.tokens.issue(Principal("ghost", "issuer_officer", None, ("BHYT",)))
+    headers = {"Authorization": f"Bearer {token}"}
+    assert service.call(None, "GET", "/v1/reconciliations", headers=headers).json() == []
+    assert service.call(None, "GET", "/v1/audit", headers=headers).json() == []
+    rec = service.call(None, "GET", f"/v1/reconciliations/{world['rec']}", headers=headers)
+    assert rec.status_code == 404
+
+
 def test_foreign_and_missing_look_the_same(service: Any, world: dict[str, Any]) -> None:
     foreign = service.call("off01", "GET", f"/v1/cards/{world['serial']}").json()
     missing = service.call("off01", "GET", "/v1/cards/NOSUCHSERIAL").json()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, false
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
@@ -24,6 +25,7 @@ __all__ = [
     "in_scope",
     "request_id",
     "require",
+    "scoped",
     "transaction",
 ]
 
@@ -33,6 +35,8 @@ ADMIN = ("national_admin",)
 WRITERS = ("national_admin", "issuer_officer")
 READERS = ("national_admin", "issuer_officer", "auditor")
 ANY_ROLE = ("national_admin", "issuer_officer", "auditor", "service_point")
+
+_Select = TypeVar("_Select", bound=Select[Any])
 
 
 def get_ctx(request: Request) -> ServiceContext:
@@ -83,11 +87,16 @@ def require(*roles: str) -> Callable[..., Principal]:
 
 def in_scope(principal: Principal, province: str) -> bool:
     """Whether ``principal`` may see objects of ``province`` (others are answered 404)."""
-    if principal.role == "national_admin":
-        return True
-    return (principal.province is None and principal.role == "auditor") or (
-        principal.province == province
-    )
+    return principal.is_national or principal.province == province
+
+
+def scoped(query: _Select, principal: Principal, province: QueryableAttribute[Any]) -> _Select:
+    """``query`` narrowed to the rows :func:`in_scope` admits, for list endpoints."""
+    if principal.is_national:
+        return query
+    if principal.province is None:  # a provincial role without a province sees nothing
+        return query.where(false())
+    return query.where(province == principal.province)
 
 
 Reader = Annotated[Principal, Depends(require(*READERS))]

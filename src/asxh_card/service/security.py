@@ -117,7 +117,7 @@ class Principal:
     @property
     def is_national(self) -> bool:
         """Whether the operator sees every province (national admin, national auditor)."""
-        return self.province is None and self.role in {"national_admin", "auditor"}
+        return self.role == "national_admin" or (self.role == "auditor" and self.province is None)
 
 
 class TokenError(ValueError):

@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
 from asxh_card.service import audit
-from asxh_card.service.deps import Admin, Ctx, Reader, request_id, transaction
+from asxh_card.service.deps import Admin, Ctx, Reader, request_id, scoped, transaction
 from asxh_card.service.models import AuditEvent, Issuer, IssuerKey, Operator
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
@@ -247,12 +247,10 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
     with transaction(ctx) as session:
-        query = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit)
+        query = scoped(select(AuditEvent), principal, AuditEvent.province)
         if before_id is not None:
             query = query.where(AuditEvent.id < before_id)
-        if principal.role != "national_admin" and principal.province is not None:
-            query = query.where(AuditEvent.province == principal.province)
-        rows = session.scalars(query).all()
+        rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
         return [
             {
                 "id": r.id,

@@ -12,7 +12,15 @@ from sqlalchemy import select
 
 from asxh_card.errors import InvalidInputError
 from asxh_card.service import registry
-from asxh_card.service.deps import Ctx, Reader, Writer, in_scope, request_id, transaction
+from asxh_card.service.deps import (
+    Ctx,
+    Reader,
+    Writer,
+    in_scope,
+    request_id,
+    scoped,
+    transaction,
+)
 from asxh_card.service.models import Person, Reconciliation
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.registry import PersonData, clean_name, clean_text
@@ -242,9 +250,11 @@ def add_alias(
 def list_reconciliations(ctx: Ctx, principal: Reader) -> list[ReconciliationOut]:
     """Registrations whose data differ from the registry, waiting for a decision."""
     with transaction(ctx) as session:
-        query = select(Reconciliation).where(Reconciliation.state == "open")
-        if principal.role != "national_admin" and principal.province is not None:
-            query = query.where(Reconciliation.province == principal.province)
+        query = scoped(
+            select(Reconciliation).where(Reconciliation.state == "open"),
+            principal,
+            Reconciliation.province,
+        )
         rows = session.scalars(query.order_by(Reconciliation.id).limit(500)).all()
         return [reconciliation_out(session, row) for row in rows]
 
