@@ -7,7 +7,6 @@ server owns (province, status, serial, role, mã số ASXH): such a request is r
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -22,6 +21,9 @@ from pydantic import (
     StrictStr,
     field_validator,
 )
+
+from asxh_card._core.timeutil import parse_iso_date
+from asxh_card.card import ISSUER_ID_PATTERN
 
 __all__ = [
     "AliasIn",
@@ -70,12 +72,9 @@ def _iso_day(value: object) -> object:
     """Accept only ``YYYY-MM-DD`` text (no timestamps, no other date forms)."""
     if isinstance(value, date) and not isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or _ISO_DAY.fullmatch(value) is None:
-        raise ValueError("must be a date written YYYY-MM-DD")
-    return value
+    return parse_iso_date(value)  # the card codec's rule: one spelling per date
 
 
-_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 Day = Annotated[date, BeforeValidator(_iso_day)]
 
 
@@ -476,7 +475,7 @@ class IssuerIn(_In):
         },
     )
 
-    id: Annotated[StrictStr, Field(pattern=r"^[a-z0-9][a-z0-9.-]{0,39}$")]
+    id: Annotated[StrictStr, Field(pattern=f"^{ISSUER_ID_PATTERN.pattern}$")]
     name: Name
     province: ProvinceCode
     programmes: Annotated[list[Programme], Field(min_length=1, max_length=32)]

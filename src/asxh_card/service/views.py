@@ -64,7 +64,7 @@ def get_entitlement(session: Session, principal: Principal, entitlement_id: int)
 
 def get_card(session: Session, principal: Principal, serial: str) -> Card:
     """A card in scope (404 otherwise)."""
-    row = session.scalars(select(Card).where(Card.serial == serial[:40])).first()
+    row = session.scalars(select(Card).where(Card.serial == serial)).first()
     if row is None or not in_scope(principal, row.province):
         raise _not_found("card")
     return row

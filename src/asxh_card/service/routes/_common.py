@@ -6,12 +6,25 @@ from typing import Annotated, Any, Final
 
 from fastapi import Path
 
+from asxh_card.card import ISSUER_ID_PATTERN, SERIAL_PATTERN
 from asxh_card.service.problems import PROBLEM_BASE, PROBLEM_TYPES
 
-__all__ = ["IdPath", "problems"]
+__all__ = ["IdPath", "IssuerIdPath", "NumberPath", "SerialPath", "problems"]
 
 #: A database id in a path: a positive 32-bit integer (larger values are refused with 422).
 IdPath = Annotated[int, Path(ge=1, le=2**31 - 1)]
+#: A mã số ASXH in a path; only its alphabet and length here, the check digit in the handler.
+NumberPath = Annotated[
+    str,
+    Path(
+        description="mã số ASXH (11 digits, spaces or dashes allowed)",
+        pattern=r"^[0-9 -]{1,20}$",
+    ),
+]
+#: A card serial in a path: the card codec's own pattern (``jti``).
+SerialPath = Annotated[str, Path(description="card serial", pattern=f"^{SERIAL_PATTERN.pattern}$")]
+#: An issuer id in a path: the card codec's own pattern (``iss``).
+IssuerIdPath = Annotated[str, Path(pattern=f"^{ISSUER_ID_PATTERN.pattern}$")]
 
 _MEDIA: Final = "application/problem+json"
 

@@ -16,12 +16,11 @@ from asxh_card.service import audit
 from asxh_card.service.deps import Admin, Ctx, Reader, request_id, scoped, transaction
 from asxh_card.service.models import AuditEvent, Issuer, IssuerKey, Operator
 from asxh_card.service.problems import ProblemError
-from asxh_card.service.routes._common import problems
+from asxh_card.service.routes._common import IssuerIdPath, problems
 from asxh_card.service.schemas import IssuerIn, IssuerOut, KeyIn, KeyOut, OperatorIn, OperatorOut
 
 router = APIRouter(tags=["admin"])
 
-IssuerIdPath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9.-]{0,39}$")]
 KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
@@ -113,7 +112,7 @@ def create_key(
     bundle list the new key and keep the retiring ones.
     """
     with transaction(ctx) as session:
-        issuer = session.get(Issuer, issuer_id[:40])
+        issuer = session.get(Issuer, issuer_id)
         if issuer is None:
             raise ProblemError("not-found", detail="no such issuer")
         key = ctx.keyring.create_issuer_key(session, issuer, alg=body.alg)
@@ -143,9 +142,7 @@ def retire_key(
     """Cards it signed stop verifying once verifiers load the next bundle."""
     with transaction(ctx) as session:
         key = session.scalars(
-            select(IssuerKey).where(
-                IssuerKey.issuer_id == issuer_id[:40], IssuerKey.kid == kid[:64]
-            )
+            select(IssuerKey).where(IssuerKey.issuer_id == issuer_id, IssuerKey.kid == kid)
         ).first()
         if key is None:
             raise ProblemError("not-found", detail="no such key")
@@ -157,10 +154,10 @@ def retire_key(
             "issuer.key_retire",
             "issuer",
             issuer_id,
-            detail={"kid": kid[:64]},
+            detail={"kid": kid},
             request_id=request_id(request),
         )
-        issuer = session.get(Issuer, issuer_id[:40])
+        issuer = session.get(Issuer, issuer_id)
         assert issuer is not None  # noqa: S101 - foreign key
         session.refresh(issuer)
         return issuer_out(issuer)

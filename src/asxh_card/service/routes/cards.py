@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Path, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from sqlalchemy import select
 
 from asxh_card.ids import parse_asxh_number
@@ -12,7 +12,7 @@ from asxh_card.service import cards as card_service
 from asxh_card.service.deps import Ctx, Reader, Writer, request_id, transaction
 from asxh_card.service.models import Card, Entitlement
 from asxh_card.service.registry import clean_name
-from asxh_card.service.routes._common import IdPath, problems
+from asxh_card.service.routes._common import IdPath, NumberPath, SerialPath, problems
 from asxh_card.service.schemas import (
     CardIn,
     CardOut,
@@ -32,8 +32,6 @@ from asxh_card.service.views import (
 
 router = APIRouter()
 
-NumberPath = Annotated[str, Path(description="mã số ASXH", pattern=r"^[0-9 -]{1,20}$")]
-SerialPath = Annotated[str, Path(description="card serial", pattern=r"^[A-Za-z0-9_-]{1,40}$")]
 IdempotencyKey = Annotated[
     str | None,
     Header(

@@ -5,9 +5,7 @@ Also the reconciliation of differing data. PINs travel only in request bodies, n
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from asxh_card.errors import InvalidInputError
@@ -24,7 +22,7 @@ from asxh_card.service.deps import (
 from asxh_card.service.models import Person, Reconciliation
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.registry import PersonData, clean_name, clean_text
-from asxh_card.service.routes._common import IdPath, problems
+from asxh_card.service.routes._common import IdPath, NumberPath, problems
 from asxh_card.service.schemas import (
     AliasIn,
     LinkPinIn,
@@ -39,14 +37,6 @@ from asxh_card.service.security import Principal
 from asxh_card.service.views import get_person, get_reconciliation, person_out, reconciliation_out
 
 router = APIRouter(tags=["registry"])
-
-NumberPath = Annotated[
-    str,
-    Path(
-        description="mã số ASXH (11 digits, spaces or dashes allowed)",
-        pattern=r"^[0-9 -]{1,20}$",
-    ),
-]
 
 
 def _province_for(principal: Principal, requested: str | None) -> str:
