@@ -28,6 +28,7 @@ __all__ = [
     "PROBLEM_BASE",
     "PROBLEM_TYPES",
     "ProblemError",
+    "clean_errors",
     "install_problem_handlers",
     "problem_response",
 ]
@@ -195,7 +196,7 @@ def problem_response(
     return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
 
 
-def _clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+def clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic errors without the submitted input (which may hold a PIN or a name)."""
     cleaned: list[dict[str, Any]] = []
     for error in errors[:50]:
@@ -212,7 +213,7 @@ def _clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
 
 def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
-    errors = _clean_errors(exc.errors())
+    errors = clean_errors(exc.errors())
     if errors and all(e["type"] == "extra_forbidden" for e in errors):
         fields = ", ".join(e["loc"][-1] for e in errors if e["loc"])
         return problem_response(

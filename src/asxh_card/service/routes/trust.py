@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
+from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException
 
@@ -14,8 +16,8 @@ from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationE
 from asxh_card.service import bundles, statuslists
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Anyone, Ctx, transaction
-from asxh_card.service.models import Issuer, StatusListRow
-from asxh_card.service.problems import ProblemError
+from asxh_card.service.models import Issuer, StatusListRow, TrustBundleRow
+from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import VerifyIn
 
@@ -31,6 +33,25 @@ def _not_modified(etag: str, if_none_match: str | None) -> bool:
         return False
     candidates = {c.strip().removeprefix("W/") for c in if_none_match.split(",")}
     return etag in candidates or "*" in candidates
+
+
+def _public_token(
+    ctx: ServiceContext,
+    token: str,
+    media_type: str,
+    if_none_match: str | None,
+    extra_headers: dict[str, str] | None = None,
+) -> Response:
+    """A public signed token with its ETag, short caching, and 304 for a matching ETag."""
+    etag = statuslists.etag_of(token)
+    headers = {
+        "ETag": etag,
+        "Cache-Control": f"public, max-age={ctx.settings.status_list_max_age}",
+        **(extra_headers or {}),
+    }
+    if _not_modified(etag, if_none_match):
+        return Response(status_code=304, headers=headers)
+    return Response(content=token, media_type=media_type, headers=headers)
 
 
 @router.get(
@@ -57,14 +78,7 @@ def status_list(
         token = None if row is None else row.token
     if token is None:
         raise ProblemError("not-found", detail="no such status list")
-    etag = statuslists.etag_of(token)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={ctx.settings.status_list_max_age}",
-    }
-    if _not_modified(etag, if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(content=token, media_type=_STATUS_MEDIA, headers=headers)
+    return _public_token(ctx, token, _STATUS_MEDIA, if_none_match)
 
 
 @router.get(
@@ -116,12 +130,11 @@ def jwks(ctx: Ctx) -> dict[str, Any]:
     return {"keys": keys}
 
 
-def _bundle_token(ctx: ServiceContext) -> tuple[str, int]:
-    with transaction(ctx) as session:
-        row = bundles.latest_bundle(session, ctx.settings, ctx.keyring)
-        if row is None:
-            raise ProblemError("not-ready", detail="no trust bundle has been signed yet")
-        return row.token, row.version
+def _latest_bundle(session: Session, ctx: ServiceContext) -> TrustBundleRow:
+    row = bundles.latest_bundle(session, ctx.settings, ctx.keyring)
+    if row is None:
+        raise ProblemError("not-ready", detail="no trust bundle has been signed yet")
+    return row
 
 
 @router.get(
@@ -141,16 +154,12 @@ def trust_bundle(
     ctx: Ctx, if_none_match: Annotated[str | None, Header(max_length=2000)] = None
 ) -> Response:
     """Public. Names every current status list with the SHA-256 of its token."""
-    token, version = _bundle_token(ctx)
-    etag = statuslists.etag_of(token)
-    headers = {
-        "ETag": etag,
-        "Cache-Control": f"public, max-age={ctx.settings.status_list_max_age}",
-        "X-Bundle-Version": str(version),
-    }
-    if _not_modified(etag, if_none_match):
-        return Response(status_code=304, headers=headers)
-    return Response(content=token, media_type=_BUNDLE_MEDIA, headers=headers)
+    with transaction(ctx) as session:
+        row = _latest_bundle(session, ctx)
+        token, version = row.token, row.version
+    return _public_token(
+        ctx, token, _BUNDLE_MEDIA, if_none_match, {"X-Bundle-Version": str(version)}
+    )
 
 
 def _verifier(ctx: ServiceContext) -> Any:
@@ -158,9 +167,7 @@ def _verifier(ctx: ServiceContext) -> Any:
     from asxh_card.verifier import Verifier  # noqa: PLC0415
 
     with transaction(ctx) as session:
-        row = bundles.latest_bundle(session, ctx.settings, ctx.keyring)
-        if row is None:
-            raise ProblemError("not-ready", detail="no trust bundle has been signed yet")
+        row = _latest_bundle(session, ctx)
         cached = ctx.cache.get("verifier")
         if cached is not None and cached[0] == row.version:
             return cached[1]
@@ -241,17 +248,12 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
             raise ProblemError("payload-too-large", detail="the JSON body is larger than 16 KiB")
         try:
             body = VerifyIn.model_validate_json(raw)
-        except ValueError as exc:
-            from pydantic import ValidationError  # noqa: PLC0415
-
-            from asxh_card.service.problems import _clean_errors  # noqa: PLC0415
-
-            errors = _clean_errors(exc.errors()) if isinstance(exc, ValidationError) else []
+        except ValidationError as exc:  # also for a body that is not JSON
             raise ProblemError(
-                "validation-error", detail='send {"qr_text": "asxh:/..."}', errors=errors
+                "validation-error",
+                detail='send {"qr_text": "asxh:/..."}',
+                errors=clean_errors(exc.errors()),
             ) from None
-        from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
-
         verifier = await run_in_threadpool(_verifier, ctx)
         return _result(lambda: verifier.verify(body.qr_text))
     if content_type == "multipart/form-data":
@@ -272,8 +274,6 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
             await form.close()
         if len(data) > MAX_PHOTO_BYTES:
             raise ProblemError("payload-too-large", detail="the photo is larger than 8 MiB")
-        from starlette.concurrency import run_in_threadpool  # noqa: PLC0415
-
         verifier = await run_in_threadpool(_verifier, ctx)
 
         def from_photo() -> Any:
