@@ -198,6 +198,30 @@ def test_patch_null_for_a_field_that_cannot_be_cleared_is_a_422(service: Any) ->
     assert cleared.json()["category"] is None
 
 
+def test_racing_creations_of_one_issuer_are_one_201_and_409s(service: Any) -> None:
+    """Checking for the id before inserting let racers reach the unique key: a 500.
+
+    SQLite serialises writers, so only the PostgreSQL run can see the race; there the old
+    check-then-insert failed this test in four runs out of five.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    headers = service.auth("admin")
+    body = {
+        "id": f"vn-race-{service.backend}",
+        "name": "x",
+        "province": "48",
+        "programmes": ["BHYT"],
+    }
+
+    def create(_: int) -> int:
+        return int(service.client.post("/v1/admin/issuers", json=body, headers=headers).status_code)
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        statuses = sorted(pool.map(create, range(48)))
+    assert statuses == [201] + [409] * 47
+
+
 def test_health(service: Any) -> None:
     assert service.client.get("/health/live").json() == {"status": "ok"}
     ready = service.client.get("/health/ready")

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
@@ -22,6 +22,15 @@ from asxh_card.service.schemas import IssuerIn, IssuerOut, KeyIn, KeyOut, Operat
 router = APIRouter(tags=["admin"])
 
 KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+
+
+def _insert_or_conflict(session: Session, row: Issuer | Operator, detail: str) -> None:
+    """Insert ``row`` or answer 409: the unique key decides, so concurrent requests do too."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        raise ProblemError("conflict", detail=detail) from None
 
 
 def issuer_out(issuer: Issuer) -> IssuerOut:
@@ -73,8 +82,6 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
     for code in body.programmes:
         ctx.programmes.get(code)
     with transaction(ctx) as session:
-        if session.get(Issuer, body.id) is not None:
-            raise ProblemError("conflict", detail="an issuer with this id exists")
         issuer = Issuer(
             id=body.id,
             name=body.name,
@@ -82,8 +89,7 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
             programmes=sorted(set(body.programmes)),
             created_at=utc_now(),
         )
-        session.add(issuer)
-        session.flush()
+        _insert_or_conflict(session, issuer, "an issuer with this id exists")
         audit.record(
             session,
             principal,
@@ -217,11 +223,7 @@ def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin, request: Reque
             active=True,
             created_at=utc_now(),
         )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            raise ProblemError("conflict", detail="this user name is taken") from None
+        _insert_or_conflict(session, row, "this user name is taken")
         audit.record(
             session,
             principal,
