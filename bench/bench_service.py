@@ -30,10 +30,17 @@ with warnings.catch_warnings():
     from fastapi.testclient import TestClient
 
 
-def timed(label: str, n: int, fn: Callable[[int], Any]) -> list[Any]:
+def timed(label: str, n: int, fn: Callable[[int], Any], expect: int = 200) -> list[Any]:
+    """Time ``n`` requests; every answer must have status ``expect`` (errors are not timed)."""
     start = time.perf_counter()
     out = [fn(i) for i in range(n)]
     elapsed = time.perf_counter() - start
+    wrong = [r for r in out if r.status_code != expect]
+    if wrong:
+        raise SystemExit(
+            f"{label}: {len(wrong)} of {n} answered {wrong[0].status_code}, "
+            f"not {expect}: {wrong[0].text[:300]}"
+        )
     print(f"{label:<28} {n / elapsed:8.1f} req/s  ({elapsed * 1000 / n:6.2f} ms each)")
     return out
 
@@ -77,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     h = {"Authorization": f"Bearer {token['access_token']}"}
     rng = random.Random(1)
 
-    def register(_: int) -> str:
+    def register(_: int) -> Any:
         dob = date(1950 + rng.randrange(60), 1 + rng.randrange(12), 1 + rng.randrange(28))
         sex = rng.choice(("M", "F"))
         body = {
@@ -86,10 +93,10 @@ def main(argv: Sequence[str] | None = None) -> None:
             "date_of_birth": dob.isoformat(),
             "sex": sex,
         }
-        return str(client.post("/v1/persons", json=body, headers=h).json()["asxh_number"])
+        return client.post("/v1/persons", json=body, headers=h)
 
     n = args.people
-    numbers = timed("register by PIN", n, register)
+    numbers = [r.json()["asxh_number"] for r in timed("register by PIN", n, register, 201)]
     bhyt = {
         "programme": "BHYT",
         "valid_from": "2026-01-01",
@@ -100,21 +107,26 @@ def main(argv: Sequence[str] | None = None) -> None:
         "grant entitlement",
         n,
         lambda i: client.post(f"/v1/persons/{numbers[i]}/entitlements", json=bhyt, headers=h),
+        201,
     )
-    cards = timed(
+    issued = timed(
         "issue card",
         n,
-        lambda i: client.post("/v1/cards", json={"asxh_number": numbers[i]}, headers=h).json(),
+        lambda i: client.post("/v1/cards", json={"asxh_number": numbers[i]}, headers=h),
+        201,
     )
-    assert "serial" in cards[0], cards[0]
+    cards = [r.json() for r in issued]
     path = cards[0]["status"]["uri"].removeprefix(settings.public_url)
     etag = client.get(path).headers["etag"]
-    timed("status list (304)", n, lambda _: client.get(path, headers={"If-None-Match": etag}))
-    timed(
+    timed("status list (304)", n, lambda _: client.get(path, headers={"If-None-Match": etag}), 304)
+    verified = timed(
         "verify online",
         n,
         lambda i: client.post("/v1/verify", json={"qr_text": cards[i]["qr_text"]}, headers=h),
     )
+    invalid = [r.json() for r in verified if not r.json()["valid"]]
+    if invalid:
+        raise SystemExit(f"verify online: {len(invalid)} fresh cards did not verify: {invalid[0]}")
     timed(
         "revoke card",
         n,
