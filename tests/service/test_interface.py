@@ -466,4 +466,8 @@ def test_large_bodies_are_refused_before_reading(service: Any) -> None:
             "sp", "POST", "/v1/verify", content=raw, headers={"Content-Type": content_type}
         )
         problem = _assert_problem(broken, 422, "validation-error")
-        assert problem["detail"].startswith("the multipart body is malformed")
+        assert problem["detail"].startswith("the request body is malformed")
+    login = service.client.post(
+        "/v1/auth/token", content=b"x", headers={"Content-Type": "multipart/form-data"}
+    )
+    assert _assert_problem(login, 422, "validation-error")["detail"].endswith("multipart.")

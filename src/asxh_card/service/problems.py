@@ -246,6 +246,15 @@ def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
 
 def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
+    if exc.status_code == 400:
+        # FastAPI and Starlette answer a body they cannot parse (multipart, forms) with a bare
+        # 400; a body that is not JSON is already a validation error, so these are too. Their
+        # messages are fixed texts ("Missing boundary in multipart."), never the body.
+        return problem_response(
+            "validation-error",
+            request=request,
+            detail=f"the request body is malformed: {exc.detail}",
+        )
     slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
     detail: str | None = exc.detail
     return problem_response(

@@ -259,13 +259,10 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
-        except Exception as exc:  # noqa: BLE001 - a broken multipart body is the client's error
-            # Starlette answers its own parse errors with a bare 400; its messages are fixed
-            # texts (never the body), so they are kept as the detail of the specific problem.
-            reason = f": {exc.detail}" if isinstance(exc, HTTPException) else ""
-            raise ProblemError(
-                "validation-error", detail=f"the multipart body is malformed{reason}"
-            ) from None
+        except HTTPException:
+            raise  # Starlette's own parse errors: problems.py answers them as validation errors
+        except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
+            raise ProblemError("validation-error", detail="the request body is malformed") from None
         try:
             photo = form.get("photo")
             if not isinstance(photo, StarletteUploadFile):
