@@ -396,3 +396,39 @@ def test_born_today_in_vietnam_before_utc_midnight(service: Any, monkeypatch: An
                         pin=body["pin"],
                         data=_person_data(body),
                     )
+
+
+def test_provincial_operator_without_a_province_sees_no_other_province(service: Any) -> None:
+    """Scope escape through a missing province: only national roles see every province.
+
+    An officer principal whose token carries no province (a misconfigured account) used to pass
+    the registry's own copy of the rule ("no province = everywhere") and could reconcile a
+    person of province 79 from anywhere; the one rule (Principal.sees) refuses it.
+    """
+    from datetime import date
+
+    import pytest
+
+    from asxh_card.service import registry
+    from asxh_card.service.db import session_scope
+    from asxh_card.service.problems import ProblemError
+    from asxh_card.service.registry import PersonData
+    from asxh_card.service.security import Principal
+
+    body = service.person()
+    assert service.call("off79", "POST", "/v1/persons", json=body).status_code == 201
+    data = PersonData(
+        full_name=body["full_name"] + " Khác",
+        date_of_birth=date.fromisoformat(body["date_of_birth"]),
+        sex=body["sex"],
+        hometown=body["hometown"],
+        permanent_address=body["permanent_address"],
+    )
+    nowhere = Principal("ghost", "issuer_officer", None, ("BHYT",))
+    assert not nowhere.sees("79")
+    assert Principal("admin", "national_admin", None, ()).sees("79")
+    with session_scope(service.ctx.sessions) as session, pytest.raises(ProblemError) as info:
+        registry.register(
+            session, service.ctx.protector, nowhere, province="01", pin=body["pin"], data=data
+        )
+    assert "another province" in str(info.value.detail)

@@ -255,7 +255,8 @@ def _transition(current: str, action: str, what: str) -> None:
         "reinstate": ("suspended",),
     }[action]
     if current not in allowed:
-        raise ProblemError("conflict", detail=f"cannot {action} a {current} {what}")
+        article = "an" if current[:1] in "aeiou" else "a"
+        raise ProblemError("conflict", detail=f"cannot {action} {article} {current} {what}")
 
 
 def change_entitlement_status(

@@ -87,7 +87,7 @@ def require(*roles: str) -> Callable[..., Principal]:
 
 def in_scope(principal: Principal, province: str) -> bool:
     """Whether ``principal`` may see objects of ``province`` (others are answered 404)."""
-    return principal.is_national or principal.province == province
+    return principal.sees(province)
 
 
 def scoped(query: _Select, principal: Principal, province: QueryableAttribute[Any]) -> _Select:

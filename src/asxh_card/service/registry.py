@@ -198,7 +198,7 @@ def register(
                 request_id=request_id,
             )
             return RegisterOutcome(person, created=True)
-    if not _visible(principal, person.province):
+    if not principal.sees(person.province):
         raise ProblemError(
             "conflict",
             detail="this PIN is registered in another province; ask a national administrator",
@@ -235,10 +235,6 @@ def register(
             request_id=request_id,
         )
     return RegisterOutcome(person, created=False, reconciliation=reconciliation)
-
-
-def _visible(principal: Principal, province: str) -> bool:
-    return principal.province is None or principal.province == province
 
 
 def create_provisional(

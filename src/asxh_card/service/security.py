@@ -119,6 +119,10 @@ class Principal:
         """Whether the operator sees every province (national admin, national auditor)."""
         return self.role == "national_admin" or (self.role == "auditor" and self.province is None)
 
+    def sees(self, province: str) -> bool:
+        """Whether the operator may see objects of ``province`` (the one province rule)."""
+        return self.is_national or self.province == province
+
 
 class TokenError(ValueError):
     """An access token is malformed, badly signed or expired."""
