@@ -20,7 +20,7 @@ from asxh_card.service.problems import install_problem_handlers
 from asxh_card.service.routes import admin, auth, cards, health, persons, trust
 from asxh_card.service.settings import Settings
 
-__all__ = ["NotMigratedError", "create_app"]
+__all__ = ["NotMigratedError", "check_schema", "create_app"]
 
 DESCRIPTION = """
 The provincial issuers' service for Vietnam's electronic social-security (ASXH) card:
@@ -39,7 +39,8 @@ class NotMigratedError(RuntimeError):
     """The database schema is not at the head revision."""
 
 
-def _check_schema(ctx: ServiceContext) -> None:
+def check_schema(ctx: ServiceContext) -> None:
+    """Raise :class:`NotMigratedError` unless the database is at the head revision."""
     with ctx.engine.connect() as conn:
         revision = current_revision(conn)
     if revision != head_revision():
@@ -55,7 +56,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     if settings.auto_migrate:
         upgrade(settings.database_url)
     ctx = context or ServiceContext.build(settings)
-    _check_schema(ctx)
+    check_schema(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

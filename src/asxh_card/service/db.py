@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import DateTime, create_engine, event
-from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -24,6 +24,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "session_scope",
+    "single_read",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -79,7 +80,27 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(_SINGLE_READ):
+        return  # one SELECT on its own: SQLite runs it in its own implicit read transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Execution option of :func:`single_read` connections (no ``BEGIN IMMEDIATE`` on SQLite).
+_SINGLE_READ = "asxh_single_read"
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single read-only statement: no write lock taken on SQLite.
+
+    Only for one statement whose result needs no consistency with any other (e.g. the
+    per-request account check); everything else uses :func:`session_scope`.
+    """
+    with engine.connect().execution_options(**{_SINGLE_READ: True}) as connection:
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:

@@ -11,10 +11,10 @@ from sqlalchemy import select
 from asxh_card.service import audit
 from asxh_card.service.deps import Anyone, Ctx, transaction
 from asxh_card.service.models import Operator
+from asxh_card.service.operators import principal_of
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import TokenOut
-from asxh_card.service.security import Principal
 
 router = APIRouter(tags=["auth"])
 _log = logging.getLogger("asxh_card.service.auth")
@@ -69,12 +69,7 @@ def login(
             ok = False
         else:
             ctx.limiter.success(username)
-            principal = Principal(
-                username=operator.username,
-                role=operator.role,
-                province=operator.province,
-                programmes=tuple(operator.programmes),
-            )
+            principal = principal_of(operator)
             audit.record(
                 session,
                 principal,
