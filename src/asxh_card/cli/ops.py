@@ -8,6 +8,7 @@ inside the commands, so ``asxh --help`` runs on the base install.
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -19,7 +20,7 @@ from asxh_card.cli._app import app, console, err_console
 if TYPE_CHECKING:
     from asxh_card.service.context import ServiceContext
 
-__all__ = ["admin_app", "create_operator"]
+__all__ = ["admin_app", "create_operator", "import_people", "show_stats"]
 
 admin_app = typer.Typer(
     help="Operator accounts (first national administrator).", no_args_is_help=True
@@ -128,3 +129,166 @@ def create_operator(
     finally:
         ctx.engine.dispose()
     console.print(f"Đã tạo tài khoản / Created account [bold]{escape(name)}[/] ({row_role}).")
+
+
+def _cli_principal() -> object:
+    """The principal of command-line work: whoever runs it at the server has full authority."""
+    from asxh_card.service.security import Principal  # noqa: PLC0415
+
+    return Principal(username=CLI_ACTOR, role="national_admin", province=None, programmes=())
+
+
+@app.command("import")
+def import_people(
+    path: Annotated[Path, typer.Argument(help="Beneficiary list: .csv (UTF-8) or .xlsx.")],
+    province: Annotated[str, typer.Option(help="2-digit code of the issuing province.")],
+    errors: Annotated[
+        Path | None,
+        typer.Option(help="Error report (CSV) to write; default: PATH with .errors.csv."),
+    ] = None,
+    chunk: Annotated[int, typer.Option(help="Rows per transaction.", min=1, max=20_000)] = 2000,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per CPU; 0: none).", min=0)
+    ] = None,
+) -> None:
+    """Register, grant and issue cards for every valid row of a beneficiary list (resumable).
+
+    Running the same file again continues where a stopped run left off; a finished file
+    issues nothing twice. Rejected rows go to the error report (row, field, reason in
+    Vietnamese and English) and never stop the good rows.
+    """
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.provinces import current_province  # noqa: PLC0415
+    from asxh_card.service import importing  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.problems import ProblemError  # noqa: PLC0415
+    from asxh_card.service.security import Principal  # noqa: PLC0415
+
+    try:
+        current_province(province)
+    except AsxhError as exc:
+        err_console.print(f"[red]--province: {escape(str(exc))}[/]")
+        raise typer.Exit(code=2) from None
+    if not path.is_file():
+        err_console.print(f"[red]{escape(str(path))}: không có tệp / no such file[/]")
+        raise typer.Exit(code=2)
+    ctx = service_context()
+    actor = _cli_principal()
+    assert isinstance(actor, Principal)  # noqa: S101 - narrowing
+    report = errors or path.with_name(path.stem + ".errors.csv")
+    try:
+        with session_scope(ctx.sessions) as session:
+            job, created = importing.open_job(
+                session, actor, path=path, filename=path.name, province=province, options={}
+            )
+            job_id, done, total = job.id, job.next_row, job.total_rows
+        if not created:
+            err_console.print(
+                f"Tiếp tục lần nhập #{job_id} / Resuming import #{job_id} at row {done} of {total}."
+            )
+        columns = (
+            TextColumn("[bold]Nhập / Import"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]:>8} rows/s"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+        )
+        started, first = time.monotonic(), done
+        with Progress(*columns, console=err_console, transient=False) as bar:
+            task = bar.add_task("import", total=total, completed=done, rate="-")
+
+            def show(p: importing.Progress) -> None:
+                elapsed = max(time.monotonic() - started, 1e-6)
+                bar.update(task, completed=p.done, rate=f"{(p.done - first) / elapsed:,.0f}")
+
+            result = importing.run_job(
+                ctx, actor, job_id, path, chunk_size=chunk, workers=workers, on_progress=show
+            )
+        with session_scope(ctx.sessions) as session:
+            report.write_text(importing.rejections_csv(session, job_id), encoding="utf-8")
+    except (AsxhError, ProblemError) as exc:
+        err_console.print(f"[red]Nhập thất bại / Import failed:[/] {escape(str(exc))}")
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+    c = result.counts
+    console.print(
+        f"Lần nhập #{job_id} / Import #{job_id}: {result.done} rows; "
+        f"people created {c.get('people_created', 0)}, existing {c.get('people_existing', 0)}, "
+        f"reconciliations {c.get('reconciliations', 0)}; entitlements granted "
+        f"{c.get('entitlements_granted', 0)}; cards issued {c.get('cards_issued', 0)}; "
+        f"rows rejected {c.get('rows_rejected', 0)} (report: {escape(str(report))})."
+    )
+
+
+@app.command("stats")
+def show_stats(
+    province: Annotated[str | None, typer.Option(help="Only this province (2-digit code).")] = None,
+    since: Annotated[
+        str | None, typer.Option("--from", help="First month, YYYY-MM (Vietnam time).")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Last month, YYYY-MM.")] = None,
+    csv_out: Annotated[
+        Path | None, typer.Option("--csv", help="Write the CSV export to this file.")
+    ] = None,
+) -> None:
+    """People, active entitlements and cards by province and month (counts only)."""
+    from datetime import date  # noqa: PLC0415
+
+    from rich.table import Table  # noqa: PLC0415
+
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.provinces import current_province  # noqa: PLC0415
+    from asxh_card.service import stats  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+
+    def month(text: str | None, what: str) -> date | None:
+        if text is None:
+            return None
+        try:
+            return date.fromisoformat(f"{text}-01")
+        except ValueError:
+            err_console.print(f"[red]{what} must be YYYY-MM[/]")
+            raise typer.Exit(code=2) from None
+
+    first, last = month(since, "--from"), month(until, "--to")
+    if province is not None:
+        try:
+            current_province(province)
+        except AsxhError as exc:
+            err_console.print(f"[red]--province: {escape(str(exc))}[/]")
+            raise typer.Exit(code=2) from None
+    ctx = service_context()
+    try:
+        with session_scope(ctx.sessions) as session:
+            result = stats.compute(
+                session, [province] if province else None, since=first, until=last
+            )
+    finally:
+        ctx.engine.dispose()
+    if csv_out is not None:
+        csv_out.write_text("\ufeff" + stats.to_csv(result), encoding="utf-8")
+        err_console.print(f"CSV: {escape(str(csv_out))}")
+    table = Table(title="Thống kê / Statistics")
+    table.add_column("Tháng / Month")
+    for metric in stats.METRICS:
+        table.add_column(metric, justify="right")
+    for key, cell in sorted(result.by_month.items()):
+        table.add_row(key, *(f"{cell[m]:,}" for m in stats.METRICS))
+    table.add_row("[bold]Σ[/]", *(f"{result.totals[m]:,}" for m in stats.METRICS))
+    console.print(table)
+    states = ", ".join(f"{k} {v:,}" for k, v in sorted(result.cards_by_state.items())) or "-"
+    active = ", ".join(f"{k} {v:,}" for k, v in result.active_entitlements.items()) or "-"
+    console.print(f"Thẻ theo trạng thái / Cards by state: {states}")
+    console.print(f"Chế độ đang hưởng / Active entitlements: {active}")

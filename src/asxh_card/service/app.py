@@ -17,7 +17,7 @@ from asxh_card.service.context import ServiceContext
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
-from asxh_card.service.routes import admin, auth, cards, health, persons, trust
+from asxh_card.service.routes import admin, auth, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
 
 __all__ = ["NotMigratedError", "check_schema", "create_app"]
@@ -75,12 +75,13 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
             {"name": "cards", "description": "Issue, render, replace, revoke, suspend"},
             {"name": "trust", "description": "Status lists, JWKS, trust bundle, verification"},
             {"name": "admin", "description": "Issuers, keys, operators, audit log"},
+            {"name": "operations", "description": "Bulk import jobs, statistics"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
     app.middleware("http")(request_logging_middleware)
-    for module in (auth, persons, cards, trust, admin, health):
+    for module in (auth, persons, cards, trust, admin, operations, health):
         app.include_router(module.router)
     return app

@@ -250,6 +250,8 @@ class Card(Base):
     replaces_serial: Mapped[str | None] = mapped_column(String(40))
     replaced_by_serial: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(String(64))
+    #: The bulk import that issued the card (print sheets of a job), None otherwise.
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     person: Mapped[Person] = relationship()
 

@@ -46,6 +46,7 @@ __all__ = [
     "link_pin",
     "person_values",
     "pin_masked",
+    "reconcile",
     "register",
     "resolve_reconciliation",
 ]
@@ -198,6 +199,22 @@ def register(
                 request_id=request_id,
             )
             return RegisterOutcome(person, created=True)
+    return reconcile(session, principal, person, data, request_id=request_id)
+
+
+def reconcile(
+    session: Session,
+    principal: Principal,
+    person: Person,
+    data: PersonData,
+    *,
+    request_id: str | None = None,
+) -> RegisterOutcome:
+    """An existing person registered again: differing data open a reconciliation.
+
+    Stored data are never overwritten; a PIN of a province ``principal`` does not see is a
+    ``conflict``.
+    """
     if not principal.sees(person.province):
         raise ProblemError(
             "conflict",

@@ -22,6 +22,9 @@ def upgrade() -> None:
         batch_op.add_column(
             sa.Column("token_version", sa.Integer(), nullable=False, server_default="0")
         )
+    with op.batch_alter_table("cards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("import_job_id", sa.Integer(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_cards_import_job_id"), ["import_job_id"], unique=False)
     op.create_table(
         "import_jobs",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -70,5 +73,8 @@ def downgrade() -> None:
     with op.batch_alter_table("import_jobs", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_import_jobs_province"))
     op.drop_table("import_jobs")
+    with op.batch_alter_table("cards", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_cards_import_job_id"))
+        batch_op.drop_column("import_job_id")
     with op.batch_alter_table("operators", schema=None) as batch_op:
         batch_op.drop_column("token_version")
