@@ -16,7 +16,7 @@ from asxh_card.errors import VerificationError
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
 from asxh_card.verifier import Verifier
-from asxh_card.verifier.bundle import token_sha256
+from asxh_card.bundle import token_sha256
 
 
 def reason_of(call) -> str:

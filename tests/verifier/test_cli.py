@@ -17,7 +17,7 @@ from vworld import AT, URI_01, URI_79, World
 
 from asxh_card.cli import app
 from asxh_card.trust import sign_bundle_payload
-from asxh_card.verifier.bundle import token_sha256
+from asxh_card.bundle import token_sha256
 
 runner = CliRunner()
 PASSPHRASE = "correct horse battery staple"

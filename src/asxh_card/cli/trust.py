@@ -35,7 +35,7 @@ from asxh_card.keystore import (
     load_public_key,
 )
 from asxh_card.trust import build_bundle, load_issuer_registry
-from asxh_card.verifier.bundle import BUNDLE_LIMITS, parse_bundle
+from asxh_card.bundle import BUNDLE_LIMITS, parse_bundle
 from asxh_card.verifier.store import BundleStore, write_atomic
 
 __all__ = ["ROOT_PASSPHRASE_ENV", "bundle_app", "root_app"]

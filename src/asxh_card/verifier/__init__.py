@@ -17,7 +17,7 @@ extras verifies from text); Pillow and zxing-cpp are imported by :meth:`Verifier
 from __future__ import annotations
 
 from asxh_card.errors import Reason, VerificationError
-from asxh_card.verifier.bundle import (
+from asxh_card.bundle import (
     BUNDLE_TYP,
     IssuerEntry,
     KeyEntry,

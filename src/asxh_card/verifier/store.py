@@ -30,7 +30,7 @@ from asxh_card.errors import (
     BundleStaleError,
     StatusListInvalidError,
 )
-from asxh_card.verifier.bundle import (
+from asxh_card.bundle import (
     TrustBundle,
     load_status_list,
     parse_bundle,

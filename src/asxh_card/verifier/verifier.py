@@ -56,7 +56,7 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.programmes import EntitlementState, ProgrammeRegistry
-from asxh_card.verifier.bundle import (
+from asxh_card.bundle import (
     LoadedStatusList,
     TrustBundle,
     load_status_list,
