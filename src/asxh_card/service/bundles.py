@@ -1,6 +1,6 @@
 """The trust bundle (DESIGN.md §4): issuers, their keys and every current status list.
 
-The payload follows :mod:`asxh_card.verifier.bundle` (``typ: asxh-bundle+jwt``, signed by the
+The payload follows :mod:`asxh_card.bundle` (``typ: asxh-bundle+jwt``, signed by the
 national root key). A bundle names each status list with the SHA-256 of its current token, so a
 status change leads to a new bundle: :func:`latest_bundle` rebuilds it when its content changed
 (or it is older than a day) and stores it with the next version number.

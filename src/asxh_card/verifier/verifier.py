@@ -38,6 +38,13 @@ from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import as_aware, utc_now
+from asxh_card.bundle import (
+    LoadedStatusList,
+    TrustBundle,
+    load_status_list,
+    parse_bundle,
+    pinned_bundle,
+)
 from asxh_card.card import _UncheckedCard
 from asxh_card.errors import (
     AsxhError,
@@ -56,13 +63,6 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.programmes import EntitlementState, ProgrammeRegistry
-from asxh_card.verifier.bundle import (
-    LoadedStatusList,
-    TrustBundle,
-    load_status_list,
-    parse_bundle,
-    pinned_bundle,
-)
 from asxh_card.verifier.result import (
     CardValidity,
     EntitlementResult,
