@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import statuslists
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import Issuer, IssuerKey, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.settings import Settings
 from asxh_card.trust import build_bundle
 
@@ -43,9 +43,9 @@ def bundle_content(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The issuer entries and the current status-list tokens a bundle would carry now."""
     issuers: list[dict[str, Any]] = []
-    active_keys: dict[str, IssuerKey | None] = {}
+    active_keys: dict[str, IssuerKeyRow | None] = {}
     for issuer in session.scalars(
-        select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+        select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
     ):
         keys = [
             {
