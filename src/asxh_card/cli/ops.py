@@ -18,6 +18,7 @@ from rich.markup import escape
 from asxh_card.cli._app import app, console, err_console
 
 if TYPE_CHECKING:
+    from asxh_card.service.audit import Actor
     from asxh_card.service.context import ServiceContext
 
 __all__ = ["admin_app", "create_operator", "import_people", "show_stats"]
@@ -113,7 +114,7 @@ def create_operator(
                 session,
                 ctx.passwords,
                 ctx.programmes,
-                CLI_ACTOR,
+                cli_actor(),
                 username=username,
                 password=password,
                 role=role,
@@ -131,11 +132,13 @@ def create_operator(
     console.print(f"Đã tạo tài khoản / Created account [bold]{escape(name)}[/] ({row_role}).")
 
 
-def _cli_principal() -> object:
-    """The principal of command-line work: whoever runs it at the server has full authority."""
+def cli_actor() -> Actor:
+    """The actor of command-line work: whoever runs it at the server has full authority."""
+    from asxh_card.service.audit import Actor  # noqa: PLC0415
     from asxh_card.service.security import Principal  # noqa: PLC0415
 
-    return Principal(username=CLI_ACTOR, role="national_admin", province=None, programmes=())
+    principal = Principal(username=CLI_ACTOR, role="national_admin", province=None, programmes=())
+    return Actor(principal)
 
 
 @app.command("import")
@@ -171,7 +174,6 @@ def import_people(
     from asxh_card.service import importing  # noqa: PLC0415
     from asxh_card.service.db import session_scope  # noqa: PLC0415
     from asxh_card.service.problems import ProblemError  # noqa: PLC0415
-    from asxh_card.service.security import Principal  # noqa: PLC0415
 
     try:
         current_province(province)
@@ -182,8 +184,7 @@ def import_people(
         err_console.print(f"[red]{escape(str(path))}: không có tệp / no such file[/]")
         raise typer.Exit(code=2)
     ctx = service_context()
-    actor = _cli_principal()
-    assert isinstance(actor, Principal)  # noqa: S101 - narrowing
+    actor = cli_actor()
     report = errors or path.with_name(path.stem + ".errors.csv")
     try:
         with session_scope(ctx.sessions) as session:

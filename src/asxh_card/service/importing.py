@@ -51,19 +51,20 @@ from asxh_card.keystore import load_private_key
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service import audit, registry, statuslists
+from asxh_card.service.audit import Actor
 from asxh_card.service.cards import issuer_for
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
+from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import (
-    Card,
-    CardEntitlement,
-    Entitlement,
-    ImportJob,
-    ImportRejection,
-    Person,
+    CardEntitlementRow,
+    CardRow,
+    EntitlementRow,
+    ImportJobRow,
+    ImportRejectionRow,
+    PersonRow,
 )
-from asxh_card.service.problems import ProblemError
-from asxh_card.service.security import DataProtector, Principal
+from asxh_card.service.security import DataProtector
 
 __all__ = [
     "COLUMNS",
@@ -78,7 +79,7 @@ __all__ = [
     "run_job",
 ]
 
-#: Entitlement column groups per row: ``programme_1`` .. ``programme_5`` and their fields.
+#: EntitlementRow column groups per row: ``programme_1`` .. ``programme_5`` and their fields.
 MAX_ENTITLEMENT_COLUMNS: Final = 5
 PERSON_COLUMNS: Final = (
     "pin",
@@ -507,23 +508,23 @@ _COUNT_NAMES: Final = (
 
 def open_job(
     session: Session,
-    actor: Principal,
+    actor: Actor,
     *,
     path: Path,
     filename: str,
     province: str,
     options: Mapping[str, Any],
-) -> tuple[ImportJob, bool]:
+) -> tuple[ImportJobRow, bool]:
     """The job for this file and options: the existing one (resume) or a new one.
 
     Counts the rows and checks the header first (:class:`ImportSourceError`, nothing written).
     Returns the job and whether it was created now.
     """
     key = resume_key(path, province, options)
-    job = session.scalars(select(ImportJob).where(ImportJob.resume_key == key)).first()
+    job = session.scalars(select(ImportJobRow).where(ImportJobRow.resume_key == key)).first()
     if job is not None:
-        if not actor.sees(job.province):
-            raise ProblemError("conflict", detail="this file was imported by another province")
+        if not actor.principal.sees(job.province):
+            raise ConflictError("this file was imported by another province")
         return job, False
     total = 0
     for total, _ in enumerate(read_rows(path), start=1):
@@ -532,7 +533,7 @@ def open_job(
                 f"more than {MAX_ROWS} rows: split the file", f"quá {MAX_ROWS} dòng: hãy chia tệp"
             )
     now = utc_now()
-    job = ImportJob(
+    job = ImportJobRow(
         resume_key=key,
         filename=filename[:200],
         province=province,
@@ -579,7 +580,7 @@ def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[int, _Rows]]:
 
 def run_job(
     ctx: ServiceContext,
-    actor: Principal,
+    actor: Actor,
     job_id: int,
     path: Path,
     *,
@@ -594,9 +595,9 @@ def run_job(
     the job is then marked ``failed`` and a later run resumes after the last committed chunk.
     """
     with session_scope(ctx.sessions) as session:
-        job = session.get(ImportJob, job_id)
+        job = session.get(ImportJobRow, job_id)
         if job is None:
-            raise ProblemError("not-found", detail="no such import job")
+            raise NotFoundError("import job")
         if job.state == "done":
             return Progress(job.total_rows, job.next_row, dict(job.counts))
         job.state, job.error, job.updated_at = "running", None, utc_now()
@@ -621,7 +622,7 @@ def run_job(
             importer.run(path, progress, chunk_size, on_progress)
     except BaseException as exc:
         with session_scope(ctx.sessions) as session:
-            failed = session.get(ImportJob, job_id)
+            failed = session.get(ImportJobRow, job_id)
             if failed is not None:
                 failed.state = "failed"
                 failed.error = (str(exc) or type(exc).__name__)[:500]
@@ -673,7 +674,7 @@ class _Importer:
     def __init__(
         self,
         ctx: ServiceContext,
-        actor: Principal,
+        actor: Actor,
         job_id: int,
         province: str,
         *,
@@ -720,7 +721,7 @@ class _Importer:
             if on_progress is not None:
                 on_progress(progress)
         with session_scope(self.ctx.sessions) as session:
-            job = session.get(ImportJob, self.job_id)
+            job = session.get(ImportJobRow, self.job_id)
             assert job is not None  # noqa: S101 - it was read before
             job.state, job.finished_at, job.updated_at = "done", utc_now(), utc_now()
             audit.record(
@@ -743,21 +744,19 @@ class _Importer:
             counts=dict.fromkeys(_COUNT_NAMES, 0),
         )
         valid = [item for item in results if isinstance(item, _Valid)]
-        if self.actor.role == "issuer_officer":
+        if self.actor.principal.role == "issuer_officer":
             valid = [v for v in valid if self._may_grant(v, chunk)]
         with session_scope(self.ctx.sessions) as session:
             job = session.scalars(
-                select(ImportJob).where(ImportJob.id == self.job_id).with_for_update()
+                select(ImportJobRow).where(ImportJobRow.id == self.job_id).with_for_update()
             ).one()
             if job.next_row != progress.done:
-                raise ProblemError(
-                    "conflict", detail="another run of this import is in progress; wait for it"
-                )
+                raise ConflictError("another run of this import is in progress; wait for it")
             if valid:
                 self._people(session, valid, chunk)
             if chunk.rejections:
                 session.execute(
-                    insert(ImportRejection),
+                    insert(ImportRejectionRow),
                     [
                         {
                             "job_id": self.job_id,
@@ -789,7 +788,7 @@ class _Importer:
     def _may_grant(self, item: _Valid, chunk: _Chunk) -> bool:
         """An issuer officer imports only the programmes the account manages."""
         for n, ent in enumerate(item.entitlements, start=1):
-            if ent.programme not in self.actor.programmes:
+            if ent.programme not in self.actor.principal.programmes:
                 chunk.rejections.append(
                     _reject(
                         item.row,
@@ -819,7 +818,7 @@ class _Importer:
                 first[item.pin_hash] = item
         existing = {
             p.pin_hash: p
-            for p in session.scalars(select(Person).where(Person.pin_hash.in_(list(first))))
+            for p in session.scalars(select(PersonRow).where(PersonRow.pin_hash.in_(list(first))))
         }
         for item in first.values():
             person = existing.get(item.pin_hash)
@@ -831,7 +830,7 @@ class _Importer:
         by_row = {v.row: v for v in first.values() if v.row in chunk.person_ids}
         self._grant_and_issue(session, by_row, chunk)
 
-    def _existing(self, session: Session, item: _Valid, person: Person, chunk: _Chunk) -> None:
+    def _existing(self, session: Session, item: _Valid, person: PersonRow, chunk: _Chunk) -> None:
         if person.province != self.province:
             chunk.rejections.append(
                 _reject(
@@ -875,7 +874,7 @@ class _Importer:
             for item, number in zip(fresh, numbers, strict=True)
         ]
         ids = session.scalars(
-            insert(Person).returning(Person.id, sort_by_parameter_order=True), rows
+            insert(PersonRow).returning(PersonRow.id, sort_by_parameter_order=True), rows
         ).all()
         for item, pid, number in zip(fresh, ids, numbers, strict=True):
             chunk.person_ids[item.row] = pid
@@ -885,11 +884,11 @@ class _Importer:
 
     def _grant_and_issue(self, session: Session, by_row: dict[int, _Valid], chunk: _Chunk) -> None:
         """Grant the entitlements people do not have yet; issue the cards they lack."""
-        current: dict[int, dict[str, Entitlement]] = {}
+        current: dict[int, dict[str, EntitlementRow]] = {}
         for ent in session.scalars(
-            select(Entitlement).where(
-                Entitlement.person_id.in_(list(chunk.persons)),
-                Entitlement.state.in_(("active", "suspended")),
+            select(EntitlementRow).where(
+                EntitlementRow.person_id.in_(list(chunk.persons)),
+                EntitlementRow.state.in_(("active", "suspended")),
             )
         ):
             current.setdefault(ent.person_id, {})[ent.programme] = ent
@@ -942,7 +941,7 @@ class _Importer:
         made: dict[tuple[int, str], int] = {}
         if new_rows:
             new_ids = session.scalars(
-                insert(Entitlement).returning(Entitlement.id, sort_by_parameter_order=True),
+                insert(EntitlementRow).returning(EntitlementRow.id, sort_by_parameter_order=True),
                 new_rows,
             ).all()
             made = dict(zip(new_keys, new_ids, strict=True))
@@ -957,7 +956,7 @@ class _Importer:
         session: Session,
         card_sets: dict[int, list[tuple[str, int | None]]],
         made: dict[tuple[int, str], int],
-        current: dict[int, dict[str, Entitlement]],
+        current: dict[int, dict[str, EntitlementRow]],
         chunk: _Chunk,
     ) -> dict[int, list[_EntRow]]:
         """Each row's card: its entitlements that are active and current today."""
@@ -989,9 +988,9 @@ class _Importer:
         card_ents: dict[int, set[int]] = {}
         if holders:
             for card_id, person_id, ent_id in session.execute(
-                select(Card.id, Card.person_id, CardEntitlement.entitlement_id)
-                .join(CardEntitlement, CardEntitlement.card_id == Card.id)
-                .where(Card.person_id.in_(holders), Card.state == "active")
+                select(CardRow.id, CardRow.person_id, CardEntitlementRow.entitlement_id)
+                .join(CardEntitlementRow, CardEntitlementRow.card_id == CardRow.id)
+                .where(CardRow.person_id.in_(holders), CardRow.state == "active")
             ):
                 person_cards.setdefault(person_id, set()).add(card_id)
                 card_ents.setdefault(card_id, set()).add(ent_id)
@@ -1061,10 +1060,10 @@ class _Importer:
             )
         ]
         card_ids = session.scalars(
-            insert(Card).returning(Card.id, sort_by_parameter_order=True), card_rows
+            insert(CardRow).returning(CardRow.id, sort_by_parameter_order=True), card_rows
         ).all()
         session.execute(
-            insert(CardEntitlement),
+            insert(CardEntitlementRow),
             [
                 {
                     "card_id": cid,
@@ -1086,12 +1085,12 @@ class _Importer:
         ids = [e.id for _, ents in to_issue for e in ents]
         rows = session.execute(
             select(
-                Entitlement.id,
-                Entitlement.programme,
-                Entitlement.valid_from,
-                Entitlement.valid_to,
-                Entitlement.attributes,
-            ).where(Entitlement.id.in_(ids))
+                EntitlementRow.id,
+                EntitlementRow.programme,
+                EntitlementRow.valid_from,
+                EntitlementRow.valid_to,
+                EntitlementRow.attributes,
+            ).where(EntitlementRow.id.in_(ids))
         )
         return {i: (p, f, t, dict(a)) for i, p, f, t, a in rows}
 
@@ -1101,7 +1100,7 @@ class _Importer:
         if key not in self.issuers:
             issuer, signing = issuer_for(session, self.province, sorted(key))
             if signing.key_file is None:
-                raise ProblemError("conflict", detail=f"key {signing.kid} has no private key here")
+                raise ConflictError(f"key {signing.kid} has no private key here")
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
             self.issuers[key] = (issuer.id, signing.kid, key_file)
         return self.issuers[key]
@@ -1113,7 +1112,7 @@ class _EntRow:
 
     id: int
     programme: str
-    row: Entitlement | None
+    row: EntitlementRow | None
 
 
 def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
@@ -1124,7 +1123,9 @@ def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
         if wanted == 0:
             break
         draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen
-        taken = set(session.scalars(select(Person.asxh_number).where(Person.asxh_number.in_(draw))))
+        taken = set(
+            session.scalars(select(PersonRow.asxh_number).where(PersonRow.asxh_number.in_(draw)))
+        )
         chosen |= draw - taken
     if len(chosen) != count:  # pragma: no cover - 10^8 numbers per province
         raise RuntimeError("could not draw unused mã số ASXH")
@@ -1145,9 +1146,9 @@ def rejections_csv(session: Session, job_id: int) -> str:
     writer = csv.writer(out)
     writer.writerow(["row", "field", "reason_vi", "reason_en"])
     for r in session.scalars(
-        select(ImportRejection)
-        .where(ImportRejection.job_id == job_id)
-        .order_by(ImportRejection.row, ImportRejection.id)
+        select(ImportRejectionRow)
+        .where(ImportRejectionRow.job_id == job_id)
+        .order_by(ImportRejectionRow.row, ImportRejectionRow.id)
     ):
         writer.writerow([r.row, r.field, r.reason_vi, r.reason_en])
     return out.getvalue()

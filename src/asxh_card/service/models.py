@@ -2,7 +2,7 @@
 
 Personal data minimisation: a PIN is stored only as a keyed look-up hash (HMAC-SHA256) and an
 AES-GCM ciphertext, never in clear (:mod:`asxh_card.service.security`); legacy aliases only as
-keyed hashes. Sensitive reasons (``Entitlement.category``) stay here and never go on a card.
+keyed hashes. Sensitive reasons (``EntitlementRow.category``) stay here and never go on a card.
 """
 
 from __future__ import annotations
@@ -26,23 +26,24 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from asxh_card.service.db import UTCDateTime
+from asxh_card.service.states import State
 
 __all__ = [
-    "AuditEvent",
+    "AuditEventRow",
     "Base",
-    "Card",
-    "CardEntitlement",
-    "Entitlement",
-    "IdempotencyKey",
-    "ImportJob",
-    "ImportRejection",
-    "Issuer",
-    "IssuerKey",
-    "Operator",
-    "Person",
-    "PersonAlias",
-    "Reconciliation",
-    "StatusAllocation",
+    "CardEntitlementRow",
+    "CardRow",
+    "EntitlementRow",
+    "IdempotencyKeyRow",
+    "ImportJobRow",
+    "ImportRejectionRow",
+    "IssuerKeyRow",
+    "IssuerRow",
+    "OperatorRow",
+    "PersonAliasRow",
+    "PersonRow",
+    "ReconciliationRow",
+    "StatusAllocationRow",
     "StatusListRow",
     "TrustBundleRow",
 ]
@@ -62,7 +63,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Issuer(Base):
+class IssuerRow(Base):
     """A provincial (or national) issuing authority."""
 
     __tablename__ = "issuers"
@@ -73,10 +74,12 @@ class Issuer(Base):
     programmes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    keys: Mapped[list[IssuerKey]] = relationship(back_populates="issuer", order_by="IssuerKey.id")
+    keys: Mapped[list[IssuerKeyRow]] = relationship(
+        back_populates="issuer", order_by="IssuerKeyRow.id"
+    )
 
 
-class IssuerKey(Base):
+class IssuerKeyRow(Base):
     """An issuer signing key: public JWK here, private key in an encrypted file under var."""
 
     __tablename__ = "issuer_keys"
@@ -94,10 +97,10 @@ class IssuerKey(Base):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    issuer: Mapped[Issuer] = relationship(back_populates="keys")
+    issuer: Mapped[IssuerRow] = relationship(back_populates="keys")
 
 
-class Operator(Base):
+class OperatorRow(Base):
     """A person who uses the service, with one role."""
 
     __tablename__ = "operators"
@@ -116,7 +119,7 @@ class Operator(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Person(Base):
+class PersonRow(Base):
     """A registered person: one mã số ASXH, at most one PIN."""
 
     __tablename__ = "persons"
@@ -137,7 +140,7 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PersonAlias(Base):
+class PersonAliasRow(Base):
     """A legacy identifier (CMND, BHXH number, BHYT card code) as a keyed hash."""
 
     __tablename__ = "person_aliases"
@@ -151,7 +154,7 @@ class PersonAlias(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Reconciliation(Base):
+class ReconciliationRow(Base):
     """A registration whose data differ from the registry's: an officer resolves it."""
 
     __tablename__ = "reconciliations"
@@ -191,7 +194,7 @@ class StatusListRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class StatusAllocation(Base):
+class StatusAllocationRow(Base):
     """An allocated index: random within its list, never reused."""
 
     __tablename__ = "status_allocations"
@@ -204,7 +207,7 @@ class StatusAllocation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Entitlement(Base):
+class EntitlementRow(Base):
     """A person's entitlement to one programme, with its own status-list entry."""
 
     __tablename__ = "entitlements"
@@ -217,17 +220,17 @@ class Entitlement(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
     category: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(10), default="active")
+    state: Mapped[str] = mapped_column(String(10), default=State.ACTIVE)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    person: Mapped[Person] = relationship()
+    person: Mapped[PersonRow] = relationship()
 
 
-class Card(Base):
+class CardRow(Base):
     """An issued card: the signed token, its QR text and its card-level status entry."""
 
     __tablename__ = "cards"
@@ -240,7 +243,7 @@ class Card(Base):
     kid: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
     qr_text: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(10), default="active")
+    state: Mapped[str] = mapped_column(String(10), default=State.ACTIVE)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
@@ -253,10 +256,10 @@ class Card(Base):
     #: The bulk import that issued the card (print sheets of a job), None otherwise.
     import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
-    person: Mapped[Person] = relationship()
+    person: Mapped[PersonRow] = relationship()
 
 
-class CardEntitlement(Base):
+class CardEntitlementRow(Base):
     """Which entitlements a card carries, and each one's entry in the card's status block.
 
     A card's entitlement ``position`` (0-based, in the card's ``ent`` order) has the status
@@ -273,7 +276,7 @@ class CardEntitlement(Base):
     status_idx: Mapped[int] = mapped_column(Integer)
 
 
-class IdempotencyKey(Base):
+class IdempotencyKeyRow(Base):
     """``Idempotency-Key`` of a card issuance, per operator: a retry returns the same card."""
 
     __tablename__ = "idempotency_keys"
@@ -299,7 +302,7 @@ class TrustBundleRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class AuditEvent(Base):
+class AuditEventRow(Base):
     """Who did what to which object, and when. Never a PIN, never a name."""
 
     __tablename__ = "audit_events"
@@ -317,7 +320,7 @@ class AuditEvent(Base):
     request_id: Mapped[str | None] = mapped_column(String(40))
 
 
-class ImportJob(Base):
+class ImportJobRow(Base):
     """A bulk import of a beneficiary list: progress, counters and its resume key.
 
     ``resume_key`` is the SHA-256 of the file's bytes and the import options: running the same
@@ -343,7 +346,7 @@ class ImportJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
-class ImportRejection(Base):
+class ImportRejectionRow(Base):
     """A rejected row of an import: row number, field and reason (never the row's data)."""
 
     __tablename__ = "import_rejections"

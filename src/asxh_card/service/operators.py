@@ -1,4 +1,4 @@
-"""Operator accounts: create (also the first national administrator), disable, reset, re-role.
+"""OperatorRow accounts: create (also the first national administrator), disable, reset, re-role.
 
 Access tokens are stateless signatures, so every request also checks the account itself
 (:func:`check_current`): it must exist, be active and still be at the ``token_version`` the
@@ -22,8 +22,9 @@ from asxh_card.errors import InvalidInputError
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.provinces import current_province
 from asxh_card.service import audit
-from asxh_card.service.models import Operator
-from asxh_card.service.problems import ProblemError
+from asxh_card.service.audit import Actor
+from asxh_card.service.errors import ConflictError, NotFoundError
+from asxh_card.service.models import OperatorRow
 from asxh_card.service.security import ROLES, PasswordHasher, Principal
 
 __all__ = [
@@ -40,7 +41,7 @@ MIN_PASSWORD_LENGTH: Final = 12
 _USERNAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-")
 
 
-def principal_of(row: Operator) -> Principal:
+def principal_of(row: OperatorRow) -> Principal:
     """The principal an access token for ``row`` states."""
     return Principal(
         username=row.username,
@@ -54,8 +55,8 @@ def principal_of(row: Operator) -> Principal:
 def check_current(connection: Connection | Session, principal: Principal) -> bool:
     """Whether the token's account exists, is active and has not changed since the token."""
     row = connection.execute(
-        select(Operator.active, Operator.token_version).where(
-            Operator.username == principal.username
+        select(OperatorRow.active, OperatorRow.token_version).where(
+            OperatorRow.username == principal.username
         )
     ).first()
     return row is not None and bool(row.active) and row.token_version == principal.version
@@ -68,11 +69,9 @@ def _check_shape(
     if role not in ROLES:
         raise InvalidInputError(f"role must be one of {', '.join(ROLES)}")
     if role == "issuer_officer" and (province is None or not programmes):
-        raise ProblemError(
-            "validation-error", detail="an issuer officer needs a province and programmes"
-        )
+        raise InvalidInputError("an issuer officer needs a province and programmes")
     if role in ("national_admin", "service_point") and province is not None:
-        raise ProblemError("validation-error", detail=f"a {role} has no province")
+        raise InvalidInputError(f"a {role} has no province")
     if province is not None:
         current_province(province)
     for code in programmes:
@@ -101,20 +100,19 @@ def create_operator(
     session: Session,
     passwords: PasswordHasher,
     registry: ProgrammeRegistry,
-    actor: Principal | str,
+    actor: Actor,
     *,
     username: str,
     password: str,
     role: str,
     province: str | None = None,
     programmes: Sequence[str] = (),
-    request_id: str | None = None,
-) -> Operator:
+) -> OperatorRow:
     """Create an account; 409 ``conflict`` when the user name is taken (the unique key decides)."""
     username = check_username(username)
     _check_shape(registry, role, province, programmes)
     _check_password(password)
-    row = Operator(
+    row = OperatorRow(
         username=username,
         password_hash=passwords.hash(password),
         role=role,
@@ -128,7 +126,7 @@ def create_operator(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise ProblemError("conflict", detail="this user name is taken") from None
+        raise ConflictError("this user name is taken") from None
     audit.record(
         session,
         actor,
@@ -137,7 +135,6 @@ def create_operator(
         row.username,
         province=row.province,
         detail={"role": row.role},
-        request_id=request_id,
     )
     return row
 
@@ -157,31 +154,29 @@ def _active_admins(session: Session) -> int:
     return int(
         session.scalar(
             select(func.count())
-            .select_from(Operator)
-            .where(Operator.role == "national_admin", Operator.active.is_(True))
+            .select_from(OperatorRow)
+            .where(OperatorRow.role == "national_admin", OperatorRow.active.is_(True))
         )
         or 0
     )
 
 
-def _find(session: Session, username: str) -> Operator:
+def _find(session: Session, username: str) -> OperatorRow:
     row = session.scalars(
-        select(Operator).where(Operator.username == username).with_for_update()
+        select(OperatorRow).where(OperatorRow.username == username).with_for_update()
     ).first()
     if row is None:
-        raise ProblemError("not-found", detail="no such operator")
+        raise NotFoundError("operator")
     return row
 
 
 def change_operator(
     session: Session,
     registry: ProgrammeRegistry,
-    actor: Principal,
+    actor: Actor,
     username: str,
     change: OperatorChange,
-    *,
-    request_id: str | None = None,
-) -> Operator:
+) -> OperatorRow:
     """Disable/enable an account or change its role, province or programmes.
 
     Any change bumps the account's token version (its tokens stop working). The last active
@@ -200,14 +195,12 @@ def change_operator(
     active = change.active if change.active is not None else row.active
     _check_shape(registry, role, province, programmes)
     if row.username == actor.username and (not active or role != row.role):
-        raise ProblemError(
-            "conflict", detail="you cannot disable your own account or change your own role"
-        )
+        raise ConflictError("you cannot disable your own account or change your own role")
     losing_admin = (
         row.role == "national_admin" and row.active and (not active or role != "national_admin")
     )
     if losing_admin and _active_admins(session) <= 1:
-        raise ProblemError("conflict", detail="this is the last active national administrator")
+        raise ConflictError("this is the last active national administrator")
     before = {
         "active": row.active,
         "role": row.role,
@@ -236,7 +229,6 @@ def change_operator(
             row.username,
             province=row.province or before["province"],  # type: ignore[arg-type]
             detail={"fields": changed, "active": row.active, "role": row.role},
-            request_id=request_id,
         )
     return row
 
@@ -244,12 +236,10 @@ def change_operator(
 def reset_password(
     session: Session,
     passwords: PasswordHasher,
-    actor: Principal | str,
+    actor: Actor,
     username: str,
     password: str,
-    *,
-    request_id: str | None = None,
-) -> Operator:
+) -> OperatorRow:
     """Set a new password; the account's existing tokens stop working."""
     _check_password(password)
     row = _find(session, username)
@@ -263,6 +253,5 @@ def reset_password(
         "operator",
         row.username,
         province=row.province,
-        request_id=request_id,
     )
     return row

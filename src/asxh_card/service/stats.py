@@ -20,7 +20,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, String, cast, func, select
 from sqlalchemy.orm import Session
 
-from asxh_card.service.models import AuditEvent, Card, Entitlement, Person
+from asxh_card.service.models import AuditEventRow, CardRow, EntitlementRow, PersonRow
 
 __all__ = ["METRICS", "Stats", "compute", "to_csv"]
 
@@ -103,22 +103,22 @@ def compute(
             cell = stats.by_province_month.setdefault((province, month), dict.fromkeys(METRICS, 0))
             cell[metric] += int(count)
 
-    month = _month(session, Person.created_at)
-    query = scoped(select(Person.province, month, func.count()), Person.province)
-    query = _window(session, query, Person.created_at, since, until)
-    add("people_registered", session.execute(query.group_by(Person.province, month)))
-    month = _month(session, Card.issued_at)
-    query = scoped(select(Card.province, month, func.count()), Card.province)
-    query = _window(session, query, Card.issued_at, since, until)
-    add("cards_issued", session.execute(query.group_by(Card.province, month)))
-    replaced = query.where(Card.replaces_serial.is_not(None))
-    add("cards_replaced", session.execute(replaced.group_by(Card.province, month)))
-    month = _month(session, AuditEvent.at)
+    month = _month(session, PersonRow.created_at)
+    query = scoped(select(PersonRow.province, month, func.count()), PersonRow.province)
+    query = _window(session, query, PersonRow.created_at, since, until)
+    add("people_registered", session.execute(query.group_by(PersonRow.province, month)))
+    month = _month(session, CardRow.issued_at)
+    query = scoped(select(CardRow.province, month, func.count()), CardRow.province)
+    query = _window(session, query, CardRow.issued_at, since, until)
+    add("cards_issued", session.execute(query.group_by(CardRow.province, month)))
+    replaced = query.where(CardRow.replaces_serial.is_not(None))
+    add("cards_replaced", session.execute(replaced.group_by(CardRow.province, month)))
+    month = _month(session, AuditEventRow.at)
     for action, metric in (("card.revoke", "cards_revoked"), ("card.suspend", "cards_suspended")):
-        query = scoped(select(AuditEvent.province, month, func.count()), AuditEvent.province)
-        query = query.where(AuditEvent.action == action)
-        query = _window(session, query, AuditEvent.at, since, until)
-        add(metric, session.execute(query.group_by(AuditEvent.province, month)))
+        query = scoped(select(AuditEventRow.province, month, func.count()), AuditEventRow.province)
+        query = query.where(AuditEventRow.action == action)
+        query = _window(session, query, AuditEventRow.at, since, until)
+        add(metric, session.execute(query.group_by(AuditEventRow.province, month)))
     for (province, month_key), cell in stats.by_province_month.items():
         for target in (
             stats.by_month.setdefault(month_key, dict.fromkeys(METRICS, 0)),
@@ -127,15 +127,15 @@ def compute(
         ):
             for metric, value in cell.items():
                 target[metric] += value
-    query = scoped(select(Card.state, func.count()), Card.province).group_by(Card.state)
+    query = scoped(select(CardRow.state, func.count()), CardRow.province).group_by(CardRow.state)
     stats.cards_by_state = {state: int(n) for state, n in session.execute(query)}
     query = scoped(
-        select(Entitlement.province, Entitlement.programme, func.count()),
-        Entitlement.province,
-    ).where(Entitlement.state == "active")
+        select(EntitlementRow.province, EntitlementRow.programme, func.count()),
+        EntitlementRow.province,
+    ).where(EntitlementRow.state == "active")
     by_programme: dict[str, int] = defaultdict(int)
     for province, programme, count in session.execute(
-        query.group_by(Entitlement.province, Entitlement.programme)
+        query.group_by(EntitlementRow.province, EntitlementRow.programme)
     ):
         by_programme[programme] += int(count)
         entry = stats.by_province.setdefault(province, dict.fromkeys(METRICS, 0))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
@@ -13,9 +13,9 @@ from sqlalchemy.orm import Session, selectinload
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
 from asxh_card.service import audit, operators
-from asxh_card.service.deps import Admin, Ctx, Reader, request_id, scoped, transaction
-from asxh_card.service.models import AuditEvent, Issuer, IssuerKey, Operator
-from asxh_card.service.problems import ProblemError
+from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, scoped, transaction
+from asxh_card.service.errors import ConflictError, NotFoundError
+from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
 from asxh_card.service.routes._common import IssuerIdPath, problems
 from asxh_card.service.schemas import (
     IssuerIn,
@@ -33,16 +33,16 @@ router = APIRouter(tags=["admin"])
 KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-def _insert_or_conflict(session: Session, row: Issuer, detail: str) -> None:
+def _insert_or_conflict(session: Session, row: IssuerRow, detail: str) -> None:
     """Insert ``row`` or answer 409: the unique key decides, so concurrent requests do too."""
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise ProblemError("conflict", detail=detail) from None
+        raise ConflictError(detail) from None
 
 
-def issuer_out(issuer: Issuer) -> IssuerOut:
+def issuer_out(issuer: IssuerRow) -> IssuerOut:
     """Response body of an issuer."""
     return IssuerOut(
         id=issuer.id,
@@ -73,7 +73,7 @@ def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     """Every issuer with its keys."""
     with transaction(ctx) as session:
         rows = session.scalars(
-            select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+            select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
         )
         return [issuer_out(r) for r in rows]
 
@@ -85,13 +85,13 @@ def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     summary="Register an issuer",
     responses=problems("forbidden", "conflict"),
 )
-def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) -> IssuerOut:
+def create_issuer(body: IssuerIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Register an issuing authority; then generate its first key."""
     current_province(body.province)
     for code in body.programmes:
         ctx.programmes.get(code)
     with transaction(ctx) as session:
-        issuer = Issuer(
+        issuer = IssuerRow(
             id=body.id,
             name=body.name,
             province=body.province,
@@ -101,12 +101,11 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
         _insert_or_conflict(session, issuer, "an issuer with this id exists")
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.create",
             "issuer",
             issuer.id,
             province=issuer.province,
-            request_id=request_id(request),
         )
         return issuer_out(issuer)
 
@@ -118,28 +117,25 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
     summary="Generate a new signing key (older keys start retiring)",
     responses=problems("forbidden", "not-found"),
 )
-def create_key(
-    issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, principal: Admin, request: Request
-) -> IssuerOut:
+def create_key(issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Generate a key; older active keys start retiring.
 
     The private key is written encrypted under the var directory; the JWKS and the next trust
     bundle list the new key and keep the retiring ones.
     """
     with transaction(ctx) as session:
-        issuer = session.get(Issuer, issuer_id)
+        issuer = session.get(IssuerRow, issuer_id)
         if issuer is None:
-            raise ProblemError("not-found", detail="no such issuer")
+            raise NotFoundError("issuer")
         key = ctx.keyring.create_issuer_key(session, issuer, alg=body.alg)
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.key",
             "issuer",
             issuer.id,
             province=issuer.province,
             detail={"kid": key.kid},
-            request_id=request_id(request),
         )
         session.refresh(issuer)
         return issuer_out(issuer)
@@ -151,34 +147,31 @@ def create_key(
     summary="Retire a key (it leaves the JWKS and the next bundle)",
     responses=problems("forbidden", "not-found"),
 )
-def retire_key(
-    issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, principal: Admin, request: Request
-) -> IssuerOut:
+def retire_key(issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Cards it signed stop verifying once verifiers load the next bundle."""
     with transaction(ctx) as session:
         key = session.scalars(
-            select(IssuerKey).where(IssuerKey.issuer_id == issuer_id, IssuerKey.kid == kid)
+            select(IssuerKeyRow).where(IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.kid == kid)
         ).first()
         if key is None:
-            raise ProblemError("not-found", detail="no such key")
+            raise NotFoundError("key")
         key.state = "retired"
         key.not_after = key.not_after or utc_now()
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.key_retire",
             "issuer",
             issuer_id,
             detail={"kid": kid},
-            request_id=request_id(request),
         )
-        issuer = session.get(Issuer, issuer_id)
+        issuer = session.get(IssuerRow, issuer_id)
         assert issuer is not None  # noqa: S101 - foreign key
         session.refresh(issuer)
         return issuer_out(issuer)
 
 
-def operator_out(row: Operator) -> OperatorOut:
+def operator_out(row: OperatorRow) -> OperatorOut:
     """Response body of an operator."""
     return OperatorOut(
         username=row.username,
@@ -199,7 +192,9 @@ def operator_out(row: Operator) -> OperatorOut:
 def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     """Every account (never the password hashes)."""
     with transaction(ctx) as session:
-        return [operator_out(r) for r in session.scalars(select(Operator).order_by(Operator.id))]
+        return [
+            operator_out(r) for r in session.scalars(select(OperatorRow).order_by(OperatorRow.id))
+        ]
 
 
 @router.post(
@@ -209,20 +204,19 @@ def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     summary="Create an operator account",
     responses=problems("forbidden", "conflict"),
 )
-def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin, request: Request) -> OperatorOut:
+def create_operator(body: OperatorIn, ctx: Ctx, actor: AdminActor) -> OperatorOut:
     """Officers need a province and programmes; auditors may have a province."""
     with transaction(ctx) as session:
         row = operators.create_operator(
             session,
             ctx.passwords,
             ctx.programmes,
-            principal,
+            actor,
             username=body.username,
             password=body.password,
             role=body.role,
             province=body.province,
             programmes=body.programmes,
-            request_id=request_id(request),
         )
         return operator_out(row)
 
@@ -237,29 +231,22 @@ UsernamePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
     responses=problems("forbidden", "not-found", "conflict"),
 )
 def change_operator(
-    username: UsernamePath,
-    body: OperatorChangeIn,
-    ctx: Ctx,
-    principal: Admin,
-    request: Request,
+    username: UsernamePath, body: OperatorChangeIn, ctx: Ctx, actor: AdminActor
 ) -> OperatorOut:
     """Any change ends the account's current access tokens at once (they must log in again).
 
     ``province: null`` removes the province; a field left out stays as it is. Nobody disables
     or re-roles their own account, and the last active national administrator stays one.
     """
-    fields = body.model_fields_set
     change = operators.OperatorChange(
         active=body.active,
         role=body.role,
         province=body.province,
-        set_province="province" in fields,
+        set_province="province" in body.model_fields_set,
         programmes=body.programmes,
     )
     with transaction(ctx) as session:
-        row = operators.change_operator(
-            session, ctx.programmes, principal, username, change, request_id=request_id(request)
-        )
+        row = operators.change_operator(session, ctx.programmes, actor, username, change)
         return operator_out(row)
 
 
@@ -270,22 +257,11 @@ def change_operator(
     responses=problems("forbidden", "not-found"),
 )
 def reset_password(
-    username: UsernamePath,
-    body: PasswordResetIn,
-    ctx: Ctx,
-    principal: Admin,
-    request: Request,
+    username: UsernamePath, body: PasswordResetIn, ctx: Ctx, actor: AdminActor
 ) -> OperatorOut:
     """Set a new password chosen by the administrator; tell it to the person out of band."""
     with transaction(ctx) as session:
-        row = operators.reset_password(
-            session,
-            ctx.passwords,
-            principal,
-            username,
-            body.password,
-            request_id=request_id(request),
-        )
+        row = operators.reset_password(session, ctx.passwords, actor, username, body.password)
         return operator_out(row)
 
 
@@ -298,10 +274,10 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
     with transaction(ctx) as session:
-        query = scoped(select(AuditEvent), principal, AuditEvent.province)
+        query = scoped(select(AuditEventRow), principal, AuditEventRow.province)
         if before_id is not None:
-            query = query.where(AuditEvent.id < before_id)
-        rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
+            query = query.where(AuditEventRow.id < before_id)
+        rows = session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit)).all()
         return [
             {
                 "id": r.id,

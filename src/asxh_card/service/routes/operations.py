@@ -18,9 +18,10 @@ from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import AsxhError
 from asxh_card.provinces import current_province
 from asxh_card.service import importing, stats
+from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.deps import Ctx, Reader, Writer, scoped, transaction
-from asxh_card.service.models import ImportJob
+from asxh_card.service.deps import Ctx, Reader, WriterActor, scoped, transaction
+from asxh_card.service.models import ImportJobRow
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.security import Principal
@@ -46,7 +47,7 @@ def _province_for(principal: Principal, province: str | None) -> str:
     return principal.province
 
 
-def job_out(job: ImportJob) -> dict[str, Any]:
+def job_out(job: ImportJobRow) -> dict[str, Any]:
     """An import job's progress: rows done of total, counters, rate and ETA."""
     elapsed = max((job.updated_at - job.created_at).total_seconds(), 0.0)
     rate = job.next_row / elapsed if elapsed > 0 and job.next_row else None
@@ -70,7 +71,7 @@ def job_out(job: ImportJob) -> dict[str, Any]:
     }
 
 
-def _start(ctx: ServiceContext, principal: Principal, job_id: int, path: FilePath) -> None:
+def _start(ctx: ServiceContext, actor: Actor, job_id: int, path: FilePath) -> None:
     """Run the job in a background thread of this process (one thread per job)."""
     with ctx.lock:
         running: set[int] = ctx.cache.setdefault(_RUNNING, set())
@@ -80,7 +81,7 @@ def _start(ctx: ServiceContext, principal: Principal, job_id: int, path: FilePat
 
     def work() -> None:
         try:
-            importing.run_job(ctx, principal, job_id, path)
+            importing.run_job(ctx, actor, job_id, path)
         except Exception:  # noqa: BLE001, S110 - run_job marked the job failed with the reason
             pass
         finally:
@@ -140,7 +141,7 @@ async def _save_upload(request: Request, directory: FilePath) -> tuple[FilePath,
 async def create_import(
     request: Request,
     ctx: Ctx,
-    principal: Writer,
+    actor: WriterActor,
     province: Annotated[str | None, Query(pattern=r"^\d{2}$")] = None,
 ) -> JSONResponse:
     """Multipart field ``file``. Answers 202 with the job (poll ``GET /v1/imports/{id}``).
@@ -149,7 +150,7 @@ async def create_import(
     issued twice. Rows are validated one by one; rejected rows are in
     ``GET /v1/imports/{id}/errors.csv``.
     """
-    target_province = _province_for(principal, province)
+    target_province = _province_for(actor.principal, province)
     directory = ctx.settings.var_dir / "imports"
     path, name = await _save_upload(request, directory)
 
@@ -158,7 +159,7 @@ async def create_import(
             with transaction(ctx) as session:
                 job, created = importing.open_job(
                     session,
-                    principal,
+                    actor,
                     path=path,
                     filename=name,
                     province=target_province,
@@ -177,7 +178,7 @@ async def create_import(
 
     body, final, status = await run_in_threadpool(open_it)
     if status == 202:
-        _start(ctx, principal, body["id"], final)
+        _start(ctx, actor, body["id"], final)
     return JSONResponse(body, status_code=status, headers={"Location": f"/v1/imports/{body['id']}"})
 
 
@@ -185,14 +186,14 @@ async def create_import(
 def list_imports(ctx: Ctx, principal: Reader) -> list[dict[str, Any]]:
     """The 100 newest jobs the caller may see."""
     with transaction(ctx) as session:
-        query = scoped(select(ImportJob), principal, ImportJob.province)
-        rows = session.scalars(query.order_by(ImportJob.id.desc()).limit(100))
+        query = scoped(select(ImportJobRow), principal, ImportJobRow.province)
+        rows = session.scalars(query.order_by(ImportJobRow.id.desc()).limit(100))
         return [job_out(j) for j in rows]
 
 
 def _job(ctx: ServiceContext, principal: Principal, job_id: int) -> dict[str, Any]:
     with transaction(ctx) as session:
-        job = session.get(ImportJob, job_id)
+        job = session.get(ImportJobRow, job_id)
         if job is None or not principal.sees(job.province):
             raise ProblemError("not-found", detail="no such import job")
         return job_out(job)
