@@ -38,7 +38,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.orm import Session
 
 from asxh_card import card as _card
@@ -54,9 +54,10 @@ from asxh_card.service import audit, registry, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.cards import issuer_for
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import session_scope
+from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import (
+    Base,
     CardEntitlementRow,
     CardRow,
     EntitlementRow,
@@ -755,8 +756,9 @@ class _Importer:
             if valid:
                 self._people(session, valid, chunk)
             if chunk.rejections:
-                session.execute(
-                    insert(ImportRejectionRow),
+                bulk_insert(
+                    session,
+                    _table(ImportRejectionRow),
                     [
                         {
                             "job_id": self.job_id,
@@ -873,9 +875,7 @@ class _Importer:
             }
             for item, number in zip(fresh, numbers, strict=True)
         ]
-        ids = session.scalars(
-            insert(PersonRow).returning(PersonRow.id, sort_by_parameter_order=True), rows
-        ).all()
+        ids = _insert_with_ids(session, _table(PersonRow), rows)
         for item, pid, number in zip(fresh, ids, numbers, strict=True):
             chunk.person_ids[item.row] = pid
             data = item.data
@@ -940,20 +940,17 @@ class _Importer:
             card_sets[row] = chosen
         made: dict[tuple[int, str], int] = {}
         if new_rows:
-            new_ids = session.scalars(
-                insert(EntitlementRow).returning(EntitlementRow.id, sort_by_parameter_order=True),
-                new_rows,
-            ).all()
+            new_ids = _insert_with_ids(session, _table(EntitlementRow), new_rows)
             made = dict(zip(new_keys, new_ids, strict=True))
             chunk.counts["entitlements_granted"] += len(new_rows)
-        wanted = self._card_contents(session, card_sets, made, current, chunk)
+        wanted = self._card_contents(by_row, card_sets, made, current, chunk)
         to_issue = self._lacking(session, wanted, chunk)
         if to_issue:
             self._issue_cards(session, to_issue, chunk)
 
     @staticmethod
     def _card_contents(
-        session: Session,
+        by_row: dict[int, _Valid],
         card_sets: dict[int, list[tuple[str, int | None]]],
         made: dict[tuple[int, str], int],
         current: dict[int, dict[str, EntitlementRow]],
@@ -963,20 +960,20 @@ class _Importer:
         kept = {e.id: e for by_programme in current.values() for e in by_programme.values()}
         wanted: dict[int, list[_EntRow]] = {}
         for row, chosen in card_sets.items():
+            asked = {e.programme: e for e in by_row[row].entitlements}
             ents: list[_EntRow] = []
             for programme, ent_id in chosen:
                 if ent_id is None:
-                    item_ent = made[(row, programme)]
-                    ents.append(_EntRow(item_ent, programme, None))
-                else:
-                    old = kept[ent_id]
-                    if old.state == "active" and (
-                        old.valid_to is None or old.valid_to >= chunk.today
-                    ):
-                        ents.append(_EntRow(old.id, programme, old))
+                    new = asked[programme]
+                    details = (programme, new.valid_from, new.valid_to, new.attributes)
+                    ents.append(_EntRow(made[(row, programme)], programme, details))
+                    continue
+                old = kept[ent_id]
+                if old.state == "active" and (old.valid_to is None or old.valid_to >= chunk.today):
+                    details = (programme, old.valid_from, old.valid_to, dict(old.attributes))
+                    ents.append(_EntRow(old.id, programme, details))
             if ents:
                 wanted[row] = sorted(ents, key=lambda e: e.programme)
-        del session
         return wanted
 
     def _lacking(
@@ -1006,7 +1003,6 @@ class _Importer:
     ) -> None:
         """Allocate status blocks, sign in the pool, insert the cards and their links."""
         settings = self.ctx.settings
-        details = self._entitlement_details(session, to_issue)
         signing = {row: self._issuer(session, ents) for row, ents in to_issue}
         blocks = statuslists.allocate_many(
             session,
@@ -1018,7 +1014,7 @@ class _Importer:
         for (row, ents), (list_id, idx) in zip(to_issue, blocks, strict=True):
             number, name, dob, sex = chunk.persons[chunk.person_ids[row]]
             issuer_id, _kid, key_file = signing[row]
-            card_ents = tuple(details[e.id] for e in ents)
+            card_ents = tuple(e.details for e in ents)
             jobs.append(
                 (
                     issuer_id,
@@ -1059,11 +1055,10 @@ class _Importer:
                 to_issue, blocks, signed, strict=True
             )
         ]
-        card_ids = session.scalars(
-            insert(CardRow).returning(CardRow.id, sort_by_parameter_order=True), card_rows
-        ).all()
-        session.execute(
-            insert(CardEntitlementRow),
+        card_ids = _insert_with_ids(session, _table(CardRow), card_rows)
+        bulk_insert(
+            session,
+            _table(CardEntitlementRow),
             [
                 {
                     "card_id": cid,
@@ -1076,23 +1071,6 @@ class _Importer:
             ],
         )
         chunk.counts["cards_issued"] += len(card_rows)
-
-    @staticmethod
-    def _entitlement_details(
-        session: Session, to_issue: list[tuple[int, list[_EntRow]]]
-    ) -> dict[int, _EntTuple]:
-        """Programme, window and attributes of every entitlement going on a card."""
-        ids = [e.id for _, ents in to_issue for e in ents]
-        rows = session.execute(
-            select(
-                EntitlementRow.id,
-                EntitlementRow.programme,
-                EntitlementRow.valid_from,
-                EntitlementRow.valid_to,
-                EntitlementRow.attributes,
-            ).where(EntitlementRow.id.in_(ids))
-        )
-        return {i: (p, f, t, dict(a)) for i, p, f, t, a in rows}
 
     def _issuer(self, session: Session, ents: Sequence[_EntRow]) -> tuple[str, str, str]:
         """Issuer id, kid and key file for a card with ``ents`` (cached per programme set)."""
@@ -1108,11 +1086,27 @@ class _Importer:
 
 @dataclass(frozen=True, slots=True)
 class _EntRow:
-    """An entitlement going on a card: its id and programme (and the row when it existed)."""
+    """An entitlement going on a card: its id, programme, and what the card says of it."""
 
     id: int
     programme: str
-    row: EntitlementRow | None
+    details: _EntTuple
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table of a mapped class."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - every model maps one table
+    return table
+
+
+def _insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``, each with a fresh ``id`` (``db.reserve_ids``); the ids in row order."""
+    ids = reserve_ids(session, table, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    bulk_insert(session, table, rows)
+    return ids
 
 
 def _draw_numbers(session: Session, province: str, count: int) -> list[str]:

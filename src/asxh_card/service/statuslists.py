@@ -15,13 +15,14 @@ import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
+from asxh_card.service.db import bulk_insert
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
 from asxh_card.service.settings import Settings
@@ -181,7 +182,9 @@ def allocate_many(
         row.allocated = space.allocated
         row.full = row.full or space.allocated >= row.size
     if rows:
-        session.execute(insert(StatusAllocationRow), rows)
+        table = StatusAllocationRow.__table__
+        assert isinstance(table, Table)  # noqa: S101 - a mapped table
+        bulk_insert(session, table, rows)
     session.flush()
     return result
 
