@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import operator
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -54,6 +53,7 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.ids import Sex, check_asxh_number
+from asxh_card.names import MAX_NAME_LENGTH, normalise_name
 from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_uri
 
 __all__ = [
@@ -80,7 +80,6 @@ CARD_VERSION = 1
 CARD_HEADER = frozenset({"alg", "kid", "typ", "zip"})
 #: QR version 40 holds at most 7,089 numeric characters; nothing longer can come from a QR.
 MAX_QR_TEXT_LENGTH = 7_100
-MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
@@ -227,11 +226,6 @@ class _CheckedClaims(msgspec.Struct, frozen=True):
     entitlements: tuple[Entitlement, ...]
     programmes: frozenset[str]
     status: StatusRef | None
-
-
-def normalise_name(name: str) -> str:
-    """NFC with collapsed whitespace: the same name always encodes to the same bytes."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
 
 
 def _check_name(name: object, what: str) -> str:

@@ -28,6 +28,7 @@ from asxh_card.ids import (
     parse_cmnd,
     parse_pin,
 )
+from asxh_card.names import clean_person_name as clean_name
 from asxh_card.service import audit
 from asxh_card.service.audit import Actor
 from asxh_card.service.errors import ConflictError, TransitionError
@@ -64,14 +65,6 @@ def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
         raise InvalidInputError(f"{what} is longer than {max_length} characters")
     if any(unicodedata.category(c)[0] == "C" for c in text):
         raise InvalidInputError(f"{what} contains control characters")
-    return text
-
-
-def clean_name(value: str, what: str = "full_name") -> str:
-    """A person's name as a card can carry it: letters, spaces, ' - . only, ≤ 100 characters."""
-    text = clean_text(value, what, max_length=100)
-    if any(not (c.isalpha() or c in " '-.") for c in text):
-        raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
     return text
 
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -37,7 +37,7 @@ from asxh_card._core import jws as _jws
 from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
-from asxh_card._core.timeutil import as_aware, utc_now
+from asxh_card._core.timeutil import as_aware, utc_now, vn_day
 from asxh_card.bundle import (
     LoadedStatusList,
     TrustBundle,
@@ -103,15 +103,6 @@ def _read_bundle_source(
     except OSError as exc:
         raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
     return parse_bundle(data, roots=roots), path.parent
-
-
-_VN_OFFSET = 7 * 3600  # UTC+07:00, no daylight saving (asxh_card._core.timeutil.VN_TZ)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _vn_day(now: int) -> date:
-    """The Vietnamese calendar date at POSIX time ``now`` (vn_date without a datetime)."""
-    return date.fromordinal(_EPOCH_ORDINAL + (now + _VN_OFFSET) // 86_400)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -333,7 +324,7 @@ class Verifier:
                 raise RevokedError("the card is revoked in its status list")
             if card_value == _SUSPENDED:
                 raise SuspendedError("the card is suspended in its status list")
-        day = _vn_day(now)
+        day = vn_day(now)
         results = []
         for position, (entitlement, value) in enumerate(
             zip(entitlements, entitlement_values, strict=True)

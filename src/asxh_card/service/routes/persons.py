@@ -60,7 +60,7 @@ def _province_for(principal: Principal, requested: str | None) -> str:
 
 def _data(body: RegisterIn | ProvisionalIn, commune: str | None = None) -> PersonData:
     return PersonData(
-        full_name=clean_name(body.full_name),
+        full_name=clean_name(body.full_name, "full_name"),
         date_of_birth=body.date_of_birth,
         sex=body.sex,
         hometown=clean_text(body.hometown, "hometown") if body.hometown else None,
