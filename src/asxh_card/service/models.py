@@ -39,6 +39,7 @@ __all__ = [
     "ImportRejectionRow",
     "IssuerKeyRow",
     "IssuerRow",
+    "LoginAttemptRow",
     "OperatorRow",
     "PersonAliasRow",
     "PersonRow",
@@ -357,3 +358,14 @@ class ImportRejectionRow(Base):
     field: Mapped[str] = mapped_column(String(40))
     reason_vi: Mapped[str] = mapped_column(String(300))
     reason_en: Mapped[str] = mapped_column(String(300))
+
+
+class LoginAttemptRow(Base):
+    """Login attempts in the current window per account or client address (all workers)."""
+
+    __tablename__ = "login_attempts"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)
