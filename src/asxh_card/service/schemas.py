@@ -555,7 +555,9 @@ class OperatorChangeIn(_In):
 class PasswordResetIn(_In):
     """A new password for an operator account."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "a new long passphrase"}]}
+    )
 
     password: Annotated[StrictStr, Field(min_length=12, max_length=200)]
 
