@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from asxh_card import __version__
+from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
@@ -35,7 +36,7 @@ and the trust bundle.
 """
 
 
-class NotMigratedError(RuntimeError):
+class NotMigratedError(AsxhError, RuntimeError):
     """The database schema is not at the head revision."""
 
 

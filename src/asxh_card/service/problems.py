@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from asxh_card.errors import InvalidInputError, VerificationError
+from asxh_card.errors import AsxhError, InvalidInputError, VerificationError
 
 __all__ = [
     "PROBLEM_BASE",
@@ -135,7 +135,7 @@ _STATUS_SLUGS: Final = {
 }
 
 
-class ProblemError(Exception):
+class ProblemError(AsxhError):
     """Raise to answer with a problem: ``ProblemError("not-found", detail="...")``."""
 
     def __init__(
