@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import operator
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -58,6 +57,7 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.ids import Sex, check_asxh_number
+from asxh_card.names import MAX_NAME_LENGTH, normalise_name
 from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_uri
 
 __all__ = [
@@ -86,7 +86,6 @@ CARD_VERSION = 1
 CARD_HEADER = frozenset({"alg", "kid", "typ", "zip"})
 #: QR version 40 holds at most 7,089 numeric characters; nothing longer can come from a QR.
 MAX_QR_TEXT_LENGTH = 7_100
-MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
@@ -237,11 +236,6 @@ class VerifiedClaims(msgspec.Struct, frozen=True):
     entitlements: tuple[Entitlement, ...]
     programmes: frozenset[str]
     status: StatusRef | None
-
-
-def normalise_name(name: str) -> str:
-    """NFC with collapsed whitespace: the same name always encodes to the same bytes."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
 
 
 def _check_name(name: object, what: str) -> str:

@@ -1,8 +1,8 @@
 """Building and signing trust bundles (DESIGN.md §4); the national root's side.
 
-The verifier's side (parsing, checking) is :mod:`asxh_card.verifier.bundle`; every bundle built
-here is parsed back with it before it is returned, so a bundle that a verifier would refuse is
-never written. docs/trust-bundle.md documents the format and the issuer registry file.
+The format (parsing, checking) is :mod:`asxh_card.bundle`, beside the card format; every
+bundle built here is parsed back with it before it is returned, so a bundle that a verifier would
+refuse is never written. docs/trust-bundle.md documents the format and the issuer registry file.
 
 Issuer registry file (``asxh bundle build --issuers FILE``)::
 
@@ -26,8 +26,7 @@ from asxh_card._core import jws as _jws
 from asxh_card._core import strictjson
 from asxh_card._core.keys import JWKError, PublicKey, Signer
 from asxh_card._core.statuslist import parse_status_list_token
-from asxh_card.errors import BundleInvalidError, StatusListInvalidError
-from asxh_card.verifier.bundle import (
+from asxh_card.bundle import (
     BUNDLE_FORMAT_VERSION,
     BUNDLE_TYP,
     TrustBundle,
@@ -35,6 +34,7 @@ from asxh_card.verifier.bundle import (
     parse_bundle,
     token_sha256,
 )
+from asxh_card.errors import BundleInvalidError, StatusListInvalidError
 
 __all__ = [
     "build_bundle",

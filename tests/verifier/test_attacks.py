@@ -12,11 +12,11 @@ from asxh_card import card as _card
 from asxh_card._core.b64 import b64url_decode, b64url_encode
 from asxh_card._core.keys import P256_ORDER, PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
+from asxh_card.bundle import token_sha256
 from asxh_card.errors import VerificationError
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
 from asxh_card.verifier import Verifier
-from asxh_card.verifier.bundle import token_sha256
 
 
 def reason_of(call) -> str:

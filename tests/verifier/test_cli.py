@@ -15,9 +15,9 @@ from click.testing import Result
 from typer.testing import CliRunner
 from vworld import AT, URI_01, URI_79, World
 
+from asxh_card.bundle import token_sha256
 from asxh_card.cli import app
 from asxh_card.trust import sign_bundle_payload
-from asxh_card.verifier.bundle import token_sha256
 
 runner = CliRunner()
 PASSPHRASE = "correct horse battery staple"

@@ -230,10 +230,9 @@ def test_verification_day_is_the_vietnamese_calendar_day() -> None:
     """
     from datetime import UTC, datetime
 
-    from asxh_card._core.timeutil import vn_date
-    from asxh_card.verifier.verifier import _vn_day
+    from asxh_card._core.timeutil import vn_date, vn_day
 
     midnight_vn = int(datetime(2026, 12, 31, 17, 0, tzinfo=UTC).timestamp())
     for seconds in (0, 1_000_000_007, midnight_vn - 1, midnight_vn, midnight_vn + 1, T0):
-        assert _vn_day(seconds) == vn_date(datetime.fromtimestamp(seconds, UTC))
-    assert _vn_day(midnight_vn) == date(2027, 1, 1)
+        assert vn_day(seconds) == vn_date(datetime.fromtimestamp(seconds, UTC))
+    assert vn_day(midnight_vn) == date(2027, 1, 1)

@@ -16,10 +16,10 @@ import pytest
 from asxh_card import card as _card
 from asxh_card._core.keys import PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
+from asxh_card.bundle import token_sha256
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
 from asxh_card.verifier import TrustBundle, Verifier, VerifierPolicy
-from asxh_card.verifier.bundle import token_sha256
 
 #: 2026-03-01T00:00:00Z: every test runs at this instant unless it says otherwise.
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())

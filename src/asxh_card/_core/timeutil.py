@@ -10,6 +10,8 @@ from asxh_card.errors import InvalidInputError
 
 #: Indochina Time. Vietnam keeps no daylight-saving time, so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+_VN_OFFSET_SECONDS = 7 * 3600
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -59,3 +61,12 @@ def as_aware(moment: datetime) -> datetime:
 def vn_date(moment: datetime) -> date:
     """The Vietnamese calendar date at ``moment``."""
     return as_aware(moment).astimezone(VN_TZ).date()
+
+
+def vn_day(seconds: int) -> date:
+    """The Vietnamese calendar date at POSIX time ``seconds`` (a NumericDate such as ``exp``).
+
+    The one rule for "which day is it in Vietnam" from a timestamp; :func:`vn_date` is the same
+    for a datetime. Integer arithmetic, no datetime: the verifier calls it on every card.
+    """
+    return date.fromordinal(_EPOCH_ORDINAL + (seconds + _VN_OFFSET_SECONDS) // 86_400)

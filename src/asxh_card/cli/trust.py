@@ -25,6 +25,7 @@ import typer
 from rich.markup import escape
 
 from asxh_card._core.timeutil import utc_now
+from asxh_card.bundle import BUNDLE_LIMITS, parse_bundle
 from asxh_card.cli._app import app, console, err_console
 from asxh_card.cli.keys import read_passphrase
 from asxh_card.errors import KeyStoreError, VerificationError
@@ -35,7 +36,6 @@ from asxh_card.keystore import (
     load_public_key,
 )
 from asxh_card.trust import build_bundle, load_issuer_registry
-from asxh_card.verifier.bundle import BUNDLE_LIMITS, parse_bundle
 from asxh_card.verifier.store import BundleStore, write_atomic
 
 __all__ = ["ROOT_PASSPHRASE_ENV", "bundle_app", "root_app"]

@@ -1,6 +1,6 @@
 """The trust bundle (DESIGN.md §4): issuers, their keys and every current status list.
 
-The payload follows :mod:`asxh_card.verifier.bundle` (``typ: asxh-bundle+jwt``, signed by the
+The payload follows :mod:`asxh_card.bundle` (``typ: asxh-bundle+jwt``, signed by the
 national root key). A bundle names each status list with the SHA-256 of its current token, so a
 status change leads to a new bundle: :func:`latest_bundle` rebuilds it when its content changed
 (or it is older than a day) and stores it with the next version number.
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, defer, selectinload
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import statuslists
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import Issuer, IssuerKey, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.settings import Settings
 from asxh_card.trust import build_bundle
 
@@ -43,9 +43,9 @@ def bundle_content(
 ) -> tuple[list[dict[str, Any]], list[str]]:
     """The issuer entries and the current status-list tokens a bundle would carry now."""
     issuers: list[dict[str, Any]] = []
-    active_keys: dict[str, IssuerKey | None] = {}
+    active_keys: dict[str, IssuerKeyRow | None] = {}
     for issuer in session.scalars(
-        select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+        select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
     ):
         keys = [
             {

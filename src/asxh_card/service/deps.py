@@ -11,6 +11,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, false
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
 from asxh_card.service.problems import ProblemError
@@ -20,7 +21,10 @@ __all__ = [
     "ADMIN",
     "READERS",
     "WRITERS",
+    "AdminActor",
     "Ctx",
+    "WriterActor",
+    "acting",
     "get_ctx",
     "in_scope",
     "request_id",
@@ -103,3 +107,20 @@ Reader = Annotated[Principal, Depends(require(*READERS))]
 Writer = Annotated[Principal, Depends(require(*WRITERS))]
 Admin = Annotated[Principal, Depends(require(*ADMIN))]
 Anyone = Annotated[Principal, Depends(require(*ANY_ROLE))]
+
+
+def acting(*roles: str) -> Callable[..., Actor]:
+    """A dependency that admits only ``roles`` and hands the handler an :class:`Actor`."""
+    check = Depends(require(*roles))
+
+    # A default, not ``Annotated``: the annotations are strings resolved in the module's
+    # globals, where the local ``check`` does not exist.
+    def dependency(request: Request, principal: Principal = check) -> Actor:
+        return Actor(principal, request_id(request))
+
+    return dependency
+
+
+#: The operator and request of a mutating request, as the audited domain functions take them.
+WriterActor = Annotated[Actor, Depends(acting(*WRITERS))]
+AdminActor = Annotated[Actor, Depends(acting(*ADMIN))]

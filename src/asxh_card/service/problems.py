@@ -23,8 +23,18 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from asxh_card.errors import AsxhError, InvalidInputError, VerificationError
+from asxh_card.service.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    NotPermittedError,
+    NotReadyError,
+    RateLimitedError,
+    ServiceError,
+)
 
 __all__ = [
+    "DOMAIN_PROBLEMS",
     "PROBLEM_BASE",
     "PROBLEM_TYPES",
     "ProblemError",
@@ -133,6 +143,28 @@ _STATUS_SLUGS: Final = {
     429: "too-many-requests",
     503: "not-ready",
 }
+
+
+#: The one place where domain errors become problems: the most specific class listed wins.
+DOMAIN_PROBLEMS: Final[Mapping[type[ServiceError], str]] = {
+    NotFoundError: "not-found",
+    NotPermittedError: "forbidden",
+    IdempotencyKeyReusedError: "idempotency-key-reused",
+    ConflictError: "conflict",
+    RateLimitedError: "too-many-requests",
+    NotReadyError: "not-ready",
+}
+
+
+def domain_problem(exc: ServiceError) -> tuple[str, dict[str, str]]:
+    """The problem slug and headers (``Retry-After``) for a domain error."""
+    slug = next(
+        (DOMAIN_PROBLEMS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_PROBLEMS),
+        "conflict",
+    )
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else {}
+    return slug, headers
 
 
 class ProblemError(AsxhError):
@@ -277,6 +309,12 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(slug, request=request, detail=str(exc)[:500])
 
 
+def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for this type
+    slug, headers = domain_problem(exc)
+    return problem_response(slug, request=request, detail=str(exc)[:500], headers=headers)
+
+
 def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VerificationError)  # noqa: S101 - registered for this type
     return problem_response(
@@ -307,5 +345,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(InvalidInputError, _invalid_input_handler)
+    app.add_exception_handler(ServiceError, _domain_handler)
     app.add_exception_handler(VerificationError, _verification_handler)
     app.add_exception_handler(Exception, _internal_handler)

@@ -23,7 +23,7 @@ from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import IssuerKey, StatusAllocation, StatusListRow
+from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
 from asxh_card.service.settings import Settings
 
 __all__ = [
@@ -109,7 +109,7 @@ def _claim(session: Session, row: StatusListRow, start: int, count: int, purpose
     try:
         with session.begin_nested():
             session.add_all(
-                StatusAllocation(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
+                StatusAllocationRow(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
                 for i in range(count)
             )
     except IntegrityError:
@@ -125,7 +125,9 @@ def _draw(session: Session, row: StatusListRow, purpose: str, count: int) -> int
             return start
     # The list is crowded: choose uniformly among the free runs.
     taken = set(
-        session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id))
+        session.scalars(
+            select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+        )
     )
     runs = [
         start
@@ -181,7 +183,7 @@ def refresh_token(
     settings: Settings,
     keyring: Keyring,
     row: StatusListRow,
-    key: IssuerKey | None,
+    key: IssuerKeyRow | None,
 ) -> str | None:
     """``row``'s token, re-signed first if it is stale; ``key`` is the issuer's active key.
 

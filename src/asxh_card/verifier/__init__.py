@@ -18,8 +18,7 @@ extras verifies from text); Pillow and zxing-cpp are imported by :meth:`Verifier
 
 from __future__ import annotations
 
-from asxh_card.errors import Outcome, Reason, VerificationError
-from asxh_card.verifier.bundle import (
+from asxh_card.bundle import (
     BUNDLE_TYP,
     IssuerEntry,
     KeyEntry,
@@ -28,6 +27,7 @@ from asxh_card.verifier.bundle import (
     parse_bundle,
     token_sha256,
 )
+from asxh_card.errors import Outcome, Reason, VerificationError
 from asxh_card.verifier.result import (
     BhytCoverage,
     CardValidity,

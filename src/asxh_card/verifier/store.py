@@ -24,17 +24,17 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from asxh_card._core.keys import PublicKey
+from asxh_card.bundle import (
+    TrustBundle,
+    load_status_list,
+    parse_bundle,
+    pinned_bundle,
+)
 from asxh_card.errors import (
     BundleInvalidError,
     BundleRollbackError,
     BundleStaleError,
     StatusListInvalidError,
-)
-from asxh_card.verifier.bundle import (
-    TrustBundle,
-    load_status_list,
-    parse_bundle,
-    pinned_bundle,
 )
 from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR
 

@@ -34,14 +34,21 @@ import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
-from asxh_card._core.timeutil import as_aware, utc_now
+from asxh_card._core.timeutil import as_aware, utc_now, vn_day
+from asxh_card.bundle import (
+    LoadedStatusList,
+    TrustBundle,
+    load_status_list,
+    parse_bundle,
+    pinned_bundle,
+)
 from asxh_card.card import UncheckedCard
 from asxh_card.errors import (
     AsxhError,
@@ -63,13 +70,6 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.programmes import EntitlementState, ProgrammeRegistry
-from asxh_card.verifier.bundle import (
-    LoadedStatusList,
-    TrustBundle,
-    load_status_list,
-    parse_bundle,
-    pinned_bundle,
-)
 from asxh_card.verifier.result import (
     CardValidity,
     EntitlementResult,
@@ -138,15 +138,6 @@ def _moment(at: datetime) -> datetime:
     if not isinstance(at, datetime):
         raise InputTypeError(f"at must be an aware datetime, not {type(at).__name__}")
     return as_aware(at)
-
-
-_VN_OFFSET = 7 * 3600  # UTC+07:00, no daylight saving (asxh_card._core.timeutil.VN_TZ)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
-
-
-def _vn_day(now: int) -> date:
-    """The Vietnamese calendar date at POSIX time ``now`` (vn_date without a datetime)."""
-    return date.fromordinal(_EPOCH_ORDINAL + (now + _VN_OFFSET) // 86_400)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -460,7 +451,7 @@ class Verifier:
                 raise RevokedError("the card is revoked in its status list")
             if card_value == _SUSPENDED:
                 raise SuspendedError("the card is suspended in its status list")
-        day = _vn_day(now)
+        day = vn_day(now)
         results = []
         for position, (entitlement, value) in enumerate(
             zip(entitlements, entitlement_values, strict=True)

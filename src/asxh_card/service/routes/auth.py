@@ -9,8 +9,9 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy import select
 
 from asxh_card.service import audit
-from asxh_card.service.deps import Anyone, Ctx, transaction
-from asxh_card.service.models import Operator
+from asxh_card.service.audit import Actor
+from asxh_card.service.deps import Anyone, Ctx, request_id, transaction
+from asxh_card.service.models import OperatorRow
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import TokenOut
@@ -61,7 +62,7 @@ def login(
         )
     with transaction(ctx) as session:
         operator = session.scalars(
-            select(Operator).where(Operator.username == username.strip().lower())
+            select(OperatorRow).where(OperatorRow.username == username.strip().lower())
         ).first()
         ok = ctx.passwords.verify(password, operator.password_hash if operator else None)
         if not ok or operator is None or not operator.active:
@@ -77,7 +78,7 @@ def login(
             )
             audit.record(
                 session,
-                principal,
+                Actor(principal, request_id(request)),
                 "operator.login",
                 "operator",
                 operator.username,

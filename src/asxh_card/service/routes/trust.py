@@ -16,7 +16,7 @@ from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationE
 from asxh_card.service import bundles, statuslists
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Anyone, Ctx, transaction
-from asxh_card.service.models import Issuer, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, problems
 from asxh_card.service.schemas import VerifyIn
@@ -112,7 +112,7 @@ def jwks(ctx: Ctx) -> dict[str, Any]:
     """Public. Every issuer key that may still verify a card."""
     with transaction(ctx) as session:
         issuers = session.scalars(
-            select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+            select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
         ).all()
         keys = [
             {
