@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from asxh_card import __version__
 from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
@@ -80,6 +81,8 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    # Added first, so it runs inside the logging middleware (whose request id it reports).
+    app.add_middleware(AdmissionMiddleware)
     app.middleware("http")(request_logging_middleware)
     for module in (auth, persons, cards, trust, admin, health):
         app.include_router(module.router)

@@ -12,10 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
+from asxh_card.service.logins import HashingGate, LoginLimiter
 from asxh_card.service.security import (
     AccessTokens,
     DataProtector,
-    LoginLimiter,
     PasswordHasher,
 )
 from asxh_card.service.settings import Settings
@@ -34,6 +34,7 @@ class ServiceContext:
     passwords: PasswordHasher
     tokens: AccessTokens
     limiter: LoginLimiter
+    hashing: HashingGate
     keyring: Keyring
     programmes: ProgrammeRegistry
     cache: dict[str, Any] = field(default_factory=dict)
@@ -60,6 +61,7 @@ class ServiceContext:
                 per_account=settings.login_max_failures_account,
                 per_address=settings.login_max_failures_address,
             ),
+            hashing=HashingGate(settings.password_concurrency),
             keyring=Keyring(settings),
             programmes=ProgrammeRegistry.default(),
         )

@@ -65,7 +65,12 @@ def request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _principal(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+def _principal(
+    request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    admitted = getattr(request.state, "principal", None)
+    if isinstance(admitted, Principal):  # verified by the admission middleware
+        return admitted
     if not token:
         raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
     try:

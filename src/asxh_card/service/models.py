@@ -37,6 +37,7 @@ __all__ = [
     "IdempotencyKeyRow",
     "IssuerKeyRow",
     "IssuerRow",
+    "LoginAttemptRow",
     "OperatorRow",
     "PersonAliasRow",
     "PersonRow",
@@ -310,3 +311,14 @@ class AuditEventRow(Base):
     province: Mapped[str | None] = mapped_column(String(2), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class LoginAttemptRow(Base):
+    """Login attempts in the current window per account or client address (all workers)."""
+
+    __tablename__ = "login_attempts"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,4 +1,4 @@
-"""Secrets at work: PIN protection, password hashing, access tokens, login rate limits.
+"""Secrets at work: PIN protection, password hashing, access tokens (login limits: logins.py).
 
 * **PINs**: HKDF-SHA256 derives two keys from ``ASXH_DATA_KEY``: one for a keyed look-up hash
   (HMAC-SHA256, unique in the database, so the same PIN always finds the same person) and one
@@ -16,9 +16,7 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -36,7 +34,6 @@ __all__ = [
     "ROLES",
     "AccessTokens",
     "DataProtector",
-    "LoginLimiter",
     "PasswordHasher",
     "Principal",
     "TokenError",
@@ -180,46 +177,3 @@ class AccessTokens:
         if not isinstance(progs, list) or not all(isinstance(p, str) for p in progs):
             raise TokenError("malformed")
         return Principal(username=sub, role=role, province=prov, programmes=tuple(progs))
-
-
-class LoginLimiter:
-    """In-memory sliding windows of failed logins per account and per client address.
-
-    One process only: a deployment with several workers needs a shared store (e.g. a database
-    table or Redis) for the limits to hold across them.
-    """
-
-    def __init__(self, *, window: int, per_account: int, per_address: int) -> None:
-        self.window = window
-        self._limits = {"account": per_account, "address": per_address}
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, account: str, address: str, *, now: float | None = None) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        current = time.monotonic() if now is None else now
-        wait = 0.0
-        with self._lock:
-            for kind, value in (("account", account.casefold()), ("address", address)):
-                times = self._prune((kind, value), current)
-                if len(times) >= self._limits[kind]:
-                    wait = max(wait, times[0] + self.window - current)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failure(self, account: str, address: str, *, now: float | None = None) -> None:
-        """Record a failed attempt."""
-        current = time.monotonic() if now is None else now
-        with self._lock:
-            for key in (("account", account.casefold()), ("address", address)):
-                self._prune(key, current).append(current)
-
-    def success(self, account: str) -> None:
-        """A successful login clears the account's failures (not the address's)."""
-        with self._lock:
-            self._failures.pop(("account", account.casefold()), None)
