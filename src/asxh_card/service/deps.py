@@ -13,7 +13,8 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import session_scope
+from asxh_card.service.db import session_scope, single_read
+from asxh_card.service.operators import check_current
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.security import Principal, TokenError
 
@@ -74,13 +75,20 @@ def _principal(
     if not token:
         raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return ctx.tokens.verify(token)
+        principal = ctx.tokens.verify(token)
     except TokenError:
-        raise ProblemError(
-            "unauthenticated",
-            detail="the access token is invalid or expired",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from None
+        principal = None
+    if principal is not None:
+        # Stateless signature first (cheap refusal of garbage), then the account itself: a
+        # disabled, re-roled or reset account's tokens stop working at once.
+        with single_read(ctx.engine) as connection:
+            if check_current(connection, principal):
+                return principal
+    raise ProblemError(
+        "unauthenticated",
+        detail="the access token is invalid or expired",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def require(*roles: str) -> Callable[..., Principal]:

@@ -35,8 +35,12 @@ __all__ = [
 
 #: Largest request body by default (JSON documents).
 MAX_BODY_BYTES: Final = 64 * 1024
-#: Routes with a larger limit (exact path): photos for ``/v1/verify``.
-BODY_LIMITS: Final[Mapping[str, int]] = {"/v1/verify": 9 * 1024 * 1024}
+#: Routes with a larger limit (exact path): photos for ``/v1/verify``, beneficiary lists for
+#: ``/v1/imports`` (512 MiB of file and the multipart framing; the route checks the file).
+BODY_LIMITS: Final[Mapping[str, int]] = {
+    "/v1/verify": 9 * 1024 * 1024,
+    "/v1/imports": 513 * 1024 * 1024,
+}
 #: ``/v1/`` routes that take a body without a token (the login form).
 PUBLIC_BODY_ROUTES: Final = frozenset({"/v1/auth/token"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})

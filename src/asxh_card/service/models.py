@@ -35,6 +35,8 @@ __all__ = [
     "CardRow",
     "EntitlementRow",
     "IdempotencyKeyRow",
+    "ImportJobRow",
+    "ImportRejectionRow",
     "IssuerKeyRow",
     "IssuerRow",
     "LoginAttemptRow",
@@ -111,6 +113,10 @@ class OperatorRow(Base):
     province: Mapped[str | None] = mapped_column(String(2))
     programmes: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped when the account is disabled, its password reset or its role, province or
+    # programmes change: access tokens carry the version they were issued under (``ver``) and
+    # stop working at once when it moves on.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
@@ -248,6 +254,8 @@ class CardRow(Base):
     replaces_serial: Mapped[str | None] = mapped_column(String(40))
     replaced_by_serial: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(String(64))
+    #: The bulk import that issued the card (print sheets of a job), None otherwise.
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
     person: Mapped[PersonRow] = relationship()
 
@@ -311,6 +319,45 @@ class AuditEventRow(Base):
     province: Mapped[str | None] = mapped_column(String(2), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class ImportJobRow(Base):
+    """A bulk import of a beneficiary list: progress, counters and its resume key.
+
+    ``resume_key`` is the SHA-256 of the file's bytes and the import options: running the same
+    file again continues at ``next_row`` (rows before it were committed chunk by chunk, each
+    chunk in the transaction that wrote its people, entitlements and cards).
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resume_key: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(2), index=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    next_row: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ImportRejectionRow(Base):
+    """A rejected row of an import: row number, field and reason (never the row's data)."""
+
+    __tablename__ = "import_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(40))
+    reason_vi: Mapped[str] = mapped_column(String(300))
+    reason_en: Mapped[str] = mapped_column(String(300))
 
 
 class LoginAttemptRow(Base):

@@ -48,6 +48,7 @@ __all__ = [
     "link_pin",
     "person_values",
     "pin_masked",
+    "reconcile",
     "register",
     "resolve_reconciliation",
 ]
@@ -190,6 +191,17 @@ def register(
                 province=person.province,
             )
             return RegisterOutcome(person, created=True)
+    return reconcile(session, actor, person, data)
+
+
+def reconcile(
+    session: Session, actor: Actor, person: PersonRow, data: PersonData
+) -> RegisterOutcome:
+    """An existing person registered again: differing data open a reconciliation.
+
+    Stored data are never overwritten; a PIN of a province ``actor`` does not see is a
+    conflict.
+    """
     if not actor.principal.sees(person.province):
         raise ConflictError(
             "this PIN is registered in another province; ask a national administrator"

@@ -7,7 +7,8 @@
 * **Passwords**: argon2id through the passlib API (the maintained ``libpass`` distribution).
 * **Access tokens**: compact JWS signed with an Ed25519 key derived from ``ASXH_SECRET_KEY``
   (``typ: at+jwt``), verified with the project's hardened JWS codec; claims ``sub``, ``role``,
-  ``prov``, ``progs``, ``iat``, ``exp``, ``jti``.
+  ``prov``, ``progs``, ``ver`` (the account's token version, checked against the database on
+  every request), ``iat``, ``exp``, ``jti``.
 """
 
 from __future__ import annotations
@@ -110,6 +111,9 @@ class Principal:
     role: str
     province: str | None
     programmes: tuple[str, ...]
+    #: The account's ``token_version`` when the token was issued (``ver``): a disabled
+    #: account, a reset password or a changed role moves it on and the token stops working.
+    version: int = 0
 
     @property
     def is_national(self) -> bool:
@@ -141,6 +145,7 @@ class AccessTokens:
             "role": principal.role,
             "prov": principal.province,
             "progs": list(principal.programmes),
+            "ver": principal.version,
             "iat": issued,
             "exp": issued + self.lifetime,
             "jti": secrets.token_urlsafe(12),
@@ -167,7 +172,7 @@ class AccessTokens:
         if not isinstance(claims, dict):
             raise TokenError("malformed")
         exp, role, sub = claims.get("exp"), claims.get("role"), claims.get("sub")
-        prov, progs = claims.get("prov"), claims.get("progs")
+        prov, progs, ver = claims.get("prov"), claims.get("progs"), claims.get("ver")
         if type(exp) is not int or exp <= current:
             raise TokenError("expired")
         if role not in ROLES or not isinstance(sub, str):
@@ -176,4 +181,8 @@ class AccessTokens:
             raise TokenError("malformed")
         if not isinstance(progs, list) or not all(isinstance(p, str) for p in progs):
             raise TokenError("malformed")
-        return Principal(username=sub, role=role, province=prov, programmes=tuple(progs))
+        if type(ver) is not int or ver < 0:
+            raise TokenError("malformed")
+        return Principal(
+            username=sub, role=role, province=prov, programmes=tuple(progs), version=ver
+        )

@@ -12,20 +12,28 @@ from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
-from asxh_card.service import audit
+from asxh_card.service import audit, operators
 from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, scoped, transaction
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
-from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import IssuerIdPath, problems
-from asxh_card.service.schemas import IssuerIn, IssuerOut, KeyIn, KeyOut, OperatorIn, OperatorOut
+from asxh_card.service.schemas import (
+    IssuerIn,
+    IssuerOut,
+    KeyIn,
+    KeyOut,
+    OperatorChangeIn,
+    OperatorIn,
+    OperatorOut,
+    PasswordResetIn,
+)
 
 router = APIRouter(tags=["admin"])
 
 KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-def _insert_or_conflict(session: Session, row: IssuerRow | OperatorRow, detail: str) -> None:
+def _insert_or_conflict(session: Session, row: IssuerRow, detail: str) -> None:
     """Insert ``row`` or answer 409: the unique key decides, so concurrent requests do too."""
     try:
         with session.begin_nested():
@@ -198,37 +206,62 @@ def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
 )
 def create_operator(body: OperatorIn, ctx: Ctx, actor: AdminActor) -> OperatorOut:
     """Officers need a province and programmes; auditors may have a province."""
-    if body.role == "issuer_officer" and (body.province is None or not body.programmes):
-        raise ProblemError(
-            "validation-error", detail="an issuer officer needs a province and programmes"
-        )
-    if body.role in ("national_admin", "service_point") and body.province is not None:
-        raise ProblemError("validation-error", detail=f"a {body.role} has no province")
-    if body.province is not None:
-        current_province(body.province)
-    for code in body.programmes:
-        ctx.programmes.get(code)
-    hashed = ctx.passwords.hash(body.password)
     with transaction(ctx) as session:
-        row = OperatorRow(
+        row = operators.create_operator(
+            session,
+            ctx.passwords,
+            ctx.programmes,
+            actor,
             username=body.username,
-            password_hash=hashed,
+            password=body.password,
             role=body.role,
             province=body.province,
-            programmes=sorted(set(body.programmes)),
-            active=True,
-            created_at=utc_now(),
+            programmes=body.programmes,
         )
-        _insert_or_conflict(session, row, "this user name is taken")
-        audit.record(
-            session,
-            actor,
-            "operator.create",
-            "operator",
-            row.username,
-            province=row.province,
-            detail={"role": row.role},
-        )
+        return operator_out(row)
+
+
+UsernamePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+
+
+@router.patch(
+    "/v1/admin/operators/{username}",
+    response_model=OperatorOut,
+    summary="Disable or enable an account, or change its role, province or programmes",
+    responses=problems("forbidden", "not-found", "conflict"),
+)
+def change_operator(
+    username: UsernamePath, body: OperatorChangeIn, ctx: Ctx, actor: AdminActor
+) -> OperatorOut:
+    """Any change ends the account's current access tokens at once (they must log in again).
+
+    ``province: null`` removes the province; a field left out stays as it is. Nobody disables
+    or re-roles their own account, and the last active national administrator stays one.
+    """
+    change = operators.OperatorChange(
+        active=body.active,
+        role=body.role,
+        province=body.province,
+        set_province="province" in body.model_fields_set,
+        programmes=body.programmes,
+    )
+    with transaction(ctx) as session:
+        row = operators.change_operator(session, ctx.programmes, actor, username, change)
+        return operator_out(row)
+
+
+@router.post(
+    "/v1/admin/operators/{username}/password",
+    response_model=OperatorOut,
+    summary="Reset an account's password (its access tokens stop working)",
+    responses=problems("forbidden", "not-found"),
+)
+def reset_password(
+    username: UsernamePath, body: PasswordResetIn, ctx: Ctx, actor: AdminActor
+) -> OperatorOut:
+    """Set a new password chosen by the administrator; tell it to the person out of band."""
+    with transaction(ctx) as session:
+        row = operators.reset_password(session, ctx.passwords, actor, username, body.password)
         return operator_out(row)
 
 

@@ -14,6 +14,7 @@ from asxh_card.service.deps import Anyone, Ctx, request_id, transaction
 from asxh_card.service.errors import RateLimitedError
 from asxh_card.service.logins import normalise_username
 from asxh_card.service.models import OperatorRow
+from asxh_card.service.operators import principal_of
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import TokenOut
@@ -76,12 +77,7 @@ def login(
     with transaction(ctx) as session:
         if ok and operator is not None:
             ctx.limiter.success(session, name, address)
-            principal = Principal(
-                username=operator.username,
-                role=operator.role,
-                province=operator.province,
-                programmes=tuple(operator.programmes),
-            )
+            principal = principal_of(operator)
             actor = Actor(principal, actor.request_id)
         audit.record(
             session,
