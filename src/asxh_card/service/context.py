@@ -45,7 +45,7 @@ class ServiceContext:
     def build(cls, settings: Settings, *, engine: Engine | None = None) -> ServiceContext:
         """Create the engine and helpers for ``settings``."""
         settings.check_secrets()
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(settings.database_url, timeout=settings.db_timeout_seconds)
         return cls(
             settings=settings,
             engine=engine,
