@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 
-
 class UTCDateTime(TypeDecorator[datetime]):
     """A timezone-aware UTC datetime on every database (SQLite stores it naive)."""
 
