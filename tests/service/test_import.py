@@ -379,3 +379,33 @@ def test_cli_stats_prints_counts_and_writes_csv(fresh: ServiceContext, tmp_path:
     assert totals[0]["active_BHYT"] == "3"
     bad = CliRunner().invoke(cli, ["stats", "--from", "2026-13"], env=_env(fresh))
     assert bad.exit_code == 2
+
+
+def test_a_second_list_supersedes_the_card_of_a_known_person(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """TGXH first, then a list adding BHYT: one current card with both, the old one revoked."""
+    rows = people_rows(1, seed=12)
+    first = dict(rows[0], programme_2="", valid_from_2="", valid_to_2="", attributes_2="")
+    first.update(programme_3="", valid_from_3="", attributes_3="")
+    run_import(fresh, write_csv(tmp_path / "a.csv", [first]))
+    second = dict(first, programme_2="BHYT", valid_from_2="2026-01-01", valid_to_2="2030-12-31")
+    second["attributes_2"] = "level=2; coverage=100; facility=79-001"
+    progress = run_import(fresh, write_csv(tmp_path / "b.csv", [second]))
+    assert progress.counts["people_existing"] == 1
+    assert progress.counts["entitlements_granted"] == 1
+    assert progress.counts["cards_issued"] == 1
+    with session_scope(fresh.sessions) as session:
+        states = sorted(session.scalars(select(Card.state)))
+        assert states == ["active", "revoked"]
+        current = session.scalars(select(Card).where(Card.state == "active")).one()
+        programmes = session.scalars(
+            select(Entitlement.programme)
+            .join(CardEntitlement, CardEntitlement.entitlement_id == Entitlement.id)
+            .where(CardEntitlement.card_id == current.id)
+        ).all()
+        assert sorted(programmes) == ["BHYT", "TGXH"]
+    third = dict(second, hometown="Xã Tân Phú, Tỉnh Đồng Nai ")  # another file, same person
+    again = run_import(fresh, write_csv(tmp_path / "c.csv", [third]))
+    assert again.counts["cards_issued"] == 0
+    assert counts(fresh)[2] == 2
