@@ -35,6 +35,7 @@ STABLE_CODES = {
     "clock_before_bundle",
     "status_list_invalid",
     "status_list_stale",
+    "internal_error",
 }
 
 

@@ -367,7 +367,7 @@ def test_status_list_not_matching_the_bundle_hash(world: World) -> None:
     tokens = {URI_79: other, URI_01: world.status_token(URI_01)}
 
     def build() -> Verifier:
-        return Verifier(roots=[world.root.public_key], bundle=token, status_tokens=tokens)
+        return Verifier.from_tokens(token, roots=[world.root.public_key], status_tokens=tokens)
 
     assert reason_of(build) == "status_list_invalid"
 
@@ -375,7 +375,7 @@ def test_status_list_not_matching_the_bundle_hash(world: World) -> None:
 def test_status_list_missing(world: World) -> None:
     token = world.bundle(embed=False)
     assert (
-        reason_of(lambda: Verifier(roots=[world.root.public_key], bundle=token))
+        reason_of(lambda: Verifier.from_tokens(token, roots=[world.root.public_key]))
         == "status_list_invalid"
     )
 

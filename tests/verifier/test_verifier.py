@@ -11,6 +11,7 @@ from asxh_card._core.statuslist import Status
 from asxh_card.errors import (
     BundleStaleError,
     ClockBeforeBundleError,
+    MalformedError,
     Reason,
     RevokedError,
     StatusListInvalidError,
@@ -42,13 +43,26 @@ def test_valid_card_gives_holder_issuer_and_entitlement_states(world: World) -> 
     assert result.validity.expires_at.timestamp() == T0 + 335 * DAY
 
 
-def test_bare_token_and_surrounding_whitespace_are_accepted(world: World) -> None:
+def test_bare_token_is_accepted(world: World) -> None:
+    """The bare compact JWS verifies as well as the QR text."""
     from asxh_card import card as _card
 
     token = _card.sign_card(world.claims(), world.key_79)
+    assert world.verifier().verify(token, at=AT).serial == "C0001"
+
+
+@pytest.mark.parametrize("padding", ["\n", " ", "\t", "\r\n", "\u00a0", "\u2003"])
+def test_whitespace_around_the_card_text_is_refused(world: World, padding: str) -> None:
+    """Issue 9 §4: like its peers, the verifier refuses whitespace around the card's text.
+
+    Before, it stripped it silently: the text a clerk's scanner hands over must be the card.
+    """
     verifier = world.verifier()
-    assert verifier.verify(token, at=AT).serial == "C0001"
-    assert verifier.verify(world.card() + "\n", at=AT).serial == "C0001"
+    for text in (world.card() + padding, padding + world.card()):
+        with pytest.raises(MalformedError, match="whitespace") as caught:
+            verifier.verify(text, at=AT)
+        assert caught.value.reason == "malformed"
+        assert caught.value.outcome == "invalid"
 
 
 def test_verifier_from_bytes_path_and_directory(world: World, tmp_path) -> None:
@@ -60,8 +74,9 @@ def test_verifier_from_bytes_path_and_directory(world: World, tmp_path) -> None:
     BundleStore(tmp_path).install(token, tokens, roots=roots, now=T0)
     for verifier in (
         Verifier.from_directory(tmp_path, roots=roots),
-        Verifier(roots=roots, bundle=tmp_path / "bundle.jwt"),
-        Verifier(roots=roots, bundle=token.encode(), status_tokens=tokens),
+        Verifier.from_directory(str(tmp_path), roots=roots),
+        Verifier.from_tokens(token.encode(), roots=roots, status_tokens=tokens),
+        Verifier.from_tokens(token, roots=roots, status_tokens=tokens),
     ):
         assert verifier.verify(world.card(), at=AT).bundle_version == 1
 

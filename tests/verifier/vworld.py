@@ -19,7 +19,7 @@ from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_statu
 from asxh_card.bundle import token_sha256
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
-from asxh_card.verifier import Verifier
+from asxh_card.verifier import TrustBundle, Verifier, VerifierPolicy
 
 #: 2026-03-01T00:00:00Z: every test runs at this instant unless it says otherwise.
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
@@ -28,6 +28,7 @@ DAY = 86_400
 URI_79 = "https://asxh.example.vn/v1/status/79-1"
 URI_01 = "https://asxh.example.vn/v1/status/01-1"
 LIST_SIZE = 131_072
+POLICY_FIELDS = ("freshness_warn", "freshness_max", "leeway", "status_stale")
 
 
 def _asxh(prefix: str) -> str:
@@ -119,8 +120,13 @@ class World:
         return sign_bundle_payload(self.payload(**kwargs), self.root)
 
     def verifier(self, **options: Any) -> Verifier:
+        """A verifier from the world's bundle token (or ``bundle=``); policy fields as keywords."""
         bundle = options.pop("bundle", None) or self.bundle()
-        return Verifier(roots=[self.root.public_key], bundle=bundle, **options)
+        policy = VerifierPolicy(**{f: options.pop(f) for f in POLICY_FIELDS if f in options})
+        roots = [self.root.public_key]
+        if isinstance(bundle, TrustBundle):
+            return Verifier(roots=roots, bundle=bundle, policy=policy, **options)
+        return Verifier.from_tokens(bundle, roots=roots, policy=policy, **options)
 
     def claims(self, **overrides: Any) -> _card.CardClaims:
         """A valid card of vn-79; its entitlements take entries 11-14 of the card's block."""

@@ -6,6 +6,8 @@ import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from asxh_card.errors import InvalidInputError
+
 #: Indochina Time. Vietnam keeps no daylight-saving time, so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
 _VN_OFFSET_SECONDS = 7 * 3600
@@ -15,7 +17,7 @@ _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-class ISODateError(ValueError):
+class ISODateError(InvalidInputError):
     """Not an exact ``YYYY-MM-DD`` calendar date; the message completes "<field> ..."."""
 
 
@@ -52,7 +54,7 @@ def utc_now() -> datetime:
 def as_aware(moment: datetime) -> datetime:
     """Refuse naive datetimes: a naive time is ambiguous by 7 hours here."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
+        raise InvalidInputError("datetime must be timezone-aware")
     return moment
 
 

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from asxh_card import __version__
+from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
@@ -36,7 +37,7 @@ and the trust bundle.
 """
 
 
-class NotMigratedError(RuntimeError):
+class NotMigratedError(AsxhError, RuntimeError):
     """The database schema is not at the head revision."""
 
 

@@ -22,7 +22,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from asxh_card.errors import InvalidInputError, VerificationError
+from asxh_card.errors import AsxhError, InvalidInputError, VerificationError
 from asxh_card.service.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
@@ -167,7 +167,7 @@ def domain_problem(exc: ServiceError) -> tuple[str, dict[str, str]]:
     return slug, headers
 
 
-class ProblemError(Exception):
+class ProblemError(AsxhError):
     """Raise to answer with a problem: ``ProblemError("not-found", detail="...")``."""
 
     def __init__(

@@ -29,7 +29,7 @@ from passlib.context import CryptContext
 
 from asxh_card._core import jws as _jws
 from asxh_card._core.keys import PrivateKey
-from asxh_card.errors import VerificationError
+from asxh_card.errors import AsxhError, VerificationError
 
 __all__ = [
     "ROLES",
@@ -125,7 +125,7 @@ class Principal:
         return self.is_national or self.province == province
 
 
-class TokenError(ValueError):
+class TokenError(AsxhError, ValueError):
     """An access token is malformed, badly signed or expired."""
 
 

@@ -44,6 +44,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+from asxh_card.errors import AsxhError
+
 __all__ = [
     "MIN_STATUS_LIST_SIZE",
     "Settings",
@@ -56,7 +58,7 @@ MIN_STATUS_LIST_SIZE: Final = 131_072
 _MIN_SECRET_BYTES: Final = 16
 
 
-class SettingsError(ValueError):
+class SettingsError(AsxhError, ValueError):
     """A setting is missing or invalid; the message names the environment variable."""
 
 

@@ -5,11 +5,13 @@ A few lines::
     from asxh_card.keystore import load_public_key
     from asxh_card.verifier import Verifier
 
-    verifier = Verifier.from_directory("/var/lib/asxh", roots=[load_public_key(ROOT_JWK)])
+    verifier = Verifier.from_directory("/var/lib/asxh", roots=[load_public_key("root.jwk")])
     result = verifier.verify(qr_text)          # or verifier.verify_image("photo.jpg")
     print(result.holder.name, [(e.programme, e.state) for e in result.entitlements])
 
-An invalid card raises :class:`~asxh_card.errors.VerificationError` with a stable ``reason``.
+A card that does not pass raises :class:`~asxh_card.errors.VerificationError` with a stable
+``reason`` and an ``outcome``: ``invalid`` (refuse the card) or ``cannot_check`` (the bundle or
+a status list is out of date or missing, or the clock is wrong: update the data, check again).
 This package imports only the core and the standard library (``pip install asxh-card`` without
 extras verifies from text); Pillow and zxing-cpp are imported by :meth:`Verifier.verify_image`.
 """
@@ -25,7 +27,7 @@ from asxh_card.bundle import (
     parse_bundle,
     token_sha256,
 )
-from asxh_card.errors import Reason, VerificationError
+from asxh_card.errors import Outcome, Reason, VerificationError
 from asxh_card.verifier.result import (
     BhytCoverage,
     CardValidity,
@@ -35,7 +37,7 @@ from asxh_card.verifier.result import (
     VerificationWarning,
 )
 from asxh_card.verifier.store import BundleStore
-from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR, Verifier
+from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR, Verifier, VerifierPolicy
 
 __all__ = [
     "BUNDLE_FILE",
@@ -48,6 +50,7 @@ __all__ = [
     "IssuerEntry",
     "IssuerInfo",
     "KeyEntry",
+    "Outcome",
     "Reason",
     "StatusListEntry",
     "TrustBundle",
@@ -55,6 +58,7 @@ __all__ = [
     "VerificationResult",
     "VerificationWarning",
     "Verifier",
+    "VerifierPolicy",
     "parse_bundle",
     "token_sha256",
 ]

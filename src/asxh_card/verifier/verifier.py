@@ -20,8 +20,12 @@ Order of checks in :meth:`Verifier.verify` (cheapest and most general first):
 9. each entitlement's state: revoked or suspended from its own status entry, otherwise by its
    dates on the Vietnamese calendar day of the verification.
 
-Nothing but a :class:`~asxh_card.errors.VerificationError` escapes, and nothing here opens a
-network connection: the bundle and the status lists are loaded once, at construction.
+Nothing but a :class:`~asxh_card.errors.VerificationError` escapes for a card (the verifier's
+own failures are :class:`~asxh_card.errors.InternalVerifierError`, outcome ``cannot_check``,
+never ``malformed``); a caller's wrong argument (a naive or string ``at``) is an
+:class:`~asxh_card.errors.InvalidInputError`. Nothing here opens a network connection, and the
+constructor reads no file: :meth:`Verifier.from_directory` reads a synced directory,
+:meth:`Verifier.from_tokens` takes the tokens, and both hand the constructor verified objects.
 """
 
 from __future__ import annotations
@@ -29,11 +33,11 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from asxh_card._core import jws as _jws
 from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
@@ -45,12 +49,15 @@ from asxh_card.bundle import (
     parse_bundle,
     pinned_bundle,
 )
-from asxh_card.card import _UncheckedCard
+from asxh_card.card import UncheckedCard
 from asxh_card.errors import (
     AsxhError,
     BundleInvalidError,
     BundleStaleError,
     ClockBeforeBundleError,
+    InputTypeError,
+    InternalVerifierError,
+    InvalidInputError,
     IssuerOutOfScopeError,
     KeyOutsideWindowError,
     MalformedError,
@@ -74,7 +81,7 @@ from asxh_card.verifier.result import (
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier"]
+__all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier", "VerifierPolicy"]
 
 #: Layout of a synced directory (``asxh bundle pull``): the bundle and content-addressed lists.
 BUNDLE_FILE = "bundle.jwt"
@@ -83,26 +90,54 @@ STATUS_DIR = "status"
 # Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
 _VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
 
-BundleSource = TrustBundle | bytes | str | os.PathLike[str]
 StatusPolicy = Literal["refuse", "warn"]
 
 
-def _read_bundle_source(
-    bundle: BundleSource, roots: list[PublicKey]
-) -> tuple[TrustBundle, Path | None]:
-    """The verified bundle, and the directory its status lists are synced to (for a path)."""
-    if isinstance(bundle, TrustBundle | bytes) or (
-        isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")
-    ):
-        return pinned_bundle(bundle, roots=roots), None  # a bundle or a token, not a path
-    path = Path(bundle)
-    if path.is_dir():
-        path = path / BUNDLE_FILE
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
-    return parse_bundle(data, roots=roots), path.parent
+@dataclass(frozen=True, slots=True)
+class VerifierPolicy:
+    """How strict a :class:`Verifier` is: freshness limits, clock leeway, stale-list handling.
+
+    ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a
+    warning / makes every verification ``cannot_check`` (``bundle_stale``). ``leeway``: clock
+    skew in seconds allowed on ``nbf``, ``exp``, the bundle and status-list times.
+    ``status_stale``: ``"refuse"`` (default) makes a card whose status list is past its ``exp``
+    or ``ttl`` ``cannot_check`` (``status_list_stale``); ``"warn"`` only adds a warning.
+    Invalid values raise :class:`~asxh_card.errors.InvalidInputError` at construction.
+    """
+
+    freshness_warn: timedelta = timedelta(hours=24)
+    freshness_max: timedelta = timedelta(days=7)
+    leeway: int = DEFAULT_LEEWAY
+    status_stale: StatusPolicy = "refuse"
+
+    def __post_init__(self) -> None:
+        for name in ("freshness_warn", "freshness_max"):
+            if not isinstance(getattr(self, name), timedelta):
+                raise InputTypeError(f"{name} must be a datetime.timedelta")
+        if type(self.leeway) is not int:
+            raise InputTypeError("leeway must be an int (seconds)")
+        if self.leeway < 0 or self.freshness_warn < timedelta(0):
+            raise InvalidInputError("leeway and freshness_warn must not be negative")
+        if self.freshness_warn > self.freshness_max:
+            raise InvalidInputError("freshness_warn must not exceed freshness_max")
+        if self.status_stale not in ("refuse", "warn"):
+            raise InvalidInputError("status_stale must be 'refuse' or 'warn'")
+
+
+def _checked_roots(roots: Iterable[PublicKey]) -> list[PublicKey]:
+    if isinstance(roots, PublicKey | str | bytes) or not isinstance(roots, Iterable):
+        raise InputTypeError("roots must be a list of PublicKey objects (load_public_key)")
+    checked = list(roots)
+    if not checked or not all(isinstance(r, PublicKey) for r in checked):
+        raise InputTypeError("roots must be a non-empty list of PublicKey objects")
+    return checked
+
+
+def _moment(at: datetime) -> datetime:
+    """``at`` checked: an aware datetime (a naive one is ambiguous by 7 hours here)."""
+    if not isinstance(at, datetime):
+        raise InputTypeError(f"at must be an aware datetime, not {type(at).__name__}")
+    return as_aware(at)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -114,72 +149,151 @@ def _utc(seconds: int) -> datetime:
 class Verifier:
     """Verifies ASXH cards offline against pinned root keys and a signed trust bundle.
 
-    ``bundle`` is a verified :class:`TrustBundle`, the token (``str`` starting with ``eyJ`` or
-    ``bytes``), or a path to a bundle file or a synced directory. Status-list tokens that the
-    bundle does not embed come from ``status_tokens`` (URI or SHA-256 hex to token) or, for a
-    directory, from ``DIR/status/<sha256>.jwt``. Every list the bundle names must be present and
-    valid, or construction fails (:class:`~asxh_card.errors.StatusListInvalidError`).
+    Build one with :meth:`from_directory` (a directory synced by ``asxh bundle pull``) or
+    :meth:`from_tokens` (the bundle token and status-list tokens in memory). The constructor
+    itself does no I/O and guesses nothing: ``bundle`` is a :class:`TrustBundle`, whose
+    signature is checked again against ``roots`` (an object the verifier did not load itself
+    is never trusted as is), and ``status_tokens`` maps a status list's URI (or SHA-256 hex) to
+    its token. Every list the bundle names must be present and valid, or construction fails
+    (:class:`~asxh_card.errors.StatusListInvalidError`).
 
-    ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a warning
-    / makes every verification fail. ``leeway``: clock skew allowed on ``nbf``, ``exp``, the
-    bundle and status-list times (seconds). ``status_stale``: ``"refuse"`` (default) fails a card
-    whose status list is past its ``exp`` or ``ttl``; ``"warn"`` only adds a warning. ``clock``
-    returns the current aware datetime (tests inject one).
+    ``policy`` (:class:`VerifierPolicy`) sets freshness, leeway and stale-list handling;
+    ``clock`` returns the current aware datetime (tests inject one); ``registry`` is the
+    programme registry (default: the bundled one).
     """
 
     def __init__(
         self,
         *,
         roots: Iterable[PublicKey],
-        bundle: BundleSource,
+        bundle: TrustBundle,
         status_tokens: Mapping[str, str] | None = None,
-        freshness_warn: timedelta = timedelta(hours=24),
-        freshness_max: timedelta = timedelta(days=7),
-        leeway: int = DEFAULT_LEEWAY,
-        status_stale: StatusPolicy = "refuse",
+        policy: VerifierPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         registry: ProgrammeRegistry | None = None,
     ) -> None:
-        self._roots = list(roots)
-        if not all(isinstance(r, PublicKey) for r in self._roots):
-            raise TypeError("roots must be PublicKey objects")
-        if freshness_warn > freshness_max:
-            raise ValueError("freshness_warn must not exceed freshness_max")
-        if status_stale not in ("refuse", "warn"):
-            raise ValueError("status_stale must be 'refuse' or 'warn'")
-        self._freshness_warn = int(freshness_warn.total_seconds())
-        self._freshness_max = int(freshness_max.total_seconds())
-        self._leeway = leeway
-        self._status_stale = status_stale
+        if not isinstance(bundle, TrustBundle):
+            raise InputTypeError(
+                "bundle must be a TrustBundle; use Verifier.from_tokens(token, ...) for a token "
+                "or Verifier.from_directory(path, ...) for a synced directory"
+            )
+        pinned = _checked_roots(roots)
+        self._setup(
+            pinned,
+            pinned_bundle(bundle, roots=pinned),
+            status_tokens=status_tokens,
+            policy=policy,
+            clock=clock,
+            registry=registry,
+        )
+
+    def _setup(
+        self,
+        roots: list[PublicKey],
+        bundle: TrustBundle,
+        *,
+        status_tokens: Mapping[str, str] | None,
+        policy: VerifierPolicy | None,
+        clock: Callable[[], datetime] | None,
+        registry: ProgrammeRegistry | None,
+    ) -> None:
+        policy = policy or VerifierPolicy()
+        if not isinstance(policy, VerifierPolicy):
+            raise InputTypeError("policy must be a VerifierPolicy")
+        if status_tokens is not None and not isinstance(status_tokens, Mapping):
+            raise InputTypeError("status_tokens must map a status-list URI to its token")
+        self._roots = roots
+        self._policy = policy
+        self._freshness_warn = int(policy.freshness_warn.total_seconds())
+        self._freshness_max = int(policy.freshness_max.total_seconds())
+        self._leeway = policy.leeway
+        self._status_stale = policy.status_stale
         self._clock = clock or utc_now
         self._registry = registry or ProgrammeRegistry.default()
-        self._bundle, directory = _read_bundle_source(bundle, self._roots)
-        self._load(self._bundle, status_tokens or {}, directory)
+        self._bundle = bundle
+        self._load(bundle, status_tokens or {})
+
+    @classmethod
+    def from_tokens(
+        cls,
+        bundle: str | bytes,
+        *,
+        roots: Iterable[PublicKey],
+        status_tokens: Mapping[str, str] | None = None,
+        policy: VerifierPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        registry: ProgrammeRegistry | None = None,
+    ) -> Verifier:
+        """A verifier from the bundle token and the status-list tokens (URI or SHA-256 → token).
+
+        Raises :class:`~asxh_card.errors.BundleInvalidError` or
+        :class:`~asxh_card.errors.StatusListInvalidError` (outcome ``cannot_check``).
+        """
+        if not isinstance(bundle, str | bytes):
+            raise InputTypeError("bundle must be the bundle token (str or bytes)")
+        pinned = _checked_roots(roots)
+        verifier = cls.__new__(cls)
+        # The token is verified here, once: no second signature check in __init__.
+        verifier._setup(
+            pinned,
+            parse_bundle(bundle, roots=pinned),
+            status_tokens=status_tokens,
+            policy=policy,
+            clock=clock,
+            registry=registry,
+        )
+        return verifier
 
     @classmethod
     def from_directory(
-        cls, path: str | os.PathLike[str], *, roots: Iterable[PublicKey], **options: object
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        roots: Iterable[PublicKey],
+        policy: VerifierPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        registry: ProgrammeRegistry | None = None,
     ) -> Verifier:
-        """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``)."""
+        """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``).
+
+        ``path`` is a ``str`` or a path object. A missing or unreadable ``bundle.jwt`` raises
+        :class:`~asxh_card.errors.BundleInvalidError`, a missing list
+        :class:`~asxh_card.errors.StatusListInvalidError` (both outcome ``cannot_check``).
+        """
+        if not isinstance(path, str | os.PathLike):
+            raise InputTypeError("path must be a str or a path object")
         directory = Path(path)
-        if not (directory / BUNDLE_FILE).is_file():
-            raise BundleInvalidError(f"no {BUNDLE_FILE} in {directory}")
-        return cls(roots=roots, bundle=directory, **options)  # type: ignore[arg-type]
+        bundle_path = directory / BUNDLE_FILE
+        try:
+            data = bundle_path.read_bytes()
+        except OSError as exc:
+            raise BundleInvalidError(
+                f"cannot read the bundle {bundle_path}: {exc.strerror}"
+            ) from None
+        pinned = _checked_roots(roots)
+        bundle = parse_bundle(data, roots=pinned)
+        tokens: dict[str, str] = {}
+        for entry in bundle.status_lists.values():
+            if entry.token is not None:
+                continue
+            try:
+                tokens[entry.sha256] = (directory / STATUS_DIR / f"{entry.sha256}.jwt").read_text(
+                    "ascii"
+                )
+            except (OSError, UnicodeDecodeError):
+                continue  # reported by _load as a missing list
+        verifier = cls.__new__(cls)
+        verifier._setup(
+            pinned, bundle, status_tokens=tokens, policy=policy, clock=clock, registry=registry
+        )
+        return verifier
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _load(
-        self, bundle: TrustBundle, status_tokens: Mapping[str, str], directory: Path | None
-    ) -> None:
+    def _load(self, bundle: TrustBundle, status_tokens: Mapping[str, str]) -> None:
         lists: dict[str, LoadedStatusList] = {}
         for uri, entry in bundle.status_lists.items():
             token = entry.token or status_tokens.get(uri) or status_tokens.get(entry.sha256)
-            if token is None and directory is not None:
-                path = directory / STATUS_DIR / f"{entry.sha256}.jwt"
-                try:
-                    token = path.read_text("ascii")
-                except (OSError, UnicodeDecodeError):
-                    token = None
             if token is None:
                 raise StatusListInvalidError(
                     f"the status list {uri} named by the bundle is missing"
@@ -190,6 +304,11 @@ class Verifier:
             issuer_id: IssuerInfo(issuer.id, issuer.name, issuer.province)
             for issuer_id, issuer in bundle.issuers.items()
         }
+
+    @property
+    def policy(self) -> VerifierPolicy:
+        """The policy in use."""
+        return self._policy
 
     @property
     def bundle(self) -> TrustBundle:
@@ -207,7 +326,7 @@ class Verifier:
         Raises what :meth:`verify` would raise for the bundle; returns the warnings otherwise.
         A service point calls this at start-up to tell the clerk to sync early.
         """
-        now = int(as_aware(at).timestamp()) if at is not None else int(self._clock().timestamp())
+        now = int(_moment(at).timestamp()) if at is not None else int(self._clock().timestamp())
         return self._check_bundle(now)
 
     # -- verification ------------------------------------------------------------------------
@@ -271,25 +390,34 @@ class Verifier:
     def verify(self, text: str, *, at: datetime | None = None) -> VerificationResult:
         """Verify a card from its QR text (``asxh:/...``) or bare token at ``at`` (default now).
 
-        Returns a :class:`VerificationResult`; raises a
-        :class:`~asxh_card.errors.VerificationError` subclass whose ``reason`` says why not.
+        ``text`` must be exactly the card's text: whitespace around it is refused (``malformed``),
+        as peers do; strip what a scanner or a file adds before calling. Returns a
+        :class:`VerificationResult`; raises a :class:`~asxh_card.errors.VerificationError`
+        subclass whose ``reason`` says why not and whose ``outcome`` is ``invalid`` or
+        ``cannot_check``. A naive or non-datetime ``at`` raises
+        :class:`~asxh_card.errors.InvalidInputError` (:class:`~asxh_card.errors.InputTypeError`
+        for a wrong type).
         """
-        moment = as_aware(at) if at is not None else self._clock()
+        moment = _moment(at) if at is not None else self._clock()
         now = int(moment.timestamp())
         try:
             return self._verify(text, moment, now)
         except VerificationError:
             raise
-        except (AsxhError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except (AsxhError, ValueError) as exc:
             # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
             raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
+        except Exception as exc:
+            raise InternalVerifierError(f"{type(exc).__name__}: {exc}"[:200]) from exc
 
     def _verify(self, text: str, moment: datetime, now: int) -> VerificationResult:
         bundle = self._bundle
         warnings = list(self._check_bundle(now))
         if not isinstance(text, str):
             raise MalformedError("the card must be given as text")
-        card = _UncheckedCard(text.strip())
+        if text[:1].isspace() or text[-1:].isspace():
+            raise MalformedError("whitespace around the card text (strip it before verifying)")
+        card = UncheckedCard(text)
         issuer_id = card.issuer
         issuer = bundle.issuers.get(issuer_id)
         if issuer is None:
@@ -298,8 +426,7 @@ class Verifier:
         key = issuer.keys.get(kid)
         if key is None:
             raise UnknownKeyError(f"issuer {issuer_id!r} has no key {kid[:64]!r}")
-        _jws.verify_signature(card.jws, key.key)
-        checked = card.checked(self._registry)
+        checked = card.verify(key.key, self._registry)
         claims = checked.claims
         if not key.covers(claims.iat):
             raise KeyOutsideWindowError(f"card iat {claims.iat} outside the key's window")

@@ -179,7 +179,7 @@ def _verifier(ctx: ServiceContext) -> Any:
         token = row.token
         version = row.version
     root = ctx.keyring.root_signer().public_key
-    verifier = Verifier(roots=[root], bundle=token, status_tokens=tokens)
+    verifier = Verifier.from_tokens(token, roots=[root], status_tokens=tokens)
     ctx.cache["verifier"] = (version, verifier)
     return verifier
 
