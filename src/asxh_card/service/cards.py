@@ -105,8 +105,8 @@ def grant(
     category: str | None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
-    _check_programme(actor, programme)  # first: a forbidden officer learns nothing more
     attributes = _validated(registry, programme, valid_from, valid_to, attributes)
+    _check_programme(actor, programme)
     current = session.scalars(
         select(EntitlementRow).where(
             EntitlementRow.person_id == person.id,
