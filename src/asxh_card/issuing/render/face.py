@@ -43,6 +43,7 @@ __all__ = [
     "card_image",
     "card_png",
     "face_lines",
+    "font",
 ]
 
 #: ID-1 (ISO/IEC 7810) at 300 dpi: 85.6 mm x 54 mm.
@@ -67,6 +68,11 @@ def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     )
 
 
+def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """The card face's font (``"Regular"`` or ``"Bold"``) at ``size`` px."""
+    return _font(weight, size)
+
+
 def _fit_font(draw: ImageDraw.ImageDraw, text: str, weight: str, size: int, width: int) -> Any:
     """The largest font of at most ``size`` px (down to 60 %) in which ``text`` fits ``width``."""
     smallest = max(8, int(size * 0.6))
@@ -89,6 +95,19 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[s
     if line:
         lines.append(line)
     return lines
+
+
+def _shorten(draw: ImageDraw.ImageDraw, lines: list[str], font: Any, width: int) -> list[str]:
+    """At most two lines; a name that needs more ends its second line with an ellipsis.
+
+    Only the printed face is shortened: the QR (the signed card) carries the full name.
+    """
+    if len(lines) <= 2:
+        return lines
+    rest = " ".join(lines[1:])
+    while rest and draw.textlength(rest + "…", font=font) > width:
+        rest = rest[:-1].rstrip()
+    return [lines[0], rest + "…"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -241,7 +260,7 @@ def card_image(
     if draw.textlength(name, font=name_font) > col_w:
         # Even 60 % does not fit: two lines at a readable size (never into the QR's quiet zone).
         name_font = _font("Bold", 24)
-        name_lines = _wrap(draw, name, name_font, col_w)[:2]
+        name_lines = _shorten(draw, _wrap(draw, name, name_font, col_w), name_font, col_w)
     step = name_font.size + 4
     for i, text in enumerate(name_lines):
         draw.text((left, y + 19 + i * step), text, font=name_font, fill=_INK)
