@@ -51,9 +51,8 @@ from asxh_card.issuing.issuer import Issuer as CardIssuer
 from asxh_card.keystore import load_private_key
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
-from asxh_card.service import audit, registry, statuslists
+from asxh_card.service import audit, cards, registry, statuslists
 from asxh_card.service.audit import Actor
-from asxh_card.service.cards import issuer_for
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
 from asxh_card.service.errors import ConflictError, NotFoundError
@@ -666,6 +665,9 @@ class _Chunk:
     counts: dict[str, int]
     person_ids: dict[int, int] = field(default_factory=dict)  # row -> person id
     persons: dict[int, _Holder] = field(default_factory=dict)  # person id -> holder
+    #: People registered before this import reached them: their cards go through
+    #: ``cards.issue_card`` (all current entitlements, superseding their current card).
+    existing: dict[int, PersonRow] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -1104,6 +1106,7 @@ class _Importer:
         if outcome.reconciliation is not None:
             chunk.counts["reconciliations"] += 1
         chunk.person_ids[item.row] = person.id
+        chunk.existing[person.id] = person
         chunk.persons[person.id] = (
             person.asxh_number,
             person.full_name,
@@ -1200,9 +1203,38 @@ class _Importer:
             made = dict(zip(new_keys, new_ids, strict=True))
             chunk.counts["entitlements_granted"] += len(new_rows)
         wanted = self._card_contents(by_row, card_sets, made, current, chunk)
+        for row in [r for r in wanted if chunk.person_ids[r] in chunk.existing]:
+            del wanted[row]
+            self._reissue(session, chunk.existing[chunk.person_ids[row]], chunk)
         to_issue = self._lacking(session, wanted, chunk)
         if to_issue:
             self._issue_cards(session, to_issue, chunk)
+
+    def _reissue(self, session: Session, person: PersonRow, chunk: _Chunk) -> None:
+        """A new card for a registered person whose cards lack a current entitlement.
+
+        ``cards.issue_card`` signs it with all their current entitlements and revokes the card
+        it supersedes (one current card per issuer).
+        """
+        ents = cards.current_entitlements(session, person, chunk.today)
+        wanted = frozenset(e.id for e in ents)
+        held = [
+            frozenset(
+                session.scalars(
+                    select(CardEntitlementRow.entitlement_id).where(
+                        CardEntitlementRow.card_id == card_id
+                    )
+                )
+            )
+            for card_id in session.scalars(
+                select(CardRow.id).where(CardRow.person_id == person.id, CardRow.state == "active")
+            )
+        ]
+        if not ents or wanted in held:
+            return
+        outcome = cards.issue_card(session, self.ctx, self.actor, person)
+        outcome.card.import_job_id = self.job_id
+        chunk.counts["cards_issued"] += 1
 
     @staticmethod
     def _card_contents(
@@ -1334,7 +1366,7 @@ class _Importer:
         """Issuer id, kid and key file for a card of ``programmes`` (cached per set)."""
         key = frozenset(programmes)
         if key not in self.issuers:
-            issuer, signing = issuer_for(session, self.province, sorted(key))
+            issuer, signing = cards.issuer_for(session, self.province, sorted(key))
             if signing.key_file is None:
                 raise ConflictError(f"key {signing.kid} has no private key here")
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
