@@ -301,7 +301,7 @@ def _attributes(text: str, programme: str, reg: ProgrammeRegistry) -> dict[str, 
                 raise InvalidInputError(f"attribute {key} must be a whole number") from None
         else:
             values[key] = raw
-    return values
+    return reg.get(programme).normalise_attributes(values)
 
 
 def _optional(row: dict[str, str], name: str, reg_row: int, out: list[Rejection]) -> str | None:
@@ -392,7 +392,7 @@ def validate_row(
             continue
         try:
             attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
-            EntitlementModel(programme, start, end, attrs).validate(reg)
+            EntitlementModel(programme, start, end, attrs).validate_for_issuing(reg)
         except AsxhError as exc:
             out.append(_reject(number, f"attributes_{n}", str(exc)))
             continue
