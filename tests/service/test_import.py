@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -41,7 +40,8 @@ from asxh_card.service.models import (
     PersonRow as Person,
 )
 from asxh_card.service.security import Principal
-from asxh_card.service.settings import Settings
+
+from .conftest import _settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
 ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
@@ -110,17 +110,7 @@ def run_import(ctx: ServiceContext, path: Path, **kwargs: Any) -> importing.Prog
 @pytest.fixture
 def fresh(tmp_path: Path) -> ServiceContext:
     """A migrated SQLite database with issuer vn-79 and its key."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'asxh.db'}",
-        var_dir=tmp_path,
-        secret_key=secrets.token_bytes(32),
-        data_key=secrets.token_bytes(32),
-        key_passphrase=b"test passphrase 123",
-        public_url="http://testserver",
-        argon2_time_cost=1,
-        argon2_memory_cost=1024,
-        argon2_parallelism=1,
-    )
+    settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'asxh.db'}")
     upgrade(settings.database_url)
     ctx = ServiceContext.build(settings)
     with session_scope(ctx.sessions) as session:
@@ -338,14 +328,7 @@ def test_import_into_postgresql(tmp_path: Path) -> None:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        settings = Settings(
-            database_url=_postgres_schema_url(POSTGRES_URL, schema),
-            var_dir=tmp_path,
-            secret_key=secrets.token_bytes(32),
-            data_key=secrets.token_bytes(32),
-            key_passphrase=b"test passphrase 123",
-            public_url="http://testserver",
-        )
+        settings = _settings(tmp_path, _postgres_schema_url(POSTGRES_URL, schema))
         upgrade(settings.database_url)
         ctx = ServiceContext.build(settings)
         with session_scope(ctx.sessions) as session:
