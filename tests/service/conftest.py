@@ -59,6 +59,9 @@ def _settings(tmp: Path, url: str) -> Settings:
         data_key=secrets.token_bytes(32),
         key_passphrase=b"test passphrase 123",
         public_url="http://testserver",
+        # These worlds sign their own bundles as the demo does; test_trust_world.py runs the
+        # production shape (no root key on the service host).
+        self_signed_bundles=True,
         argon2_time_cost=1,
         argon2_memory_cost=1024,
         argon2_parallelism=1,

@@ -287,6 +287,11 @@ def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+def _publish_handler(request: Request, exc: Exception) -> JSONResponse:
+    # A status change whose list cannot be signed was rolled back: fail closed, say why.
+    return problem_response("not-ready", request=request, detail=str(exc)[:500])
+
+
 def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
     # The exception type and the route only: a message could contain personal data.
     _log.error(
@@ -308,4 +313,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(InvalidInputError, _invalid_input_handler)
     app.add_exception_handler(VerificationError, _verification_handler)
+    from asxh_card.service.statuslists import StatusPublishError  # noqa: PLC0415
+
+    app.add_exception_handler(StatusPublishError, _publish_handler)
     app.add_exception_handler(Exception, _internal_handler)

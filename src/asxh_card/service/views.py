@@ -132,7 +132,7 @@ def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
     """Response body of a card."""
     person = session.get(Person, card.person_id)
     assert person is not None  # noqa: S101 - foreign key
-    uri = statuslists.list_uri(ctx.settings, card.status_list_id)
+    uri = statuslists.list_uri(ctx.settings, card.issuer_id, card.status_list_id)
     carried = session.execute(
         select(CardEntitlement, Entitlement.programme)
         .join(Entitlement, Entitlement.id == CardEntitlement.entitlement_id)

@@ -20,8 +20,9 @@ from asxh_card.bundle import (
     BUNDLE_TYP,
     IssuerEntry,
     KeyEntry,
-    StatusListEntry,
+    LoadedStatusList,
     TrustBundle,
+    load_status_list,
     parse_bundle,
     token_sha256,
 )
@@ -34,12 +35,14 @@ from asxh_card.verifier.result import (
     VerificationResult,
     VerificationWarning,
 )
-from asxh_card.verifier.store import BundleStore
-from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR, Verifier
+from asxh_card.verifier.store import BUNDLE_FILE, STATE_FILE, STATUS_DIR, BundleStore
+from asxh_card.verifier.verifier import DEFAULT_MAX_CARD_LIFETIME, Verifier
 
 __all__ = [
     "BUNDLE_FILE",
     "BUNDLE_TYP",
+    "DEFAULT_MAX_CARD_LIFETIME",
+    "STATE_FILE",
     "STATUS_DIR",
     "BhytCoverage",
     "BundleStore",
@@ -48,13 +51,14 @@ __all__ = [
     "IssuerEntry",
     "IssuerInfo",
     "KeyEntry",
+    "LoadedStatusList",
     "Reason",
-    "StatusListEntry",
     "TrustBundle",
     "VerificationError",
     "VerificationResult",
     "VerificationWarning",
     "Verifier",
+    "load_status_list",
     "parse_bundle",
     "token_sha256",
 ]

@@ -42,7 +42,6 @@ from asxh_card.bundle import (
     LoadedStatusList,
     TrustBundle,
     load_status_list,
-    parse_bundle,
     pinned_bundle,
 )
 from asxh_card.card import _UncheckedCard
@@ -50,12 +49,14 @@ from asxh_card.errors import (
     AsxhError,
     BundleInvalidError,
     BundleStaleError,
+    CardLifetimeError,
     ClockBeforeBundleError,
     IssuerOutOfScopeError,
     KeyOutsideWindowError,
     MalformedError,
     RevokedError,
     StatusListInvalidError,
+    StatusListMissingError,
     StatusListStaleError,
     SuspendedError,
     UnknownIssuerError,
@@ -70,15 +71,15 @@ from asxh_card.verifier.result import (
     VerificationResult,
     VerificationWarning,
 )
+from asxh_card.verifier.store import BUNDLE_FILE, STATUS_DIR, BundleStore
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier"]
+__all__ = ["BUNDLE_FILE", "DEFAULT_MAX_CARD_LIFETIME", "STATUS_DIR", "Verifier"]
 
-#: Layout of a synced directory (``asxh bundle pull``): the bundle and content-addressed lists.
-BUNDLE_FILE = "bundle.jwt"
-STATUS_DIR = "status"
+#: The longest card lifetime (``exp - iat``) a verifier accepts by default: 10 years.
+DEFAULT_MAX_CARD_LIFETIME = timedelta(days=3653)
 
 # Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
 _VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
@@ -89,20 +90,22 @@ StatusPolicy = Literal["refuse", "warn"]
 
 def _read_bundle_source(
     bundle: BundleSource, roots: list[PublicKey]
-) -> tuple[TrustBundle, Path | None]:
-    """The verified bundle, and the directory its status lists are synced to (for a path)."""
+) -> tuple[TrustBundle, list[str]]:
+    """The verified bundle, and the list tokens of its synced directory (for a path)."""
     if isinstance(bundle, TrustBundle | bytes) or (
         isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")
     ):
-        return pinned_bundle(bundle, roots=roots), None  # a bundle or a token, not a path
+        return pinned_bundle(bundle, roots=roots), []  # a bundle or a token, not a path
     path = Path(bundle)
     if path.is_dir():
-        path = path / BUNDLE_FILE
+        return BundleStore(path).load(roots=roots)
+    if path.name == BUNDLE_FILE and (path.parent / STATUS_DIR).is_dir():
+        return BundleStore(path.parent).load(roots=roots)  # the bundle file of a synced directory
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
-    return parse_bundle(data, roots=roots), path.parent
+    return pinned_bundle(data, roots=roots), []
 
 
 _VN_OFFSET = 7 * 3600  # UTC+07:00, no daylight saving (asxh_card._core.timeutil.VN_TZ)
@@ -124,16 +127,22 @@ class Verifier:
     """Verifies ASXH cards offline against pinned root keys and a signed trust bundle.
 
     ``bundle`` is a verified :class:`TrustBundle`, the token (``str`` starting with ``eyJ`` or
-    ``bytes``), or a path to a bundle file or a synced directory. Status-list tokens that the
-    bundle does not embed come from ``status_tokens`` (URI or SHA-256 hex to token) or, for a
-    directory, from ``DIR/status/<sha256>.jwt``. Every list the bundle names must be present and
-    valid, or construction fails (:class:`~asxh_card.errors.StatusListInvalidError`).
+    ``bytes``), or a path to a bundle file or a synced directory. Status-list tokens come from
+    ``status_tokens`` (tokens, or a mapping whose values are tokens) and, for a directory, from
+    ``DIR/status/*.jwt`` (refused if older than ``DIR/state.json`` remembers: rollback). Each
+    must be acceptable under the bundle (:func:`~asxh_card.bundle.load_status_list`: under its
+    issuer's status base, signed by that issuer's key inside its window, at least 131,072 2-bit
+    entries, ``exp`` and/or ``ttl``), or construction fails
+    (:class:`~asxh_card.errors.StatusListInvalidError`); of two lists for one URI the newer
+    (``iat``) is kept. A card whose list is not held cannot be checked
+    (:class:`~asxh_card.errors.StatusListMissingError`).
 
     ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a warning
     / makes every verification fail. ``leeway``: clock skew allowed on ``nbf``, ``exp``, the
     bundle and status-list times (seconds). ``status_stale``: ``"refuse"`` (default) fails a card
     whose status list is past its ``exp`` or ``ttl``; ``"warn"`` only adds a warning. ``clock``
-    returns the current aware datetime (tests inject one).
+    returns the current aware datetime (tests inject one). ``max_card_lifetime``: the longest
+    ``exp - iat`` accepted (:class:`~asxh_card.errors.CardLifetimeError` beyond it).
     """
 
     def __init__(
@@ -141,13 +150,14 @@ class Verifier:
         *,
         roots: Iterable[PublicKey],
         bundle: BundleSource,
-        status_tokens: Mapping[str, str] | None = None,
+        status_tokens: Mapping[str, str] | Iterable[str] | None = None,
         freshness_warn: timedelta = timedelta(hours=24),
         freshness_max: timedelta = timedelta(days=7),
         leeway: int = DEFAULT_LEEWAY,
         status_stale: StatusPolicy = "refuse",
         clock: Callable[[], datetime] | None = None,
         registry: ProgrammeRegistry | None = None,
+        max_card_lifetime: timedelta = DEFAULT_MAX_CARD_LIFETIME,
     ) -> None:
         self._roots = list(roots)
         if not all(isinstance(r, PublicKey) for r in self._roots):
@@ -162,8 +172,13 @@ class Verifier:
         self._status_stale = status_stale
         self._clock = clock or utc_now
         self._registry = registry or ProgrammeRegistry.default()
-        self._bundle, directory = _read_bundle_source(bundle, self._roots)
-        self._load(self._bundle, status_tokens or {}, directory)
+        self._max_lifetime = int(max_card_lifetime.total_seconds())
+        if self._max_lifetime <= 0:
+            raise ValueError("max_card_lifetime must be positive")
+        self._bundle, synced = _read_bundle_source(bundle, self._roots)
+        given = status_tokens or ()
+        tokens = given.values() if isinstance(given, Mapping) else given
+        self._load(self._bundle, [*synced, *tokens])
 
     @classmethod
     def from_directory(
@@ -177,23 +192,13 @@ class Verifier:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _load(
-        self, bundle: TrustBundle, status_tokens: Mapping[str, str], directory: Path | None
-    ) -> None:
+    def _load(self, bundle: TrustBundle, tokens: Iterable[str]) -> None:
         lists: dict[str, LoadedStatusList] = {}
-        for uri, entry in bundle.status_lists.items():
-            token = entry.token or status_tokens.get(uri) or status_tokens.get(entry.sha256)
-            if token is None and directory is not None:
-                path = directory / STATUS_DIR / f"{entry.sha256}.jwt"
-                try:
-                    token = path.read_text("ascii")
-                except (OSError, UnicodeDecodeError):
-                    token = None
-            if token is None:
-                raise StatusListInvalidError(
-                    f"the status list {uri} named by the bundle is missing"
-                )
-            lists[uri] = load_status_list(token, entry, bundle)
+        for token in tokens:
+            loaded = load_status_list(token, bundle)
+            held = lists.get(loaded.uri)
+            if held is None or loaded.issued_at > held.issued_at:
+                lists[loaded.uri] = loaded
         self._lists = lists
         self._issuer_info = {
             issuer_id: IssuerInfo(issuer.id, issuer.name, issuer.province)
@@ -249,12 +254,14 @@ class Verifier:
         self, ref: StatusRef, count: int, issuer: str, now: int, warnings: list[VerificationWarning]
     ) -> list[int]:
         """The card's entry and its entitlements' entries (the status block)."""
+        if not self._bundle.issuers[issuer].owns_status_uri(ref.uri):
+            # Otherwise issuer B would decide whether issuer A's cards are revoked.
+            raise StatusListInvalidError(
+                "the card's status list is not under its issuer's status base"
+            )
         loaded = self._lists.get(ref.uri)
         if loaded is None:
-            raise StatusListInvalidError("the card's status list is not named by the trust bundle")
-        if loaded.issuer != issuer:
-            # Otherwise issuer B would decide whether issuer A's cards are revoked.
-            raise StatusListInvalidError("the card's status list belongs to another issuer")
+            raise StatusListMissingError(f"no status list {ref.uri[:200]} is held; sync first")
         stale = loaded.stale_at(now, self._leeway)
         if stale is not None:
             if self._status_stale == "refuse":
@@ -320,6 +327,12 @@ class Verifier:
         if not checked.programmes <= issuer.programmes:
             outside = ", ".join(sorted(checked.programmes - issuer.programmes))
             raise IssuerOutOfScopeError(f"issuer {issuer.id!r} may not sign {outside}")
+        if claims.exp - claims.iat > self._max_lifetime:
+            # A leaked key signs a backdated card inside its window: the lifetime bounds it.
+            raise CardLifetimeError(
+                f"the card lives {(claims.exp - claims.iat) // 86_400} days; "
+                f"the limit is {self._max_lifetime // 86_400}"
+            )
         check_times(claims.iat, claims.nbf, claims.exp, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
         status = checked.status
