@@ -50,6 +50,7 @@ def main() -> None:
     seconds = parser.parse_args().seconds
 
     from asxh_card.issuing import render
+    from asxh_card.issuing.render import qr as render_qr
 
     holder = Holder("79159880008", "Nguyễn Thị Ngọc Hường", date(1958, 3, 2), "F")
     ents = (
@@ -114,7 +115,7 @@ def main() -> None:
     rows: list[tuple[str, Callable[[], object], float]] = [
         ("QR matrix (zxing-cpp/libzint)", lambda: render.qr_matrix(text), seconds),
         ("QR PNG, 300 dpi (matrix + PNG)", lambda: render.qr_png(text), seconds),
-        ("QR matrix via qrcode, explicit segments", lambda: render._qr_matrix_qrcode(text), 1.0),
+        ("QR matrix via qrcode, explicit segments", lambda: render_qr._qr_matrix_qrcode(text), 1.0),
         ("QR SVG from the matrix", lambda: render.qr_svg(matrix), seconds),
         ("Code 128 PNG", lambda: render.barcode_png(number), seconds),
         ("Card PNG (layout, text, QR, barcode)", lambda: render.card_png(claims, matrix), seconds),

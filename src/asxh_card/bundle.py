@@ -308,15 +308,14 @@ def parse_bundle(token: str | bytes, *, roots: Sequence[PublicKey]) -> TrustBund
 def pinned_bundle(bundle: TrustBundle | str | bytes, *, roots: Sequence[PublicKey]) -> TrustBundle:
     """``bundle`` as a :class:`TrustBundle` verified against ``roots``.
 
-    A token is verified and parsed (:func:`parse_bundle`); an already parsed bundle is taken as
-    is, without verifying its signature again, provided it was verified with one of ``roots``.
-    Raises :class:`~asxh_card.errors.BundleInvalidError`.
+    A token is verified and parsed (:func:`parse_bundle`). A :class:`TrustBundle` object is
+    verified again from its ``token``: an object built or altered by the caller (its issuers,
+    keys or ``root_kid`` edited) never stands in for a signed bundle. Raises
+    :class:`~asxh_card.errors.BundleInvalidError`.
     """
-    if not isinstance(bundle, TrustBundle):
-        return parse_bundle(bundle, roots=roots)
-    if bundle.root_kid not in {r.kid for r in roots}:
-        raise BundleInvalidError("the bundle was not verified with a pinned root key")
-    return bundle
+    if isinstance(bundle, TrustBundle):
+        return parse_bundle(bundle.token, roots=roots)
+    return parse_bundle(bundle, roots=roots)
 
 
 def load_status_list(token: str, bundle: TrustBundle) -> LoadedStatusList:

@@ -19,16 +19,18 @@ touching the others (DESIGN.md §2) while the card carries one IETF reference in
 Together with the positional entitlements this keeps the largest realistic card inside QR
 version 20 and a typical one inside version 17 (DESIGN.md §3; docs/wire-format.md).
 
-:func:`verify_card` is the core path: QR text → JWS → claims → signature with a key the caller
-looks up by (issuer, kid) → time checks. The offline :class:`~asxh_card.verifier.Verifier` adds
-the trust bundle, scope, key windows and status lists on top.
+:class:`UncheckedCard` is a card read from text whose signature is not checked yet: it tells
+only which key to fetch (``issuer``, ``kid``) and hands out claims only from
+:meth:`UncheckedCard.verify` (signature, then every claim check), as :class:`VerifiedClaims`.
+The offline :class:`~asxh_card.verifier.Verifier` is the safe way to verify a card (trust bundle,
+scope, key windows, status lists); :func:`sign_card` and :func:`verify_card`, which skip all
+that, are published in the low-level module :mod:`asxh_card.hazmat`.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
@@ -47,6 +49,7 @@ from asxh_card.errors import (
     AsxhError,
     EntitlementError,
     IdentifierError,
+    InternalVerifierError,
     InvalidInputError,
     MalformedError,
     PayloadTooLargeError,
@@ -54,6 +57,7 @@ from asxh_card.errors import (
     VerificationError,
 )
 from asxh_card.ids import Sex, check_asxh_number
+from asxh_card.names import MAX_NAME_LENGTH, normalise_name
 from asxh_card.programmes import Entitlement, ProgrammeRegistry, check_status_uri
 
 __all__ = [
@@ -66,6 +70,8 @@ __all__ = [
     "Guardian",
     "Holder",
     "KeyLookup",
+    "UncheckedCard",
+    "VerifiedClaims",
     "normalise_name",
     "parse_card_jws",
     "qr_text",
@@ -80,7 +86,6 @@ CARD_VERSION = 1
 CARD_HEADER = frozenset({"alg", "kid", "typ", "zip"})
 #: QR version 40 holds at most 7,089 numeric characters; nothing longer can come from a QR.
 MAX_QR_TEXT_LENGTH = 7_100
-MAX_NAME_LENGTH = 100
 MAX_ENTITLEMENTS = 16
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
@@ -214,8 +219,12 @@ def _claim_set_from_mapping(claims: object) -> _ClaimSet:
         raise _schema_error(exc) from None
 
 
-class _CheckedClaims(msgspec.Struct, frozen=True):
-    """A claim set that passed every check, with the parts the card's readers need.
+class VerifiedClaims(msgspec.Struct, frozen=True):
+    """A card whose signature and claims passed every check (:meth:`UncheckedCard.verify`).
+
+    ``claims`` is the typed wire claim set (``iss``, ``iat``, ``nbf``, ``exp``, ``jti``, ``prov``,
+    ...); the other members are the parts the card's readers need. The card's times are *not*
+    checked here (the caller decides the moment and the leeway).
 
     ``entitlements`` are shared, immutable and carry no status entry: their entries follow from
     ``status`` (:func:`status_block`).
@@ -227,11 +236,6 @@ class _CheckedClaims(msgspec.Struct, frozen=True):
     entitlements: tuple[Entitlement, ...]
     programmes: frozenset[str]
     status: StatusRef | None
-
-
-def normalise_name(name: str) -> str:
-    """NFC with collapsed whitespace: the same name always encodes to the same bytes."""
-    return " ".join(unicodedata.normalize("NFC", name).split())
 
 
 def _check_name(name: object, what: str) -> str:
@@ -342,7 +346,7 @@ class CardClaims:
         return cls._from_checked(checked)
 
     @classmethod
-    def _from_checked(cls, checked: _CheckedClaims) -> CardClaims:
+    def _from_checked(cls, checked: VerifiedClaims) -> CardClaims:
         claims = checked.claims
         return cls(
             issuer=claims.iss,
@@ -372,7 +376,7 @@ def _asxh_number(value: str, what: str) -> str:
         raise MalformedError(f"{what} must be an 11-digit mã số ASXH: {exc}") from None
 
 
-def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _CheckedClaims:
+def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> VerifiedClaims:
     """The checks the wire schema leaves: patterns, checksums, names, registry, status URI."""
     if ISSUER_ID_PATTERN.fullmatch(claims.iss) is None:
         raise MalformedError(_CLAIM_MEANING["iss"])
@@ -402,13 +406,15 @@ def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> _Che
     holder = Holder(
         _asxh_number(claims.sub, "sub"), _check_name(claims.name, "name"), claims.dob, claims.sex
     )
-    return _CheckedClaims(claims, holder, guardian, entitlements, programmes, status)
+    return VerifiedClaims(claims, holder, guardian, entitlements, programmes, status)
 
 
 def sign_card(
     claims: CardClaims, signer: Signer, *, registry: ProgrammeRegistry | None = None
 ) -> str:
-    """Sign ``claims`` as a compact JWS with ``zip: DEF`` (DESIGN.md §3).
+    """Sign ``claims`` as a compact JWS with ``zip: DEF`` (DESIGN.md §3); low level.
+
+    Published in :mod:`asxh_card.hazmat`; :class:`asxh_card.issuing.Issuer` is the issuing API.
 
     ``registry`` gives the attribute order of the positional entitlements; pass the one the
     entitlements were validated with when it is not the bundled registry.
@@ -452,22 +458,29 @@ def parse_card_jws(token: str) -> tuple[_jws.CompactJWS, dict[str, Any]]:
     return parsed, payload
 
 
-class _UncheckedCard:
-    """A card read from text whose signature has not been checked yet.
+class UncheckedCard:
+    """A card read from its QR text (``asxh:/...``) or bare token, signature not checked yet.
 
-    ``issuer`` and ``kid`` say which key to fetch; :meth:`checked` then checks the claims. When
-    the payload is in the canonical encoding the claim set is typed already; otherwise the
-    payload is strict JSON, and its claims are checked only after the signature, so a forged
-    card reports ``bad_signature`` however broken its claims are.
+    Construction checks the structure only (size limits, JWS, payload). Before the signature is
+    checked it exposes only what says which key to fetch: :attr:`issuer` and :attr:`kid`. The
+    claims come from :meth:`verify`, which checks the signature with the key the caller chose
+    for that (issuer, kid) and then every claim. When the payload is in the canonical encoding
+    the claim set is typed already; otherwise the payload is strict JSON, and its claims are
+    checked only after the signature, so a forged card reports ``bad_signature`` however broken
+    its claims are. Raises :class:`~asxh_card.errors.VerificationError` subclasses only for the
+    card's own defects.
     """
 
-    __slots__ = ("_claims", "_mapping", "issuer", "jws")
+    __slots__ = ("_claims", "_jws", "_mapping", "issuer")
+
+    issuer: str
+    """The ``iss`` claim as the card states it (not yet authenticated)."""
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str):
             raise MalformedError("the card must be given as text")
-        self.jws = _parse_card_token(_qr_token(text) if text.startswith("asxh:") else text)
-        body = _jws.payload_bytes(self.jws, limits=_jws.CARD_LIMITS)
+        self._jws = _parse_card_token(_qr_token(text) if text.startswith("asxh:") else text)
+        body = _jws.payload_bytes(self._jws, limits=_jws.CARD_LIMITS)
         self._claims = _fast_claim_set(body)
         self._mapping: dict[str, Any] | None = None
         if self._claims is not None:
@@ -482,13 +495,23 @@ class _UncheckedCard:
         self._mapping = payload
         self.issuer = issuer
 
+    def __repr__(self) -> str:
+        return f"UncheckedCard(issuer={self.issuer[:40]!r}, kid={self.kid[:64]!r})"
+
     @property
     def kid(self) -> str:
-        """The header's ``kid`` ("" when absent)."""
-        return self.jws.kid or ""
+        """The header's ``kid`` ("" when absent; not yet authenticated)."""
+        return self._jws.kid or ""
 
-    def checked(self, registry: ProgrammeRegistry | None) -> _CheckedClaims:
-        """Every claim check (call it after the signature)."""
+    def verify(self, key: PublicKey, registry: ProgrammeRegistry | None = None) -> VerifiedClaims:
+        """Check the signature with ``key`` (algorithm pinned by the key), then every claim.
+
+        Raises :class:`~asxh_card.errors.BadSignatureError` or
+        :class:`~asxh_card.errors.AlgorithmNotAllowedError` for the signature, then
+        :class:`~asxh_card.errors.MalformedError` for a claim. Choosing ``key`` is the caller's
+        job: look it up by (:attr:`issuer`, :attr:`kid`) among that issuer's keys only.
+        """
+        _jws.verify_signature(self._jws, key)
         claims = self._claims
         if claims is None:
             claims = _claim_set_from_mapping(self._mapping)
@@ -503,17 +526,21 @@ def verify_card(
     leeway: int = DEFAULT_LEEWAY,
     registry: ProgrammeRegistry | None = None,
 ) -> CardClaims:
-    """Verify a card from its QR text (or bare token) with keys looked up by (issuer, kid).
+    """Verify a card's signature, claims and times with a key the caller looks up (low level).
 
-    Raises only :class:`~asxh_card.errors.VerificationError` subclasses.
+    Hazardous (published in :mod:`asxh_card.hazmat`): no trust bundle, no issuer scope, no key
+    window, no status list. ``keys(issuer, kid)`` must return a key *of that issuer* (a lookup
+    by ``kid`` alone accepts a card claiming another issuer). In the field use
+    :class:`asxh_card.verifier.Verifier`. Raises only
+    :class:`~asxh_card.errors.VerificationError` subclasses: the card's defects with their
+    reason, the verifier's own failures as ``internal_error``.
     """
     try:
-        card = _UncheckedCard(text)
+        card = UncheckedCard(text)
         key = keys(card.issuer, card.kid)
         if key is None:
-            raise UnknownKeyError(f"no key {card.kid!r} for issuer {card.issuer!r}")
-        _jws.verify_signature(card.jws, key)
-        checked = card.checked(registry)
+            raise UnknownKeyError(f"no key {card.kid!r} for issuer {card.issuer!r}")  # noqa: TRY301
+        checked = card.verify(key, registry)
         claims = checked.claims
         check_times(
             claims.iat,
@@ -524,7 +551,9 @@ def verify_card(
         )
     except VerificationError:
         raise
-    except (AsxhError, ValueError, TypeError, AttributeError) as exc:
+    except (AsxhError, ValueError) as exc:
         # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
         raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
+    except Exception as exc:
+        raise InternalVerifierError(f"{type(exc).__name__}: {exc}"[:200]) from exc
     return CardClaims._from_checked(checked)

@@ -11,6 +11,11 @@ Everything the package raises on purpose derives from :class:`AsxhError`.
   code"); the verifier lets nothing else escape. Each carries a message in Vietnamese and in
   English so a clerk sees the first and a developer the second.
 * :class:`KeyStoreError`: an issuer or root key could not be created, loaded or decrypted.
+
+Every verification error also has an :attr:`~VerificationError.outcome`: ``invalid`` (the card
+is refused, with its reason) or ``cannot_check`` (the verifier's own data is out of date or
+missing, its clock is wrong, or it failed: the clerk is told to update the data, never that the
+card is invalid). A card that passes is the third outcome, ``valid`` (:class:`Outcome`).
 """
 
 from __future__ import annotations
@@ -31,12 +36,15 @@ __all__ = [
     "EntitlementError",
     "ExpiredError",
     "IdentifierError",
+    "InputTypeError",
+    "InternalVerifierError",
     "InvalidInputError",
     "IssuerOutOfScopeError",
     "KeyOutsideWindowError",
     "KeyStoreError",
     "MalformedError",
     "NotYetValidError",
+    "Outcome",
     "PayloadTooLargeError",
     "Reason",
     "RevokedError",
@@ -57,6 +65,10 @@ class AsxhError(Exception):
 
 class InvalidInputError(AsxhError, ValueError):
     """The caller's input breaks a rule; the message names the rule."""
+
+
+class InputTypeError(InvalidInputError, TypeError):
+    """An argument has the wrong type (also a :class:`TypeError`): e.g. ``at="2026-01-01"``."""
 
 
 class IdentifierError(InvalidInputError):
@@ -103,6 +115,31 @@ class Reason(StrEnum):
     STATUS_LIST_MISSING = "status_list_missing"
     STATUS_LIST_ROLLBACK = "status_list_rollback"
     LIFETIME_TOO_LONG = "lifetime_too_long"
+    INTERNAL_ERROR = "internal_error"
+
+
+class Outcome(StrEnum):
+    """What a clerk is told: the card is valid, invalid, or cannot be checked right now.
+
+    ``cannot_check`` means the verifier's own data (trust bundle, status list) is out of date or
+    missing, the device clock is wrong, or the verifier failed: update the data (or fix the
+    clock) and check again. It never means the card is invalid.
+    """
+
+    VALID = "valid"
+    INVALID = "invalid"
+    CANNOT_CHECK = "cannot_check"
+
+
+#: The clerk's headline for each outcome, Vietnamese first (CLI, service, web page).
+OUTCOME_HEADLINES: dict[Outcome, tuple[str, str]] = {
+    Outcome.VALID: ("THẺ HỢP LỆ", "VALID CARD"),
+    Outcome.INVALID: ("THẺ KHÔNG HỢP LỆ", "INVALID CARD"),
+    Outcome.CANNOT_CHECK: (
+        "CHƯA KIỂM TRA ĐƯỢC THẺ: HÃY CẬP NHẬT DỮ LIỆU",
+        "CANNOT CHECK THE CARD: UPDATE THE DATA",
+    ),
+}
 
 
 class VerificationError(AsxhError):
@@ -114,6 +151,8 @@ class VerificationError(AsxhError):
     """
 
     reason: ClassVar[Reason] = Reason.MALFORMED
+    #: ``invalid`` or ``cannot_check`` (:class:`Outcome`); an instance may override it.
+    default_outcome: ClassVar[Outcome] = Outcome.INVALID
     default_vi: ClassVar[str] = "Thẻ không hợp lệ."
     default_en: ClassVar[str] = "The card is not valid."
 
@@ -123,11 +162,23 @@ class VerificationError(AsxhError):
         *,
         message_vi: str | None = None,
         message_en: str | None = None,
+        outcome: Outcome | None = None,
     ) -> None:
         self.detail = detail
         self.message_vi = message_vi or self.default_vi
         self.message_en = message_en or self.default_en
+        self.outcome = outcome or self.default_outcome
         super().__init__(f"{self.message_en} ({detail})" if detail else self.message_en)
+
+    @property
+    def cannot_check(self) -> bool:
+        """True when the card could not be checked (update the data); False when invalid."""
+        return self.outcome is Outcome.CANNOT_CHECK
+
+    def headline(self, lang: str = "vi") -> str:
+        """The clerk's headline for this outcome in ``lang`` ("THẺ KHÔNG HỢP LỆ", ...)."""
+        vi, en = OUTCOME_HEADLINES[self.outcome]
+        return vi if lang == "vi" else en
 
     def message(self, lang: str = "vi") -> str:
         """The message in ``lang`` (``"vi"`` or ``"en"``)."""
@@ -234,6 +285,7 @@ class BundleInvalidError(VerificationError):
     """The trust bundle is malformed or not signed by a pinned root key."""
 
     reason = Reason.BUNDLE_INVALID
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Gói dữ liệu tin cậy không hợp lệ."
     default_en = "The trust bundle is not valid."
 
@@ -242,6 +294,7 @@ class BundleStaleError(VerificationError):
     """The trust bundle is past its expiry or its freshness limit."""
 
     reason = Reason.BUNDLE_STALE
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Gói dữ liệu tin cậy đã quá cũ, cần cập nhật."
     default_en = "The trust bundle is out of date and must be refreshed."
 
@@ -258,6 +311,7 @@ class ClockBeforeBundleError(VerificationError):
     """The device clock is earlier than the bundle's issue time: the clock is wrong."""
 
     reason = Reason.CLOCK_BEFORE_BUNDLE
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Đồng hồ của thiết bị sai (sớm hơn thời điểm phát hành gói dữ liệu tin cậy)."
     default_en = "The device clock is wrong: it is earlier than the trust bundle's issue time."
 
@@ -266,6 +320,7 @@ class StatusListInvalidError(VerificationError):
     """A status list token is malformed, badly signed, or of the wrong bit size."""
 
     reason = Reason.STATUS_LIST_INVALID
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Danh sách trạng thái thẻ không hợp lệ."
     default_en = "The card status list is not valid."
 
@@ -274,6 +329,7 @@ class StatusListMissingError(VerificationError):
     """The card's status list (under its issuer's status base) is not held: sync first."""
 
     reason = Reason.STATUS_LIST_MISSING
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Chưa có danh sách trạng thái của thẻ này, cần cập nhật dữ liệu."
     default_en = "The card's status list is not on this device; update the data."
 
@@ -298,5 +354,22 @@ class StatusListStaleError(VerificationError):
     """A status list token is past its ``exp`` or ``ttl``."""
 
     reason = Reason.STATUS_LIST_STALE
+    default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Danh sách trạng thái thẻ đã quá cũ, cần cập nhật."
     default_en = "The card status list is out of date and must be refreshed."
+
+
+class InternalVerifierError(VerificationError):
+    """The verifier failed on its own (a bug), not because of the card: it cannot say either way.
+
+    Raised instead of letting a :class:`TypeError` or :class:`AttributeError` escape, and never
+    reported as ``malformed``: the card may be perfectly valid.
+    """
+
+    reason = Reason.INTERNAL_ERROR
+    default_outcome = Outcome.CANNOT_CHECK
+    default_vi = (
+        "Phần mềm kiểm tra thẻ gặp lỗi nội bộ; chưa kết luận được về thẻ. "
+        "Hãy báo cho bộ phận kỹ thuật."
+    )
+    default_en = "The verifier failed internally; the card could not be checked. Report it."

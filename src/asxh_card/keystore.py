@@ -16,7 +16,7 @@ from pathlib import Path
 
 from asxh_card._core.fileio import write_atomic
 from asxh_card._core.keys import Algorithm, JWKError, PrivateKey, PublicKey
-from asxh_card.errors import KeyStoreError
+from asxh_card.errors import InputTypeError, KeyStoreError
 
 __all__ = [
     "MIN_PASSPHRASE_LENGTH",
@@ -53,14 +53,38 @@ def _write_new_file(path: Path, data: bytes, mode: int) -> None:
         raise KeyStoreError(f"cannot write key file {path}: {exc.strerror}") from None
 
 
+PathLike = str | os.PathLike[str]
+#: A passphrase as text (encoded as UTF-8) or bytes.
+Passphrase = str | bytes
+
+
+def _path(path: PathLike) -> Path:
+    if not isinstance(path, str | os.PathLike):
+        raise InputTypeError(f"a key file path must be a str or a path, not {type(path).__name__}")
+    return Path(path)
+
+
+def _passphrase(passphrase: Passphrase) -> bytes:
+    if isinstance(passphrase, str):
+        return passphrase.encode("utf-8")
+    if isinstance(passphrase, bytes | bytearray):
+        return bytes(passphrase)
+    raise InputTypeError(f"a passphrase must be str or bytes, not {type(passphrase).__name__}")
+
+
 def passphrase_from_env(variable: str) -> bytes | None:
     """The passphrase in environment variable ``variable``, or None when unset."""
     value = os.environ.get(variable)
     return value.encode("utf-8") if value else None
 
 
-def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
-    """Write ``key`` as encrypted PKCS#8 to a new file ``path`` (mode 0600)."""
+def write_private_key(path: PathLike, key: PrivateKey, passphrase: Passphrase) -> None:
+    """Write ``key`` as encrypted PKCS#8 to a new file ``path`` (mode 0600).
+
+    ``passphrase`` is text (encoded as UTF-8) or bytes, at least 12 bytes long.
+    """
+    path = _path(path)
+    passphrase = _passphrase(passphrase)
     if len(passphrase) < MIN_PASSPHRASE_LENGTH:
         raise KeyStoreError(f"the passphrase must have at least {MIN_PASSPHRASE_LENGTH} characters")
     try:
@@ -70,8 +94,11 @@ def write_private_key(path: Path, key: PrivateKey, passphrase: bytes) -> None:
     _write_new_file(path, pem, 0o600)
 
 
-def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -> PrivateKey:
+def generate_key_file(
+    path: PathLike, passphrase: Passphrase, alg: Algorithm = "ES256"
+) -> PrivateKey:
     """Generate a key, write it encrypted to ``path`` and its public JWK beside it (``.jwk``)."""
+    path = _path(path)
     public_path = path.with_suffix(".jwk")
     if public_path == path:
         raise KeyStoreError(
@@ -93,8 +120,13 @@ def generate_key_file(path: Path, passphrase: bytes, alg: Algorithm = "ES256") -
     return key
 
 
-def load_private_key(path: Path, passphrase: bytes) -> PrivateKey:
-    """Load an encrypted PKCS#8 key file; unencrypted files are refused."""
+def load_private_key(path: PathLike, passphrase: Passphrase) -> PrivateKey:
+    """Load an encrypted PKCS#8 key file; unencrypted files are refused.
+
+    ``path`` is a ``str`` or a path object; ``passphrase`` text (UTF-8) or bytes.
+    """
+    path = _path(path)
+    passphrase = _passphrase(passphrase)
     try:
         data = path.read_bytes()
     except OSError as exc:
@@ -105,8 +137,12 @@ def load_private_key(path: Path, passphrase: bytes) -> PrivateKey:
         raise KeyStoreError(f"{path}: {exc}") from None
 
 
-def load_public_key(path: Path) -> PublicKey:
-    """Load a public key from a JWK (``.jwk``/``.json``) or SubjectPublicKeyInfo PEM file."""
+def load_public_key(path: PathLike) -> PublicKey:
+    """Load a public key from a JWK (``.jwk``/``.json``) or SubjectPublicKeyInfo PEM file.
+
+    ``path`` is a ``str`` or a path object.
+    """
+    path = _path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -21,6 +21,17 @@ from asxh_card._core.keys import (
     Signer,
     jwk_thumbprint,
 )
+from asxh_card.errors import BadSignatureError
+
+
+def verifies(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """Whether ``key.verify`` accepts (it raises BadSignatureError instead of returning False)."""
+    try:
+        key.verify(signature, data)
+    except BadSignatureError:
+        return False
+    return True
+
 
 # RFC 7638 §3.1 uses an RSA key; RFC 8037 Appendix A.3 gives an Ed25519 thumbprint we can check.
 RFC8037_JWK = {"crv": "Ed25519", "kty": "OKP", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
@@ -67,27 +78,37 @@ def test_generate_refuses_other_algorithms() -> None:
         PrivateKey.generate("RS256")  # type: ignore[arg-type]
 
 
+def test_public_key_verify_raises_instead_of_returning_false(any_key: PrivateKey) -> None:
+    """Issue 14 item 1: ``PublicKey.verify`` raises on a bad signature; no bool to forget."""
+    signature = any_key.sign(b"message")
+    assert any_key.public_key.verify(signature, b"message") is None
+    with pytest.raises(BadSignatureError, match="signature check failed"):
+        any_key.public_key.verify(signature, b"messagE")
+    with pytest.raises(BadSignatureError):
+        any_key.public_key.verify(b"", b"message")
+
+
 def test_sign_verify_raw(any_key: PrivateKey) -> None:
     """Signatures are raw 64 bytes and verify; another message or key does not."""
     signature = any_key.sign(b"message")
     assert len(signature) == 64
-    assert any_key.public_key.verify(signature, b"message")
-    assert not any_key.public_key.verify(signature, b"messagE")
+    assert verifies(any_key.public_key, signature, b"message")
+    assert not verifies(any_key.public_key, signature, b"messagE")
     other = PrivateKey.generate(any_key.alg)
-    assert not other.public_key.verify(signature, b"message")
+    assert not verifies(other.public_key, signature, b"message")
 
 
 @pytest.mark.parametrize("length", [0, 63, 65, 72, 128])
 def test_wrong_signature_length_is_refused(any_key: PrivateKey, length: int) -> None:
     """Only 64-byte signatures are considered."""
-    assert not any_key.public_key.verify(bytes(length), b"m")
+    assert not verifies(any_key.public_key, bytes(length), b"m")
 
 
 def test_der_signature_is_refused(es256_key: PrivateKey) -> None:
     """A DER-encoded ECDSA signature is not raw r||s and never verifies on the JWS path."""
     raw = es256_key._key  # the cryptography key, to make a genuine DER signature
     der = raw.sign(b"m", ec.ECDSA(hashes.SHA256()))  # type: ignore[call-arg,union-attr]
-    assert not es256_key.public_key.verify(der, b"m")
+    assert not verifies(es256_key.public_key, der, b"m")
 
 
 @pytest.mark.parametrize(
@@ -98,7 +119,7 @@ def test_der_signature_is_refused(es256_key: PrivateKey) -> None:
 def test_r_or_s_zero_or_order_is_refused(es256_key: PrivateKey, r: int, s: int) -> None:
     """ECDSA range check: r or s equal to 0 or to the group order n never verifies."""
     signature = r.to_bytes(32, "big") + s.to_bytes(32, "big")
-    assert not es256_key.public_key.verify(signature, b"m")
+    assert not verifies(es256_key.public_key, signature, b"m")
 
 
 def test_ecdsa_malleability(es256_key: PrivateKey) -> None:
@@ -106,15 +127,15 @@ def test_ecdsa_malleability(es256_key: PrivateKey) -> None:
     signature = es256_key.sign(b"m")
     r = int.from_bytes(signature[:32], "big")
     s = int.from_bytes(signature[32:], "big")
-    assert es256_key.public_key.verify(signature, b"m")
+    assert verifies(es256_key.public_key, signature, b"m")
     # s -> n - s is the other valid ECDSA signature; it is still accepted (ES256 is malleable),
     # which is why the codec never uses a token's bytes as an identity: jti is signed.
-    assert es256_key.public_key.verify(
-        r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big"), b"m"
+    assert verifies(
+        es256_key.public_key, r.to_bytes(32, "big") + (P256_ORDER - s).to_bytes(32, "big"), b"m"
     )
     if r + P256_ORDER < 2**256:  # pragma: no cover - about 1 run in 2**32
-        assert not es256_key.public_key.verify(
-            (r + P256_ORDER).to_bytes(32, "big") + signature[32:], b"m"
+        assert not verifies(
+            es256_key.public_key, (r + P256_ORDER).to_bytes(32, "big") + signature[32:], b"m"
         )
 
 
@@ -255,7 +276,7 @@ def test_encrypted_pem_round_trip(any_key: PrivateKey) -> None:
     assert b"ENCRYPTED PRIVATE KEY" in pem
     loaded = PrivateKey.from_encrypted_pem(pem, b"correct horse")
     assert loaded.kid == any_key.kid
-    assert loaded.public_key.verify(loaded.sign(b"x"), b"x")
+    assert verifies(loaded.public_key, loaded.sign(b"x"), b"x")
 
 
 def test_empty_passphrase_is_refused(es256_key: PrivateKey) -> None:

@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from asxh_card._core import jws
 from asxh_card._core.b64 import b64url_decode
 from asxh_card._core.keys import JWKError, PublicKey
-from asxh_card.errors import Reason, VerificationError
+from asxh_card.errors import BadSignatureError, Reason, VerificationError
 
 ECDSA_P1363 = "wycheproof/ecdsa_secp256r1_sha256_p1363_test.json"
 ECDSA_DER = "wycheproof/ecdsa_secp256r1_sha256_test.json"
@@ -44,6 +44,15 @@ VECTOR_LIMITS = jws.JWSLimits(
 )
 
 
+def verifies(key: PublicKey, signature: bytes, data: bytes) -> bool:
+    """Whether ``key.verify`` accepts (it raises BadSignatureError instead of returning False)."""
+    try:
+        key.verify(signature, data)
+    except BadSignatureError:
+        return False
+    return True
+
+
 def _public_key(group: dict[str, Any]) -> PublicKey:
     """The group's key through our strict JWK import (kid dropped: it is not a thumbprint)."""
     jwk = group.get("publicKeyJwk")
@@ -58,7 +67,7 @@ def _run_signature_file(data: dict[str, Any], name: str) -> Counter[str]:
     for group in data["testGroups"]:
         key = _public_key(group)
         for test in group["tests"]:
-            accepted = key.verify(bytes.fromhex(test["sig"]), bytes.fromhex(test["msg"]))
+            accepted = verifies(key, bytes.fromhex(test["sig"]), bytes.fromhex(test["msg"]))
             result = test["result"]
             if result == "acceptable":
                 assert test["tcId"] in decisions, f"decide acceptable tcId {test['tcId']}"
@@ -103,11 +112,12 @@ def test_ecdsa_der_signatures_are_never_accepted_raw(load_vector: Callable[[str]
         key = PublicKey.from_pem(group["publicKeyPem"].encode())
         for test in group["tests"]:
             der, msg = bytes.fromhex(test["sig"]), bytes.fromhex(test["msg"])
-            assert not key.verify(der, msg), test["tcId"]
+            assert not verifies(key, der, msg), test["tcId"]
             total += 1
             if test["result"] == "valid":
                 r, s = decode_dss_signature(der)
-                assert key.verify(r.to_bytes(32, "big") + s.to_bytes(32, "big"), msg), test["tcId"]
+                raw = r.to_bytes(32, "big") + s.to_bytes(32, "big")
+                assert verifies(key, raw, msg), test["tcId"]
                 converted += 1
     assert total == data["numberOfTests"]
     assert converted > 100

@@ -20,6 +20,8 @@ from PIL import Image, ImageFilter
 
 from asxh_card._core.statuslist import StatusRef
 from asxh_card.issuing import render
+from asxh_card.issuing.render import face as render_face
+from asxh_card.issuing.render import qr as render_qr
 from asxh_card.issuing.sizing import DATA_CODEWORDS_M, qr_version
 
 URI = "https://status.asxh.gov.vn/lists/79/1"
@@ -70,7 +72,7 @@ def test_qr_uses_byte_plus_numeric_segments_at_ecc_m(card):
     matrix = render.qr_matrix(card.qr_text)
     assert matrix.shape == (17 + 4 * card.qr_version,) * 2
     assert qr_version(card.qr_text) == card.qr_version
-    candidates = [render._qr_matrix_qrcode(card.qr_text, mask=m) for m in range(8)]
+    candidates = [render_qr._qr_matrix_qrcode(card.qr_text, mask=m) for m in range(8)]
     assert any(c.shape == matrix.shape and (c == matrix).all() for c in candidates)
     result = zxingcpp.read_barcode(Image.open(io.BytesIO(render.qr_png(matrix))))
     assert result.ec_level == "M"
@@ -165,8 +167,8 @@ def test_card_never_prints_what_it_must_not(card, issuer, holder, bhyt_entitleme
     from asxh_card.programmes import Entitlement
 
     gn = Entitlement("GN", date(2026, 1, 1), None, {"kind": "poor", "household": "HN-SECRET"})
-    assert render._badge_label(gn, None) == "Hộ nghèo"
-    assert render._badge_label(bhyt_entitlement, None) == "Mức 2 – 100%"  # noqa: RUF001
+    assert render_face._badge_label(gn, None) == "Hộ nghèo"
+    assert render_face._badge_label(bhyt_entitlement, None) == "Mức 2 – 100%"  # noqa: RUF001
 
 
 def pdf_images(pdf: bytes) -> list[Image.Image]:

@@ -156,15 +156,19 @@ def test_lists_show_exactly_what_the_object_endpoints_show(
 def test_a_provincial_token_without_a_province_sees_nothing(
     service: Any, world: dict[str, Any]
 ) -> None:
-    """A signed officer token with no province (no such account exists) is not national."""
+    """A signed officer token with no province names no account: refused outright (401).
+
+    The province rule for such a principal (it sees nothing) is Principal.sees's, tested in
+    test_registry; the account check (asxh_card.service.operators) refuses the token first.
+    """
     from asxh_card.service.security import Principal
 
     token = service.ctx.tokens.issue(Principal("ghost", "issuer_officer", None, ("BHYT",)))
     headers = {"Authorization": f"Bearer {token}"}
-    assert service.call(None, "GET", "/v1/reconciliations", headers=headers).json() == []
-    assert service.call(None, "GET", "/v1/audit", headers=headers).json() == []
+    assert service.call(None, "GET", "/v1/reconciliations", headers=headers).status_code == 401
+    assert service.call(None, "GET", "/v1/audit", headers=headers).status_code == 401
     rec = service.call(None, "GET", f"/v1/reconciliations/{world['rec']}", headers=headers)
-    assert rec.status_code == 404
+    assert rec.status_code == 401
 
 
 def test_foreign_and_missing_look_the_same(service: Any, world: dict[str, Any]) -> None:

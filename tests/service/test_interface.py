@@ -226,7 +226,9 @@ def test_health(service: Any) -> None:
     assert service.client.get("/health/live").json() == {"status": "ok"}
     ready = service.client.get("/health/ready")
     assert ready.status_code == 200
-    assert ready.json()["revision"] == "0001"
+    from asxh_card.service.migrate import head_revision
+
+    assert ready.json()["revision"] == head_revision()
     assert ready.json()["database"] == service.backend
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from asxh_card.service.db import session_scope
-from asxh_card.service.models import Issuer
+from asxh_card.service.models import IssuerRow
 
 
 class _AbortError(Exception):
@@ -18,7 +18,7 @@ class _AbortError(Exception):
 def _create_key_then_fail(service: Any, before: set[Path]) -> None:
     keyring = service.ctx.keyring
     with session_scope(service.ctx.sessions) as session:
-        issuer = session.get(Issuer, "vn-79")
+        issuer = session.get(IssuerRow, "vn-79")
         assert issuer is not None
         row = keyring.create_issuer_key(session, issuer)
         written = set(keyring.keys_dir.iterdir()) - before
@@ -35,7 +35,7 @@ def test_rolled_back_key_leaves_no_file_and_committed_key_stays(service: Any) ->
     assert set(keyring.keys_dir.iterdir()) == before
 
     with session_scope(service.ctx.sessions) as session:
-        issuer = session.get(Issuer, "vn-79")
+        issuer = session.get(IssuerRow, "vn-79")
         assert issuer is not None
         kept = keyring.create_issuer_key(session, issuer).key_file
     assert kept is not None
@@ -62,7 +62,7 @@ def test_savepoint_rolled_back_after_the_key_keeps_its_files(service: Any) -> No
     """
     keyring = service.ctx.keyring
     with session_scope(service.ctx.sessions) as session:
-        issuer = session.get(Issuer, "vn-79")
+        issuer = session.get(IssuerRow, "vn-79")
         assert issuer is not None
         kept = keyring.create_issuer_key(session, issuer).key_file
         with pytest.raises(_AbortError):
@@ -75,7 +75,7 @@ def test_savepoint_rolled_back_after_the_key_keeps_its_files(service: Any) -> No
 def _create_key_release_savepoint_then_fail(service: Any, before: set[Path]) -> None:
     keyring = service.ctx.keyring
     with session_scope(service.ctx.sessions) as session:
-        issuer = session.get(Issuer, "vn-79")
+        issuer = session.get(IssuerRow, "vn-79")
         assert issuer is not None
         keyring.create_issuer_key(session, issuer)
         with session.begin_nested():
@@ -103,7 +103,7 @@ def test_key_made_in_a_rolled_back_savepoint_leaves_no_file(service: Any) -> Non
     before = _key_files(keyring)
     made: list[set[Path]] = []
     with session_scope(service.ctx.sessions) as session:
-        issuer = session.get(Issuer, "vn-79")
+        issuer = session.get(IssuerRow, "vn-79")
         assert issuer is not None
         active = keyring.active_key(session, "vn-79").kid
 

@@ -187,6 +187,7 @@ def test_concurrent_registration_at_the_service_layer(service: Any) -> None:
     from datetime import date
 
     from asxh_card.service import registry
+    from asxh_card.service.audit import Actor
     from asxh_card.service.db import session_scope
     from asxh_card.service.registry import PersonData
     from asxh_card.service.security import Principal
@@ -199,7 +200,7 @@ def test_concurrent_registration_at_the_service_layer(service: Any) -> None:
         hometown=body["hometown"],
         permanent_address=body["permanent_address"],
     )
-    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    who = Actor(Principal("off79", "issuer_officer", "79", ("BHYT",)))
     ctx = service.ctx
 
     def register(_: int) -> str:
@@ -328,10 +329,11 @@ def test_refused_reconciliation_changes_no_field(service: Any) -> None:
 
     from asxh_card.errors import IdentifierError
     from asxh_card.service import registry
+    from asxh_card.service.audit import Actor
     from asxh_card.service.db import session_scope
     from asxh_card.service.security import Principal
 
-    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    who = Actor(Principal("off79", "issuer_officer", "79", ("BHYT",)))
     ctx = service.ctx
     body = service.person(date_of_birth="1970-05-06")
     with session_scope(ctx.sessions) as session:
@@ -364,13 +366,14 @@ def test_born_today_in_vietnam_before_utc_midnight(service: Any, monkeypatch: An
 
     from asxh_card.errors import InvalidInputError
     from asxh_card.service import registry
+    from asxh_card.service.audit import Actor
     from asxh_card.service.db import session_scope
     from asxh_card.service.demo import synthetic_pin
     from asxh_card.service.security import Principal
 
     # 01:30 on 2 March in Vietnam is 18:30 on 1 March in UTC.
     monkeypatch.setattr(registry, "utc_now", lambda: datetime(2026, 3, 1, 18, 30, tzinfo=UTC))
-    who = Principal("off79", "issuer_officer", "79", ("BHYT",))
+    who = Actor(Principal("off79", "issuer_officer", "79", ("BHYT",)))
     ctx = service.ctx
     rng = random.Random()
     for born, ok in ((date(2026, 3, 2), True), (date(2026, 3, 3), False)):
@@ -410,8 +413,9 @@ def test_provincial_operator_without_a_province_sees_no_other_province(service: 
     import pytest
 
     from asxh_card.service import registry
+    from asxh_card.service.audit import Actor
     from asxh_card.service.db import session_scope
-    from asxh_card.service.problems import ProblemError
+    from asxh_card.service.errors import ConflictError
     from asxh_card.service.registry import PersonData
     from asxh_card.service.security import Principal
 
@@ -424,11 +428,11 @@ def test_provincial_operator_without_a_province_sees_no_other_province(service: 
         hometown=body["hometown"],
         permanent_address=body["permanent_address"],
     )
-    nowhere = Principal("ghost", "issuer_officer", None, ("BHYT",))
-    assert not nowhere.sees("79")
+    nowhere = Actor(Principal("ghost", "issuer_officer", None, ("BHYT",)))
+    assert not nowhere.principal.sees("79")
     assert Principal("admin", "national_admin", None, ()).sees("79")
-    with session_scope(service.ctx.sessions) as session, pytest.raises(ProblemError) as info:
+    with session_scope(service.ctx.sessions) as session, pytest.raises(ConflictError) as info:
         registry.register(
             session, service.ctx.protector, nowhere, province="01", pin=body["pin"], data=data
         )
-    assert "another province" in str(info.value.detail)
+    assert "national administrator" in str(info.value)

@@ -12,7 +12,7 @@ from asxh_card._core.statuslist import StatusList, verify_status_list_token
 from asxh_card.service import statuslists
 from asxh_card.service.db import session_scope
 from asxh_card.service.demo import ensure_issuer
-from asxh_card.service.models import StatusAllocation, StatusListRow
+from asxh_card.service.models import StatusAllocationRow, StatusListRow
 from asxh_card.service.settings import MIN_STATUS_LIST_SIZE
 from asxh_card.verifier import parse_bundle
 
@@ -86,8 +86,8 @@ def test_indices_are_random_and_unique(service: Any) -> None:
     assert max(indices) > 1000  # not sequential from 0
     with session_scope(service.ctx.sessions) as session:
         duplicates = session.execute(
-            select(StatusAllocation.list_id, StatusAllocation.idx, func.count())
-            .group_by(StatusAllocation.list_id, StatusAllocation.idx)
+            select(StatusAllocationRow.list_id, StatusAllocationRow.idx, func.count())
+            .group_by(StatusAllocationRow.list_id, StatusAllocationRow.idx)
             .having(func.count() > 1)
         ).all()
     assert duplicates == []

@@ -282,9 +282,9 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
     assert built.version == 3
     assert built.issuers["vn-79"].status_base == BASE_79
     card = world.card(entitlements=world.claims().entitlements[:2])
-    verifier = Verifier(
+    verifier = Verifier.from_tokens(
+        out.read_text(),
         roots=[load_public_key(tmp_path / "root.jwk")],
-        bundle=out.read_text(),
         status_tokens=[world.status_token(URI_79, issued_at=now - 60)],
     )
     assert verifier.verify(card).serial == "C0001"

@@ -11,6 +11,7 @@ from asxh_card._core.statuslist import Status
 from asxh_card.errors import (
     BundleStaleError,
     ClockBeforeBundleError,
+    MalformedError,
     Reason,
     RevokedError,
     StatusListInvalidError,
@@ -42,13 +43,26 @@ def test_valid_card_gives_holder_issuer_and_entitlement_states(world: World) -> 
     assert result.validity.expires_at.timestamp() == T0 + 335 * DAY
 
 
-def test_bare_token_and_surrounding_whitespace_are_accepted(world: World) -> None:
+def test_bare_token_is_accepted(world: World) -> None:
+    """The bare compact JWS verifies as well as the QR text."""
     from asxh_card import card as _card
 
     token = _card.sign_card(world.claims(), world.key_79)
+    assert world.verifier().verify(token, at=AT).serial == "C0001"
+
+
+@pytest.mark.parametrize("padding", ["\n", " ", "\t", "\r\n", "\u00a0", "\u2003"])
+def test_whitespace_around_the_card_text_is_refused(world: World, padding: str) -> None:
+    """Issue 9 §4: like its peers, the verifier refuses whitespace around the card's text.
+
+    Before, it stripped it silently: the text a clerk's scanner hands over must be the card.
+    """
     verifier = world.verifier()
-    assert verifier.verify(token, at=AT).serial == "C0001"
-    assert verifier.verify(world.card() + "\n", at=AT).serial == "C0001"
+    for text in (world.card() + padding, padding + world.card()):
+        with pytest.raises(MalformedError, match="whitespace") as caught:
+            verifier.verify(text, at=AT)
+        assert caught.value.reason == "malformed"
+        assert caught.value.outcome == "invalid"
 
 
 def test_verifier_from_bytes_path_and_directory(world: World, tmp_path) -> None:
@@ -60,8 +74,9 @@ def test_verifier_from_bytes_path_and_directory(world: World, tmp_path) -> None:
     BundleStore(tmp_path).install(token, tokens, roots=roots, now=T0)
     for verifier in (
         Verifier.from_directory(tmp_path, roots=roots),
-        Verifier(roots=roots, bundle=tmp_path / "bundle.jwt"),
-        Verifier(roots=roots, bundle=token.encode(), status_tokens=tokens),
+        Verifier.from_directory(str(tmp_path), roots=roots),
+        Verifier.from_tokens(token.encode(), roots=roots, status_tokens=tokens),
+        Verifier.from_tokens(token, roots=roots, status_tokens=tokens),
     ):
         assert verifier.verify(world.card(), at=AT).bundle_version == 1
 
@@ -74,7 +89,7 @@ def test_store_reinstall_repairs_a_damaged_status_list_file(world: World, tmp_pa
     tokens = {uri: world.status_token(uri) for uri in (URI_79, URI_01)}
     roots = [world.root.public_key]
     store = BundleStore(tmp_path)
-    bundle = store.install(token, tokens, roots=roots, now=T0)
+    store.install(token, tokens, roots=roots, now=T0)
     damaged = store.status_path(URI_79)
     damaged.write_text(tokens[URI_79][:-10])
     with pytest.raises(StatusListInvalidError):
@@ -215,10 +230,9 @@ def test_verification_day_is_the_vietnamese_calendar_day() -> None:
     """
     from datetime import UTC, datetime
 
-    from asxh_card._core.timeutil import vn_date
-    from asxh_card.verifier.verifier import _vn_day
+    from asxh_card._core.timeutil import vn_date, vn_day
 
     midnight_vn = int(datetime(2026, 12, 31, 17, 0, tzinfo=UTC).timestamp())
     for seconds in (0, 1_000_000_007, midnight_vn - 1, midnight_vn, midnight_vn + 1, T0):
-        assert _vn_day(seconds) == vn_date(datetime.fromtimestamp(seconds, UTC))
-    assert _vn_day(midnight_vn) == date(2027, 1, 1)
+        assert vn_day(seconds) == vn_date(datetime.fromtimestamp(seconds, UTC))
+    assert vn_day(midnight_vn) == date(2027, 1, 1)

@@ -18,7 +18,7 @@ from asxh_card._core.keys import PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
-from asxh_card.verifier import Verifier
+from asxh_card.verifier import TrustBundle, Verifier, VerifierPolicy
 
 #: 2026-03-01T00:00:00Z: every test runs at this instant unless it says otherwise.
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
@@ -29,6 +29,7 @@ BASE_01 = "https://asxh.example.vn/v1/status/vn-01/"
 URI_79 = BASE_79 + "1"
 URI_01 = BASE_01 + "1"
 LIST_SIZE = 131_072
+POLICY_FIELDS = ("freshness_warn", "freshness_max", "leeway", "status_stale", "max_card_lifetime")
 
 
 def _asxh(prefix: str) -> str:
@@ -115,10 +116,15 @@ class World:
         return sign_bundle_payload(self.payload(**kwargs), self.root)
 
     def verifier(self, **options: Any) -> Verifier:
-        """A verifier over the world's bundle and (unless given) all its lists' tokens."""
+        """A verifier from the world's bundle token (or ``bundle=``) and (unless given) all its
+        lists' tokens; policy fields as keywords."""
         bundle = options.pop("bundle", None) or self.bundle()
         options.setdefault("status_tokens", self.status_tokens())
-        return Verifier(roots=[self.root.public_key], bundle=bundle, **options)
+        policy = VerifierPolicy(**{f: options.pop(f) for f in POLICY_FIELDS if f in options})
+        roots = [self.root.public_key]
+        if isinstance(bundle, TrustBundle):
+            return Verifier(roots=roots, bundle=bundle, policy=policy, **options)
+        return Verifier.from_tokens(bundle, roots=roots, policy=policy, **options)
 
     def claims(self, **overrides: Any) -> _card.CardClaims:
         """A valid card of vn-79; its entitlements take entries 11-14 of the card's block."""

@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import binascii
 
+from asxh_card.errors import InvalidInputError
+
 __all__ = ["B64Error", "b64url_decode", "b64url_encode"]
 
 # '-' -> '+', '_' -> '/', and the standard alphabet's own '+', '/', '=' -> '!', which strict
@@ -28,7 +30,7 @@ _INDEX = dict.fromkeys(range(256), 0) | {
 }
 
 
-class B64Error(ValueError):
+class B64Error(InvalidInputError):
     """Not canonical base64url. Private: callers translate it to their own error."""
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 
+from asxh_card.errors import InvalidInputError
+
 __all__ = [
     "InflateError",
     "InflateLimitError",
@@ -33,7 +35,7 @@ _RAW_WBITS = -15
 _ZLIB_WBITS = 15
 
 
-class InflateError(ValueError):
+class InflateError(InvalidInputError):
     """Corrupt, truncated or trailing-garbage compressed data."""
 
 

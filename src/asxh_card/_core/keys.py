@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from asxh_card._core.b64 import B64Error, b64url_decode, b64url_encode
+from asxh_card.errors import BadSignatureError, InvalidInputError
 
 __all__ = [
     "ALGORITHMS",
@@ -55,7 +56,7 @@ _PublicKeyType = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 _PrivateKeyType = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
 
-class JWKError(ValueError):
+class JWKError(InvalidInputError):
     """A JWK or key file is unusable. Private: callers translate it to their own error."""
 
 
@@ -137,8 +138,16 @@ class PublicKey:
         """The underlying `cryptography` key (hazardous: no algorithm pinning)."""
         return self._key
 
-    def verify(self, signature: bytes, data: bytes) -> bool:
-        """True when ``signature`` (raw, 64 bytes) is valid for ``data`` under this key."""
+    def verify(self, signature: bytes, data: bytes) -> None:
+        """Check ``signature`` (raw r‖s or Ed25519, 64 bytes) over ``data``; raise if it fails.
+
+        Raises :class:`~asxh_card.errors.BadSignatureError` (never returns a bool that a caller
+        could forget to test). The algorithm is the key's own (ES256 or EdDSA).
+        """
+        if not self._valid(signature, data):
+            raise BadSignatureError("signature check failed")
+
+    def _valid(self, signature: bytes, data: bytes) -> bool:
         if len(signature) != SIGNATURE_LENGTH:
             return False
         try:

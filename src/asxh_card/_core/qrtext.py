@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from typing import NoReturn
 
+from asxh_card.errors import InvalidInputError
+
 __all__ = ["QR_PREFIX", "QRTextError", "decode_qr_bytes", "decode_qr_text", "encode_qr_text"]
 
 QR_PREFIX = "asxh:/"
@@ -35,7 +37,7 @@ def _tables() -> tuple[bytes, bytes]:
 _DECODE_TABLE, _ENCODE_TABLE = _tables()
 
 
-class QRTextError(ValueError):
+class QRTextError(InvalidInputError):
     """Not a well-formed ``asxh:/`` text. Private: callers translate it to their own error."""
 
 

@@ -22,6 +22,7 @@ from asxh_card._core.claims import numeric_date, required_numeric_date
 from asxh_card._core.deflate import InflateError, InflateLimitError, deflate_zlib, inflate_zlib
 from asxh_card._core.keys import PublicKey, Signer
 from asxh_card.errors import (
+    InvalidInputError,
     StatusListInvalidError,
     StatusListStaleError,
     VerificationError,
@@ -86,7 +87,7 @@ class StatusList:
 
     def __init__(self, data: bytes | bytearray, bits: int) -> None:
         if bits not in VALID_BITS:
-            raise ValueError(f"bits must be one of {VALID_BITS}")
+            raise InvalidInputError(f"bits must be one of {VALID_BITS}")
         self.bits = bits
         self._data = bytearray(data)
 
@@ -94,7 +95,7 @@ class StatusList:
     def empty(cls, size: int, bits: int = 2) -> StatusList:
         """A list of ``size`` entries, all 0 (valid); ``size`` must fill whole bytes."""
         if size <= 0 or (size * bits) % 8:
-            raise ValueError("size * bits must be a positive multiple of 8")
+            raise InvalidInputError("size * bits must be a positive multiple of 8")
         return cls(bytes(size * bits // 8), bits)
 
     @property
@@ -129,7 +130,7 @@ class StatusList:
             raise IndexError(f"status index {idx} outside 0..{self.size - 1}")
         mask = (1 << self.bits) - 1
         if not 0 <= value <= mask:
-            raise ValueError(f"status value {value} does not fit in {self.bits} bits")
+            raise InvalidInputError(f"status value {value} does not fit in {self.bits} bits")
         bit = idx * self.bits
         shift = bit & 7
         self._data[bit >> 3] = (self._data[bit >> 3] & ~(mask << shift)) | (value << shift)

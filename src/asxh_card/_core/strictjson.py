@@ -14,6 +14,8 @@ import math
 import re
 from typing import Any
 
+from asxh_card.errors import InvalidInputError
+
 __all__ = ["StrictJSONError", "dumps", "loads"]
 
 #: I-JSON (RFC 7493 §2.2): integers beyond ±(2**53 - 1) lose precision in other parsers.
@@ -26,7 +28,7 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"?|[\[\]{}]', re.DOTALL)
 _LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
-class StrictJSONError(ValueError):
+class StrictJSONError(InvalidInputError):
     """The text is not strict JSON. Private: callers translate it to their own error."""
 
 

@@ -6,14 +6,18 @@ import functools
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
+from asxh_card.errors import InvalidInputError
+
 #: Indochina Time. Vietnam keeps no daylight-saving time, so a fixed offset is exact.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
+_VN_OFFSET_SECONDS = 7 * 3600
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
-class ISODateError(ValueError):
+class ISODateError(InvalidInputError):
     """Not an exact ``YYYY-MM-DD`` calendar date; the message completes "<field> ..."."""
 
 
@@ -50,10 +54,19 @@ def utc_now() -> datetime:
 def as_aware(moment: datetime) -> datetime:
     """Refuse naive datetimes: a naive time is ambiguous by 7 hours here."""
     if moment.tzinfo is None or moment.utcoffset() is None:
-        raise ValueError("datetime must be timezone-aware")
+        raise InvalidInputError("datetime must be timezone-aware")
     return moment
 
 
 def vn_date(moment: datetime) -> date:
     """The Vietnamese calendar date at ``moment``."""
     return as_aware(moment).astimezone(VN_TZ).date()
+
+
+def vn_day(seconds: int) -> date:
+    """The Vietnamese calendar date at POSIX time ``seconds`` (a NumericDate such as ``exp``).
+
+    The one rule for "which day is it in Vietnam" from a timestamp; :func:`vn_date` is the same
+    for a datetime. Integer arithmetic, no datetime: the verifier calls it on every card.
+    """
+    return date.fromordinal(_EPOCH_ORDINAL + (seconds + _VN_OFFSET_SECONDS) // 86_400)

@@ -3,12 +3,15 @@
 ``asxh verify [--bundle FILE|DIR] [--root KEY ...] [--json] [--lang vi|en] CARD`` where CARD is
 an image file, the QR text (``asxh:/...``) or a bare token, or ``-`` to read text from stdin.
 Root keys come from ``--root`` or ``ASXH_ROOT_KEYS`` (paths separated by ``os.pathsep``); the
-bundle from ``--bundle`` or ``ASXH_BUNDLE``. Exit codes: 0 valid, 1 invalid, 2 usage error.
-The JSON object is documented in docs/verifier.md.
+bundle from ``--bundle`` or ``ASXH_BUNDLE``. Three outcomes, three exit codes: 0 valid,
+1 invalid, 3 cannot check (the bundle or a status list is out of date, missing or does not
+verify, or the clock is before the bundle: update the data); 2 usage error. Dates are shown in
+Vietnam time. The JSON object is documented in docs/verifier.md.
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -20,14 +23,22 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
+from asxh_card._core.keys import PublicKey
+from asxh_card._core.timeutil import vn_date
 from asxh_card.cli._app import app, console, err_console
-from asxh_card.errors import KeyStoreError, VerificationError
+from asxh_card.errors import OUTCOME_HEADLINES, KeyStoreError, Outcome, VerificationError
 from asxh_card.keystore import load_public_key
 from asxh_card.programmes import EntitlementState
-from asxh_card.verifier import BUNDLE_FILE, VerificationResult, Verifier
+from asxh_card.verifier import BUNDLE_FILE, STATUS_DIR, VerificationResult, Verifier
+from asxh_card.verifier.image import MAX_IMAGE_BYTES
 from asxh_card.verifier.result import JSON_FORMAT_VERSION
 
-__all__ = ["ROOT_KEYS_ENV", "STATE_LABELS", "verify"]
+__all__ = ["EXIT_CODES", "MAX_TEXT_BYTES", "ROOT_KEYS_ENV", "STATE_LABELS", "verify"]
+
+#: Exit code of each outcome (2 is a usage error).
+EXIT_CODES: dict[Outcome, int] = {Outcome.VALID: 0, Outcome.INVALID: 1, Outcome.CANNOT_CHECK: 3}
+#: Card text from stdin is refused beyond this (a card's QR text is at most 7,100 characters).
+MAX_TEXT_BYTES = 64 * 1024
 
 ROOT_KEYS_ENV = "ASXH_ROOT_KEYS"
 BUNDLE_ENV = "ASXH_BUNDLE"
@@ -49,8 +60,6 @@ STATE_LABELS: dict[str, dict[EntitlementState, str]] = {
 }
 _LABELS = {
     "vi": {
-        "valid": "THẺ HỢP LỆ",
-        "invalid": "THẺ KHÔNG HỢP LỆ",
         "holder": "Người hưởng",
         "dob": "Ngày sinh",
         "sex": {"M": "Nam", "F": "Nữ"},
@@ -63,8 +72,6 @@ _LABELS = {
         "open": "không thời hạn",
     },
     "en": {
-        "valid": "VALID CARD",
-        "invalid": "INVALID CARD",
         "holder": "Holder",
         "dob": "Date of birth",
         "sex": {"M": "male", "F": "female"},
@@ -89,6 +96,16 @@ def _usage(message: str) -> typer.Exit:
     return typer.Exit(code=2)
 
 
+def _headline(outcome: Outcome, lang: str) -> str:
+    vi, en = OUTCOME_HEADLINES[outcome]
+    return vi if lang == "vi" else en
+
+
+def _vn_day(moment: datetime) -> str:
+    """The Vietnamese calendar day of an aware datetime, dd/mm/yyyy (UTC+7, not UTC)."""
+    return vn_date(moment).strftime("%d/%m/%Y")
+
+
 def _formatted(number: str) -> str:
     return f"{number[:2]} {number[2:6]} {number[6:10]} {number[10:]}"
 
@@ -99,7 +116,7 @@ def _print_human(result: VerificationResult, lang: str) -> None:
     holder = result.holder
     sex = t["sex"]
     assert isinstance(sex, dict)  # noqa: S101 - narrows the label table for mypy
-    console.print(f"[bold green]✔ {t['valid']}[/]")
+    console.print(f"[bold green]✔ {_headline(Outcome.VALID, lang)}[/]")
     console.print(f"{t['holder']}: [bold]{escape(holder.name)}[/]", highlight=False)
     console.print(
         f"{t['number']}: {_formatted(holder.asxh_number)} · {t['dob']}: "
@@ -110,8 +127,8 @@ def _print_human(result: VerificationResult, lang: str) -> None:
         f"{t['issuer']}: {escape(result.issuer.name)} ({result.issuer.id})", highlight=False
     )
     console.print(
-        f"{t['card']}: {result.validity.not_before.date().strftime('%d/%m/%Y')} {t['to']} "
-        f"{result.validity.expires_at.date().strftime('%d/%m/%Y')}",
+        f"{t['card']}: {_vn_day(result.validity.not_before)} {t['to']} "
+        f"{_vn_day(result.validity.expires_at)}",
         highlight=False,
     )
     if result.guardian is not None:
@@ -138,25 +155,50 @@ def _invalid_json(exc: VerificationError, lang: str) -> dict[str, Any]:
     return {
         "format": JSON_FORMAT_VERSION,
         "valid": False,
+        "outcome": exc.outcome.value,
         "reason": exc.reason.value,
         "message": exc.message(lang),
         "detail": exc.detail,
     }
 
 
-def _read_card_file(path: Path) -> tuple[Path | None, str]:
-    """(image path, "") for an image file, (None, text) for a file holding the card's text."""
+def _read_bounded(handle: Any, limit: int, what: str) -> bytes:
+    """At most ``limit`` bytes of ``handle``; more (``/dev/zero``, endless stdin): usage error."""
+    data: bytes = handle.read(limit + 1)
+    if len(data) > limit:
+        raise _usage(f"{what} is larger than {limit:,} bytes: not a card")
+    return data
+
+
+def _read_card_file(path: Path) -> tuple[bytes | None, str]:
+    """(image bytes, "") for an image file, (None, text) for a file holding the card's text."""
     try:
         with path.open("rb") as handle:
-            head = handle.read(8)  # not the whole file: an image is read again by the scanner
-            if not head.startswith(_TEXT_PREFIXES_BYTES):
-                return path, ""
-            rest = handle.read()
+            data = _read_bounded(handle, MAX_IMAGE_BYTES, str(path))
     except OSError as exc:
         if exc.errno in _NOT_A_PATH and path.suffix.lower() not in _IMAGE_SUFFIXES:
             return None, str(path)  # no such file: the argument is the card's text
         raise _usage(f"cannot read {path}: {exc.strerror}") from None
-    return None, (head + rest).decode("ascii", errors="replace")
+    if not data.lstrip().startswith(_TEXT_PREFIXES_BYTES):
+        return data, ""
+    if len(data) > MAX_TEXT_BYTES:
+        raise _usage(f"{path} is larger than {MAX_TEXT_BYTES:,} bytes: not a card's text")
+    return None, data.decode("ascii", errors="replace")
+
+
+def _verifier(bundle_path: Path, bundle_file: Path, roots: list[PublicKey]) -> Verifier:
+    """From a synced directory, or from a bundle file with its lists in ``status/`` beside it."""
+    if bundle_path.is_dir():
+        return Verifier.from_directory(bundle_path, roots=roots)
+    try:
+        token = bundle_file.read_bytes()
+    except OSError as exc:
+        raise _usage(f"cannot read {bundle_file}: {exc.strerror}") from None
+    status_tokens: dict[str, str] = {}
+    for path in sorted((bundle_file.parent / STATUS_DIR).glob("*.jwt")):
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            status_tokens[path.stem] = path.read_text("ascii")
+    return Verifier.from_tokens(token, roots=roots, status_tokens=status_tokens)
 
 
 def _roots(paths: list[Path] | None) -> list[Path]:
@@ -181,7 +223,7 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
         str | None, typer.Option("--at", help="Check at this ISO 8601 time (default: now).")
     ] = None,
 ) -> None:
-    """Verify a card offline. Exit code 0 valid, 1 invalid, 2 usage error."""
+    """Verify a card offline. Exit 0 valid, 1 invalid, 3 cannot check (update the data), 2 usage."""
     if lang not in ("vi", "en"):
         raise _usage("--lang must be vi or en")
     moment = None
@@ -206,17 +248,20 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
     except KeyStoreError as exc:
         raise _usage(str(exc)) from None
 
-    image: Path | None = None
+    image: bytes | None = None
     if card == "-":
         # Bytes, decoded leniently: a binary file piped in is an invalid card, not a crash.
-        text = sys.stdin.buffer.read().decode("ascii", errors="replace")
+        data = _read_bounded(sys.stdin.buffer, MAX_TEXT_BYTES, "the card text on stdin")
+        text = data.decode("ascii", errors="replace")
     elif card.startswith(_TEXT_PREFIXES):
         # Text, not a path: a bare token is longer than a file name may be (ENAMETOOLONG).
         text = card
     else:
         image, text = _read_card_file(Path(card))
+    # The library refuses whitespace around the text; a file or a pipe ends with a newline.
+    text = text.strip()
     try:
-        verifier = Verifier(roots=roots, bundle=bundle_path)
+        verifier = _verifier(bundle_path, bundle_file, roots)
         result = (
             verifier.verify_image(image, at=moment)
             if image is not None
@@ -227,11 +272,20 @@ def verify(  # noqa: PLR0917 - typer maps options to parameters
     except VerificationError as exc:
         if as_json:
             print(json.dumps(_invalid_json(exc, lang), ensure_ascii=False))
-        else:
-            t = _LABELS[lang]
-            console.print(f"[bold red]✘ {t['invalid']}[/]: {exc.message(lang)}", highlight=False)
+        elif exc.cannot_check:
+            # Not the card's fault: never "THẺ KHÔNG HỢP LỆ" for stale or missing data.
+            console.print(
+                f"[bold yellow]⚠ {_headline(exc.outcome, lang)}[/]: {exc.message(lang)}",
+                highlight=False,
+            )
             err_console.print(f"({exc.reason.value}: {escape(exc.detail)})", highlight=False)
-        raise typer.Exit(code=1) from None
+        else:
+            console.print(
+                f"[bold red]✘ {_headline(exc.outcome, lang)}[/]: {exc.message(lang)}",
+                highlight=False,
+            )
+            err_console.print(f"({exc.reason.value}: {escape(exc.detail)})", highlight=False)
+        raise typer.Exit(code=EXIT_CODES[exc.outcome]) from None
     if as_json:
         print(json.dumps(result.to_json(), ensure_ascii=False))
     else:

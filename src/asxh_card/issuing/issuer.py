@@ -2,8 +2,9 @@
 
 Everything a card may be refused for is checked here, before signing and long before rendering:
 
-* the holder: a valid mã số ASXH (:func:`~asxh_card.ids.parse_asxh_number`), a name that is
-  NFC-normalised with single spaces (:func:`~asxh_card.card.normalise_name`), a date of birth
+* the holder: a valid mã số ASXH (:func:`~asxh_card.ids.parse_asxh_number`), a name by the
+  name rule (:func:`~asxh_card.names.clean_person_name`: typographic apostrophes folded, NFC,
+  single spaces, letters and ' - . only), a date of birth
   that is not in the future, sex ``M`` or ``F``; the same for a guardian, who must be another
   person;
 * every entitlement (:meth:`~asxh_card.programmes.Entitlement.validate`: programme known, no
@@ -35,7 +36,7 @@ from typing import Final
 from asxh_card import card as _card
 from asxh_card._core.keys import Signer
 from asxh_card._core.statuslist import StatusRef
-from asxh_card._core.timeutil import VN_TZ, as_aware, utc_now, vn_date
+from asxh_card._core.timeutil import VN_TZ, as_aware, utc_now, vn_date, vn_day
 from asxh_card.errors import (
     CardTooLargeError,
     EntitlementError,
@@ -44,6 +45,7 @@ from asxh_card.errors import (
 )
 from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.issuing.sizing import MAX_CARD_QR_VERSION, qr_version
+from asxh_card.names import clean_person_name
 from asxh_card.programmes import (
     Entitlement,
     ProgrammeRegistry,
@@ -70,7 +72,6 @@ MAX_NOT_BEFORE_AHEAD: Final = timedelta(days=366)
 _SERIAL_LENGTH = 12
 _EARLIEST_BIRTH = date(1900, 1, 1)
 #: What a name may hold besides letters; deleted before one C-level ``isalpha()`` over the rest.
-_NAME_PUNCTUATION: Final = str.maketrans("", "", " '-.")
 
 #: A point in time: an aware datetime, a Vietnamese calendar date (``not_before`` = start of that
 #: day, ``expires`` = end of that day, UTC+07:00), or NumericDate seconds.
@@ -230,8 +231,8 @@ class Issuer:
         ents = tuple(entitlements)
         if not 0 < len(ents) <= _card.MAX_ENTITLEMENTS:
             raise EntitlementError(f"a card carries 1-{_card.MAX_ENTITLEMENTS} entitlements")
-        card_start = vn_date(datetime.fromtimestamp(nbf, VN_TZ))
-        card_end = vn_date(datetime.fromtimestamp(exp, VN_TZ))
+        card_start = vn_day(nbf)
+        card_end = vn_day(exp)
         seen: set[str] = set()
         for ent in ents:
             if not isinstance(ent, Entitlement):
@@ -348,22 +349,6 @@ def _claim_skeleton(registry: ProgrammeRegistry) -> dict[str, object]:
     return claims.to_claims(registry)
 
 
-def _check_name(name: object, what: str) -> str:
-    if not isinstance(name, str):
-        raise InvalidInputError(f"{what} must be text")
-    normalised = _card.normalise_name(name)
-    if not normalised:
-        raise InvalidInputError(f"{what} must not be empty")
-    if len(normalised) > _card.MAX_NAME_LENGTH:
-        raise InvalidInputError(f"{what} is longer than {_card.MAX_NAME_LENGTH} characters")
-    letters = normalised.translate(_NAME_PUNCTUATION)
-    if not letters:
-        raise InvalidInputError(f"{what} must contain a letter")
-    if not letters.isalpha():
-        raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
-    return normalised
-
-
 def _check_holder(holder: _card.Holder, *, today: date) -> _card.Holder:
     if not isinstance(holder, _card.Holder):
         raise InvalidInputError("holder must be a Holder")
@@ -379,7 +364,7 @@ def _check_holder(holder: _card.Holder, *, today: date) -> _card.Holder:
         raise InvalidInputError("holder sex must be M or F")
     return _card.Holder(
         asxh_number=number,
-        name=_check_name(holder.name, "holder name"),
+        name=clean_person_name(holder.name, "holder name"),
         date_of_birth=dob,
         sex=holder.sex,
     )
@@ -397,6 +382,6 @@ def _check_guardian(guardian: _card.Guardian, holder: _card.Holder) -> _card.Gua
         raise InvalidInputError("guardian relation must be 'guardian' or 'authorised'")
     return _card.Guardian(
         asxh_number=number,
-        name=_check_name(guardian.name, "guardian name"),
+        name=clean_person_name(guardian.name, "guardian name"),
         relation=guardian.relation,
     )

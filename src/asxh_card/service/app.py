@@ -13,14 +13,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from asxh_card import __version__
+from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
-from asxh_card.service.routes import admin, auth, cards, health, persons, trust
+from asxh_card.service.routes import admin, auth, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
 
-__all__ = ["NotMigratedError", "create_app"]
+__all__ = ["NotMigratedError", "check_schema", "create_app"]
 
 DESCRIPTION = """
 The provincial issuers' service for Vietnam's electronic social-security (ASXH) card:
@@ -35,11 +37,12 @@ and the trust bundle.
 """
 
 
-class NotMigratedError(RuntimeError):
+class NotMigratedError(AsxhError, RuntimeError):
     """The database schema is not at the head revision."""
 
 
-def _check_schema(ctx: ServiceContext) -> None:
+def check_schema(ctx: ServiceContext) -> None:
+    """Raise :class:`NotMigratedError` unless the database is at the head revision."""
     with ctx.engine.connect() as conn:
         revision = current_revision(conn)
     if revision != head_revision():
@@ -55,7 +58,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     if settings.auto_migrate:
         upgrade(settings.database_url)
     ctx = context or ServiceContext.build(settings)
-    _check_schema(ctx)
+    check_schema(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -74,12 +77,15 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
             {"name": "cards", "description": "Issue, render, replace, revoke, suspend"},
             {"name": "trust", "description": "Status lists, JWKS, trust bundle, verification"},
             {"name": "admin", "description": "Issuers, keys, operators, audit log"},
+            {"name": "operations", "description": "Bulk import jobs, statistics"},
             {"name": "health", "description": "Liveness and readiness"},
         ],
     )
     app.state.ctx = ctx
     install_problem_handlers(app)
+    # Added first, so it runs inside the logging middleware (whose request id it reports).
+    app.add_middleware(AdmissionMiddleware)
     app.middleware("http")(request_logging_middleware)
-    for module in (auth, persons, cards, trust, admin, health):
+    for module in (auth, persons, cards, trust, admin, operations, health):
         app.include_router(module.router)
     return app

@@ -25,7 +25,7 @@ from asxh_card._core.timeutil import utc_now
 from asxh_card.bundle import TrustBundle, parse_bundle
 from asxh_card.errors import BundleInvalidError, BundleRollbackError, BundleStaleError
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import Issuer, TrustBundleRow
+from asxh_card.service.models import IssuerRow, TrustBundleRow
 from asxh_card.service.settings import Settings
 from asxh_card.trust import build_bundle
 
@@ -61,7 +61,7 @@ def bundle_issuers(session: Session, settings: Settings) -> list[dict[str, Any]]
     """The issuer entries a bundle signed now would carry (demo mode's bundle content)."""
     issuers: list[dict[str, Any]] = []
     for issuer in session.scalars(
-        select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+        select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
     ):
         keys = []
         for key in issuer.keys:

@@ -11,7 +11,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -21,24 +21,29 @@ from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import VN_TZ, utc_now, vn_date
 from asxh_card.errors import InvalidInputError
-from asxh_card.issuing.issuer import Issuer as CardIssuer
-from asxh_card.programmes import Entitlement as EntitlementModel
-from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.issuing.issuer import Issuer
+from asxh_card.programmes import Entitlement, ProgrammeRegistry
 from asxh_card.service import audit, statuslists
+from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    NotPermittedError,
+    TransitionError,
+)
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import (
-    Card,
-    CardEntitlement,
-    Entitlement,
-    IdempotencyKey,
-    Issuer,
-    IssuerKey,
-    Person,
+    CardEntitlementRow,
+    CardRow,
+    EntitlementRow,
+    IdempotencyKeyRow,
+    IssuerKeyRow,
+    IssuerRow,
+    PersonRow,
 )
-from asxh_card.service.problems import ProblemError
-from asxh_card.service.security import Principal
 from asxh_card.service.settings import Settings
+from asxh_card.service.states import CURRENT, Action, State, transition
 
 __all__ = [
     "CardOutcome",
@@ -51,20 +56,13 @@ __all__ = [
     "update_entitlement",
 ]
 
-_STATUS_FOR_ACTION: Final = {
-    "revoke": Status.REVOKED,
-    "suspend": Status.SUSPENDED,
-    "reinstate": Status.VALID,
-}
-_STATE_FOR_ACTION: Final = {"revoke": "revoked", "suspend": "suspended", "reinstate": "active"}
-
 
 def issuer_for(
     session: Session, province: str, programmes: Sequence[str]
-) -> tuple[Issuer, IssuerKey]:
+) -> tuple[IssuerRow, IssuerKeyRow]:
     """The issuer of ``province`` that may sign every programme in ``programmes``, and its key."""
     candidates = session.scalars(
-        select(Issuer).where(Issuer.province == province).order_by(Issuer.id)
+        select(IssuerRow).where(IssuerRow.province == province).order_by(IssuerRow.id)
     ).all()
     for issuer in candidates:
         if set(programmes) <= set(issuer.programmes):
@@ -72,15 +70,13 @@ def issuer_for(
             if key is not None:
                 return issuer, key
     wanted = ", ".join(sorted(set(programmes)))
-    raise ProblemError(
-        "conflict",
-        detail=f"no issuer of province {province} with an active key may sign {wanted}",
-    )
+    raise ConflictError(f"no issuer of province {province} with an active key may sign {wanted}")
 
 
-def _check_programme(principal: Principal, programme: str) -> None:
+def _check_programme(actor: Actor, programme: str) -> None:
+    principal = actor.principal
     if principal.role == "issuer_officer" and programme not in principal.programmes:
-        raise ProblemError("forbidden", detail=f"your account may not manage programme {programme}")
+        raise NotPermittedError(f"your account may not manage programme {programme}")
 
 
 def _validated(
@@ -90,41 +86,39 @@ def _validated(
     valid_to: date | None,
     attributes: Mapping[str, Any],
 ) -> None:
-    EntitlementModel(programme, valid_from, valid_to, dict(attributes)).validate(registry)
+    Entitlement(programme, valid_from, valid_to, dict(attributes)).validate(registry)
 
 
 def grant(
     session: Session,
     registry: ProgrammeRegistry,
-    principal: Principal,
-    person: Person,
+    actor: Actor,
+    person: PersonRow,
     *,
     programme: str,
     valid_from: date,
     valid_to: date | None,
     attributes: Mapping[str, Any],
     category: str | None,
-    request_id: str | None = None,
-) -> Entitlement:
+) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
     _validated(registry, programme, valid_from, valid_to, attributes)
-    _check_programme(principal, programme)
+    _check_programme(actor, programme)
     current = session.scalars(
-        select(Entitlement).where(
-            Entitlement.person_id == person.id,
-            Entitlement.programme == programme,
-            Entitlement.state.in_(("active", "suspended")),
+        select(EntitlementRow).where(
+            EntitlementRow.person_id == person.id,
+            EntitlementRow.programme == programme,
+            EntitlementRow.state.in_(CURRENT),
         )
     ).first()
     if current is not None:
-        raise ProblemError(
-            "conflict",
-            detail=f"the person already has a current {programme} entitlement "
-            f"(id {current.id}); update or end it first",
+        raise ConflictError(
+            f"the person already has a current {programme} entitlement "
+            f"(id {current.id}); update or end it first"
         )
     issuer_for(session, person.province, [programme])  # someone may sign it
     now = utc_now()
-    entitlement = Entitlement(
+    entitlement = EntitlementRow(
         person_id=person.id,
         province=person.province,
         programme=programme,
@@ -132,8 +126,8 @@ def grant(
         valid_to=valid_to,
         attributes=dict(attributes),
         category=category,
-        state="active",
-        created_by=principal.username,
+        state=State.ACTIVE,
+        created_by=actor.username,
         created_at=now,
         updated_at=now,
     )
@@ -141,13 +135,12 @@ def grant(
     session.flush()
     audit.record(
         session,
-        principal,
+        actor,
         "entitlement.grant",
         "entitlement",
         entitlement.id,
         province=person.province,
         detail={"programme": programme},
-        request_id=request_id,
     )
     return entitlement
 
@@ -155,16 +148,14 @@ def grant(
 def update_entitlement(
     session: Session,
     registry: ProgrammeRegistry,
-    principal: Principal,
-    entitlement: Entitlement,
+    actor: Actor,
+    entitlement: EntitlementRow,
     changes: Mapping[str, Any],
-    *,
-    request_id: str | None = None,
-) -> Entitlement:
+) -> EntitlementRow:
     """Change the window, attributes or category of a current entitlement."""
-    _check_programme(principal, entitlement.programme)
-    if entitlement.state not in ("active", "suspended"):
-        raise ProblemError("conflict", detail=f"the entitlement is {entitlement.state}")
+    _check_programme(actor, entitlement.programme)
+    if entitlement.state not in CURRENT:
+        raise TransitionError(f"the entitlement is {entitlement.state}")
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
@@ -178,36 +169,34 @@ def update_entitlement(
     session.flush()
     audit.record(
         session,
-        principal,
+        actor,
         "entitlement.update",
         "entitlement",
         entitlement.id,
         province=entitlement.province,
         detail={"fields": sorted(changes)},
-        request_id=request_id,
     )
     return entitlement
 
 
 def end_entitlement(
     session: Session,
-    principal: Principal,
-    entitlement: Entitlement,
+    actor: Actor,
+    entitlement: EntitlementRow,
     *,
     end_date: date,
     reason_code: str,
     note: str | None,
-    request_id: str | None = None,
-) -> Entitlement:
+) -> EntitlementRow:
     """End an entitlement on ``end_date`` (inclusive).
 
     An end date of today or earlier revokes the entitlement's status entry at once: cards
     already issued carry the old end date. A later end date only shortens the window; re-issue
     the card so that it shows the new date.
     """
-    _check_programme(principal, entitlement.programme)
-    if entitlement.state not in ("active", "suspended"):
-        raise ProblemError("conflict", detail=f"the entitlement is {entitlement.state}")
+    _check_programme(actor, entitlement.programme)
+    if entitlement.state not in CURRENT:
+        raise TransitionError(f"the entitlement is {entitlement.state}")
     if end_date < entitlement.valid_from:
         raise InvalidInputError("end_date is before the entitlement's valid_from")
     if entitlement.valid_to is not None and end_date > entitlement.valid_to:
@@ -218,107 +207,113 @@ def end_entitlement(
     entitlement.reason_code = reason_code
     entitlement.note = note
     if end_date <= vn_date(now):
-        entitlement.state = "ended"
-        _set_on_cards(session, entitlement, Status.REVOKED)
+        entitlement.state, status = transition(entitlement.state, Action.END, "entitlement")
+        _set_on_cards(session, entitlement, status)
     entitlement.updated_at = now
     session.flush()
     audit.record(
         session,
-        principal,
+        actor,
         "entitlement.end",
         "entitlement",
         entitlement.id,
         province=entitlement.province,
         detail={"reason_code": reason_code, "end_date": end_date.isoformat()},
-        request_id=request_id,
     )
     return entitlement
 
 
-def _set_on_cards(session: Session, entitlement: Entitlement, status: Status) -> None:
+def _set_on_cards(session: Session, entitlement: EntitlementRow, status: Status) -> None:
     """Set the entitlement's entry in the status block of every card that carries it."""
     by_list: dict[int, list[tuple[int, Status]]] = {}
     for list_id, idx in session.execute(
-        select(Card.status_list_id, CardEntitlement.status_idx)
-        .join(Card, Card.id == CardEntitlement.card_id)
-        .where(CardEntitlement.entitlement_id == entitlement.id)
+        select(CardRow.status_list_id, CardEntitlementRow.status_idx)
+        .join(CardRow, CardRow.id == CardEntitlementRow.card_id)
+        .where(CardEntitlementRow.entitlement_id == entitlement.id)
     ).all():
         by_list.setdefault(list_id, []).append((idx, status))
     for list_id, changes in sorted(by_list.items()):
         statuslists.set_statuses(session, list_id, changes)
 
 
-def _transition(current: str, action: str, what: str) -> None:
-    allowed = {
-        "revoke": ("active", "suspended"),
-        "suspend": ("active",),
-        "reinstate": ("suspended",),
-    }[action]
-    if current not in allowed:
-        article = "an" if current[:1] in "aeiou" else "a"
-        raise ProblemError("conflict", detail=f"cannot {action} {article} {current} {what}")
-
-
 def change_entitlement_status(
     session: Session,
-    principal: Principal,
-    entitlement: Entitlement,
+    actor: Actor,
+    entitlement: EntitlementRow,
     *,
-    action: str,
+    action: Action | str,
     reason_code: str,
     note: str | None,
-    request_id: str | None = None,
-) -> Entitlement:
+) -> EntitlementRow:
     """Revoke, suspend or reinstate one entitlement (on every card that carries it)."""
-    _check_programme(principal, entitlement.programme)
-    _transition(entitlement.state, action, "entitlement")
-    _set_on_cards(session, entitlement, _STATUS_FOR_ACTION[action])
-    entitlement.state = _STATE_FOR_ACTION[action]
+    _check_programme(actor, entitlement.programme)
+    new_state, status = transition(entitlement.state, action, "entitlement")
+    _set_on_cards(session, entitlement, status)
+    entitlement.state = new_state
     entitlement.reason_code = reason_code
     entitlement.note = note
     entitlement.updated_at = utc_now()
     session.flush()
     audit.record(
         session,
-        principal,
+        actor,
         f"entitlement.{action}",
         "entitlement",
         entitlement.id,
         province=entitlement.province,
         detail={"reason_code": reason_code},
-        request_id=request_id,
     )
     return entitlement
 
 
+def card_programmes(session: Session, card: CardRow) -> list[str]:
+    """The programmes a card carries."""
+    return list(
+        session.scalars(
+            select(EntitlementRow.programme)
+            .join(CardEntitlementRow, CardEntitlementRow.entitlement_id == EntitlementRow.id)
+            .where(CardEntitlementRow.card_id == card.id)
+        )
+    )
+
+
+def _check_whole_card(session: Session, actor: Actor, card: CardRow) -> None:
+    """An officer limited to some programmes may not change a card carrying others."""
+    if actor.principal.role != "issuer_officer":
+        return
+    others = sorted(set(card_programmes(session, card)) - set(actor.principal.programmes))
+    if others:
+        raise NotPermittedError(
+            f"card {card.serial} also carries {', '.join(others)}, which your account may not "
+            "manage; change your programme's entitlement instead"
+        )
+
+
 def change_card_status(
     session: Session,
-    principal: Principal,
-    card: Card,
+    actor: Actor,
+    card: CardRow,
     *,
-    action: str,
+    action: Action | str,
     reason_code: str,
     note: str | None,
-    request_id: str | None = None,
-) -> Card:
-    """Revoke, suspend or reinstate a whole card."""
-    _transition(card.state, action, "card")
-    statuslists.set_status(
-        session, card.status_list_id, card.status_idx, _STATUS_FOR_ACTION[action]
-    )
-    card.state = _STATE_FOR_ACTION[action]
+) -> CardRow:
+    """Revoke, suspend or reinstate a whole card (every programme on it must be the actor's)."""
+    _check_whole_card(session, actor, card)
+    new_state, status = transition(card.state, action, "card")
+    statuslists.set_status(session, card.status_list_id, card.status_idx, status)
+    card.state = new_state
     card.reason_code = reason_code
     card.note = note
     session.flush()
     audit.record(
         session,
-        principal,
+        actor,
         f"card.{action}",
         "card",
         card.serial,
         province=card.province,
         detail={"reason_code": reason_code},
-        request_id=request_id,
     )
     return card
 
@@ -327,21 +322,21 @@ def change_card_status(
 class CardOutcome:
     """A card and whether it was created now (False: an idempotent replay)."""
 
-    card: Card
+    card: CardRow
     created: bool
 
 
-def _fingerprint(person: Person, guardian: Mapping[str, Any] | None) -> str:
+def _fingerprint(person: PersonRow, guardian: Mapping[str, Any] | None) -> str:
     text = person.asxh_number + "|" + repr(sorted((guardian or {}).items()))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def current_entitlements(session: Session, person: Person, today: date) -> list[Entitlement]:
+def current_entitlements(session: Session, person: PersonRow, today: date) -> list[EntitlementRow]:
     """The person's active entitlements that have not ended."""
     rows = session.scalars(
-        select(Entitlement)
-        .where(Entitlement.person_id == person.id, Entitlement.state == "active")
-        .order_by(Entitlement.programme)
+        select(EntitlementRow)
+        .where(EntitlementRow.person_id == person.id, EntitlementRow.state == State.ACTIVE)
+        .order_by(EntitlementRow.programme)
     ).all()
     return [e for e in rows if e.valid_to is None or e.valid_to >= today]
 
@@ -349,34 +344,45 @@ def current_entitlements(session: Session, person: Person, today: date) -> list[
 def issue_card(
     session: Session,
     ctx: ServiceContext,
-    principal: Principal,
-    person: Person,
+    actor: Actor,
+    person: PersonRow,
     *,
     idempotency_key: str | None = None,
     guardian: Mapping[str, Any] | None = None,
-    replaces: Card | None = None,
-    request_id: str | None = None,
+    replaces: CardRow | None = None,
+    reason_code: str = "superseded",
+    note: str | None = None,
 ) -> CardOutcome:
-    """Sign a card from the person's current entitlements."""
+    """Sign a card from the person's current entitlements.
+
+    One current card per person and issuer: the person's current cards from the same issuer
+    are revoked (``reason_code``, ``superseded`` by default) and point to the new one.
+    """
     fingerprint = _fingerprint(person, guardian)
     if idempotency_key is not None:
-        replay = _replay(session, principal, idempotency_key, fingerprint)
+        replay = _replay(session, actor, idempotency_key, fingerprint)
         if replay is not None:
             return CardOutcome(replay, created=False)
     try:
         with session.begin_nested():
-            card = _issue(
+            card, previous = _issue(
                 session,
                 ctx,
-                principal,
+                actor,
                 person,
                 guardian=guardian,
                 replaces=replaces,
             )
+            for old in previous:
+                change_card_status(
+                    session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
+                )
+                old.replaced_by_serial = card.serial
+            session.flush()
             if idempotency_key is not None:
                 session.add(
-                    IdempotencyKey(
-                        operator=principal.username,
+                    IdempotencyKeyRow(
+                        operator=actor.username,
                         key=idempotency_key,
                         fingerprint=fingerprint,
                         card_id=card.id,
@@ -387,37 +393,36 @@ def issue_card(
     except IntegrityError:
         if idempotency_key is None:
             raise
-        replay = _replay(session, principal, idempotency_key, fingerprint)
+        replay = _replay(session, actor, idempotency_key, fingerprint)
         if replay is None:
             raise
         return CardOutcome(replay, created=False)
     audit.record(
         session,
-        principal,
+        actor,
         "card.issue",
         "card",
         card.serial,
         province=card.province,
         detail={"replaces": replaces.serial if replaces else None},
-        request_id=request_id,
     )
     return CardOutcome(card, created=True)
 
 
-def _replay(session: Session, principal: Principal, key: str, fingerprint: str) -> Card | None:
+def _replay(session: Session, actor: Actor, key: str, fingerprint: str) -> CardRow | None:
     row = session.scalars(
-        select(IdempotencyKey).where(
-            IdempotencyKey.operator == principal.username, IdempotencyKey.key == key
+        select(IdempotencyKeyRow).where(
+            IdempotencyKeyRow.operator == actor.username, IdempotencyKeyRow.key == key
         )
     ).first()
     if row is None:
         return None
     if row.fingerprint != fingerprint:
-        raise ProblemError("idempotency-key-reused")
-    return session.get(Card, row.card_id)
+        raise IdempotencyKeyReusedError
+    return session.get(CardRow, row.card_id)
 
 
-def _card_expiry(entitlements: Sequence[Entitlement], settings: Settings, today: date) -> date:
+def _card_expiry(entitlements: Sequence[EntitlementRow], settings: Settings, today: date) -> date:
     longest = today + timedelta(days=settings.card_validity_days)
     ends = [e.valid_to for e in entitlements]
     if all(end is not None for end in ends):
@@ -428,20 +433,35 @@ def _card_expiry(entitlements: Sequence[Entitlement], settings: Settings, today:
 def _issue(
     session: Session,
     ctx: ServiceContext,
-    principal: Principal,
-    person: Person,
+    actor: Actor,
+    person: PersonRow,
     *,
     guardian: Mapping[str, Any] | None,
-    replaces: Card | None,
-) -> Card:
+    replaces: CardRow | None,
+) -> tuple[CardRow, list[CardRow]]:
+    """The new card and the person's current cards of the same issuer it supersedes."""
     settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
+    # Issuances for one person take turns (a row lock on PostgreSQL; SQLite's writes already
+    # do), so two at once cannot both find no current card and leave two.
+    session.execute(select(PersonRow.id).where(PersonRow.id == person.id).with_for_update())
     today = vn_date(utc_now())
     entitlements = current_entitlements(session, person, today)
     if not entitlements:
-        raise ProblemError(
-            "conflict", detail="the person has no current entitlement to put on a card"
-        )
+        raise ConflictError("the person has no current entitlement to put on a card")
     issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
+    previous = list(
+        session.scalars(
+            select(CardRow)
+            .where(
+                CardRow.person_id == person.id,
+                CardRow.issuer_id == issuer_row.id,
+                CardRow.state.in_(CURRENT),
+            )
+            .order_by(CardRow.id)
+        )
+    )
+    for old in previous:
+        _check_whole_card(session, actor, old)
     # The card's status block: its own entry, then one per entitlement (card.status_block,
     # which CardClaims fills in for the entitlements).
     status_list, idx = statuslists.allocate(
@@ -451,8 +471,7 @@ def _issue(
         idx=idx, uri=statuslists.list_uri(settings, issuer_row.id, status_list.id)
     )
     models = tuple(
-        EntitlementModel(e.programme, e.valid_from, e.valid_to, dict(e.attributes))
-        for e in entitlements
+        Entitlement(e.programme, e.valid_from, e.valid_to, dict(e.attributes)) for e in entitlements
     )
     holder = _card.Holder(
         asxh_number=person.asxh_number,
@@ -467,7 +486,7 @@ def _issue(
             name=guardian["name"],
             relation=guardian.get("relation", "guardian"),
         )
-    issuer = CardIssuer(
+    issuer = Issuer(
         issuer_id=issuer_row.id,
         province=issuer_row.province,
         signer=keyring.signer(key),
@@ -482,7 +501,7 @@ def _issue(
         status=card_status,
     )
     now = utc_now()
-    card = Card(
+    card = CardRow(
         serial=issued.serial,
         person_id=person.id,
         province=person.province,
@@ -490,13 +509,13 @@ def _issue(
         kid=key.kid,
         token=issued.token,
         qr_text=issued.qr_text,
-        state="active",
+        state=State.ACTIVE,
         status_list_id=status_list.id,
         status_idx=idx,
         issued_at=now,
         expires_at=datetime.fromtimestamp(issued.claims.expires_at, VN_TZ),
         replaces_serial=replaces.serial if replaces else None,
-        created_by=principal.username,
+        created_by=actor.username,
     )
     session.add(card)
     session.flush()
@@ -506,7 +525,7 @@ def _issue(
     block = _card.status_block(card_status, len(signed))
     for position, (ent, ref) in enumerate(zip(signed, block, strict=True)):
         session.add(
-            CardEntitlement(
+            CardEntitlementRow(
                 card_id=card.id,
                 entitlement_id=by_programme[ent.programme].id,
                 position=position,
@@ -514,41 +533,33 @@ def _issue(
             )
         )
     session.flush()
-    return card
+    return card, previous
 
 
 def replace_card(
     session: Session,
     ctx: ServiceContext,
-    principal: Principal,
-    old: Card,
+    actor: Actor,
+    old: CardRow,
     *,
     reason_code: str,
     note: str | None,
-    request_id: str | None = None,
-) -> Card:
+) -> CardRow:
     """A new card (new serial, current entitlements) and the old one revoked."""
-    if old.state == "revoked":
-        raise ProblemError("conflict", detail="the card is already revoked")
-    person = session.get(Person, old.person_id)
+    if old.state == State.REVOKED:
+        raise TransitionError("the card is already revoked")
+    person = session.get(PersonRow, old.person_id)
     assert person is not None  # noqa: S101 - foreign key
+    if old.state not in CURRENT:
+        raise TransitionError(f"cannot replace a {old.state} card")
+    # The new card supersedes every current card of its issuer, ``old`` among them.
     outcome = issue_card(
-        session,
-        ctx,
-        principal,
-        person,
-        replaces=old,
-        request_id=request_id,
+        session, ctx, actor, person, replaces=old, reason_code=reason_code, note=note
     )
-    change_card_status(
-        session,
-        principal,
-        old,
-        action="revoke",
-        reason_code=reason_code,
-        note=note,
-        request_id=request_id,
-    )
-    old.replaced_by_serial = outcome.card.serial
-    session.flush()
+    if old.state != State.REVOKED:  # another issuer's card: revoke it too
+        change_card_status(
+            session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
+        )
+        old.replaced_by_serial = outcome.card.serial
+        session.flush()
     return outcome.card

@@ -14,10 +14,10 @@ from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service import statuslists
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
+from asxh_card.service.logins import HashingGate, LoginLimiter
 from asxh_card.service.security import (
     AccessTokens,
     DataProtector,
-    LoginLimiter,
     PasswordHasher,
 )
 from asxh_card.service.settings import Settings
@@ -36,6 +36,7 @@ class ServiceContext:
     passwords: PasswordHasher
     tokens: AccessTokens
     limiter: LoginLimiter
+    hashing: HashingGate
     keyring: Keyring
     programmes: ProgrammeRegistry
     cache: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +72,7 @@ class ServiceContext:
                 per_account=settings.login_max_failures_account,
                 per_address=settings.login_max_failures_address,
             ),
+            hashing=HashingGate(settings.password_concurrency),
             keyring=keyring,
             programmes=ProgrammeRegistry.default(),
         )

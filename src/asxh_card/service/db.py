@@ -7,23 +7,26 @@ sequences (status-list bits, registration) never dead-lock on a lock upgrade.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, create_engine, event
-from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy import DateTime, Table, create_engine, event
+from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "SQLITE_BUSY_TIMEOUT_MS",
     "UTCDateTime",
+    "bulk_insert",
     "make_engine",
     "make_sessionmaker",
+    "reserve_ids",
     "session_scope",
+    "single_read",
 ]
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -79,7 +82,27 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
+    if conn.get_execution_options().get(_SINGLE_READ):
+        return  # one SELECT on its own: SQLite runs it in its own implicit read transaction
     conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+#: Execution option of :func:`single_read` connections (no ``BEGIN IMMEDIATE`` on SQLite).
+_SINGLE_READ = "asxh_single_read"
+
+
+@contextmanager
+def single_read(engine: Engine) -> Iterator[Connection]:
+    """A connection for a single read-only statement: no write lock taken on SQLite.
+
+    Only for one statement whose result needs no consistency with any other (e.g. the
+    per-request account check); everything else uses :func:`session_scope`.
+    """
+    with engine.connect().execution_options(**{_SINGLE_READ: True}) as connection:
+        try:
+            yield connection
+        finally:
+            connection.rollback()
 
 
 def make_engine(url: str, *, echo: bool = False) -> Engine:
@@ -108,3 +131,64 @@ def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session in one transaction: committed on success, rolled back on error."""
     with factory() as session, session.begin():
         yield session
+
+
+def reserve_ids(session: Session, table: Table, count: int) -> list[int]:
+    """``count`` fresh primary keys of ``table``, reserved for this transaction.
+
+    PostgreSQL draws them from the column's sequence; on SQLite the transaction holds the write
+    lock from its first statement (``BEGIN IMMEDIATE``), so the next ids after the largest are
+    free until it commits.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        rows = connection.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence(%(t)s, 'id')) FROM generate_series(1, %(n)s)",
+            {"t": table.name, "n": count},
+        )
+        return [int(r[0]) for r in rows]
+    largest = connection.exec_driver_sql(f"SELECT max(id) FROM {table.name}").scalar()  # noqa: S608 - a table name of the schema
+    start = int(largest or 0) + 1
+    return list(range(start, start + count))
+
+
+def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``convert`` remembering its results for hashable values (a chunk repeats its times)."""
+    memo: dict[Any, Any] = {}
+
+    def cached(value: Any) -> Any:
+        if isinstance(value, (dict, list)):
+            return convert(value)
+        try:
+            return memo[value]
+        except KeyError:
+            result = memo[value] = convert(value)
+            return result
+
+    return cached
+
+
+def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Insert ``rows`` with one DB-API ``executemany``, values converted by the column types.
+
+    SQLAlchemy's own executemany builds parameters through several layers per row, which cost
+    more than the database's work; the conversion here uses the same bind processors (UTC
+    datetimes, JSON, dates, booleans), once per value.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    dialect = connection.dialect
+    names = list(rows[0])
+    processors = [table.c[n].type._cached_bind_processor(dialect) for n in names]
+    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - names of the schema
+    converters = [_memoised(p) if p is not None else None for p in processors]
+    params = [
+        tuple(
+            value if convert is None or value is None else convert(value)
+            for convert, value in zip(converters, [row[n] for n in names], strict=True)
+        )
+        for row in rows
+    ]
+    connection.exec_driver_sql(sql, params)

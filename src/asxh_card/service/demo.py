@@ -19,13 +19,15 @@ from sqlalchemy.orm import Session
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.service import cards, registry
+from asxh_card.service.audit import Actor
 from asxh_card.service.bundles import latest_bundle
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
-from asxh_card.service.models import Card, Issuer, Operator, Person
+from asxh_card.service.models import CardRow, IssuerRow, OperatorRow, PersonRow
 from asxh_card.service.registry import PersonData
 from asxh_card.service.security import Principal
 from asxh_card.service.settings import load_or_create_secrets
+from asxh_card.service.states import State
 
 __all__ = ["DEMO_ISSUERS", "DemoInfo", "ensure_issuer", "ensure_operator", "seed"]
 
@@ -34,7 +36,9 @@ DEMO_ISSUERS: Final = (
     ("vn-79", "Sở Y tế Thành phố Hồ Chí Minh (DEMO)", "79", "079"),
     ("vn-01", "Sở Y tế Thành phố Hà Nội (DEMO)", "01", "001"),
 )
-_SYSTEM = Principal(username="demo-seed", role="national_admin", province=None, programmes=())
+_SYSTEM = Actor(
+    Principal(username="demo-seed", role="national_admin", province=None, programmes=())
+)
 
 _FAMILY = (
     "Nguyễn",
@@ -82,11 +86,11 @@ def ensure_issuer(
     name: str,
     province: str,
     programmes: tuple[str, ...] = ALL_PROGRAMMES,
-) -> Issuer:
+) -> IssuerRow:
     """The issuer, created with a first key when missing."""
-    issuer = session.get(Issuer, issuer_id)
+    issuer = session.get(IssuerRow, issuer_id)
     if issuer is None:
-        issuer = Issuer(
+        issuer = IssuerRow(
             id=issuer_id,
             name=name,
             province=province,
@@ -109,11 +113,11 @@ def ensure_operator(
     role: str,
     province: str | None = None,
     programmes: tuple[str, ...] = (),
-) -> Operator:
+) -> OperatorRow:
     """The operator account, created when missing (the password is not changed otherwise)."""
-    row = session.scalars(select(Operator).where(Operator.username == username)).first()
+    row = session.scalars(select(OperatorRow).where(OperatorRow.username == username)).first()
     if row is None:
-        row = Operator(
+        row = OperatorRow(
             username=username,
             password_hash=ctx.passwords.hash(password),
             role=role,
@@ -196,7 +200,7 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
                 province=province_code,
                 programmes=programmes,
             )
-        existing = session.scalar(select(func.count()).select_from(Person)) or 0
+        existing = session.scalar(select(func.count()).select_from(PersonRow)) or 0
     rng = random.Random(seed_value)  # noqa: S311 - synthetic demo data, not secrets
     today = vn_date(utc_now())
     sample: tuple[str | None, str | None] = (None, None)
@@ -230,13 +234,15 @@ def seed(ctx: ServiceContext, *, people: int = 100, seed_value: int | None = Non
     if sample == (None, None):
         with session_scope(ctx.sessions) as session:
             card_row = session.scalars(
-                select(Card).where(Card.province == "79", Card.state == "active").limit(1)
+                select(CardRow)
+                .where(CardRow.province == "79", CardRow.state == State.ACTIVE)
+                .limit(1)
             ).first()
             if card_row is not None:
-                person_row = session.get(Person, card_row.person_id)
+                person_row = session.get(PersonRow, card_row.person_id)
                 sample = (card_row.serial, person_row.asxh_number if person_row else None)
     with session_scope(ctx.sessions) as session:
-        total = session.scalar(select(func.count()).select_from(Person)) or 0
+        total = session.scalar(select(func.count()).select_from(PersonRow)) or 0
         latest_bundle(session, ctx.settings, ctx.keyring)
     return DemoInfo(
         passwords=passwords, sample_serial=sample[0], sample_number=sample[1], people=total

@@ -11,8 +11,10 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, false
 from sqlalchemy.orm import QueryableAttribute, Session
 
+from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import session_scope
+from asxh_card.service.db import session_scope, single_read
+from asxh_card.service.operators import check_current
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.security import Principal, TokenError
 
@@ -20,7 +22,10 @@ __all__ = [
     "ADMIN",
     "READERS",
     "WRITERS",
+    "AdminActor",
     "Ctx",
+    "WriterActor",
+    "acting",
     "get_ctx",
     "in_scope",
     "request_id",
@@ -61,17 +66,29 @@ def request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _principal(ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]) -> Principal:
+def _principal(
+    request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
+) -> Principal:
+    admitted = getattr(request.state, "principal", None)
+    if isinstance(admitted, Principal):  # verified by the admission middleware
+        return admitted
     if not token:
         raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
     try:
-        return ctx.tokens.verify(token)
+        principal = ctx.tokens.verify(token)
     except TokenError:
-        raise ProblemError(
-            "unauthenticated",
-            detail="the access token is invalid or expired",
-            headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
-        ) from None
+        principal = None
+    if principal is not None:
+        # Stateless signature first (cheap refusal of garbage), then the account itself: a
+        # disabled, re-roled or reset account's tokens stop working at once.
+        with single_read(ctx.engine) as connection:
+            if check_current(connection, principal):
+                return principal
+    raise ProblemError(
+        "unauthenticated",
+        detail="the access token is invalid or expired",
+        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
+    )
 
 
 def require(*roles: str) -> Callable[..., Principal]:
@@ -103,3 +120,20 @@ Reader = Annotated[Principal, Depends(require(*READERS))]
 Writer = Annotated[Principal, Depends(require(*WRITERS))]
 Admin = Annotated[Principal, Depends(require(*ADMIN))]
 Anyone = Annotated[Principal, Depends(require(*ANY_ROLE))]
+
+
+def acting(*roles: str) -> Callable[..., Actor]:
+    """A dependency that admits only ``roles`` and hands the handler an :class:`Actor`."""
+    check = Depends(require(*roles))
+
+    # A default, not ``Annotated``: the annotations are strings resolved in the module's
+    # globals, where the local ``check`` does not exist.
+    def dependency(request: Request, principal: Principal = check) -> Actor:
+        return Actor(principal, request_id(request))
+
+    return dependency
+
+
+#: The operator and request of a mutating request, as the audited domain functions take them.
+WriterActor = Annotated[Actor, Depends(acting(*WRITERS))]
+AdminActor = Annotated[Actor, Depends(acting(*ADMIN))]

@@ -18,7 +18,7 @@ from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import KeyStoreError
 from asxh_card.keystore import generate_key_file, load_private_key, load_public_key
-from asxh_card.service.models import Issuer, IssuerKey
+from asxh_card.service.models import IssuerKeyRow, IssuerRow
 from asxh_card.service.settings import Settings
 
 __all__ = ["Keyring"]
@@ -67,7 +67,7 @@ class Keyring:
                 self._cache[str(path)] = cached
             return cached
 
-    def signer(self, key: IssuerKey) -> PrivateKey:
+    def signer(self, key: IssuerKeyRow) -> PrivateKey:
         """The private key of ``key`` (raises :class:`~asxh_card.errors.KeyStoreError`)."""
         if key.key_file is None:
             raise KeyStoreError(f"key {key.kid} has no private key file on this server")
@@ -123,11 +123,11 @@ class Keyring:
     def create_issuer_key(
         self,
         session: Session,
-        issuer: Issuer,
+        issuer: IssuerRow,
         *,
         alg: Algorithm = "ES256",
         not_before: datetime | None = None,
-    ) -> IssuerKey:
+    ) -> IssuerKeyRow:
         """Generate a key for ``issuer``; older active keys become ``retiring``.
 
         The key files are removed again if the transaction (or the savepoint) that records the
@@ -137,7 +137,9 @@ class Keyring:
         # Querying first also begins the transaction that the new files are tied to; the old
         # keys change only once the new one exists.
         older = session.scalars(
-            select(IssuerKey).where(IssuerKey.issuer_id == issuer.id, IssuerKey.state == "active")
+            select(IssuerKeyRow).where(
+                IssuerKeyRow.issuer_id == issuer.id, IssuerKeyRow.state == "active"
+            )
         ).all()
         name = f"{issuer.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}.pem"
         path = self.keys_dir / name
@@ -148,7 +150,7 @@ class Keyring:
         for old in older:
             old.state = "retiring"
             old.not_after = now
-        row = IssuerKey(
+        row = IssuerKeyRow(
             issuer_id=issuer.id,
             kid=private.kid,
             alg=private.alg,
@@ -197,11 +199,11 @@ class Keyring:
                 self._cache.pop(str(path), None)
 
     @staticmethod
-    def active_key(session: Session, issuer_id: str) -> IssuerKey | None:
+    def active_key(session: Session, issuer_id: str) -> IssuerKeyRow | None:
         """The newest active key of ``issuer_id``."""
         return session.scalars(
-            select(IssuerKey)
-            .where(IssuerKey.issuer_id == issuer_id, IssuerKey.state == "active")
-            .order_by(IssuerKey.id.desc())
+            select(IssuerKeyRow)
+            .where(IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.state == "active")
+            .order_by(IssuerKeyRow.id.desc())
             .limit(1)
         ).first()

@@ -56,26 +56,6 @@ def configure_logging(level: str = "INFO") -> None:
     logger.propagate = False
 
 
-#: Largest request body accepted: photos for ``/v1/verify`` may be larger than JSON bodies.
-MAX_BODY_BYTES: Final = 64 * 1024
-MAX_UPLOAD_BYTES: Final = 9 * 1024 * 1024
-
-
-def _too_large(request: Request) -> Response | None:
-    """A 413 problem when the declared body size exceeds the limit (checked before reading)."""
-    declared = request.headers.get("content-length", "")
-    if not declared.isdigit():
-        return None
-    limit = MAX_UPLOAD_BYTES if request.url.path == "/v1/verify" else MAX_BODY_BYTES
-    if int(declared) <= limit:
-        return None
-    from asxh_card.service.problems import problem_response  # noqa: PLC0415
-
-    return problem_response(
-        "payload-too-large", request=request, detail=f"the body is larger than {limit} bytes"
-    )
-
-
 async def request_logging_middleware(
     request: Request, call_next: Callable[[Request], Awaitable[Response]]
 ) -> Response:
@@ -88,7 +68,7 @@ async def request_logging_middleware(
     status = 500
     try:
         try:
-            response = _too_large(request) or await call_next(request)
+            response = await call_next(request)
         except Exception as exc:  # noqa: BLE001 - the last line of defence, see below
             # Answer here instead of letting the server log a traceback: exception messages
             # (a database error quotes the statement's parameters) can hold personal data.

@@ -2,7 +2,7 @@
 
 Personal data minimisation: a PIN is stored only as a keyed look-up hash (HMAC-SHA256) and an
 AES-GCM ciphertext, never in clear (:mod:`asxh_card.service.security`); legacy aliases only as
-keyed hashes. Sensitive reasons (``Entitlement.category``) stay here and never go on a card.
+keyed hashes. Sensitive reasons (``EntitlementRow.category``) stay here and never go on a card.
 """
 
 from __future__ import annotations
@@ -26,21 +26,25 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from asxh_card.service.db import UTCDateTime
+from asxh_card.service.states import State
 
 __all__ = [
-    "AuditEvent",
+    "AuditEventRow",
     "Base",
-    "Card",
-    "CardEntitlement",
-    "Entitlement",
-    "IdempotencyKey",
-    "Issuer",
-    "IssuerKey",
-    "Operator",
-    "Person",
-    "PersonAlias",
-    "Reconciliation",
-    "StatusAllocation",
+    "CardEntitlementRow",
+    "CardRow",
+    "EntitlementRow",
+    "IdempotencyKeyRow",
+    "ImportJobRow",
+    "ImportRejectionRow",
+    "IssuerKeyRow",
+    "IssuerRow",
+    "LoginAttemptRow",
+    "OperatorRow",
+    "PersonAliasRow",
+    "PersonRow",
+    "ReconciliationRow",
+    "StatusAllocationRow",
     "StatusListRow",
     "TrustBundleRow",
 ]
@@ -60,7 +64,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
 
 
-class Issuer(Base):
+class IssuerRow(Base):
     """A provincial (or national) issuing authority."""
 
     __tablename__ = "issuers"
@@ -71,10 +75,12 @@ class Issuer(Base):
     programmes: Mapped[list[str]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    keys: Mapped[list[IssuerKey]] = relationship(back_populates="issuer", order_by="IssuerKey.id")
+    keys: Mapped[list[IssuerKeyRow]] = relationship(
+        back_populates="issuer", order_by="IssuerKeyRow.id"
+    )
 
 
-class IssuerKey(Base):
+class IssuerKeyRow(Base):
     """An issuer signing key: public JWK here, private key in an encrypted file under var."""
 
     __tablename__ = "issuer_keys"
@@ -92,10 +98,10 @@ class IssuerKey(Base):
     not_after: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    issuer: Mapped[Issuer] = relationship(back_populates="keys")
+    issuer: Mapped[IssuerRow] = relationship(back_populates="keys")
 
 
-class Operator(Base):
+class OperatorRow(Base):
     """A person who uses the service, with one role."""
 
     __tablename__ = "operators"
@@ -107,10 +113,14 @@ class Operator(Base):
     province: Mapped[str | None] = mapped_column(String(2))
     programmes: Mapped[list[str]] = mapped_column(JSON, default=list)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # Bumped when the account is disabled, its password reset or its role, province or
+    # programmes change: access tokens carry the version they were issued under (``ver``) and
+    # stop working at once when it moves on.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Person(Base):
+class PersonRow(Base):
     """A registered person: one mã số ASXH, at most one PIN."""
 
     __tablename__ = "persons"
@@ -131,7 +141,7 @@ class Person(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class PersonAlias(Base):
+class PersonAliasRow(Base):
     """A legacy identifier (CMND, BHXH number, BHYT card code) as a keyed hash."""
 
     __tablename__ = "person_aliases"
@@ -145,7 +155,7 @@ class PersonAlias(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Reconciliation(Base):
+class ReconciliationRow(Base):
     """A registration whose data differ from the registry's: an officer resolves it."""
 
     __tablename__ = "reconciliations"
@@ -185,7 +195,7 @@ class StatusListRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class StatusAllocation(Base):
+class StatusAllocationRow(Base):
     """An allocated index: random within its list, never reused."""
 
     __tablename__ = "status_allocations"
@@ -198,7 +208,7 @@ class StatusAllocation(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class Entitlement(Base):
+class EntitlementRow(Base):
     """A person's entitlement to one programme, with its own status-list entry."""
 
     __tablename__ = "entitlements"
@@ -211,17 +221,17 @@ class Entitlement(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
     category: Mapped[str | None] = mapped_column(String(200))
-    state: Mapped[str] = mapped_column(String(10), default="active")
+    state: Mapped[str] = mapped_column(String(10), default=State.ACTIVE)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     created_by: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
-    person: Mapped[Person] = relationship()
+    person: Mapped[PersonRow] = relationship()
 
 
-class Card(Base):
+class CardRow(Base):
     """An issued card: the signed token, its QR text and its card-level status entry."""
 
     __tablename__ = "cards"
@@ -234,7 +244,7 @@ class Card(Base):
     kid: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
     qr_text: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(10), default="active")
+    state: Mapped[str] = mapped_column(String(10), default=State.ACTIVE)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)
     status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
@@ -244,11 +254,13 @@ class Card(Base):
     replaces_serial: Mapped[str | None] = mapped_column(String(40))
     replaced_by_serial: Mapped[str | None] = mapped_column(String(40))
     created_by: Mapped[str] = mapped_column(String(64))
+    #: The bulk import that issued the card (print sheets of a job), None otherwise.
+    import_job_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
-    person: Mapped[Person] = relationship()
+    person: Mapped[PersonRow] = relationship()
 
 
-class CardEntitlement(Base):
+class CardEntitlementRow(Base):
     """Which entitlements a card carries, and each one's entry in the card's status block.
 
     A card's entitlement ``position`` (0-based, in the card's ``ent`` order) has the status
@@ -265,7 +277,7 @@ class CardEntitlement(Base):
     status_idx: Mapped[int] = mapped_column(Integer)
 
 
-class IdempotencyKey(Base):
+class IdempotencyKeyRow(Base):
     """``Idempotency-Key`` of a card issuance, per operator: a retry returns the same card."""
 
     __tablename__ = "idempotency_keys"
@@ -291,7 +303,7 @@ class TrustBundleRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-class AuditEvent(Base):
+class AuditEventRow(Base):
     """Who did what to which object, and when. Never a PIN, never a name."""
 
     __tablename__ = "audit_events"
@@ -307,3 +319,53 @@ class AuditEvent(Base):
     province: Mapped[str | None] = mapped_column(String(2), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(40))
+
+
+class ImportJobRow(Base):
+    """A bulk import of a beneficiary list: progress, counters and its resume key.
+
+    ``resume_key`` is the SHA-256 of the file's bytes and the import options: running the same
+    file again continues at ``next_row`` (rows before it were committed chunk by chunk, each
+    chunk in the transaction that wrote its people, entitlements and cards).
+    """
+
+    __tablename__ = "import_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resume_key: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))
+    province: Mapped[str] = mapped_column(String(2), index=True)
+    options: Mapped[dict[str, Any]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(10), default="queued")
+    total_rows: Mapped[int] = mapped_column(Integer, default=0)
+    next_row: Mapped[int] = mapped_column(Integer, default=0)
+    counts: Mapped[dict[str, int]] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ImportRejectionRow(Base):
+    """A rejected row of an import: row number, field and reason (never the row's data)."""
+
+    __tablename__ = "import_rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("import_jobs.id"), index=True)
+    row: Mapped[int] = mapped_column(Integer)
+    field: Mapped[str] = mapped_column(String(40))
+    reason_vi: Mapped[str] = mapped_column(String(300))
+    reason_en: Mapped[str] = mapped_column(String(300))
+
+
+class LoginAttemptRow(Base):
+    """Login attempts in the current window per account or client address (all workers)."""
+
+    __tablename__ = "login_attempts"
+
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    count: Mapped[int] = mapped_column(Integer, default=0)

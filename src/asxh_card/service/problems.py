@@ -22,9 +22,19 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from asxh_card.errors import InvalidInputError, VerificationError
+from asxh_card.errors import AsxhError, InvalidInputError, VerificationError
+from asxh_card.service.errors import (
+    ConflictError,
+    IdempotencyKeyReusedError,
+    NotFoundError,
+    NotPermittedError,
+    NotReadyError,
+    RateLimitedError,
+    ServiceError,
+)
 
 __all__ = [
+    "DOMAIN_PROBLEMS",
     "PROBLEM_BASE",
     "PROBLEM_TYPES",
     "ProblemError",
@@ -135,7 +145,29 @@ _STATUS_SLUGS: Final = {
 }
 
 
-class ProblemError(Exception):
+#: The one place where domain errors become problems: the most specific class listed wins.
+DOMAIN_PROBLEMS: Final[Mapping[type[ServiceError], str]] = {
+    NotFoundError: "not-found",
+    NotPermittedError: "forbidden",
+    IdempotencyKeyReusedError: "idempotency-key-reused",
+    ConflictError: "conflict",
+    RateLimitedError: "too-many-requests",
+    NotReadyError: "not-ready",
+}
+
+
+def domain_problem(exc: ServiceError) -> tuple[str, dict[str, str]]:
+    """The problem slug and headers (``Retry-After``) for a domain error."""
+    slug = next(
+        (DOMAIN_PROBLEMS[cls] for cls in type(exc).__mro__ if cls in DOMAIN_PROBLEMS),
+        "conflict",
+    )
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if isinstance(retry_after, int) else {}
+    return slug, headers
+
+
+class ProblemError(AsxhError):
     """Raise to answer with a problem: ``ProblemError("not-found", detail="...")``."""
 
     def __init__(
@@ -277,6 +309,12 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(slug, request=request, detail=str(exc)[:500])
 
 
+def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ServiceError)  # noqa: S101 - registered for this type
+    slug, headers = domain_problem(exc)
+    return problem_response(slug, request=request, detail=str(exc)[:500], headers=headers)
+
+
 def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VerificationError)  # noqa: S101 - registered for this type
     return problem_response(
@@ -285,11 +323,6 @@ def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
         detail=exc.message_en,
         reason=exc.reason.value,
     )
-
-
-def _publish_handler(request: Request, exc: Exception) -> JSONResponse:
-    # A status change whose list cannot be signed was rolled back: fail closed, say why.
-    return problem_response("not-ready", request=request, detail=str(exc)[:500])
 
 
 def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -312,8 +345,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(InvalidInputError, _invalid_input_handler)
+    app.add_exception_handler(ServiceError, _domain_handler)
     app.add_exception_handler(VerificationError, _verification_handler)
-    from asxh_card.service.statuslists import StatusPublishError  # noqa: PLC0415
-
-    app.add_exception_handler(StatusPublishError, _publish_handler)
     app.add_exception_handler(Exception, _internal_handler)

@@ -28,10 +28,12 @@ from asxh_card.ids import (
     parse_cmnd,
     parse_pin,
 )
+from asxh_card.names import clean_person_name as clean_name
 from asxh_card.service import audit
-from asxh_card.service.models import Person, PersonAlias, Reconciliation
-from asxh_card.service.problems import ProblemError
-from asxh_card.service.security import DataProtector, Principal
+from asxh_card.service.audit import Actor
+from asxh_card.service.errors import ConflictError, TransitionError
+from asxh_card.service.models import PersonAliasRow, PersonRow, ReconciliationRow
+from asxh_card.service.security import DataProtector
 
 __all__ = [
     "RECONCILED_FIELDS",
@@ -46,12 +48,19 @@ __all__ = [
     "link_pin",
     "person_values",
     "pin_masked",
+    "reconcile",
     "register",
     "resolve_reconciliation",
 ]
 
 RECONCILED_FIELDS: Final = ("full_name", "date_of_birth", "hometown", "permanent_address")
 _MAX_NUMBER_TRIES = 20
+#: One answer for an identifier held by a person the officer may not see *or* by another person
+#: of their own province: a 409 must not tell an officer that it is registered elsewhere.
+_NOT_HERE = (
+    "this {what} cannot be registered to this person by your account; "
+    "a national administrator can resolve it"
+)
 
 
 def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
@@ -63,14 +72,6 @@ def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
         raise InvalidInputError(f"{what} is longer than {max_length} characters")
     if any(unicodedata.category(c)[0] == "C" for c in text):
         raise InvalidInputError(f"{what} contains control characters")
-    return text
-
-
-def clean_name(value: str, what: str = "full_name") -> str:
-    """A person's name as a card can carry it: letters, spaces, ' - . only, ≤ 100 characters."""
-    text = clean_text(value, what, max_length=100)
-    if any(not (c.isalpha() or c in " '-.") for c in text):
-        raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
     return text
 
 
@@ -94,19 +95,19 @@ class PersonData:
 class RegisterOutcome:
     """What :func:`register` did."""
 
-    person: Person
+    person: PersonRow
     created: bool
-    reconciliation: Reconciliation | None = None
+    reconciliation: ReconciliationRow | None = None
 
 
-def _reconciled_values(source: PersonData | Person) -> dict[str, Any]:
+def _reconciled_values(source: PersonData | PersonRow) -> dict[str, Any]:
     # Submitted and stored values are compared, and stored as JSON, in this one form.
     values = {name: getattr(source, name) for name in RECONCILED_FIELDS}
     values["date_of_birth"] = values["date_of_birth"].isoformat()
     return values
 
 
-def person_values(person: Person) -> dict[str, Any]:
+def person_values(person: PersonRow) -> dict[str, Any]:
     """A person's reconciled fields as JSON-friendly values (as :meth:`PersonData.values`)."""
     return _reconciled_values(person)
 
@@ -119,12 +120,12 @@ def _check_dob(dob: date) -> None:
 
 def _new_person(
     session: Session, province: str, data: PersonData, **identity: Any
-) -> Person | None:
+) -> PersonRow | None:
     """Insert a person with a fresh mã số ASXH; None when the PIN hash already exists."""
     now = utc_now()
     for _ in range(_MAX_NUMBER_TRIES):
         number = generate_asxh_number(province).value
-        person = Person(
+        person = PersonRow(
             asxh_number=number,
             province=province,
             full_name=data.full_name,
@@ -149,12 +150,12 @@ def _new_person(
     raise RuntimeError("could not draw an unused mã số ASXH")  # pragma: no cover
 
 
-def find_by_hash(session: Session, pin_hash: str) -> Person | None:
+def find_by_hash(session: Session, pin_hash: str) -> PersonRow | None:
     """The person with this PIN look-up hash."""
-    return session.scalars(select(Person).where(Person.pin_hash == pin_hash)).first()
+    return session.scalars(select(PersonRow).where(PersonRow.pin_hash == pin_hash)).first()
 
 
-def find_by_pin(session: Session, protector: DataProtector, pin: str) -> Person | None:
+def find_by_pin(session: Session, protector: DataProtector, pin: str) -> PersonRow | None:
     """The person with ``pin`` (shape-checked first)."""
     parsed = parse_pin(pin)
     return find_by_hash(session, protector.lookup_hash("pin", parsed.number))
@@ -163,12 +164,11 @@ def find_by_pin(session: Session, protector: DataProtector, pin: str) -> Person 
 def register(
     session: Session,
     protector: DataProtector,
-    principal: Principal,
+    actor: Actor,
     *,
     province: str,
     pin: str,
     data: PersonData,
-    request_id: str | None = None,
 ) -> RegisterOutcome:
     """Register a person by PIN; the same PIN always gets the same mã số ASXH."""
     _check_dob(data.date_of_birth)
@@ -190,61 +190,66 @@ def register(
         else:
             audit.record(
                 session,
-                principal,
+                actor,
                 "person.register",
                 "person",
                 person.asxh_number,
                 province=person.province,
-                request_id=request_id,
             )
             return RegisterOutcome(person, created=True)
-    if not principal.sees(person.province):
-        raise ProblemError(
-            "conflict",
-            detail="this PIN is registered in another province; ask a national administrator",
-        )
+    return reconcile(session, actor, person, data)
+
+
+def reconcile(
+    session: Session, actor: Actor, person: PersonRow, data: PersonData
+) -> RegisterOutcome:
+    """An existing person registered again: differing data open a reconciliation.
+
+    Stored data are never overwritten; a PIN of a province ``actor`` does not see is a
+    conflict.
+    """
+    if not actor.principal.sees(person.province):
+        raise ConflictError(_NOT_HERE.format(what="PIN"))
     stored, submitted = person_values(person), data.values()
     differing = [f for f in RECONCILED_FIELDS if stored[f] != submitted[f]]
     if not differing:
         return RegisterOutcome(person, created=False)
     reconciliation = session.scalars(
-        select(Reconciliation).where(
-            Reconciliation.person_id == person.id, Reconciliation.state == "open"
+        select(ReconciliationRow).where(
+            ReconciliationRow.person_id == person.id, ReconciliationRow.state == "open"
         )
     ).first()
     if reconciliation is None or reconciliation.submitted != submitted:
-        reconciliation = Reconciliation(
+        reconciliation = ReconciliationRow(
             person_id=person.id,
             province=person.province,
             submitted=submitted,
             differing=differing,
             state="open",
-            created_by=principal.username,
+            created_by=actor.username,
             created_at=utc_now(),
         )
         session.add(reconciliation)
         session.flush()
         audit.record(
             session,
-            principal,
+            actor,
             "reconciliation.open",
             "reconciliation",
             reconciliation.id,
             province=person.province,
             detail={"fields": differing},
-            request_id=request_id,
         )
     return RegisterOutcome(person, created=False, reconciliation=reconciliation)
 
 
 def create_provisional(
     session: Session,
-    principal: Principal,
+    actor: Actor,
     *,
     province: str,
     data: PersonData,
-    request_id: str | None = None,
-) -> Person:
+) -> PersonRow:
     """A person without a PIN yet; the number stays when the PIN is linked later."""
     _check_dob(data.date_of_birth)
     if not data.commune:
@@ -253,12 +258,11 @@ def create_provisional(
     assert person is not None  # noqa: S101 - no PIN hash, so only number collisions retry
     audit.record(
         session,
-        principal,
+        actor,
         "person.provisional",
         "person",
         person.asxh_number,
         province=province,
-        request_id=request_id,
     )
     return person
 
@@ -266,25 +270,19 @@ def create_provisional(
 def link_pin(
     session: Session,
     protector: DataProtector,
-    principal: Principal,
-    person: Person,
+    actor: Actor,
+    person: PersonRow,
     pin: str,
-    *,
-    request_id: str | None = None,
-) -> Person:
+) -> PersonRow:
     """Link a PIN to a provisional person; the mã số ASXH does not change."""
     parsed = parse_pin(pin, date_of_birth=person.date_of_birth, sex=person.sex)  # type: ignore[arg-type]
     pin_hash = protector.lookup_hash("pin", parsed.number)
     if person.pin_hash is not None:
         if person.pin_hash == pin_hash:
             return person
-        raise ProblemError("conflict", detail="this person already has another PIN")
+        raise ConflictError("this person already has another PIN")
     if find_by_hash(session, pin_hash) is not None:
-        raise ProblemError(
-            "conflict",
-            detail="this PIN belongs to another registered person; the records must be merged "
-            "by a national administrator",
-        )
+        raise ConflictError(_NOT_HERE.format(what="PIN"))
     try:
         # Changed inside the savepoint (begin_nested flushes pending changes *before* it): a
         # lost race rolls back only this and leaves the person as it was.
@@ -294,17 +292,14 @@ def link_pin(
             person.provisional = False
             person.updated_at = utc_now()
     except IntegrityError:
-        raise ProblemError(
-            "conflict", detail="this PIN was just linked to another person"
-        ) from None
+        raise ConflictError(_NOT_HERE.format(what="PIN")) from None
     audit.record(
         session,
-        principal,
+        actor,
         "person.link_pin",
         "person",
         person.asxh_number,
         province=person.province,
-        request_id=request_id,
     )
     return person
 
@@ -320,22 +315,23 @@ def normalise_alias(kind: str, value: str) -> str:
     raise IdentifierError(f"unknown alias kind {kind[:10]!r}")
 
 
-def _find_alias(session: Session, kind: str, lookup: str) -> PersonAlias | None:
+def _find_alias(session: Session, kind: str, lookup: str) -> PersonAliasRow | None:
     return session.scalars(
-        select(PersonAlias).where(PersonAlias.kind == kind, PersonAlias.lookup_hash == lookup)
+        select(PersonAliasRow).where(
+            PersonAliasRow.kind == kind, PersonAliasRow.lookup_hash == lookup
+        )
     ).first()
 
 
 def add_alias(
     session: Session,
     protector: DataProtector,
-    principal: Principal,
-    person: Person,
+    actor: Actor,
+    person: PersonRow,
     *,
     kind: str,
     value: str,
-    request_id: str | None = None,
-) -> PersonAlias:
+) -> PersonAliasRow:
     """Attach a legacy identifier to ``person`` (stored as a keyed hash).
 
     A BHYT card code embeds a BHXH number, which becomes an alias of the same person too; a
@@ -345,19 +341,17 @@ def add_alias(
     wanted = [(kind, canonical)]
     if kind == "bhyt":
         wanted.append(("bhxh", parse_bhyt_code(canonical).bhxh_number))
-    new: list[PersonAlias] = []
+    new: list[PersonAliasRow] = []
     for alias_kind, alias_value in wanted:
         lookup = protector.lookup_hash(alias_kind, alias_value)
         existing = _find_alias(session, alias_kind, lookup)
         if existing is not None and existing.person_id != person.id:
-            raise ProblemError(
-                "conflict", detail=f"this {alias_kind} identifier belongs to another person"
-            )
+            raise ConflictError(_NOT_HERE.format(what=f"{alias_kind} identifier"))
         if existing is not None and alias_kind == kind:
             return existing
         if existing is None:
             new.append(
-                PersonAlias(
+                PersonAliasRow(
                     person_id=person.id,
                     kind=alias_kind,
                     lookup_hash=lookup,
@@ -369,32 +363,31 @@ def add_alias(
         with session.begin_nested():
             session.add_all(new)
     except IntegrityError:
-        raise ProblemError("conflict", detail="this identifier was just added elsewhere") from None
+        raise ConflictError("this identifier was just added elsewhere") from None
     audit.record(
         session,
-        principal,
+        actor,
         "person.alias",
         "person",
         person.asxh_number,
         province=person.province,
         detail={"kind": kind},
-        request_id=request_id,
     )
     return new[0]
 
 
 def find_by_alias(
     session: Session, protector: DataProtector, kind: str, value: str
-) -> Person | None:
+) -> PersonRow | None:
     """The person a legacy identifier resolves to."""
     canonical = normalise_alias(kind, value)
     alias = _find_alias(session, kind, protector.lookup_hash(kind, canonical))
     if alias is None and kind == "bhyt":
         return find_by_alias(session, protector, "bhxh", parse_bhyt_code(canonical).bhxh_number)
-    return None if alias is None else session.get(Person, alias.person_id)
+    return None if alias is None else session.get(PersonRow, alias.person_id)
 
 
-def pin_masked(protector: DataProtector, person: Person) -> str | None:
+def pin_masked(protector: DataProtector, person: PersonRow) -> str | None:
     """The PIN with all but its last 3 digits masked, or None."""
     if person.pin_cipher is None:
         return None
@@ -404,18 +397,17 @@ def pin_masked(protector: DataProtector, person: Person) -> str | None:
 def resolve_reconciliation(
     session: Session,
     protector: DataProtector,
-    principal: Principal,
-    reconciliation: Reconciliation,
+    actor: Actor,
+    reconciliation: ReconciliationRow,
     *,
     action: str,
     fields: Sequence[str] | None,
     note: str | None,
-    request_id: str | None = None,
-) -> Reconciliation:
+) -> ReconciliationRow:
     """Accept (apply the submitted values, all or ``fields``) or reject a reconciliation."""
     if reconciliation.state != "open":
-        raise ProblemError("conflict", detail="this reconciliation is already resolved")
-    person = session.get(Person, reconciliation.person_id)
+        raise TransitionError("this reconciliation is already resolved")
+    person = session.get(PersonRow, reconciliation.person_id)
     assert person is not None  # noqa: S101 - foreign key
     chosen = list(reconciliation.differing) if fields is None else fields
     unknown = [f for f in chosen if f not in reconciliation.differing]
@@ -438,17 +430,16 @@ def resolve_reconciliation(
     reconciliation.state = "resolved"
     reconciliation.resolution = action
     reconciliation.note = note
-    reconciliation.resolved_by = principal.username
+    reconciliation.resolved_by = actor.username
     reconciliation.resolved_at = utc_now()
     audit.record(
         session,
-        principal,
+        actor,
         f"reconciliation.{action}",
         "reconciliation",
         reconciliation.id,
         province=reconciliation.province,
         detail={"fields": chosen},
-        request_id=request_id,
     )
     session.flush()
     return reconciliation

@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     StrictInt,
     StrictStr,
     field_validator,
@@ -39,8 +40,10 @@ __all__ = [
     "KeyOut",
     "LinkPinIn",
     "LookupIn",
+    "OperatorChangeIn",
     "OperatorIn",
     "OperatorOut",
+    "PasswordResetIn",
     "PersonOut",
     "ProvisionalIn",
     "ReconciliationOut",
@@ -533,6 +536,30 @@ class OperatorIn(_In):
     role: Literal["national_admin", "issuer_officer", "auditor", "service_point"]
     province: ProvinceCode | None = None
     programmes: Annotated[list[Programme], Field(max_length=32)] = Field(default_factory=list)
+
+
+class OperatorChangeIn(_In):
+    """Change an operator account (national administrators); fields left out stay."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"active": False}, {"role": "auditor", "province": "48"}]},
+    )
+
+    active: StrictBool | None = None
+    role: Literal["national_admin", "issuer_officer", "auditor", "service_point"] | None = None
+    province: ProvinceCode | None = None
+    programmes: Annotated[list[Programme], Field(max_length=32)] | None = None
+
+
+class PasswordResetIn(_In):
+    """A new password for an operator account."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"password": "a new long passphrase"}]}
+    )
+
+    password: Annotated[StrictStr, Field(min_length=12, max_length=200)]
 
 
 class OperatorOut(BaseModel):

@@ -1,4 +1,4 @@
-"""Secrets at work: PIN protection, password hashing, access tokens, login rate limits.
+"""Secrets at work: PIN protection, password hashing, access tokens (login limits: logins.py).
 
 * **PINs**: HKDF-SHA256 derives two keys from ``ASXH_DATA_KEY``: one for a keyed look-up hash
   (HMAC-SHA256, unique in the database, so the same PIN always finds the same person) and one
@@ -7,7 +7,8 @@
 * **Passwords**: argon2id through the passlib API (the maintained ``libpass`` distribution).
 * **Access tokens**: compact JWS signed with an Ed25519 key derived from ``ASXH_SECRET_KEY``
   (``typ: at+jwt``), verified with the project's hardened JWS codec; claims ``sub``, ``role``,
-  ``prov``, ``progs``, ``iat``, ``exp``, ``jti``.
+  ``prov``, ``progs``, ``ver`` (the account's token version, checked against the database on
+  every request), ``iat``, ``exp``, ``jti``.
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import hashlib
 import hmac
 import os
 import secrets
-import threading
 import time
-from collections import deque
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -30,13 +29,12 @@ from passlib.context import CryptContext
 
 from asxh_card._core import jws as _jws
 from asxh_card._core.keys import PrivateKey
-from asxh_card.errors import VerificationError
+from asxh_card.errors import AsxhError, VerificationError
 
 __all__ = [
     "ROLES",
     "AccessTokens",
     "DataProtector",
-    "LoginLimiter",
     "PasswordHasher",
     "Principal",
     "TokenError",
@@ -113,6 +111,9 @@ class Principal:
     role: str
     province: str | None
     programmes: tuple[str, ...]
+    #: The account's ``token_version`` when the token was issued (``ver``): a disabled
+    #: account, a reset password or a changed role moves it on and the token stops working.
+    version: int = 0
 
     @property
     def is_national(self) -> bool:
@@ -124,7 +125,7 @@ class Principal:
         return self.is_national or self.province == province
 
 
-class TokenError(ValueError):
+class TokenError(AsxhError, ValueError):
     """An access token is malformed, badly signed or expired."""
 
 
@@ -144,6 +145,7 @@ class AccessTokens:
             "role": principal.role,
             "prov": principal.province,
             "progs": list(principal.programmes),
+            "ver": principal.version,
             "iat": issued,
             "exp": issued + self.lifetime,
             "jti": secrets.token_urlsafe(12),
@@ -170,7 +172,7 @@ class AccessTokens:
         if not isinstance(claims, dict):
             raise TokenError("malformed")
         exp, role, sub = claims.get("exp"), claims.get("role"), claims.get("sub")
-        prov, progs = claims.get("prov"), claims.get("progs")
+        prov, progs, ver = claims.get("prov"), claims.get("progs"), claims.get("ver")
         if type(exp) is not int or exp <= current:
             raise TokenError("expired")
         if role not in ROLES or not isinstance(sub, str):
@@ -179,47 +181,8 @@ class AccessTokens:
             raise TokenError("malformed")
         if not isinstance(progs, list) or not all(isinstance(p, str) for p in progs):
             raise TokenError("malformed")
-        return Principal(username=sub, role=role, province=prov, programmes=tuple(progs))
-
-
-class LoginLimiter:
-    """In-memory sliding windows of failed logins per account and per client address.
-
-    One process only: a deployment with several workers needs a shared store (e.g. a database
-    table or Redis) for the limits to hold across them.
-    """
-
-    def __init__(self, *, window: int, per_account: int, per_address: int) -> None:
-        self.window = window
-        self._limits = {"account": per_account, "address": per_address}
-        self._failures: dict[tuple[str, str], deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def _prune(self, key: tuple[str, str], now: float) -> deque[float]:
-        times = self._failures.setdefault(key, deque())
-        while times and times[0] <= now - self.window:
-            times.popleft()
-        return times
-
-    def retry_after(self, account: str, address: str, *, now: float | None = None) -> int:
-        """Seconds until another attempt is allowed (0: allowed now)."""
-        current = time.monotonic() if now is None else now
-        wait = 0.0
-        with self._lock:
-            for kind, value in (("account", account.casefold()), ("address", address)):
-                times = self._prune((kind, value), current)
-                if len(times) >= self._limits[kind]:
-                    wait = max(wait, times[0] + self.window - current)
-        return int(wait) + 1 if wait > 0 else 0
-
-    def failure(self, account: str, address: str, *, now: float | None = None) -> None:
-        """Record a failed attempt."""
-        current = time.monotonic() if now is None else now
-        with self._lock:
-            for key in (("account", account.casefold()), ("address", address)):
-                self._prune(key, current).append(current)
-
-    def success(self, account: str) -> None:
-        """A successful login clears the account's failures (not the address's)."""
-        with self._lock:
-            self._failures.pop(("account", account.casefold()), None)
+        if type(ver) is not int or ver < 0:
+            raise TokenError("malformed")
+        return Principal(
+            username=sub, role=role, province=prov, programmes=tuple(progs), version=ver
+        )

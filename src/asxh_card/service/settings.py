@@ -24,6 +24,10 @@ Variable                       Default                              Meaning
 ``ASXH_CARD_VALIDITY_DAYS``    ``1825``                             longest card lifetime
 ``ASXH_LOG_LEVEL``             ``INFO``                             log level (JSON logs)
 ``ASXH_AUTO_MIGRATE``          ``0`` (demo: ``1``)                  run ``db upgrade`` at start
+``ASXH_PASSWORD_CONCURRENCY``  ``2``                                password checks at once per
+                                                                    worker (more wait, then 503)
+``ASXH_DB_TIMEOUT_SECONDS``    ``5``                                bound on a database connect,
+                                                                    lock wait or statement (503)
 ============================== ==================================== ==============================
 
 Outside demo mode a missing secret is a startup error (:class:`SettingsError`). In demo mode
@@ -46,6 +50,7 @@ from typing import Any, Final
 
 from asxh_card._core.fileio import write_atomic
 from asxh_card._core.statuslist import MIN_STATUS_LIST_SIZE
+from asxh_card.errors import AsxhError
 
 __all__ = [
     "MIN_STATUS_LIST_SIZE",
@@ -58,7 +63,7 @@ __all__ = [
 _MIN_SECRET_BYTES: Final = 16
 
 
-class SettingsError(ValueError):
+class SettingsError(AsxhError, ValueError):
     """A setting is missing or invalid; the message names the environment variable."""
 
 
@@ -118,6 +123,11 @@ class Settings:
     login_window_seconds: int = 300
     login_max_failures_account: int = 5
     login_max_failures_address: int = 20
+    # Password checks at once per worker (argon2 is CPU- and memory-bound).
+    password_concurrency: int = 2
+    # Seconds a database connect, lock wait or statement may take before the request is
+    # answered 503 not-ready (SQLite busy timeout; PostgreSQL connect/statement/lock timeouts).
+    db_timeout_seconds: float = 5.0
     # Allow status lists smaller than 131,072 entries: tests of list roll-over only.
     allow_small_status_lists: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -136,6 +146,10 @@ class Settings:
             raise SettingsError("ASXH_PUBLIC_URL must start with http:// or https://")
         if len(self.public_url) > 120:
             raise SettingsError("ASXH_PUBLIC_URL is too long for status-list URIs on a card")
+        if not 1 <= self.password_concurrency <= 64:
+            raise SettingsError("ASXH_PASSWORD_CONCURRENCY must be between 1 and 64")
+        if not 0 < self.db_timeout_seconds <= 300:
+            raise SettingsError("ASXH_DB_TIMEOUT_SECONDS must be between 1 and 300")
         if not 0 < self.status_list_max_age <= 5:
             raise SettingsError("status_list_max_age must be 1-5 seconds (revocations in 5 s)")
 
@@ -222,6 +236,8 @@ class Settings:
             demo=demo,
             auto_migrate=demo or auto in {"1", "true", "yes"},
             log_level=get("ASXH_LOG_LEVEL") or "INFO",
+            password_concurrency=get_int("ASXH_PASSWORD_CONCURRENCY", 2),
+            db_timeout_seconds=float(get_int("ASXH_DB_TIMEOUT_SECONDS", 5)),
         )
         settings.check_secrets()
         return settings

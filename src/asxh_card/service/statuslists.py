@@ -22,23 +22,26 @@ import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, defer
 
 from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
-from asxh_card.errors import AsxhError
 from asxh_card.service import bundles
 from asxh_card.service.bundles import status_base
+from asxh_card.service.db import bulk_insert
+from asxh_card.service.errors import NotReadyError
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import IssuerKey, StatusAllocation, StatusListRow
+from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
 from asxh_card.service.settings import Settings
 
 __all__ = [
+    "ListSpace",
     "StatusPublishError",
     "allocate",
+    "allocate_many",
     "current_token",
     "etag_of",
     "list_uri",
@@ -54,8 +57,12 @@ __all__ = [
 CHANGED_LISTS = "asxh_changed_status_lists"
 
 
-class StatusPublishError(AsxhError):
-    """A changed status list cannot be signed and published: the change must not commit."""
+class StatusPublishError(NotReadyError):
+    """A changed status list cannot be signed and published: the change must not commit.
+
+    A :class:`~asxh_card.service.errors.NotReadyError`: answered 503 ``not-ready``, nothing
+    changed (fail closed).
+    """
 
 
 _RANDOM_TRIES = 16
@@ -125,13 +132,96 @@ def allocate(
         return row, start
 
 
+class ListSpace:
+    """A list's taken entries in memory, for bulk allocation (:func:`allocate_many`)."""
+
+    __slots__ = ("allocated", "list_id", "taken")
+
+    def __init__(self, list_id: int, size: int, taken: Sequence[int]) -> None:
+        self.list_id = list_id
+        self.taken = bytearray(size)
+        for idx in taken:
+            self.taken[idx] = 1
+        self.allocated = len(taken)
+
+    def draw(self, count: int) -> int | None:
+        """A random free run of ``count`` entries (marked taken), None when crowded."""
+        size = len(self.taken)
+        for _ in range(_BULK_TRIES):
+            start = secrets.randbelow(size - count + 1)
+            if not any(self.taken[start : start + count]):
+                self.taken[start : start + count] = b"\x01" * count
+                self.allocated += count
+                return start
+        return None
+
+
+#: Random tries before a bulk allocation calls a list full (it is then ~95 % or more taken).
+_BULK_TRIES = 64
+
+
+def allocate_many(
+    session: Session,
+    settings: Settings,
+    wanted: Sequence[tuple[str, int]],
+    spaces: dict[int, ListSpace],
+) -> list[tuple[int, int]]:
+    """Allocate a block of entries for each ``(issuer id, count)``: ``(list id, first index)``.
+
+    The bulk form of :func:`allocate` (one card at a time costs a savepoint per try): each
+    issuer's open list is locked, its taken entries are read once into ``spaces`` (kept by the
+    caller from one transaction to the next and re-read when another writer allocated in
+    between), the runs are drawn at random in memory and inserted with one executemany. A list
+    where 64 random tries find no free run is marked full and the next one opens.
+    """
+    now = utc_now()
+    result: list[tuple[int, int]] = []
+    rows: list[dict[str, object]] = []
+    lists: dict[str, tuple[StatusListRow, ListSpace]] = {}
+    for issuer_id, count in wanted:
+        if not 1 <= count <= 64:
+            raise ValueError("count must be 1-64")
+        while True:
+            if issuer_id not in lists:
+                row = _open_list(session, issuer_id, settings.status_list_size)
+                space = spaces.get(row.id)
+                if space is None or space.allocated != row.allocated:
+                    taken = session.scalars(
+                        select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+                    ).all()
+                    space = spaces[row.id] = ListSpace(row.id, row.size, taken)
+                lists[issuer_id] = (row, space)
+            row, space = lists[issuer_id]
+            start = space.draw(count) if space.allocated + count <= row.size else None
+            if start is not None:
+                break
+            row.full = True
+            row.allocated = space.allocated
+            session.flush()
+            del lists[issuer_id]
+        rows.extend(
+            {"list_id": row.id, "idx": start + i, "purpose": "card", "created_at": now}
+            for i in range(count)
+        )
+        result.append((row.id, start))
+    for row, space in lists.values():
+        row.allocated = space.allocated
+        row.full = row.full or space.allocated >= row.size
+    if rows:
+        table = StatusAllocationRow.__table__
+        assert isinstance(table, Table)  # noqa: S101 - a mapped table
+        bulk_insert(session, table, rows)
+    session.flush()
+    return result
+
+
 def _claim(session: Session, row: StatusListRow, start: int, count: int, purpose: str) -> bool:
     """Insert allocations ``start .. start + count - 1``; False if any is taken."""
     now = utc_now()
     try:
         with session.begin_nested():
             session.add_all(
-                StatusAllocation(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
+                StatusAllocationRow(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
                 for i in range(count)
             )
     except IntegrityError:
@@ -147,7 +237,9 @@ def _draw(session: Session, row: StatusListRow, purpose: str, count: int) -> int
             return start
     # The list is crowded: choose uniformly among the free runs.
     taken = set(
-        session.scalars(select(StatusAllocation.idx).where(StatusAllocation.list_id == row.id))
+        session.scalars(
+            select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+        )
     )
     runs = [
         start
@@ -199,7 +291,7 @@ def current_token(
 
 def signing_key(
     session: Session, settings: Settings, keyring: Keyring, issuer_id: str
-) -> IssuerKey | None:
+) -> IssuerKeyRow | None:
     """The issuer key that signs its lists now, or None when none may.
 
     A key the published bundle names for the issuer with a window covering now, active or
@@ -215,8 +307,8 @@ def signing_key(
     candidates = [
         key
         for key in session.scalars(
-            select(IssuerKey).where(
-                IssuerKey.issuer_id == issuer_id, IssuerKey.state.in_(("active", "retiring"))
+            select(IssuerKeyRow).where(
+                IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.state.in_(("active", "retiring"))
             )
         )
         if key.key_file is not None
@@ -231,7 +323,7 @@ def signing_key(
 
 
 def _sign(
-    session: Session, settings: Settings, keyring: Keyring, row: StatusListRow, key: IssuerKey
+    session: Session, settings: Settings, keyring: Keyring, row: StatusListRow, key: IssuerKeyRow
 ) -> str:
     now = utc_now()
     issued = int(now.timestamp())

@@ -9,15 +9,15 @@ from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.service import registry, statuslists
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import in_scope
+from asxh_card.service.errors import NotFoundError
 from asxh_card.service.models import (
-    Card,
-    CardEntitlement,
-    Entitlement,
-    Person,
-    PersonAlias,
-    Reconciliation,
+    CardEntitlementRow,
+    CardRow,
+    EntitlementRow,
+    PersonAliasRow,
+    PersonRow,
+    ReconciliationRow,
 )
-from asxh_card.service.problems import ProblemError
 from asxh_card.service.schemas import (
     AliasOut,
     CardEntitlementOut,
@@ -41,49 +41,47 @@ __all__ = [
 ]
 
 
-def _not_found(what: str) -> ProblemError:
-    return ProblemError("not-found", detail=f"no such {what}")
-
-
-def get_person(session: Session, principal: Principal, number: str) -> Person:
+def get_person(session: Session, principal: Principal, number: str) -> PersonRow:
     """The person with mã số ASXH ``number`` in the principal's scope (404 otherwise)."""
     value = parse_asxh_number(number).value
-    person = session.scalars(select(Person).where(Person.asxh_number == value)).first()
+    person = session.scalars(select(PersonRow).where(PersonRow.asxh_number == value)).first()
     if person is None or not in_scope(principal, person.province):
-        raise _not_found("person")
+        raise NotFoundError("person")
     return person
 
 
-def get_entitlement(session: Session, principal: Principal, entitlement_id: int) -> Entitlement:
+def get_entitlement(session: Session, principal: Principal, entitlement_id: int) -> EntitlementRow:
     """An entitlement in scope (404 otherwise)."""
-    row = session.get(Entitlement, entitlement_id)
+    row = session.get(EntitlementRow, entitlement_id)
     if row is None or not in_scope(principal, row.province):
-        raise _not_found("entitlement")
+        raise NotFoundError("entitlement")
     return row
 
 
-def get_card(session: Session, principal: Principal, serial: str) -> Card:
+def get_card(session: Session, principal: Principal, serial: str) -> CardRow:
     """A card in scope (404 otherwise)."""
-    row = session.scalars(select(Card).where(Card.serial == serial)).first()
+    row = session.scalars(select(CardRow).where(CardRow.serial == serial)).first()
     if row is None or not in_scope(principal, row.province):
-        raise _not_found("card")
+        raise NotFoundError("card")
     return row
 
 
 def get_reconciliation(
     session: Session, principal: Principal, reconciliation_id: int
-) -> Reconciliation:
+) -> ReconciliationRow:
     """A reconciliation in scope (404 otherwise)."""
-    row = session.get(Reconciliation, reconciliation_id)
+    row = session.get(ReconciliationRow, reconciliation_id)
     if row is None or not in_scope(principal, row.province):
-        raise _not_found("reconciliation")
+        raise NotFoundError("reconciliation")
     return row
 
 
-def person_out(session: Session, ctx: ServiceContext, person: Person) -> PersonOut:
+def person_out(session: Session, ctx: ServiceContext, person: PersonRow) -> PersonOut:
     """Response body of a person."""
     aliases = session.scalars(
-        select(PersonAlias).where(PersonAlias.person_id == person.id).order_by(PersonAlias.id)
+        select(PersonAliasRow)
+        .where(PersonAliasRow.person_id == person.id)
+        .order_by(PersonAliasRow.id)
     ).all()
     number = parse_asxh_number(person.asxh_number)
     return PersonOut(
@@ -109,7 +107,7 @@ def _may_see_category(principal: Principal, programme: str) -> bool:
     return principal.role == "issuer_officer" and programme in principal.programmes
 
 
-def entitlement_out(principal: Principal, row: Entitlement, asxh_number: str) -> EntitlementOut:
+def entitlement_out(principal: Principal, row: EntitlementRow, asxh_number: str) -> EntitlementOut:
     """Response body of an entitlement (category only for who may see it)."""
     return EntitlementOut(
         id=row.id,
@@ -128,16 +126,16 @@ def entitlement_out(principal: Principal, row: Entitlement, asxh_number: str) ->
     )
 
 
-def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
+def card_out(session: Session, ctx: ServiceContext, card: CardRow) -> CardOut:
     """Response body of a card."""
-    person = session.get(Person, card.person_id)
+    person = session.get(PersonRow, card.person_id)
     assert person is not None  # noqa: S101 - foreign key
     uri = statuslists.list_uri(ctx.settings, card.issuer_id, card.status_list_id)
     carried = session.execute(
-        select(CardEntitlement, Entitlement.programme)
-        .join(Entitlement, Entitlement.id == CardEntitlement.entitlement_id)
-        .where(CardEntitlement.card_id == card.id)
-        .order_by(CardEntitlement.position)
+        select(CardEntitlementRow, EntitlementRow.programme)
+        .join(EntitlementRow, EntitlementRow.id == CardEntitlementRow.entitlement_id)
+        .where(CardEntitlementRow.card_id == card.id)
+        .order_by(CardEntitlementRow.position)
     ).all()
     entries = [
         CardEntitlementOut(
@@ -177,9 +175,9 @@ def card_out(session: Session, ctx: ServiceContext, card: Card) -> CardOut:
     )
 
 
-def reconciliation_out(session: Session, row: Reconciliation) -> ReconciliationOut:
+def reconciliation_out(session: Session, row: ReconciliationRow) -> ReconciliationOut:
     """Response body of a reconciliation."""
-    person = session.get(Person, row.person_id)
+    person = session.get(PersonRow, row.person_id)
     assert person is not None  # noqa: S101 - foreign key
     current = registry.person_values(person)
     return ReconciliationOut(

@@ -5,11 +5,13 @@ A few lines::
     from asxh_card.keystore import load_public_key
     from asxh_card.verifier import Verifier
 
-    verifier = Verifier.from_directory("/var/lib/asxh", roots=[load_public_key(ROOT_JWK)])
+    verifier = Verifier.from_directory("/var/lib/asxh", roots=[load_public_key("root.jwk")])
     result = verifier.verify(qr_text)          # or verifier.verify_image("photo.jpg")
     print(result.holder.name, [(e.programme, e.state) for e in result.entitlements])
 
-An invalid card raises :class:`~asxh_card.errors.VerificationError` with a stable ``reason``.
+A card that does not pass raises :class:`~asxh_card.errors.VerificationError` with a stable
+``reason`` and an ``outcome``: ``invalid`` (refuse the card) or ``cannot_check`` (the bundle or
+a status list is out of date or missing, or the clock is wrong: update the data, check again).
 This package imports only the core and the standard library (``pip install asxh-card`` without
 extras verifies from text); Pillow and zxing-cpp are imported by :meth:`Verifier.verify_image`.
 """
@@ -26,7 +28,7 @@ from asxh_card.bundle import (
     parse_bundle,
     token_sha256,
 )
-from asxh_card.errors import Reason, VerificationError
+from asxh_card.errors import Outcome, Reason, VerificationError
 from asxh_card.verifier.result import (
     BhytCoverage,
     CardValidity,
@@ -36,7 +38,7 @@ from asxh_card.verifier.result import (
     VerificationWarning,
 )
 from asxh_card.verifier.store import BUNDLE_FILE, STATE_FILE, STATUS_DIR, BundleStore
-from asxh_card.verifier.verifier import DEFAULT_MAX_CARD_LIFETIME, Verifier
+from asxh_card.verifier.verifier import DEFAULT_MAX_CARD_LIFETIME, Verifier, VerifierPolicy
 
 __all__ = [
     "BUNDLE_FILE",
@@ -52,12 +54,14 @@ __all__ = [
     "IssuerInfo",
     "KeyEntry",
     "LoadedStatusList",
+    "Outcome",
     "Reason",
     "TrustBundle",
     "VerificationError",
     "VerificationResult",
     "VerificationWarning",
     "Verifier",
+    "VerifierPolicy",
     "load_status_list",
     "parse_bundle",
     "token_sha256",

@@ -55,10 +55,9 @@ def _open(image: str | os.PathLike[str] | bytes | Image) -> Image:
         data = image
     else:
         try:
-            path = Path(image)
-            if path.stat().st_size > MAX_IMAGE_BYTES:
-                raise PayloadTooLargeError(f"image file larger than {MAX_IMAGE_BYTES} bytes")
-            data = path.read_bytes()
+            # Bounded read, not stat + read_bytes: a device or a pipe (/dev/zero) has size 0.
+            with Path(image).open("rb") as handle:
+                data = handle.read(MAX_IMAGE_BYTES + 1)
         except OSError as exc:
             raise MalformedError(
                 f"cannot read the image: {exc.strerror}",
@@ -71,11 +70,15 @@ def _open(image: str | os.PathLike[str] | bytes | Image) -> Image:
         with warnings.catch_warnings():
             # Pillow warns (DecompressionBombWarning) before it refuses; we refuse ourselves.
             warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
-            opened = PILImage.open(io.BytesIO(data))
+            opened = PILImage.open(io.BytesIO(data))  # reads the header only
             width, height = opened.size
             if width * height <= MAX_IMAGE_PIXELS:
                 opened.load()
-    except (OSError, ValueError, SyntaxError, PILImage.DecompressionBombError) as exc:
+    except PILImage.DecompressionBombError:
+        # Pillow's own limit, from the declared dimensions, before decoding: too large, not
+        # malformed (a PNG declaring 100,000 x 100,000 pixels).
+        raise PayloadTooLargeError(f"image larger than {MAX_IMAGE_PIXELS} pixels") from None
+    except (OSError, ValueError, SyntaxError) as exc:
         raise MalformedError(
             f"not a readable image: {type(exc).__name__}",
             message_vi=_NOT_IMAGE_VI,

@@ -20,8 +20,12 @@ Order of checks in :meth:`Verifier.verify` (cheapest and most general first):
 9. each entitlement's state: revoked or suspended from its own status entry, otherwise by its
    dates on the Vietnamese calendar day of the verification.
 
-Nothing but a :class:`~asxh_card.errors.VerificationError` escapes, and nothing here opens a
-network connection: the bundle and the status lists are loaded once, at construction.
+Nothing but a :class:`~asxh_card.errors.VerificationError` escapes for a card (the verifier's
+own failures are :class:`~asxh_card.errors.InternalVerifierError`, outcome ``cannot_check``,
+never ``malformed``); a caller's wrong argument (a naive or string ``at``) is an
+:class:`~asxh_card.errors.InvalidInputError`. Nothing here opens a network connection, and the
+constructor reads no file: :meth:`Verifier.from_directory` reads a synced directory,
+:meth:`Verifier.from_tokens` takes the tokens, and both hand the constructor verified objects.
 """
 
 from __future__ import annotations
@@ -29,31 +33,35 @@ from __future__ import annotations
 import functools
 import os
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from asxh_card._core import jws as _jws
 from asxh_card._core.claims import DEFAULT_LEEWAY, check_times
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import Status, StatusRef
-from asxh_card._core.timeutil import as_aware, utc_now
+from asxh_card._core.timeutil import as_aware, utc_now, vn_day
 from asxh_card.bundle import (
     LoadedStatusList,
     TrustBundle,
     load_status_list,
+    parse_bundle,
     pinned_bundle,
 )
-from asxh_card.card import _UncheckedCard
+from asxh_card.card import UncheckedCard
 from asxh_card.errors import (
     AsxhError,
-    BundleInvalidError,
     BundleStaleError,
     CardLifetimeError,
     ClockBeforeBundleError,
+    InputTypeError,
+    InternalVerifierError,
+    InvalidInputError,
     IssuerOutOfScopeError,
     KeyOutsideWindowError,
     MalformedError,
+    Outcome,
     RevokedError,
     StatusListInvalidError,
     StatusListMissingError,
@@ -76,7 +84,7 @@ from asxh_card.verifier.store import BUNDLE_FILE, STATUS_DIR, BundleStore
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["BUNDLE_FILE", "DEFAULT_MAX_CARD_LIFETIME", "STATUS_DIR", "Verifier"]
+__all__ = ["BUNDLE_FILE", "DEFAULT_MAX_CARD_LIFETIME", "STATUS_DIR", "Verifier", "VerifierPolicy"]
 
 #: The longest card lifetime (``exp - iat``) a verifier accepts by default: 10 years.
 DEFAULT_MAX_CARD_LIFETIME = timedelta(days=3653)
@@ -84,37 +92,58 @@ DEFAULT_MAX_CARD_LIFETIME = timedelta(days=3653)
 # Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
 _VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
 
-BundleSource = TrustBundle | bytes | str | os.PathLike[str]
 StatusPolicy = Literal["refuse", "warn"]
 
 
-def _read_bundle_source(
-    bundle: BundleSource, roots: list[PublicKey]
-) -> tuple[TrustBundle, list[str]]:
-    """The verified bundle, and the list tokens of its synced directory (for a path)."""
-    if isinstance(bundle, TrustBundle | bytes) or (
-        isinstance(bundle, str) and bundle.lstrip().startswith("eyJ")
-    ):
-        return pinned_bundle(bundle, roots=roots), []  # a bundle or a token, not a path
-    path = Path(bundle)
-    if path.is_dir():
-        return BundleStore(path).load(roots=roots)
-    if path.name == BUNDLE_FILE and (path.parent / STATUS_DIR).is_dir():
-        return BundleStore(path.parent).load(roots=roots)  # the bundle file of a synced directory
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise BundleInvalidError(f"cannot read the bundle {path}: {exc.strerror}") from None
-    return pinned_bundle(data, roots=roots), []
+@dataclass(frozen=True, slots=True)
+class VerifierPolicy:
+    """How strict a :class:`Verifier` is: freshness limits, clock leeway, stale-list handling.
+
+    ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a
+    warning / makes every verification ``cannot_check`` (``bundle_stale``). ``leeway``: clock
+    skew in seconds allowed on ``nbf``, ``exp``, the bundle and status-list times.
+    ``status_stale``: ``"refuse"`` (default) makes a card whose status list is past its ``exp``
+    or ``ttl`` ``cannot_check`` (``status_list_stale``); ``"warn"`` only adds a warning.
+    Invalid values raise :class:`~asxh_card.errors.InvalidInputError` at construction.
+    """
+
+    freshness_warn: timedelta = timedelta(hours=24)
+    freshness_max: timedelta = timedelta(days=7)
+    leeway: int = DEFAULT_LEEWAY
+    status_stale: StatusPolicy = "refuse"
+    #: The longest card lifetime (``exp - iat``) accepted; beyond it ``lifetime_too_long``.
+    max_card_lifetime: timedelta = DEFAULT_MAX_CARD_LIFETIME
+
+    def __post_init__(self) -> None:
+        for name in ("freshness_warn", "freshness_max", "max_card_lifetime"):
+            if not isinstance(getattr(self, name), timedelta):
+                raise InputTypeError(f"{name} must be a datetime.timedelta")
+        if type(self.leeway) is not int:
+            raise InputTypeError("leeway must be an int (seconds)")
+        if self.leeway < 0 or self.freshness_warn < timedelta(0):
+            raise InvalidInputError("leeway and freshness_warn must not be negative")
+        if self.freshness_warn > self.freshness_max:
+            raise InvalidInputError("freshness_warn must not exceed freshness_max")
+        if self.max_card_lifetime <= timedelta(0):
+            raise InvalidInputError("max_card_lifetime must be positive")
+        if self.status_stale not in ("refuse", "warn"):
+            raise InvalidInputError("status_stale must be 'refuse' or 'warn'")
 
 
-_VN_OFFSET = 7 * 3600  # UTC+07:00, no daylight saving (asxh_card._core.timeutil.VN_TZ)
-_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+def _checked_roots(roots: Iterable[PublicKey]) -> list[PublicKey]:
+    if isinstance(roots, PublicKey | str | bytes) or not isinstance(roots, Iterable):
+        raise InputTypeError("roots must be a list of PublicKey objects (load_public_key)")
+    checked = list(roots)
+    if not checked or not all(isinstance(r, PublicKey) for r in checked):
+        raise InputTypeError("roots must be a non-empty list of PublicKey objects")
+    return checked
 
 
-def _vn_day(now: int) -> date:
-    """The Vietnamese calendar date at POSIX time ``now`` (vn_date without a datetime)."""
-    return date.fromordinal(_EPOCH_ORDINAL + (now + _VN_OFFSET) // 86_400)
+def _moment(at: datetime) -> datetime:
+    """``at`` checked: an aware datetime (a naive one is ambiguous by 7 hours here)."""
+    if not isinstance(at, datetime):
+        raise InputTypeError(f"at must be an aware datetime, not {type(at).__name__}")
+    return as_aware(at)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -126,69 +155,137 @@ def _utc(seconds: int) -> datetime:
 class Verifier:
     """Verifies ASXH cards offline against pinned root keys and a signed trust bundle.
 
-    ``bundle`` is a verified :class:`TrustBundle`, the token (``str`` starting with ``eyJ`` or
-    ``bytes``), or a path to a bundle file or a synced directory. Status-list tokens come from
-    ``status_tokens`` (tokens, or a mapping whose values are tokens) and, for a directory, from
-    ``DIR/status/*.jwt`` (refused if older than ``DIR/state.json`` remembers: rollback). Each
-    must be acceptable under the bundle (:func:`~asxh_card.bundle.load_status_list`: under its
-    issuer's status base, signed by that issuer's key inside its window, at least 131,072 2-bit
-    entries, ``exp`` and/or ``ttl``), or construction fails
-    (:class:`~asxh_card.errors.StatusListInvalidError`); of two lists for one URI the newer
-    (``iat``) is kept. A card whose list is not held cannot be checked
+    Build one with :meth:`from_directory` (a directory synced by ``asxh bundle pull``) or
+    :meth:`from_tokens` (the bundle token and status-list tokens in memory). The constructor
+    itself does no I/O and guesses nothing: ``bundle`` is a :class:`TrustBundle`, whose
+    signature is checked again against ``roots`` (an object the verifier did not load itself
+    is never trusted as is), and ``status_tokens`` holds status-list tokens (a sequence, or a
+    mapping whose values are tokens). Each must be acceptable under the bundle
+    (:func:`~asxh_card.bundle.load_status_list`: under its issuer's status base, signed by that
+    issuer's key inside its window, at least 131,072 2-bit entries, ``exp`` and/or ``ttl``), or
+    construction fails (:class:`~asxh_card.errors.StatusListInvalidError`); of two lists for one
+    URI the newer (``iat``) is kept. A card whose list is not held cannot be checked
     (:class:`~asxh_card.errors.StatusListMissingError`).
 
-    ``freshness_warn`` / ``freshness_max``: the bundle age (from its ``iat``) that adds a warning
-    / makes every verification fail. ``leeway``: clock skew allowed on ``nbf``, ``exp``, the
-    bundle and status-list times (seconds). ``status_stale``: ``"refuse"`` (default) fails a card
-    whose status list is past its ``exp`` or ``ttl``; ``"warn"`` only adds a warning. ``clock``
-    returns the current aware datetime (tests inject one). ``max_card_lifetime``: the longest
-    ``exp - iat`` accepted (:class:`~asxh_card.errors.CardLifetimeError` beyond it).
+    ``policy`` (:class:`VerifierPolicy`) sets freshness, leeway and stale-list handling;
+    ``clock`` returns the current aware datetime (tests inject one); ``registry`` is the
+    programme registry (default: the bundled one).
     """
 
     def __init__(
         self,
         *,
         roots: Iterable[PublicKey],
-        bundle: BundleSource,
+        bundle: TrustBundle,
         status_tokens: Mapping[str, str] | Iterable[str] | None = None,
-        freshness_warn: timedelta = timedelta(hours=24),
-        freshness_max: timedelta = timedelta(days=7),
-        leeway: int = DEFAULT_LEEWAY,
-        status_stale: StatusPolicy = "refuse",
+        policy: VerifierPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         registry: ProgrammeRegistry | None = None,
-        max_card_lifetime: timedelta = DEFAULT_MAX_CARD_LIFETIME,
     ) -> None:
-        self._roots = list(roots)
-        if not all(isinstance(r, PublicKey) for r in self._roots):
-            raise TypeError("roots must be PublicKey objects")
-        if freshness_warn > freshness_max:
-            raise ValueError("freshness_warn must not exceed freshness_max")
-        if status_stale not in ("refuse", "warn"):
-            raise ValueError("status_stale must be 'refuse' or 'warn'")
-        self._freshness_warn = int(freshness_warn.total_seconds())
-        self._freshness_max = int(freshness_max.total_seconds())
-        self._leeway = leeway
-        self._status_stale = status_stale
+        if not isinstance(bundle, TrustBundle):
+            raise InputTypeError(
+                "bundle must be a TrustBundle; use Verifier.from_tokens(token, ...) for a token "
+                "or Verifier.from_directory(path, ...) for a synced directory"
+            )
+        pinned = _checked_roots(roots)
+        self._setup(
+            pinned,
+            pinned_bundle(bundle, roots=pinned),
+            status_tokens=status_tokens,
+            policy=policy,
+            clock=clock,
+            registry=registry,
+        )
+
+    def _setup(
+        self,
+        roots: list[PublicKey],
+        bundle: TrustBundle,
+        *,
+        status_tokens: Mapping[str, str] | Iterable[str] | None,
+        policy: VerifierPolicy | None,
+        clock: Callable[[], datetime] | None,
+        registry: ProgrammeRegistry | None,
+    ) -> None:
+        policy = policy or VerifierPolicy()
+        if not isinstance(policy, VerifierPolicy):
+            raise InputTypeError("policy must be a VerifierPolicy")
+        if status_tokens is not None and (
+            isinstance(status_tokens, str | bytes) or not isinstance(status_tokens, Iterable)
+        ):
+            raise InputTypeError("status_tokens must be a list of status-list tokens")
+        self._roots = roots
+        self._policy = policy
+        self._freshness_warn = int(policy.freshness_warn.total_seconds())
+        self._freshness_max = int(policy.freshness_max.total_seconds())
+        self._leeway = policy.leeway
+        self._status_stale = policy.status_stale
         self._clock = clock or utc_now
         self._registry = registry or ProgrammeRegistry.default()
-        self._max_lifetime = int(max_card_lifetime.total_seconds())
-        if self._max_lifetime <= 0:
-            raise ValueError("max_card_lifetime must be positive")
-        self._bundle, synced = _read_bundle_source(bundle, self._roots)
+        self._max_lifetime = int(policy.max_card_lifetime.total_seconds())
+        self._bundle = bundle
         given = status_tokens or ()
-        tokens = given.values() if isinstance(given, Mapping) else given
-        self._load(self._bundle, [*synced, *tokens])
+        self._load(bundle, given.values() if isinstance(given, Mapping) else given)
+
+    @classmethod
+    def from_tokens(
+        cls,
+        bundle: str | bytes,
+        *,
+        roots: Iterable[PublicKey],
+        status_tokens: Mapping[str, str] | Iterable[str] | None = None,
+        policy: VerifierPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        registry: ProgrammeRegistry | None = None,
+    ) -> Verifier:
+        """A verifier from the bundle token and the status-list tokens (URI or SHA-256 → token).
+
+        Raises :class:`~asxh_card.errors.BundleInvalidError` or
+        :class:`~asxh_card.errors.StatusListInvalidError` (outcome ``cannot_check``).
+        """
+        if not isinstance(bundle, str | bytes):
+            raise InputTypeError("bundle must be the bundle token (str or bytes)")
+        pinned = _checked_roots(roots)
+        verifier = cls.__new__(cls)
+        # The token is verified here, once: no second signature check in __init__.
+        verifier._setup(
+            pinned,
+            parse_bundle(bundle, roots=pinned),
+            status_tokens=status_tokens,
+            policy=policy,
+            clock=clock,
+            registry=registry,
+        )
+        return verifier
 
     @classmethod
     def from_directory(
-        cls, path: str | os.PathLike[str], *, roots: Iterable[PublicKey], **options: object
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        roots: Iterable[PublicKey],
+        policy: VerifierPolicy | None = None,
+        clock: Callable[[], datetime] | None = None,
+        registry: ProgrammeRegistry | None = None,
     ) -> Verifier:
-        """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``)."""
-        directory = Path(path)
-        if not (directory / BUNDLE_FILE).is_file():
-            raise BundleInvalidError(f"no {BUNDLE_FILE} in {directory}")
-        return cls(roots=roots, bundle=directory, **options)  # type: ignore[arg-type]
+        """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``).
+
+        ``path`` is a ``str`` or a path object. A missing or unreadable ``bundle.jwt`` raises
+        :class:`~asxh_card.errors.BundleInvalidError`, a bad list file
+        :class:`~asxh_card.errors.StatusListInvalidError`, a bundle or list older than
+        ``DIR/state.json`` remembers :class:`~asxh_card.errors.BundleRollbackError` /
+        :class:`~asxh_card.errors.StatusListRollbackError` (all outcome ``cannot_check``).
+        """
+        if not isinstance(path, str | os.PathLike):
+            raise InputTypeError("path must be a str or a path object")
+        pinned = _checked_roots(roots)
+        # Refuses an older bundle or list than DIR/state.json remembers (rollback).
+        bundle, tokens = BundleStore(Path(path)).load(roots=pinned)
+        verifier = cls.__new__(cls)
+        verifier._setup(
+            pinned, bundle, status_tokens=tokens, policy=policy, clock=clock, registry=registry
+        )
+        return verifier
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -206,6 +303,11 @@ class Verifier:
         }
 
     @property
+    def policy(self) -> VerifierPolicy:
+        """The policy in use."""
+        return self._policy
+
+    @property
     def bundle(self) -> TrustBundle:
         """The trust bundle in use."""
         return self._bundle
@@ -221,7 +323,7 @@ class Verifier:
         Raises what :meth:`verify` would raise for the bundle; returns the warnings otherwise.
         A service point calls this at start-up to tell the clerk to sync early.
         """
-        now = int(as_aware(at).timestamp()) if at is not None else int(self._clock().timestamp())
+        now = int(_moment(at).timestamp()) if at is not None else int(self._clock().timestamp())
         return self._check_bundle(now)
 
     # -- verification ------------------------------------------------------------------------
@@ -255,9 +357,11 @@ class Verifier:
     ) -> list[int]:
         """The card's entry and its entitlements' entries (the status block)."""
         if not self._bundle.issuers[issuer].owns_status_uri(ref.uri):
-            # Otherwise issuer B would decide whether issuer A's cards are revoked.
+            # Otherwise issuer B would decide whether issuer A's cards are revoked: the card
+            # itself is wrong, so invalid, not "cannot check".
             raise StatusListInvalidError(
-                "the card's status list is not under its issuer's status base"
+                "the card's status list is not under its issuer's status base",
+                outcome=Outcome.INVALID,
             )
         loaded = self._lists.get(ref.uri)
         if loaded is None:
@@ -287,25 +391,34 @@ class Verifier:
     def verify(self, text: str, *, at: datetime | None = None) -> VerificationResult:
         """Verify a card from its QR text (``asxh:/...``) or bare token at ``at`` (default now).
 
-        Returns a :class:`VerificationResult`; raises a
-        :class:`~asxh_card.errors.VerificationError` subclass whose ``reason`` says why not.
+        ``text`` must be exactly the card's text: whitespace around it is refused (``malformed``),
+        as peers do; strip what a scanner or a file adds before calling. Returns a
+        :class:`VerificationResult`; raises a :class:`~asxh_card.errors.VerificationError`
+        subclass whose ``reason`` says why not and whose ``outcome`` is ``invalid`` or
+        ``cannot_check``. A naive or non-datetime ``at`` raises
+        :class:`~asxh_card.errors.InvalidInputError` (:class:`~asxh_card.errors.InputTypeError`
+        for a wrong type).
         """
-        moment = as_aware(at) if at is not None else self._clock()
+        moment = _moment(at) if at is not None else self._clock()
         now = int(moment.timestamp())
         try:
             return self._verify(text, moment, now)
         except VerificationError:
             raise
-        except (AsxhError, ValueError, TypeError, AttributeError, KeyError, IndexError) as exc:
+        except (AsxhError, ValueError) as exc:
             # Defence in depth: DESIGN.md §5 lets nothing but VerificationError escape.
             raise MalformedError(f"{type(exc).__name__}: {exc}"[:200]) from None
+        except Exception as exc:
+            raise InternalVerifierError(f"{type(exc).__name__}: {exc}"[:200]) from exc
 
     def _verify(self, text: str, moment: datetime, now: int) -> VerificationResult:
         bundle = self._bundle
         warnings = list(self._check_bundle(now))
         if not isinstance(text, str):
             raise MalformedError("the card must be given as text")
-        card = _UncheckedCard(text.strip())
+        if text[:1].isspace() or text[-1:].isspace():
+            raise MalformedError("whitespace around the card text (strip it before verifying)")
+        card = UncheckedCard(text)
         issuer_id = card.issuer
         issuer = bundle.issuers.get(issuer_id)
         if issuer is None:
@@ -314,8 +427,7 @@ class Verifier:
         key = issuer.keys.get(kid)
         if key is None:
             raise UnknownKeyError(f"issuer {issuer_id!r} has no key {kid[:64]!r}")
-        _jws.verify_signature(card.jws, key.key)
-        checked = card.checked(self._registry)
+        checked = card.verify(key.key, self._registry)
         claims = checked.claims
         if not key.covers(claims.iat):
             raise KeyOutsideWindowError(f"card iat {claims.iat} outside the key's window")
@@ -346,7 +458,7 @@ class Verifier:
                 raise RevokedError("the card is revoked in its status list")
             if card_value == _SUSPENDED:
                 raise SuspendedError("the card is suspended in its status list")
-        day = _vn_day(now)
+        day = vn_day(now)
         results = []
         for position, (entitlement, value) in enumerate(
             zip(entitlements, entitlement_values, strict=True)

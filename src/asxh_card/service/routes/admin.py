@@ -5,35 +5,44 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
-from asxh_card.service import audit
-from asxh_card.service.deps import Admin, Ctx, Reader, request_id, scoped, transaction
-from asxh_card.service.models import AuditEvent, Issuer, IssuerKey, Operator
-from asxh_card.service.problems import ProblemError
+from asxh_card.service import audit, operators
+from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, scoped, transaction
+from asxh_card.service.errors import ConflictError, NotFoundError
+from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
 from asxh_card.service.routes._common import IssuerIdPath, problems
-from asxh_card.service.schemas import IssuerIn, IssuerOut, KeyIn, KeyOut, OperatorIn, OperatorOut
+from asxh_card.service.schemas import (
+    IssuerIn,
+    IssuerOut,
+    KeyIn,
+    KeyOut,
+    OperatorChangeIn,
+    OperatorIn,
+    OperatorOut,
+    PasswordResetIn,
+)
 
 router = APIRouter(tags=["admin"])
 
 KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
-def _insert_or_conflict(session: Session, row: Issuer | Operator, detail: str) -> None:
+def _insert_or_conflict(session: Session, row: IssuerRow, detail: str) -> None:
     """Insert ``row`` or answer 409: the unique key decides, so concurrent requests do too."""
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise ProblemError("conflict", detail=detail) from None
+        raise ConflictError(detail) from None
 
 
-def issuer_out(issuer: Issuer) -> IssuerOut:
+def issuer_out(issuer: IssuerRow) -> IssuerOut:
     """Response body of an issuer."""
     return IssuerOut(
         id=issuer.id,
@@ -64,7 +73,7 @@ def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     """Every issuer with its keys."""
     with transaction(ctx) as session:
         rows = session.scalars(
-            select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+            select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
         )
         return [issuer_out(r) for r in rows]
 
@@ -76,13 +85,13 @@ def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     summary="Register an issuer",
     responses=problems("forbidden", "conflict"),
 )
-def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) -> IssuerOut:
+def create_issuer(body: IssuerIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Register an issuing authority; then generate its first key."""
     current_province(body.province)
     for code in body.programmes:
         ctx.programmes.get(code)
     with transaction(ctx) as session:
-        issuer = Issuer(
+        issuer = IssuerRow(
             id=body.id,
             name=body.name,
             province=body.province,
@@ -92,12 +101,11 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
         _insert_or_conflict(session, issuer, "an issuer with this id exists")
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.create",
             "issuer",
             issuer.id,
             province=issuer.province,
-            request_id=request_id(request),
         )
         return issuer_out(issuer)
 
@@ -109,28 +117,25 @@ def create_issuer(body: IssuerIn, ctx: Ctx, principal: Admin, request: Request) 
     summary="Generate a new signing key (older keys start retiring)",
     responses=problems("forbidden", "not-found"),
 )
-def create_key(
-    issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, principal: Admin, request: Request
-) -> IssuerOut:
+def create_key(issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Generate a key; older active keys start retiring.
 
     The private key is written encrypted under the var directory; the JWKS and the next trust
     bundle list the new key and keep the retiring ones.
     """
     with transaction(ctx) as session:
-        issuer = session.get(Issuer, issuer_id)
+        issuer = session.get(IssuerRow, issuer_id)
         if issuer is None:
-            raise ProblemError("not-found", detail="no such issuer")
+            raise NotFoundError("issuer")
         key = ctx.keyring.create_issuer_key(session, issuer, alg=body.alg)
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.key",
             "issuer",
             issuer.id,
             province=issuer.province,
             detail={"kid": key.kid},
-            request_id=request_id(request),
         )
         session.refresh(issuer)
         return issuer_out(issuer)
@@ -142,34 +147,31 @@ def create_key(
     summary="Retire a key (it leaves the JWKS and the next bundle)",
     responses=problems("forbidden", "not-found"),
 )
-def retire_key(
-    issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, principal: Admin, request: Request
-) -> IssuerOut:
+def retire_key(issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     """Cards it signed stop verifying once verifiers load the next bundle."""
     with transaction(ctx) as session:
         key = session.scalars(
-            select(IssuerKey).where(IssuerKey.issuer_id == issuer_id, IssuerKey.kid == kid)
+            select(IssuerKeyRow).where(IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.kid == kid)
         ).first()
         if key is None:
-            raise ProblemError("not-found", detail="no such key")
+            raise NotFoundError("key")
         key.state = "retired"
         key.not_after = key.not_after or utc_now()
         audit.record(
             session,
-            principal,
+            actor,
             "issuer.key_retire",
             "issuer",
             issuer_id,
             detail={"kid": kid},
-            request_id=request_id(request),
         )
-        issuer = session.get(Issuer, issuer_id)
+        issuer = session.get(IssuerRow, issuer_id)
         assert issuer is not None  # noqa: S101 - foreign key
         session.refresh(issuer)
         return issuer_out(issuer)
 
 
-def operator_out(row: Operator) -> OperatorOut:
+def operator_out(row: OperatorRow) -> OperatorOut:
     """Response body of an operator."""
     return OperatorOut(
         username=row.username,
@@ -190,7 +192,9 @@ def operator_out(row: Operator) -> OperatorOut:
 def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     """Every account (never the password hashes)."""
     with transaction(ctx) as session:
-        return [operator_out(r) for r in session.scalars(select(Operator).order_by(Operator.id))]
+        return [
+            operator_out(r) for r in session.scalars(select(OperatorRow).order_by(OperatorRow.id))
+        ]
 
 
 @router.post(
@@ -200,40 +204,64 @@ def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     summary="Create an operator account",
     responses=problems("forbidden", "conflict"),
 )
-def create_operator(body: OperatorIn, ctx: Ctx, principal: Admin, request: Request) -> OperatorOut:
+def create_operator(body: OperatorIn, ctx: Ctx, actor: AdminActor) -> OperatorOut:
     """Officers need a province and programmes; auditors may have a province."""
-    if body.role == "issuer_officer" and (body.province is None or not body.programmes):
-        raise ProblemError(
-            "validation-error", detail="an issuer officer needs a province and programmes"
-        )
-    if body.role in ("national_admin", "service_point") and body.province is not None:
-        raise ProblemError("validation-error", detail=f"a {body.role} has no province")
-    if body.province is not None:
-        current_province(body.province)
-    for code in body.programmes:
-        ctx.programmes.get(code)
-    hashed = ctx.passwords.hash(body.password)
     with transaction(ctx) as session:
-        row = Operator(
+        row = operators.create_operator(
+            session,
+            ctx.passwords,
+            ctx.programmes,
+            actor,
             username=body.username,
-            password_hash=hashed,
+            password=body.password,
             role=body.role,
             province=body.province,
-            programmes=sorted(set(body.programmes)),
-            active=True,
-            created_at=utc_now(),
+            programmes=body.programmes,
         )
-        _insert_or_conflict(session, row, "this user name is taken")
-        audit.record(
-            session,
-            principal,
-            "operator.create",
-            "operator",
-            row.username,
-            province=row.province,
-            detail={"role": row.role},
-            request_id=request_id(request),
-        )
+        return operator_out(row)
+
+
+UsernamePath = Annotated[str, Path(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")]
+
+
+@router.patch(
+    "/v1/admin/operators/{username}",
+    response_model=OperatorOut,
+    summary="Disable or enable an account, or change its role, province or programmes",
+    responses=problems("forbidden", "not-found", "conflict"),
+)
+def change_operator(
+    username: UsernamePath, body: OperatorChangeIn, ctx: Ctx, actor: AdminActor
+) -> OperatorOut:
+    """Any change ends the account's current access tokens at once (they must log in again).
+
+    ``province: null`` removes the province; a field left out stays as it is. Nobody disables
+    or re-roles their own account, and the last active national administrator stays one.
+    """
+    change = operators.OperatorChange(
+        active=body.active,
+        role=body.role,
+        province=body.province,
+        set_province="province" in body.model_fields_set,
+        programmes=body.programmes,
+    )
+    with transaction(ctx) as session:
+        row = operators.change_operator(session, ctx.programmes, actor, username, change)
+        return operator_out(row)
+
+
+@router.post(
+    "/v1/admin/operators/{username}/password",
+    response_model=OperatorOut,
+    summary="Reset an account's password (its access tokens stop working)",
+    responses=problems("forbidden", "not-found"),
+)
+def reset_password(
+    username: UsernamePath, body: PasswordResetIn, ctx: Ctx, actor: AdminActor
+) -> OperatorOut:
+    """Set a new password chosen by the administrator; tell it to the person out of band."""
+    with transaction(ctx) as session:
+        row = operators.reset_password(session, ctx.passwords, actor, username, body.password)
         return operator_out(row)
 
 
@@ -246,10 +274,10 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
     with transaction(ctx) as session:
-        query = scoped(select(AuditEvent), principal, AuditEvent.province)
+        query = scoped(select(AuditEventRow), principal, AuditEventRow.province)
         if before_id is not None:
-            query = query.where(AuditEvent.id < before_id)
-        rows = session.scalars(query.order_by(AuditEvent.id.desc()).limit(limit)).all()
+            query = query.where(AuditEventRow.id < before_id)
+        rows = session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit)).all()
         return [
             {
                 "id": r.id,

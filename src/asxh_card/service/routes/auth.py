@@ -9,14 +9,20 @@ from fastapi import APIRouter, Form, Request
 from sqlalchemy import select
 
 from asxh_card.service import audit
-from asxh_card.service.deps import Anyone, Ctx, transaction
-from asxh_card.service.models import Operator
+from asxh_card.service.audit import Actor
+from asxh_card.service.deps import Anyone, Ctx, request_id, transaction
+from asxh_card.service.errors import RateLimitedError
+from asxh_card.service.logins import normalise_username
+from asxh_card.service.models import OperatorRow
+from asxh_card.service.operators import principal_of
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import TokenOut
 from asxh_card.service.security import Principal
 
 router = APIRouter(tags=["auth"])
+#: Who a failed log-in is recorded as: the name tried is the audited object, not the actor.
+_LOGIN = Principal(username="anonymous", role="anonymous", province=None, programmes=())
 _log = logging.getLogger("asxh_card.service.auth")
 
 
@@ -36,7 +42,7 @@ _log = logging.getLogger("asxh_card.service.auth")
                 }
             }
         },
-        **problems("invalid-credentials", "too-many-requests"),
+        **problems("invalid-credentials", "too-many-requests", "not-ready"),
     },
 )
 def login(
@@ -47,42 +53,40 @@ def login(
 ) -> TokenOut:
     """Log in with the form fields ``username`` and ``password``.
 
-    After 5 failures in 5 minutes for an account (20 for a client address) further attempts
-    get 429 with ``Retry-After``.
+    Five attempts in 5 minutes per account (20 per client address) are checked; further
+    attempts get 429 with ``Retry-After`` (a success gives its attempt back). The limits are
+    kept in the database, so every worker shares them. When more log-ins arrive than the
+    password checks the worker runs at once, the surplus gets 503 ``not-ready`` with
+    ``Retry-After`` rather than waiting.
     """
     address = request.client.host if request.client else "unknown"
-    wait = ctx.limiter.retry_after(username, address)
-    if wait:
+    name = normalise_username(username)
+    try:
+        ctx.limiter.reserve(ctx.sessions, name, address)
+    except RateLimitedError:
         _log.warning("login rate-limited", extra={"event": "login_limited"})
-        raise ProblemError(
-            "too-many-requests",
-            headers={"Retry-After": str(wait)},
-            detail=f"try again in {wait} seconds",
-        )
+        raise
+    # Read the account, then check the password outside any transaction: no database lock is
+    # held while argon2 runs, and at most ctx.hashing's slots run at once.
     with transaction(ctx) as session:
-        operator = session.scalars(
-            select(Operator).where(Operator.username == username.strip().lower())
-        ).first()
+        operator = session.scalars(select(OperatorRow).where(OperatorRow.username == name)).first()
+    with ctx.hashing:
         ok = ctx.passwords.verify(password, operator.password_hash if operator else None)
-        if not ok or operator is None or not operator.active:
-            ctx.limiter.failure(username, address)
-            ok = False
-        else:
-            ctx.limiter.success(username)
-            principal = Principal(
-                username=operator.username,
-                role=operator.role,
-                province=operator.province,
-                programmes=tuple(operator.programmes),
-            )
-            audit.record(
-                session,
-                principal,
-                "operator.login",
-                "operator",
-                operator.username,
-                province=operator.province,
-            )
+    ok = ok and operator is not None and operator.active
+    actor = Actor(_LOGIN, request_id(request))
+    with transaction(ctx) as session:
+        if ok and operator is not None:
+            ctx.limiter.success(session, name, address)
+            principal = principal_of(operator)
+            actor = Actor(principal, actor.request_id)
+        audit.record(
+            session,
+            actor,
+            "operator.login" if ok else "operator.login_failed",
+            "operator",
+            name[:40],
+            province=operator.province if operator else None,
+        )
     if not ok:
         raise ProblemError("invalid-credentials", headers={"WWW-Authenticate": "Bearer"})
     return TokenOut(

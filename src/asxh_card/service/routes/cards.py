@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Response
 from sqlalchemy import select
 
 from asxh_card.ids import parse_asxh_number
 from asxh_card.service import cards as card_service
-from asxh_card.service.deps import Ctx, Reader, Writer, request_id, transaction
-from asxh_card.service.models import Card, Entitlement
+from asxh_card.service.deps import Ctx, Reader, WriterActor, transaction
+from asxh_card.service.models import CardRow, EntitlementRow
 from asxh_card.service.registry import clean_name
 from asxh_card.service.routes._common import IdPath, NumberPath, SerialPath, problems
 from asxh_card.service.schemas import (
@@ -32,7 +32,7 @@ from asxh_card.service.views import (
 
 router = APIRouter()
 
-IdempotencyKey = Annotated[
+IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
@@ -58,7 +58,7 @@ Action = Literal["revoke", "suspend", "reinstate"]
     ),
 )
 def grant_entitlement(
-    number: NumberPath, body: EntitlementIn, ctx: Ctx, principal: Writer, request: Request
+    number: NumberPath, body: EntitlementIn, ctx: Ctx, actor: WriterActor
 ) -> EntitlementOut:
     """Grant a programme with its validity window and attributes.
 
@@ -66,20 +66,19 @@ def grant_entitlement(
     it never goes on a card.
     """
     with transaction(ctx) as session:
-        person = get_person(session, principal, number)
+        person = get_person(session, actor.principal, number)
         row = card_service.grant(
             session,
             ctx.programmes,
-            principal,
+            actor,
             person,
             programme=body.programme,
             valid_from=body.valid_from,
             valid_to=body.valid_to,
             attributes=body.attributes,
             category=body.category,
-            request_id=request_id(request),
         )
-        return entitlement_out(principal, row, person.asxh_number)
+        return entitlement_out(actor.principal, row, person.asxh_number)
 
 
 @router.get(
@@ -94,7 +93,9 @@ def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[E
     with transaction(ctx) as session:
         person = get_person(session, principal, number)
         rows = session.scalars(
-            select(Entitlement).where(Entitlement.person_id == person.id).order_by(Entitlement.id)
+            select(EntitlementRow)
+            .where(EntitlementRow.person_id == person.id)
+            .order_by(EntitlementRow.id)
         ).all()
         return [entitlement_out(principal, r, person.asxh_number) for r in rows]
 
@@ -121,16 +122,14 @@ def read_entitlement(entitlement_id: IdPath, ctx: Ctx, principal: Reader) -> Ent
     responses=problems("not-found", "forbidden", "conflict", "invalid-entitlement"),
 )
 def update_entitlement(
-    entitlement_id: IdPath, body: EntitlementPatch, ctx: Ctx, principal: Writer, request: Request
+    entitlement_id: IdPath, body: EntitlementPatch, ctx: Ctx, actor: WriterActor
 ) -> EntitlementOut:
     """Change window, attributes or category; re-issue the card to carry the change."""
     changes = body.model_dump(exclude_unset=True)
     with transaction(ctx) as session:
-        row = get_entitlement(session, principal, entitlement_id)
-        card_service.update_entitlement(
-            session, ctx.programmes, principal, row, changes, request_id=request_id(request)
-        )
-        return entitlement_out(principal, row, row.person.asxh_number)
+        row = get_entitlement(session, actor.principal, entitlement_id)
+        card_service.update_entitlement(session, ctx.programmes, actor, row, changes)
+        return entitlement_out(actor.principal, row, row.person.asxh_number)
 
 
 @router.post(
@@ -141,21 +140,20 @@ def update_entitlement(
     responses=problems("not-found", "forbidden", "conflict"),
 )
 def end_entitlement(
-    entitlement_id: IdPath, body: EndIn, ctx: Ctx, principal: Writer, request: Request
+    entitlement_id: IdPath, body: EndIn, ctx: Ctx, actor: WriterActor
 ) -> EntitlementOut:
     """End on ``end_date``; today or earlier also revokes its status entry at once."""
     with transaction(ctx) as session:
-        row = get_entitlement(session, principal, entitlement_id)
+        row = get_entitlement(session, actor.principal, entitlement_id)
         card_service.end_entitlement(
             session,
-            principal,
+            actor,
             row,
             end_date=body.end_date,
             reason_code=body.reason_code,
             note=body.note,
-            request_id=request_id(request),
         )
-        return entitlement_out(principal, row, row.person.asxh_number)
+        return entitlement_out(actor.principal, row, row.person.asxh_number)
 
 
 @router.post(
@@ -171,25 +169,23 @@ def change_entitlement(
     action: Action,
     body: StatusChangeIn,
     ctx: Ctx,
-    principal: Writer,
-    request: Request,
+    actor: WriterActor,
 ) -> EntitlementOut:
     """Flip the entitlement's own status-list entry.
 
     Every card carrying it shows the change at once; the card's other entitlements stay valid.
     """
     with transaction(ctx) as session:
-        row = get_entitlement(session, principal, entitlement_id)
+        row = get_entitlement(session, actor.principal, entitlement_id)
         card_service.change_entitlement_status(
             session,
-            principal,
+            actor,
             row,
             action=action,
             reason_code=body.reason_code,
             note=body.note,
-            request_id=request_id(request),
         )
-        return entitlement_out(principal, row, row.person.asxh_number)
+        return entitlement_out(actor.principal, row, row.person.asxh_number)
 
 
 # -- cards ------------------------------------------------------------------------------------
@@ -212,17 +208,16 @@ def issue_card(
     *,
     body: CardIn,
     ctx: Ctx,
-    principal: Writer,
-    request: Request,
+    actor: WriterActor,
     response: Response,
-    idempotency_key: IdempotencyKey = None,
+    idempotency_key: IdempotencyKeyHeader = None,
 ) -> CardOut:
     """Sign a card with the province issuer's active key.
 
     Send an ``Idempotency-Key`` header: a retry with the same key returns the same card.
     """
     with transaction(ctx) as session:
-        person = get_person(session, principal, body.asxh_number)
+        person = get_person(session, actor.principal, body.asxh_number)
         guardian = body.guardian.model_dump() if body.guardian else None
         if guardian is not None:
             guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value
@@ -230,11 +225,10 @@ def issue_card(
         outcome = card_service.issue_card(
             session,
             ctx,
-            principal,
+            actor,
             person,
             idempotency_key=idempotency_key,
             guardian=guardian,
-            request_id=request_id(request),
         )
         if not outcome.created:
             response.status_code = 200
@@ -253,7 +247,7 @@ def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]
     with transaction(ctx) as session:
         person = get_person(session, principal, number)
         rows = session.scalars(
-            select(Card).where(Card.person_id == person.id).order_by(Card.id.desc())
+            select(CardRow).where(CardRow.person_id == person.id).order_by(CardRow.id.desc())
         ).all()
         return [card_out(session, ctx, r) for r in rows]
 
@@ -280,19 +274,18 @@ def read_card(serial: SerialPath, ctx: Ctx, principal: Reader) -> CardOut:
     responses=problems("not-found", "forbidden", "conflict"),
 )
 def replace_card(
-    *, serial: SerialPath, body: StatusChangeIn, ctx: Ctx, principal: Writer, request: Request
+    *, serial: SerialPath, body: StatusChangeIn, ctx: Ctx, actor: WriterActor
 ) -> CardOut:
     """A new card (new serial) from the current entitlements; the old card is revoked."""
     with transaction(ctx) as session:
-        old = get_card(session, principal, serial)
+        old = get_card(session, actor.principal, serial)
         card = card_service.replace_card(
             session,
             ctx,
-            principal,
+            actor,
             old,
             reason_code=body.reason_code,
             note=body.note,
-            request_id=request_id(request),
         )
         return card_out(session, ctx, card)
 
@@ -310,20 +303,18 @@ def change_card(
     action: Action,
     body: StatusChangeIn,
     ctx: Ctx,
-    principal: Writer,
-    request: Request,
+    actor: WriterActor,
 ) -> CardOut:
     """Flips the card-level status-list entry (visible in its status list at once)."""
     with transaction(ctx) as session:
-        card = get_card(session, principal, serial)
+        card = get_card(session, actor.principal, serial)
         card_service.change_card_status(
             session,
-            principal,
+            actor,
             card,
             action=action,
             reason_code=body.reason_code,
             note=body.note,
-            request_id=request_id(request),
         )
         return card_out(session, ctx, card)
 

@@ -5,7 +5,7 @@ Also the reconciliation of differing data. PINs travel only in request bodies, n
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from asxh_card.errors import InvalidInputError
@@ -13,13 +13,12 @@ from asxh_card.service import registry
 from asxh_card.service.deps import (
     Ctx,
     Reader,
-    Writer,
+    WriterActor,
     in_scope,
-    request_id,
     scoped,
     transaction,
 )
-from asxh_card.service.models import Person, Reconciliation
+from asxh_card.service.models import ReconciliationRow
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.registry import PersonData, clean_name, clean_text
 from asxh_card.service.routes._common import IdPath, NumberPath, problems
@@ -61,7 +60,7 @@ def _province_for(principal: Principal, requested: str | None) -> str:
 
 def _data(body: RegisterIn | ProvisionalIn, commune: str | None = None) -> PersonData:
     return PersonData(
-        full_name=clean_name(body.full_name),
+        full_name=clean_name(body.full_name, "full_name"),
         date_of_birth=body.date_of_birth,
         sex=body.sex,
         hometown=clean_text(body.hometown, "hometown") if body.hometown else None,
@@ -91,7 +90,7 @@ def _data(body: RegisterIn | ProvisionalIn, commune: str | None = None) -> Perso
     },
 )
 def register_person(
-    body: RegisterIn, ctx: Ctx, principal: Writer, request: Request, response: Response
+    body: RegisterIn, ctx: Ctx, actor: WriterActor, response: Response
 ) -> PersonOut:
     """Register a person. The same PIN always gets the same mã số ASXH.
 
@@ -99,17 +98,16 @@ def register_person(
     permanent address nothing is overwritten: the answer is a ``reconciliation-required``
     problem (409) listing the differing fields and the reconciliation to resolve.
     """
-    province = _province_for(principal, body.province)
+    province = _province_for(actor.principal, body.province)
     data = _data(body)
     with transaction(ctx) as session:
         outcome = registry.register(
             session,
             ctx.protector,
-            principal,
+            actor,
             province=province,
             pin=body.pin,
             data=data,
-            request_id=request_id(request),
         )
         if outcome.reconciliation is not None:
             rec = outcome.reconciliation
@@ -138,19 +136,15 @@ def register_person(
     summary="Register a person without a PIN (provisional)",
     responses=problems("forbidden", "server-owned-field"),
 )
-def register_provisional(
-    body: ProvisionalIn, ctx: Ctx, principal: Writer, request: Request
-) -> PersonOut:
+def register_provisional(body: ProvisionalIn, ctx: Ctx, actor: WriterActor) -> PersonOut:
     """Register a person without a PIN (name, date of birth, sex, commune).
 
     The mã số ASXH given now stays the same when the PIN is linked later.
     """
-    province = _province_for(principal, body.province)
+    province = _province_for(actor.principal, body.province)
     data = _data(body, commune=clean_text(body.commune, "commune"))
     with transaction(ctx) as session:
-        person = registry.create_provisional(
-            session, principal, province=province, data=data, request_id=request_id(request)
-        )
+        person = registry.create_provisional(session, actor, province=province, data=data)
         return person_out(session, ctx, person)
 
 
@@ -195,15 +189,11 @@ def read_person(number: NumberPath, ctx: Ctx, principal: Reader) -> PersonOut:
     summary="Link a PIN to a provisional person",
     responses=problems("not-found", "forbidden", "conflict", "invalid-identifier"),
 )
-def link_pin(
-    number: NumberPath, body: LinkPinIn, ctx: Ctx, principal: Writer, request: Request
-) -> PersonOut:
+def link_pin(number: NumberPath, body: LinkPinIn, ctx: Ctx, actor: WriterActor) -> PersonOut:
     """The PIN is checked against the person's date of birth and sex; the number stays."""
     with transaction(ctx) as session:
-        person = get_person(session, principal, number)
-        registry.link_pin(
-            session, ctx.protector, principal, person, body.pin, request_id=request_id(request)
-        )
+        person = get_person(session, actor.principal, number)
+        registry.link_pin(session, ctx.protector, actor, person, body.pin)
         return person_out(session, ctx, person)
 
 
@@ -213,20 +203,17 @@ def link_pin(
     summary="Add a legacy alias (CMND, BHXH number, BHYT card code)",
     responses=problems("not-found", "forbidden", "conflict", "invalid-identifier"),
 )
-def add_alias(
-    number: NumberPath, body: AliasIn, ctx: Ctx, principal: Writer, request: Request
-) -> PersonOut:
+def add_alias(number: NumberPath, body: AliasIn, ctx: Ctx, actor: WriterActor) -> PersonOut:
     """Aliases are stored as keyed hashes and resolve to the person in look-ups."""
     with transaction(ctx) as session:
-        person = get_person(session, principal, number)
+        person = get_person(session, actor.principal, number)
         registry.add_alias(
             session,
             ctx.protector,
-            principal,
+            actor,
             person,
             kind=body.kind,
             value=body.value,
-            request_id=request_id(request),
         )
         return person_out(session, ctx, person)
 
@@ -241,11 +228,11 @@ def list_reconciliations(ctx: Ctx, principal: Reader) -> list[ReconciliationOut]
     """Registrations whose data differ from the registry, waiting for a decision."""
     with transaction(ctx) as session:
         query = scoped(
-            select(Reconciliation).where(Reconciliation.state == "open"),
+            select(ReconciliationRow).where(ReconciliationRow.state == "open"),
             principal,
-            Reconciliation.province,
+            ReconciliationRow.province,
         )
-        rows = session.scalars(query.order_by(Reconciliation.id).limit(500)).all()
+        rows = session.scalars(query.order_by(ReconciliationRow.id).limit(500)).all()
         return [reconciliation_out(session, row) for row in rows]
 
 
@@ -272,7 +259,7 @@ def read_reconciliation(
     responses=problems("not-found", "forbidden", "conflict"),
 )
 def resolve_reconciliation(
-    reconciliation_id: IdPath, body: ResolveIn, ctx: Ctx, principal: Writer, request: Request
+    reconciliation_id: IdPath, body: ResolveIn, ctx: Ctx, actor: WriterActor
 ) -> ReconciliationOut:
     """Accept or reject the submitted values.
 
@@ -280,18 +267,17 @@ def resolve_reconciliation(
     registry's.
     """
     with transaction(ctx) as session:
-        row = get_reconciliation(session, principal, reconciliation_id)
+        row = get_reconciliation(session, actor.principal, reconciliation_id)
         registry.resolve_reconciliation(
             session,
             ctx.protector,
-            principal,
+            actor,
             row,
             action=body.action,
             fields=body.fields,
             note=body.note,
-            request_id=request_id(request),
         )
         return reconciliation_out(session, row)
 
 
-__all__ = ["Person", "router"]
+__all__ = ["router"]

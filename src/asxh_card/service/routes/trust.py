@@ -17,8 +17,8 @@ from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.deps import Admin, Anyone, Ctx, request_id, transaction
-from asxh_card.service.models import Issuer, StatusListRow, TrustBundleRow
+from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
+from asxh_card.service.models import IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, IssuerIdPath, problems
 from asxh_card.service.schemas import VerifyIn
@@ -121,7 +121,7 @@ def status_index(ctx: Ctx) -> dict[str, Any]:
     """Public. Every issuer's status base and lists (``asxh bundle pull`` reads one per base)."""
     with transaction(ctx) as session:
         lists = _index(session, ctx, None)
-        issuers = session.scalars(select(Issuer.id).order_by(Issuer.id)).all()
+        issuers = session.scalars(select(IssuerRow.id).order_by(IssuerRow.id)).all()
     return {
         "issuers": [
             {
@@ -154,7 +154,7 @@ def status_index(ctx: Ctx) -> dict[str, Any]:
 def issuer_status_index(issuer_id: IssuerIdPath, ctx: Ctx) -> dict[str, Any]:
     """Public. The lists under this issuer's status base."""
     with transaction(ctx) as session:
-        if session.get(Issuer, issuer_id) is None:
+        if session.get(IssuerRow, issuer_id) is None:
             raise ProblemError("not-found", detail="no such issuer")
         lists = _index(session, ctx, issuer_id).get(issuer_id, [])
     return {"issuer": issuer_id, "lists": lists}
@@ -191,7 +191,7 @@ def jwks(ctx: Ctx) -> dict[str, Any]:
     """Public. Every issuer key that may still verify a card."""
     with transaction(ctx) as session:
         issuers = session.scalars(
-            select(Issuer).options(selectinload(Issuer.keys)).order_by(Issuer.id)
+            select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
         ).all()
         keys = [
             {
@@ -259,7 +259,7 @@ def trust_bundle(
         **problems("forbidden", "payload-too-large", "validation-error"),
     },
 )
-async def import_trust_bundle(request: Request, ctx: Ctx, principal: Admin) -> dict[str, Any]:
+async def import_trust_bundle(request: Request, ctx: Ctx, actor: AdminActor) -> dict[str, Any]:
     """National administrators. Verified against the pinned root keys.
 
     A lower or equal version is refused (``bundle_rollback``), as is an expired or badly signed
@@ -280,12 +280,11 @@ async def import_trust_bundle(request: Request, ctx: Ctx, principal: Admin) -> d
             issuers = len(parsed.issuers) if parsed is not None else 0
             audit.record(
                 session,
-                principal,
+                actor,
                 "trust_bundle.import",
                 "trust_bundle",
                 row.version,
                 detail={"issuers": issuers},
-                request_id=request_id(request),
             )
             return {"version": row.version, "issuers": issuers}
 

@@ -1,0 +1,56 @@
+"""Writing renderings as PNG: bilevel images directly with numpy + zlib, others with Pillow."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from typing import TYPE_CHECKING, Final
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+    from PIL import Image
+
+__all__ = ["PRINT_DPI", "bilevel_png", "image_png"]
+
+PRINT_DPI: Final = 300
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
+
+
+def bilevel_png(dark: NDArray[np.bool_], *, dpi: int = PRINT_DPI) -> bytes:
+    """A 1-bit greyscale PNG of a boolean image (True = black), written directly.
+
+    Pillow's PNG encoder costs ~0.3-0.5 ms a QR; packing the bits with numpy and deflating
+    them takes under 0.1 ms, and the QR PNG is the one rendering issued at bulk rate.
+    """
+    height, width = dark.shape
+    rows = np.packbits(~dark, axis=1)  # PNG greyscale 1-bit: 1 = white
+    raw = np.concatenate((np.zeros((height, 1), dtype=np.uint8), rows), axis=1)  # filter 0
+    ppm = round(dpi / 0.0254)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)),
+            _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+            # Level 1: 0.05 ms against 0.5 ms at level 6 for a 20 % larger file (~2.4 KB).
+            _chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)),
+            _chunk(b"IEND", b""),
+        )
+    )
+
+
+def image_png(image: Image.Image) -> bytes:
+    """An image as PNG at 300 dpi (Pillow's encoder, compression level 3)."""
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG", compress_level=3, dpi=(PRINT_DPI, PRINT_DPI))
+    return buffer.getvalue()

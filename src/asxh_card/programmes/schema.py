@@ -1,0 +1,130 @@
+"""The schema of a programme: its attributes, their types and its cross-attribute rules."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from asxh_card.errors import EntitlementError
+from asxh_card.programmes._common import AttributeValue, _is_int, _show, _type_name
+
+__all__ = ["AttributeSpec", "AttributeType", "LookupConstraint", "Programme"]
+
+
+class AttributeType(StrEnum):
+    """The type of a programme attribute on a card."""
+
+    INT = "int"
+    STR = "str"
+    ENUM = "enum"
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeSpec:
+    """The schema of one attribute a programme may put on a card.
+
+    ``minimum``/``maximum`` apply to ``int``; ``values`` to ``enum``; ``pattern`` (matched in
+    full, ASCII digits only) and ``max_length`` to ``str``.
+    """
+
+    name: str
+    type: AttributeType
+    required: bool
+    minimum: int | None = None
+    maximum: int | None = None
+    values: tuple[str, ...] = ()
+    pattern: re.Pattern[str] | None = None
+    max_length: int | None = None
+    description: str = ""
+
+    def check(self, programme: str, value: object) -> None:
+        """Raise :class:`EntitlementError` unless ``value`` satisfies this schema.
+
+        Messages name the programme, the attribute and the rule but never echo the value:
+        an amount or a household reference is personal data and error messages end in logs.
+        """
+        where = f"{programme}: attribute {self.name!r}"
+        if self.type is AttributeType.INT:
+            if not _is_int(value):
+                raise EntitlementError(f"{where} must be an integer, got {_type_name(value)}")
+            assert isinstance(value, int)  # noqa: S101 - narrows for mypy; _is_int checked it
+            if self.minimum is not None and value < self.minimum:
+                raise EntitlementError(f"{where} must be at least {self.minimum}")
+            if self.maximum is not None and value > self.maximum:
+                raise EntitlementError(f"{where} must be at most {self.maximum}")
+            return
+        if not isinstance(value, str):
+            raise EntitlementError(f"{where} must be a string, got {_type_name(value)}")
+        if self.type is AttributeType.ENUM:
+            if value not in self.values:
+                allowed = ", ".join(repr(v) for v in self.values)
+                raise EntitlementError(f"{where} must be one of {allowed}")
+            return
+        if self.max_length is not None and len(value) > self.max_length:
+            raise EntitlementError(f"{where} is longer than {self.max_length} characters")
+        if self.pattern is not None and self.pattern.fullmatch(value) is None:
+            raise EntitlementError(f"{where} does not match the pattern {self.pattern.pattern}")
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class LookupConstraint:
+    """A cross-attribute rule: attribute ``value`` must equal ``table[attributes[key]]``.
+
+    BHYT uses it to tie the coverage percentage to the benefit level (domain-vn §3.2, Table E),
+    so a card can never say "level 4, 100 %".
+    """
+
+    key: str
+    value: str
+    table: Mapping[AttributeValue, AttributeValue]
+    note: str = ""
+
+    def check(self, programme: str, attributes: Mapping[str, object]) -> None:
+        """Raise :class:`EntitlementError` if the pair in ``attributes`` breaks the table."""
+        if self.key not in attributes or self.value not in attributes:
+            return  # a missing required attribute is reported by the schema check
+        key_value = attributes[self.key]
+        if not isinstance(key_value, int | str) or key_value not in self.table:
+            raise EntitlementError(
+                f"{programme}: attribute {self.key!r} has no entry in the {self.value!r} table"
+            )
+        expected = self.table[key_value]
+        actual = attributes[self.value]
+        if type(actual) is not type(expected) or actual != expected:
+            raise EntitlementError(
+                f"{programme}: attribute {self.value!r} must be {expected} for "
+                f"{self.key} {key_value} (rule: {self.value} follows {self.key})"
+            )
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Programme:
+    """One programme of the registry: who owns it, on what legal basis, and its card schema."""
+
+    code: str
+    name_vi: str
+    name_en: str
+    owner: str
+    legal_basis: str
+    attributes: Mapping[str, AttributeSpec]
+    constraints: tuple[LookupConstraint, ...] = ()
+    operator: str = ""
+    notes: str = ""
+
+    def check_attributes(self, attributes: Mapping[str, object]) -> None:
+        """Check ``attributes`` against the schema: known keys, valid values, required present."""
+        for key, value in attributes.items():
+            spec = self.attributes.get(key)
+            if spec is None:
+                allowed = ", ".join(self.attributes) or "none"
+                raise EntitlementError(
+                    f"{self.code}: unknown attribute {_show(key)} (allowed: {allowed})"
+                )
+            spec.check(self.code, value)
+        for spec in self.attributes.values():
+            if spec.required and spec.name not in attributes:
+                raise EntitlementError(f"{self.code}: required attribute {spec.name!r} is missing")
+        for constraint in self.constraints:
+            constraint.check(self.code, attributes)

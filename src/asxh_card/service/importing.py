@@ -1,0 +1,1148 @@
+"""Bulk import of a beneficiary list (CSV or XLSX): register, grant, issue, resumably.
+
+How an import runs (``asxh import people.csv`` and ``POST /v1/imports``; columns in
+docs/operations.md, sample in ``examples/people.csv``):
+
+1. **Header first**: the file's columns are checked and its rows counted before anything is
+   written; an unknown or missing column stops the import with nothing written.
+2. **Rows in chunks**, each chunk in **one transaction** together with the job's progress
+   (``import_jobs.next_row``, the resume key's position). A chunk is validated row by row in
+   worker processes (PIN shape against date of birth and sex, name, dates, every entitlement
+   against the programme registry); a rejected row goes to ``import_rejections`` (row, field,
+   reason in Vietnamese and English) and never stops the others.
+3. For the chunk's valid rows, in its transaction: people are found by their PIN's keyed
+   look-up hash (an existing person with other data gets a reconciliation, never an
+   overwrite); new people get a fresh mã số ASXH; entitlements the person does not have yet are
+   granted; a card is issued unless the person already holds an active card that carries
+   exactly those entitlements. Status-list entries are drawn at random in memory and inserted
+   with the rows; the cards are signed in the worker processes (both cores); rows go in with
+   batched Core ``INSERT ... RETURNING`` (executemany).
+4. **Resumable**: the job's ``resume_key`` is the SHA-256 of the file and the options. Running
+   the same file again continues after the last committed chunk; a finished job does nothing.
+   A chunk killed half-way rolls back as a whole. And every step is idempotent on its own
+   (person by PIN, entitlement by programme, card by its entitlement set), so even a different
+   file with the same rows issues nothing twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import multiprocessing
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from sqlalchemy import Table, select
+from sqlalchemy.orm import Session
+
+from asxh_card import card as _card
+from asxh_card._core.statuslist import StatusRef
+from asxh_card._core.timeutil import VN_TZ, utc_now, vn_date
+from asxh_card.errors import AsxhError, InvalidInputError
+from asxh_card.ids import generate_asxh_number, parse_pin
+from asxh_card.issuing.issuer import Issuer as CardIssuer
+from asxh_card.keystore import load_private_key
+from asxh_card.programmes import Entitlement as EntitlementModel
+from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.service import audit, registry, statuslists
+from asxh_card.service.audit import Actor
+from asxh_card.service.cards import issuer_for
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
+from asxh_card.service.errors import ConflictError, NotFoundError
+from asxh_card.service.models import (
+    Base,
+    CardEntitlementRow,
+    CardRow,
+    EntitlementRow,
+    ImportJobRow,
+    ImportRejectionRow,
+    PersonRow,
+)
+from asxh_card.service.security import DataProtector
+
+__all__ = [
+    "COLUMNS",
+    "MAX_ENTITLEMENT_COLUMNS",
+    "ImportSourceError",
+    "Progress",
+    "Rejection",
+    "open_job",
+    "read_rows",
+    "rejections_csv",
+    "resume_key",
+    "run_job",
+]
+
+#: EntitlementRow column groups per row: ``programme_1`` .. ``programme_5`` and their fields.
+MAX_ENTITLEMENT_COLUMNS: Final = 5
+PERSON_COLUMNS: Final = (
+    "pin",
+    "full_name",
+    "date_of_birth",
+    "sex",
+    "hometown",
+    "permanent_address",
+    "commune",
+)
+ENTITLEMENT_FIELDS: Final = ("programme", "valid_from", "valid_to", "attributes", "category")
+COLUMNS: Final = PERSON_COLUMNS + tuple(
+    f"{name}_{n}" for n in range(1, MAX_ENTITLEMENT_COLUMNS + 1) for name in ENTITLEMENT_FIELDS
+)
+_REQUIRED: Final = ("pin", "full_name", "date_of_birth", "sex", "programme_1")
+DEFAULT_CHUNK: Final = 2000
+MAX_ROWS: Final = 2_000_000
+_MAX_CELL = 300
+_SEX = {"m": "M", "nam": "M", "f": "F", "nu": "F", "nữ": "F"}
+_NUMBER_TRIES = 20
+
+
+class ImportSourceError(InvalidInputError):
+    """The file cannot be read as a beneficiary list (format, header): nothing was written."""
+
+    def __init__(self, message: str, message_vi: str) -> None:
+        super().__init__(message)
+        self.message_vi = message_vi
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    """A rejected row: 1-based data row number (the header is row 1), field, reasons."""
+
+    row: int
+    field: str
+    reason_vi: str
+    reason_en: str
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def _normalise_header(names: Sequence[object]) -> list[str]:
+    header = [_cell(n).strip().lower() for n in names]
+    unknown = [n for n in header if n and n not in COLUMNS]
+    if unknown:
+        shown = ", ".join(sorted(set(unknown))[:5])
+        raise ImportSourceError(
+            f"unknown column(s): {shown[:200]}", f"cột không hợp lệ: {shown[:200]}"
+        )
+    if len({h for h in header if h}) != len([h for h in header if h]):
+        raise ImportSourceError("a column appears twice", "một cột xuất hiện hai lần")
+    missing = [c for c in _REQUIRED if c not in header]
+    if missing:
+        shown = ", ".join(missing)
+        raise ImportSourceError(f"missing column(s): {shown}", f"thiếu cột: {shown}")
+    return header
+
+
+def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    """``(row number, {column: text})`` for each non-empty data row of a CSV or XLSX file.
+
+    Row numbers are the spreadsheet's (the header is row 1). Raises :class:`ImportSourceError`
+    for an unreadable file or a bad header.
+    """
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".xlsx":
+            yield from _read_xlsx(path)
+        elif suffix in (".csv", ".txt"):
+            yield from _read_csv(path)
+        else:
+            raise ImportSourceError(
+                "the file must be .csv or .xlsx", "tệp phải có định dạng .csv hoặc .xlsx"
+            )
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ImportSourceError(
+            f"cannot read the file: {exc}"[:300], "không đọc được tệp"
+        ) from None
+
+
+def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        first = next(reader, None)
+        if first is None:
+            raise ImportSourceError("the file is empty", "tệp rỗng")
+        header = _normalise_header(first)
+        for number, values in enumerate(reader, start=2):
+            if any(v.strip() for v in values):
+                yield number, {h: v for h, v in zip(header, values, strict=False) if h}
+
+
+def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+    import openpyxl  # noqa: PLC0415 - only for .xlsx
+    from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except (InvalidFileException, KeyError, ValueError, OSError) as exc:
+        raise ImportSourceError(
+            f"not a readable .xlsx workbook: {exc}"[:300], "không đọc được tệp .xlsx"
+        ) from None
+    try:
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        first = next(rows, None)
+        if first is None:
+            raise ImportSourceError("the first sheet is empty", "trang tính đầu tiên rỗng")
+        header = _normalise_header(list(first))
+        for number, values in enumerate(rows, start=2):
+            cells = [_cell(v) for v in values]
+            if any(c.strip() for c in cells):
+                yield number, {h: c for h, c in zip(header, cells, strict=False) if h}
+    finally:
+        book.close()
+
+
+def resume_key(path: Path, province: str, options: Mapping[str, Any]) -> str:
+    """SHA-256 of the file's bytes, the province and the options: the job's resume key."""
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    digest.update(f"|{province}|{sorted(options.items())!r}".encode())
+    return digest.hexdigest()
+
+
+# -- validation (worker processes) --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Ent:
+    programme: str
+    valid_from: date
+    valid_to: date | None
+    attributes: dict[str, Any]
+    category: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Valid:
+    row: int
+    pin_hash: str
+    pin_cipher: bytes
+    data: registry.PersonData
+    entitlements: tuple[_Ent, ...]
+
+
+_VI_FIELD: Final = {
+    "pin": "Số định danh cá nhân không hợp lệ",
+    "full_name": "Họ tên không hợp lệ",
+    "date_of_birth": "Ngày sinh không hợp lệ",
+    "sex": "Giới tính phải là M/F (Nam/Nữ)",
+    "hometown": "Quê quán không hợp lệ",
+    "permanent_address": "Địa chỉ thường trú không hợp lệ",
+    "commune": "Xã/phường không hợp lệ",
+}
+
+
+def _reject(row: int, name: str, en: str, vi: str | None = None) -> Rejection:
+    base = name.rsplit("_", 1)[0] if name[-1:].isdigit() else name
+    default_vi = _VI_FIELD.get(base) or {
+        "programme": "Chương trình không hợp lệ",
+        "valid_from": "Ngày bắt đầu không hợp lệ",
+        "valid_to": "Ngày kết thúc không hợp lệ",
+        "attributes": "Thuộc tính của chế độ không hợp lệ",
+        "category": "Đối tượng không hợp lệ",
+    }.get(base, "Giá trị không hợp lệ")
+    return Rejection(row, name, (vi or default_vi)[:300], en[:300])
+
+
+def _date(text: str) -> date:
+    value = text.strip()
+    try:
+        if "/" in value:
+            day, month, year = value.split("/")
+            return date(int(year), int(month), int(day))
+        return date.fromisoformat(value)
+    except ValueError:
+        raise InvalidInputError("a date must be YYYY-MM-DD or DD/MM/YYYY") from None
+
+
+def _attributes(text: str, programme: str, reg: ProgrammeRegistry) -> dict[str, Any]:
+    """``key=value; key=value`` typed by the programme's schema (int attributes as numbers)."""
+    spec = reg.get(programme).attributes
+    values: dict[str, Any] = {}
+    for part in text.split(";"):
+        if not part.strip():
+            continue
+        key, sep, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or not key:
+            raise InvalidInputError("attributes must be key=value pairs separated by ';'")
+        if key in values:
+            raise InvalidInputError(f"attribute {key[:20]} appears twice")
+        attr = spec.get(key)
+        if attr is not None and attr.type.value == "int":
+            try:
+                values[key] = int(raw.replace(".", "").replace(",", "").replace(" ", ""))
+            except ValueError:
+                raise InvalidInputError(f"attribute {key} must be a whole number") from None
+        else:
+            values[key] = raw
+    return values
+
+
+def _optional(row: dict[str, str], name: str, reg_row: int, out: list[Rejection]) -> str | None:
+    text = row.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return registry.clean_text(text, name)
+    except InvalidInputError as exc:
+        out.append(_reject(reg_row, name, str(exc)))
+        return None
+
+
+def validate_row(
+    number: int, row: dict[str, str], protector: DataProtector, reg: ProgrammeRegistry, today: date
+) -> _Valid | list[Rejection]:
+    """Check one row completely; return the normalised record or every rejection found."""
+    out: list[Rejection] = []
+    if any(len(v) > _MAX_CELL for v in row.values()):
+        long = next(k for k, v in row.items() if len(v) > _MAX_CELL)
+        return [_reject(number, long, f"longer than {_MAX_CELL} characters", "Giá trị quá dài")]
+    name = None
+    try:
+        name = registry.clean_name(row.get("full_name", ""))
+    except InvalidInputError as exc:
+        out.append(_reject(number, "full_name", str(exc)))
+    dob = None
+    try:
+        dob = _date(row.get("date_of_birth", ""))
+    except InvalidInputError as exc:
+        out.append(_reject(number, "date_of_birth", str(exc)))
+    if dob is not None and (dob > today or dob < date(1900, 1, 1)):
+        out.append(
+            _reject(
+                number,
+                "date_of_birth",
+                "date_of_birth must be between 1900-01-01 and today",
+                "Ngày sinh phải từ 01/01/1900 đến hôm nay",
+            )
+        )
+        dob = None
+    sex = _SEX.get(unicodedata.normalize("NFC", row.get("sex", "").strip().lower()))
+    if sex is None:
+        out.append(_reject(number, "sex", "sex must be M or F (Nam/Nữ)"))
+    pin_text = row.get("pin", "").strip()
+    pin = None
+    try:
+        pin = parse_pin(pin_text, date_of_birth=dob, sex=sex).number  # type: ignore[arg-type]
+    except AsxhError as exc:
+        out.append(_reject(number, "pin", str(exc)))
+    hometown = _optional(row, "hometown", number, out)
+    address = _optional(row, "permanent_address", number, out)
+    commune = _optional(row, "commune", number, out)
+    ents: list[_Ent] = []
+    seen: set[str] = set()
+    for n in range(1, MAX_ENTITLEMENT_COLUMNS + 1):
+        programme = row.get(f"programme_{n}", "").strip().upper()
+        if not programme:
+            continue
+        try:
+            if programme in seen:
+                raise InvalidInputError(f"programme {programme} appears twice in the row")
+            seen.add(programme)
+            reg.get(programme)
+        except AsxhError as exc:
+            out.append(_reject(number, f"programme_{n}", str(exc)))
+            continue
+        try:
+            start = _date(row.get(f"valid_from_{n}", "") or "")
+        except InvalidInputError as exc:
+            out.append(_reject(number, f"valid_from_{n}", str(exc)))
+            continue
+        end_text = row.get(f"valid_to_{n}", "").strip()
+        try:
+            end = _date(end_text) if end_text else None
+        except InvalidInputError as exc:
+            out.append(_reject(number, f"valid_to_{n}", str(exc)))
+            continue
+        if end is not None and end < today:
+            out.append(
+                _reject(
+                    number,
+                    f"valid_to_{n}",
+                    "the entitlement has already ended",
+                    "Chế độ đã hết hạn",
+                )
+            )
+            continue
+        try:
+            attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
+            EntitlementModel(programme, start, end, attrs).validate(reg)
+        except AsxhError as exc:
+            out.append(_reject(number, f"attributes_{n}", str(exc)))
+            continue
+        category = row.get(f"category_{n}", "").strip() or None
+        ents.append(_Ent(programme, start, end, attrs, category))
+    if not ents and not any(r.field.startswith(("programme", "valid", "attr")) for r in out):
+        out.append(
+            _reject(
+                number,
+                "programme_1",
+                "at least one entitlement is required",
+                "Cần ít nhất một chế độ",
+            )
+        )
+    if out or pin is None or name is None or dob is None or sex is None:
+        return out
+    data = registry.PersonData(
+        full_name=name,
+        date_of_birth=dob,
+        sex=sex,
+        hometown=hometown,
+        permanent_address=address,
+        commune=commune,
+    )
+    return _Valid(
+        row=number,
+        pin_hash=protector.lookup_hash("pin", pin),
+        pin_cipher=protector.encrypt("pin", pin),
+        data=data,
+        entitlements=tuple(sorted(ents, key=lambda e: e.programme)),
+    )
+
+
+# -- worker processes ---------------------------------------------------------------------------
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(data_key: bytes, passphrase: bytes) -> None:
+    _WORKER["protector"] = DataProtector(data_key)
+    _WORKER["registry"] = ProgrammeRegistry.default()
+    _WORKER["passphrase"] = passphrase
+    _WORKER["issuers"] = {}
+
+
+def _validate_chunk(
+    rows: list[tuple[int, dict[str, str]]], today: date
+) -> list[_Valid | list[Rejection]]:
+    protector, reg = _WORKER["protector"], _WORKER["registry"]
+    return [validate_row(n, r, protector, reg, today) for n, r in rows]
+
+
+_EntTuple = tuple[str, date, date | None, dict[str, Any]]
+#: A card to sign: issuer id, key file, province, holder number, date of birth, name and sex
+#: (joined by U+001F), entitlements, expiry date, status index and status list URI.
+_SignJob = tuple[str, str, str, str, date, str, tuple[_EntTuple, ...], date, int, str]
+
+
+def _sign_chunk(jobs: list[_SignJob]) -> list[tuple[str, str, str, int]]:
+    """Sign cards: ``(serial, token, qr_text, expires_at)`` each."""
+    out = []
+    issuers: dict[tuple[str, str], CardIssuer] = _WORKER["issuers"]
+    for issuer_id, key_file, province, number, dob, name_sex, ents, expires, idx, uri in jobs:
+        issuer = issuers.get((issuer_id, key_file))
+        if issuer is None:
+            issuer = CardIssuer(
+                issuer_id=issuer_id,
+                province=province,
+                signer=load_private_key(Path(key_file), _WORKER["passphrase"]),
+                registry=_WORKER["registry"],
+            )
+            issuers[(issuer_id, key_file)] = issuer
+        name, sex = name_sex.split("\x1f")
+        issued = issuer.issue(
+            _card.Holder(asxh_number=number, name=name, date_of_birth=dob, sex=sex),  # type: ignore[arg-type]
+            tuple(EntitlementModel(p, f, t, a) for p, f, t, a in ents),
+            expires=expires,
+            status=StatusRef(idx=idx, uri=uri),
+        )
+        out.append((issued.serial, issued.token, issued.qr_text, issued.claims.expires_at))
+    return out
+
+
+class _InlineExecutor(Executor):
+    """Runs submitted work in this process (small imports, tests)."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller through the future
+            future.set_exception(exc)
+        return future
+
+
+# -- jobs ---------------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Progress:
+    """Counters of a running import (also stored in ``import_jobs.counts``)."""
+
+    total: int
+    done: int = 0
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+_COUNT_NAMES: Final = (
+    "people_created",
+    "people_existing",
+    "reconciliations",
+    "entitlements_granted",
+    "cards_issued",
+    "rows_rejected",
+)
+
+
+def open_job(
+    session: Session,
+    actor: Actor,
+    *,
+    path: Path,
+    filename: str,
+    province: str,
+    options: Mapping[str, Any],
+) -> tuple[ImportJobRow, bool]:
+    """The job for this file and options: the existing one (resume) or a new one.
+
+    Counts the rows and checks the header first (:class:`ImportSourceError`, nothing written).
+    Returns the job and whether it was created now.
+    """
+    key = resume_key(path, province, options)
+    job = session.scalars(select(ImportJobRow).where(ImportJobRow.resume_key == key)).first()
+    if job is not None:
+        if not actor.principal.sees(job.province):
+            raise ConflictError("this file was imported by another province")
+        return job, False
+    total = 0
+    for total, _ in enumerate(read_rows(path), start=1):
+        if total > MAX_ROWS:
+            raise ImportSourceError(
+                f"more than {MAX_ROWS} rows: split the file", f"quá {MAX_ROWS} dòng: hãy chia tệp"
+            )
+    now = utc_now()
+    job = ImportJobRow(
+        resume_key=key,
+        filename=filename[:200],
+        province=province,
+        options=dict(options),
+        state="queued",
+        total_rows=total,
+        next_row=0,
+        counts=dict.fromkeys(_COUNT_NAMES, 0),
+        created_by=actor.username,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(job)
+    session.flush()
+    audit.record(
+        session,
+        actor,
+        "import.create",
+        "import",
+        job.id,
+        province=province,
+        detail={"rows": total, "file": filename[:100]},
+    )
+    return job, True
+
+
+_Rows = list[tuple[int, dict[str, str]]]
+
+
+def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[int, _Rows]]:
+    """``(rows consumed so far, chunk)``: data rows after the first ``skip``."""
+    chunk: _Rows = []
+    position = 0
+    for position, item in enumerate(read_rows(path), start=1):
+        if position <= skip:
+            continue
+        chunk.append(item)
+        if len(chunk) == size:
+            yield position, chunk
+            chunk = []
+    if chunk:
+        yield position, chunk
+
+
+def run_job(
+    ctx: ServiceContext,
+    actor: Actor,
+    job_id: int,
+    path: Path,
+    *,
+    chunk_size: int = DEFAULT_CHUNK,
+    workers: int | None = None,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Run (or resume) an import job to its end; returns the final counters.
+
+    ``workers`` processes validate and sign (default: one per CPU; 0 runs everything in this
+    process). Raises what stops the whole import (a bad file, no issuer, a database failure):
+    the job is then marked ``failed`` and a later run resumes after the last committed chunk.
+    """
+    with session_scope(ctx.sessions) as session:
+        job = session.get(ImportJobRow, job_id)
+        if job is None:
+            raise NotFoundError("import job")
+        if job.state == "done":
+            return Progress(job.total_rows, job.next_row, dict(job.counts))
+        job.state, job.error, job.updated_at = "running", None, utc_now()
+        start, province = job.next_row, job.province
+        progress = Progress(job.total_rows, job.next_row, dict(job.counts))
+    count = (multiprocessing.cpu_count() if workers is None else workers) or 0
+    init = (ctx.settings.data_key, ctx.settings.key_passphrase)
+    pool: Executor
+    if count <= 0 or progress.total - start <= chunk_size:
+        _worker_init(*init)
+        pool, count = _InlineExecutor(), 1
+    else:
+        pool = ProcessPoolExecutor(
+            max_workers=count,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_worker_init,
+            initargs=init,
+        )
+    importer = _Importer(ctx, actor, job_id, province, pool=pool, workers=count)
+    try:
+        with pool:
+            importer.run(path, progress, chunk_size, on_progress)
+    except BaseException as exc:
+        with session_scope(ctx.sessions) as session:
+            failed = session.get(ImportJobRow, job_id)
+            if failed is not None:
+                failed.state = "failed"
+                failed.error = (str(exc) or type(exc).__name__)[:500]
+                failed.updated_at = utc_now()
+        raise
+    return progress
+
+
+def _join(futures: list[Future[list[Any]]]) -> Future[list[Any]]:
+    """One future for the concatenated results of ``futures`` (in order)."""
+    joined: Future[list[Any]] = Future()
+
+    def done(_f: Future[list[Any]]) -> None:
+        if joined.done() or not all(f.done() for f in futures):
+            return
+        try:
+            joined.set_result([x for f in futures for x in f.result()])
+        except BaseException as exc:  # noqa: BLE001 - handed on through the future
+            joined.set_exception(exc)
+
+    for f in futures:
+        f.add_done_callback(done)
+    return joined
+
+
+#: A person as a card shows it: mã số ASXH, name, date of birth, sex.
+_Holder = tuple[str, str, date, str]
+
+
+@dataclass(slots=True)
+class _Chunk:
+    """What one chunk's transaction collects: rejections, counters, people by row."""
+
+    now: datetime
+    rejections: list[Rejection]
+    counts: dict[str, int]
+    person_ids: dict[int, int] = field(default_factory=dict)  # row -> person id
+    persons: dict[int, _Holder] = field(default_factory=dict)  # person id -> holder
+
+    @property
+    def today(self) -> date:
+        """Today in Vietnam."""
+        return vn_date(self.now)
+
+
+class _Importer:
+    """One run of one job: the pool, the in-memory status-list space, chunk by chunk."""
+
+    def __init__(
+        self,
+        ctx: ServiceContext,
+        actor: Actor,
+        job_id: int,
+        province: str,
+        *,
+        pool: Executor,
+        workers: int,
+    ) -> None:
+        self.ctx, self.actor, self.job_id, self.province = ctx, actor, job_id, province
+        self.pool, self.workers = pool, workers
+        self.spaces: dict[int, statuslists.ListSpace] = {}
+        self.issuers: dict[frozenset[str], tuple[str, str, str]] = {}
+
+    def run(
+        self,
+        path: Path,
+        progress: Progress,
+        chunk_size: int,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> None:
+        """Validate ahead in the pool, commit chunk by chunk, then mark the job done."""
+        today = vn_date(utc_now())
+        pending: list[tuple[int, Future[list[Any]]]] = []
+        chunks = _chunks(path, progress.done, chunk_size)
+        lookahead = self.workers + 1
+
+        def fill() -> None:
+            while len(pending) < lookahead:
+                item = next(chunks, None)
+                if item is None:
+                    return
+                consumed, rows = item
+                step = -(-len(rows) // self.workers)
+                futures = [
+                    self.pool.submit(_validate_chunk, rows[i : i + step], today)
+                    for i in range(0, len(rows), step)
+                ]
+                pending.append((consumed, _join(futures)))
+
+        fill()
+        while pending:
+            consumed, future = pending.pop(0)
+            results = future.result()
+            fill()
+            self.commit_chunk(consumed, results, progress)
+            if on_progress is not None:
+                on_progress(progress)
+        with session_scope(self.ctx.sessions) as session:
+            job = session.get(ImportJobRow, self.job_id)
+            assert job is not None  # noqa: S101 - it was read before
+            job.state, job.finished_at, job.updated_at = "done", utc_now(), utc_now()
+            audit.record(
+                session,
+                self.actor,
+                "import.done",
+                "import",
+                self.job_id,
+                province=self.province,
+                detail=dict(progress.counts),
+            )
+
+    def commit_chunk(
+        self, consumed: int, results: list[_Valid | list[Rejection]], progress: Progress
+    ) -> None:
+        """Write one chunk and the job's new position in one transaction."""
+        chunk = _Chunk(
+            now=utc_now(),
+            rejections=[r for item in results if isinstance(item, list) for r in item],
+            counts=dict.fromkeys(_COUNT_NAMES, 0),
+        )
+        valid = [item for item in results if isinstance(item, _Valid)]
+        if self.actor.principal.role == "issuer_officer":
+            valid = [v for v in valid if self._may_grant(v, chunk)]
+        with session_scope(self.ctx.sessions) as session:
+            job = session.scalars(
+                select(ImportJobRow).where(ImportJobRow.id == self.job_id).with_for_update()
+            ).one()
+            if job.next_row != progress.done:
+                raise ConflictError("another run of this import is in progress; wait for it")
+            if valid:
+                self._people(session, valid, chunk)
+            if chunk.rejections:
+                bulk_insert(
+                    session,
+                    _table(ImportRejectionRow),
+                    [
+                        {
+                            "job_id": self.job_id,
+                            "row": r.row,
+                            "field": r.field[:40],
+                            "reason_vi": r.reason_vi[:300],
+                            "reason_en": r.reason_en[:300],
+                        }
+                        for r in chunk.rejections
+                    ],
+                )
+            chunk.counts["rows_rejected"] = len({r.row for r in chunk.rejections})
+            for key, value in chunk.counts.items():
+                progress.counts[key] = progress.counts.get(key, 0) + value
+            job.next_row = consumed
+            job.counts = dict(progress.counts)
+            job.updated_at = utc_now()
+            audit.record(
+                session,
+                self.actor,
+                "import.chunk",
+                "import",
+                self.job_id,
+                province=self.province,
+                detail={"rows": f"{progress.done + 1}-{consumed}", **chunk.counts},
+            )
+        progress.done = consumed
+
+    def _may_grant(self, item: _Valid, chunk: _Chunk) -> bool:
+        """An issuer officer imports only the programmes the account manages."""
+        for n, ent in enumerate(item.entitlements, start=1):
+            if ent.programme not in self.actor.principal.programmes:
+                chunk.rejections.append(
+                    _reject(
+                        item.row,
+                        f"programme_{n}",
+                        f"your account may not manage programme {ent.programme}",
+                        f"Tài khoản của bạn không quản lý chế độ {ent.programme}",
+                    )
+                )
+                return False
+        return True
+
+    def _people(self, session: Session, valid: list[_Valid], chunk: _Chunk) -> None:
+        """Find or register each row's person, then grant and issue."""
+        first: dict[str, _Valid] = {}
+        for item in valid:
+            earlier = first.get(item.pin_hash)
+            if earlier is not None:
+                chunk.rejections.append(
+                    _reject(
+                        item.row,
+                        "pin",
+                        f"the same PIN is on row {earlier.row}",
+                        f"Số định danh trùng với dòng {earlier.row}",
+                    )
+                )
+            else:
+                first[item.pin_hash] = item
+        existing = {
+            p.pin_hash: p
+            for p in session.scalars(select(PersonRow).where(PersonRow.pin_hash.in_(list(first))))
+        }
+        for item in first.values():
+            person = existing.get(item.pin_hash)
+            if person is not None:
+                self._existing(session, item, person, chunk)
+        fresh = [v for v in first.values() if v.pin_hash not in existing]
+        if fresh:
+            self._register(session, fresh, chunk)
+        by_row = {v.row: v for v in first.values() if v.row in chunk.person_ids}
+        self._grant_and_issue(session, by_row, chunk)
+
+    def _existing(self, session: Session, item: _Valid, person: PersonRow, chunk: _Chunk) -> None:
+        if person.province != self.province:
+            chunk.rejections.append(
+                _reject(
+                    item.row,
+                    "pin",
+                    f"this PIN is registered in province {person.province}, not {self.province}",
+                    f"Số định danh đã đăng ký ở tỉnh {person.province}, không phải {self.province}",
+                )
+            )
+            return
+        outcome = registry.reconcile(session, self.actor, person, item.data)
+        chunk.counts["people_existing"] += 1
+        if outcome.reconciliation is not None:
+            chunk.counts["reconciliations"] += 1
+        chunk.person_ids[item.row] = person.id
+        chunk.persons[person.id] = (
+            person.asxh_number,
+            person.full_name,
+            person.date_of_birth,
+            person.sex,
+        )
+
+    def _register(self, session: Session, fresh: list[_Valid], chunk: _Chunk) -> None:
+        numbers = _draw_numbers(session, self.province, len(fresh))
+        rows = [
+            {
+                "asxh_number": number,
+                "province": self.province,
+                "pin_hash": item.pin_hash,
+                "pin_cipher": item.pin_cipher,
+                "full_name": item.data.full_name,
+                "date_of_birth": item.data.date_of_birth,
+                "sex": item.data.sex,
+                "hometown": item.data.hometown,
+                "permanent_address": item.data.permanent_address,
+                "commune": item.data.commune,
+                "provisional": False,
+                "created_at": chunk.now,
+                "updated_at": chunk.now,
+            }
+            for item, number in zip(fresh, numbers, strict=True)
+        ]
+        ids = _insert_with_ids(session, _table(PersonRow), rows)
+        for item, pid, number in zip(fresh, ids, numbers, strict=True):
+            chunk.person_ids[item.row] = pid
+            data = item.data
+            chunk.persons[pid] = (number, data.full_name, data.date_of_birth, data.sex)
+        chunk.counts["people_created"] += len(fresh)
+
+    def _grant_and_issue(self, session: Session, by_row: dict[int, _Valid], chunk: _Chunk) -> None:
+        """Grant the entitlements people do not have yet; issue the cards they lack."""
+        current: dict[int, dict[str, EntitlementRow]] = {}
+        for ent in session.scalars(
+            select(EntitlementRow).where(
+                EntitlementRow.person_id.in_(list(chunk.persons)),
+                EntitlementRow.state.in_(("active", "suspended")),
+            )
+        ):
+            current.setdefault(ent.person_id, {})[ent.programme] = ent
+        new_rows: list[dict[str, Any]] = []
+        new_keys: list[tuple[int, str]] = []
+        card_sets: dict[int, list[tuple[str, int | None]]] = {}  # row -> [(programme, ent id)]
+        for row, item in by_row.items():
+            pid = chunk.person_ids[row]
+            have = current.get(pid, {})
+            chosen: list[tuple[str, int | None]] = []
+            for n, asked in enumerate(item.entitlements, start=1):
+                old = have.get(asked.programme)
+                if old is not None:
+                    if (old.valid_from, old.valid_to, dict(old.attributes), old.state) != (
+                        asked.valid_from,
+                        asked.valid_to,
+                        asked.attributes,
+                        "active",
+                    ):
+                        chunk.rejections.append(
+                            _reject(
+                                row,
+                                f"programme_{n}",
+                                f"the person already has a current {asked.programme} entitlement "
+                                "with other data (kept; change it in the console)",
+                                f"Người này đã có chế độ {asked.programme} với dữ liệu khác "
+                                "(giữ nguyên; sửa trên giao diện quản lý)",
+                            )
+                        )
+                    chosen.append((asked.programme, old.id))
+                    continue
+                new_rows.append(
+                    {
+                        "person_id": pid,
+                        "province": self.province,
+                        "programme": asked.programme,
+                        "valid_from": asked.valid_from,
+                        "valid_to": asked.valid_to,
+                        "attributes": asked.attributes,
+                        "category": asked.category,
+                        "state": "active",
+                        "created_by": self.actor.username,
+                        "created_at": chunk.now,
+                        "updated_at": chunk.now,
+                    }
+                )
+                new_keys.append((row, asked.programme))
+                chosen.append((asked.programme, None))
+            card_sets[row] = chosen
+        made: dict[tuple[int, str], int] = {}
+        if new_rows:
+            new_ids = _insert_with_ids(session, _table(EntitlementRow), new_rows)
+            made = dict(zip(new_keys, new_ids, strict=True))
+            chunk.counts["entitlements_granted"] += len(new_rows)
+        wanted = self._card_contents(by_row, card_sets, made, current, chunk)
+        to_issue = self._lacking(session, wanted, chunk)
+        if to_issue:
+            self._issue_cards(session, to_issue, chunk)
+
+    @staticmethod
+    def _card_contents(
+        by_row: dict[int, _Valid],
+        card_sets: dict[int, list[tuple[str, int | None]]],
+        made: dict[tuple[int, str], int],
+        current: dict[int, dict[str, EntitlementRow]],
+        chunk: _Chunk,
+    ) -> dict[int, list[_EntRow]]:
+        """Each row's card: its entitlements that are active and current today."""
+        kept = {e.id: e for by_programme in current.values() for e in by_programme.values()}
+        wanted: dict[int, list[_EntRow]] = {}
+        for row, chosen in card_sets.items():
+            asked = {e.programme: e for e in by_row[row].entitlements}
+            ents: list[_EntRow] = []
+            for programme, ent_id in chosen:
+                if ent_id is None:
+                    new = asked[programme]
+                    details = (programme, new.valid_from, new.valid_to, new.attributes)
+                    ents.append(_EntRow(made[(row, programme)], programme, details))
+                    continue
+                old = kept[ent_id]
+                if old.state == "active" and (old.valid_to is None or old.valid_to >= chunk.today):
+                    details = (programme, old.valid_from, old.valid_to, dict(old.attributes))
+                    ents.append(_EntRow(old.id, programme, details))
+            if ents:
+                wanted[row] = sorted(ents, key=lambda e: e.programme)
+        return wanted
+
+    def _lacking(
+        self, session: Session, wanted: dict[int, list[_EntRow]], chunk: _Chunk
+    ) -> list[tuple[int, list[_EntRow]]]:
+        """Rows whose person holds no active card with exactly these entitlements."""
+        holders = [chunk.person_ids[row] for row in wanted]
+        person_cards: dict[int, set[int]] = {}
+        card_ents: dict[int, set[int]] = {}
+        if holders:
+            for card_id, person_id, ent_id in session.execute(
+                select(CardRow.id, CardRow.person_id, CardEntitlementRow.entitlement_id)
+                .join(CardEntitlementRow, CardEntitlementRow.card_id == CardRow.id)
+                .where(CardRow.person_id.in_(holders), CardRow.state == "active")
+            ):
+                person_cards.setdefault(person_id, set()).add(card_id)
+                card_ents.setdefault(card_id, set()).add(ent_id)
+        lacking = []
+        for row, ents in wanted.items():
+            cards = person_cards.get(chunk.person_ids[row], set())
+            if frozenset(e.id for e in ents) not in {frozenset(card_ents[c]) for c in cards}:
+                lacking.append((row, ents))
+        return lacking
+
+    def _issue_cards(
+        self, session: Session, to_issue: list[tuple[int, list[_EntRow]]], chunk: _Chunk
+    ) -> None:
+        """Allocate status blocks, sign in the pool, insert the cards and their links."""
+        settings = self.ctx.settings
+        signing = {row: self._issuer(session, ents) for row, ents in to_issue}
+        blocks = statuslists.allocate_many(
+            session,
+            settings,
+            [(signing[row][0], 1 + len(ents)) for row, ents in to_issue],
+            self.spaces,
+        )
+        jobs: list[_SignJob] = []
+        for (row, ents), (list_id, idx) in zip(to_issue, blocks, strict=True):
+            number, name, dob, sex = chunk.persons[chunk.person_ids[row]]
+            issuer_id, _kid, key_file = signing[row]
+            card_ents = tuple(e.details for e in ents)
+            jobs.append(
+                (
+                    issuer_id,
+                    key_file,
+                    self.province,
+                    number,
+                    dob,
+                    f"{name}\x1f{sex}",
+                    card_ents,
+                    _expiry([e[2] for e in card_ents], settings.card_validity_days, chunk.today),
+                    idx,
+                    statuslists.list_uri(settings, issuer_id, list_id),
+                )
+            )
+        step = -(-len(jobs) // self.workers)
+        futures = [
+            self.pool.submit(_sign_chunk, jobs[i : i + step]) for i in range(0, len(jobs), step)
+        ]
+        signed = [s for f in futures for s in f.result()]
+        card_rows = [
+            {
+                "serial": serial,
+                "person_id": chunk.person_ids[row],
+                "province": self.province,
+                "issuer_id": signing[row][0],
+                "kid": signing[row][1],
+                "token": token,
+                "qr_text": qr_text,
+                "state": "active",
+                "status_list_id": list_id,
+                "status_idx": idx,
+                "issued_at": chunk.now,
+                "expires_at": datetime.fromtimestamp(expires_at, VN_TZ),
+                "import_job_id": self.job_id,
+                "created_by": self.actor.username,
+            }
+            for (row, _ents), (list_id, idx), (serial, token, qr_text, expires_at) in zip(
+                to_issue, blocks, signed, strict=True
+            )
+        ]
+        card_ids = _insert_with_ids(session, _table(CardRow), card_rows)
+        bulk_insert(
+            session,
+            _table(CardEntitlementRow),
+            [
+                {
+                    "card_id": cid,
+                    "entitlement_id": e.id,
+                    "position": pos,
+                    "status_idx": idx + 1 + pos,
+                }
+                for cid, (_row, ents), (_list, idx) in zip(card_ids, to_issue, blocks, strict=True)
+                for pos, e in enumerate(ents)
+            ],
+        )
+        chunk.counts["cards_issued"] += len(card_rows)
+
+    def _issuer(self, session: Session, ents: Sequence[_EntRow]) -> tuple[str, str, str]:
+        """Issuer id, kid and key file for a card with ``ents`` (cached per programme set)."""
+        key = frozenset(e.programme for e in ents)
+        if key not in self.issuers:
+            issuer, signing = issuer_for(session, self.province, sorted(key))
+            if signing.key_file is None:
+                raise ConflictError(f"key {signing.kid} has no private key here")
+            key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
+            self.issuers[key] = (issuer.id, signing.kid, key_file)
+        return self.issuers[key]
+
+
+@dataclass(frozen=True, slots=True)
+class _EntRow:
+    """An entitlement going on a card: its id, programme, and what the card says of it."""
+
+    id: int
+    programme: str
+    details: _EntTuple
+
+
+def _table(model: type[Base]) -> Table:
+    """The Core table of a mapped class."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - every model maps one table
+    return table
+
+
+def _insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert ``rows``, each with a fresh ``id`` (``db.reserve_ids``); the ids in row order."""
+    ids = reserve_ids(session, table, len(rows))
+    for row, new_id in zip(rows, ids, strict=True):
+        row["id"] = new_id
+    bulk_insert(session, table, rows)
+    return ids
+
+
+def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
+    """``count`` unused mã số ASXH of ``province`` (random; collisions drawn again)."""
+    chosen: set[str] = set()
+    for _ in range(_NUMBER_TRIES):
+        wanted = count - len(chosen)
+        if wanted == 0:
+            break
+        draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen
+        taken = set(
+            session.scalars(select(PersonRow.asxh_number).where(PersonRow.asxh_number.in_(draw)))
+        )
+        chosen |= draw - taken
+    if len(chosen) != count:  # pragma: no cover - 10^8 numbers per province
+        raise RuntimeError("could not draw unused mã số ASXH")
+    return list(chosen)
+
+
+def _expiry(ends: Sequence[date | None], validity_days: int, today: date) -> date:
+    """The card's last day: the longest validity, or the last entitlement's end if earlier."""
+    longest = today + timedelta(days=validity_days)
+    if all(end is not None for end in ends):
+        return min(longest, max(end for end in ends if end is not None))
+    return longest
+
+
+def rejections_csv(session: Session, job_id: int) -> str:
+    """The job's error report as CSV: row, field, reason (Vietnamese), reason (English)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "field", "reason_vi", "reason_en"])
+    for r in session.scalars(
+        select(ImportRejectionRow)
+        .where(ImportRejectionRow.job_id == job_id)
+        .order_by(ImportRejectionRow.row, ImportRejectionRow.id)
+    ):
+        writer.writerow([r.row, r.field, r.reason_vi, r.reason_en])
+    return out.getvalue()

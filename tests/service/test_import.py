@@ -1,0 +1,381 @@
+"""Bulk import of beneficiary lists: validation, reports, idempotency, kill-and-resume."""
+
+from __future__ import annotations
+
+import csv
+import os
+import random
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from typer.testing import CliRunner
+
+from asxh_card.cli import app as cli
+from asxh_card.service import importing
+from asxh_card.service.audit import Actor
+from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import session_scope
+from asxh_card.service.demo import ensure_issuer, synthetic_pin
+from asxh_card.service.migrate import upgrade
+from asxh_card.service.models import (
+    CardEntitlementRow as CardEntitlement,
+)
+from asxh_card.service.models import (
+    CardRow as Card,
+)
+from asxh_card.service.models import (
+    EntitlementRow as Entitlement,
+)
+from asxh_card.service.models import (
+    ImportJobRow as ImportJob,
+)
+from asxh_card.service.models import (
+    PersonRow as Person,
+)
+from asxh_card.service.security import Principal
+from asxh_card.service.settings import Settings
+
+EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
+ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
+HEADER = list(importing.COLUMNS[:22])
+
+
+def people_rows(count: int, seed: int, province_prefix: str = "079") -> list[dict[str, str]]:
+    """``count`` synthetic valid rows with three entitlements each."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(count):
+        sex = rng.choice("MF")
+        dob = date(1940 + rng.randrange(60), 1 + rng.randrange(12), 1 + rng.randrange(28))
+        rows.append(
+            {
+                "pin": synthetic_pin(rng, province_prefix, dob, sex),
+                "full_name": "Nguyễn Thị Lan" if sex == "F" else "Phạm Văn Đức",
+                "date_of_birth": dob.isoformat(),
+                "sex": sex,
+                "hometown": "Xã Tân Phú, Tỉnh Đồng Nai",
+                "permanent_address": "12 Lê Lợi, Phường Sài Gòn",
+                "commune": "Phường Sài Gòn",
+                "programme_1": "TGXH",
+                "valid_from_1": "2026-01-01",
+                "attributes_1": "amount=750000",
+                "programme_2": "BHYT",
+                "valid_from_2": "2026-01-01",
+                "valid_to_2": "2030-12-31",
+                "attributes_2": "level=2; coverage=100; facility=79-001",
+                "programme_3": "NCC",
+                "valid_from_3": "2026-01-01",
+                "attributes_3": "amount=2000000",
+            }
+        )
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    """Write rows under the full header."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HEADER)
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def counts(ctx: ServiceContext) -> tuple[int, int, int, int]:
+    """People, entitlements, cards and card-entitlement links in the database."""
+    with session_scope(ctx.sessions) as session:
+        return tuple(  # type: ignore[return-value]
+            int(session.scalar(select(func.count()).select_from(model)) or 0)
+            for model in (Person, Entitlement, Card, CardEntitlement)
+        )
+
+
+def run_import(ctx: ServiceContext, path: Path, **kwargs: Any) -> importing.Progress:
+    """Open (or resume) the job for ``path`` in province 79 and run it."""
+    with session_scope(ctx.sessions) as session:
+        job, _ = importing.open_job(
+            session, ADMIN, path=path, filename=path.name, province="79", options={}
+        )
+        job_id = job.id
+    return importing.run_job(ctx, ADMIN, job_id, path, workers=0, **kwargs)
+
+
+@pytest.fixture
+def fresh(tmp_path: Path) -> ServiceContext:
+    """A migrated SQLite database with issuer vn-79 and its key."""
+    settings = Settings(
+        database_url=f"sqlite:///{tmp_path / 'asxh.db'}",
+        var_dir=tmp_path,
+        secret_key=secrets.token_bytes(32),
+        data_key=secrets.token_bytes(32),
+        key_passphrase=b"test passphrase 123",
+        public_url="http://testserver",
+        argon2_time_cost=1,
+        argon2_memory_cost=1024,
+        argon2_parallelism=1,
+    )
+    upgrade(settings.database_url)
+    ctx = ServiceContext.build(settings)
+    with session_scope(ctx.sessions) as session:
+        ensure_issuer(session, ctx, "vn-79", name="Sở test", province="79")
+    return ctx
+
+
+def test_sample_file_imports_and_cards_verify(fresh: ServiceContext, tmp_path: Path) -> None:
+    """examples/people.csv: three people, six entitlements, three signed cards."""
+    progress = run_import(fresh, EXAMPLE)
+    assert progress.counts["people_created"] == 3
+    assert progress.counts["entitlements_granted"] == 6
+    assert progress.counts["cards_issued"] == 3
+    assert progress.counts["rows_rejected"] == 0
+    assert counts(fresh) == (3, 6, 3, 6)
+    from asxh_card.card import parse_card_jws
+
+    with session_scope(fresh.sessions) as session:
+        for card in session.scalars(select(Card)):
+            _header, payload = parse_card_jws(card.token)
+            assert payload["iss"] == "vn-79"
+            assert card.import_job_id is not None
+
+
+def test_rejected_rows_are_reported_and_never_stop_good_rows(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """Bad PIN, bad date, unknown programme, bad attributes: reported by row and field."""
+    rows = people_rows(4, seed=1)
+    rows[0]["pin"] = "12345"
+    rows[1]["date_of_birth"] = "31/02/1960"
+    rows[2]["programme_2"] = "XYZ"
+    rows[3]["attributes_1"] = "amount=lots"
+    good = people_rows(3, seed=2)
+    path = write_csv(tmp_path / "mixed.csv", rows + good)
+    progress = run_import(fresh, path)
+    assert progress.counts["rows_rejected"] == 4
+    assert progress.counts["cards_issued"] == 3
+    with session_scope(fresh.sessions) as session:
+        report_text = importing.rejections_csv(session, 1)
+    report = list(csv.reader(report_text.splitlines()))
+    assert report[0] == ["row", "field", "reason_vi", "reason_en"]
+    by_row = {int(r[0]): r for r in report[1:]}
+    assert by_row[2][1] == "pin"
+    assert by_row[3][1] == "date_of_birth"
+    assert by_row[4][1] == "programme_2"
+    assert by_row[5][1] == "attributes_1"
+    assert all(r[2] and r[3] for r in report[1:])  # a Vietnamese and an English reason
+    assert all(row["pin"] not in report_text for row in rows + good)  # never a PIN
+
+
+def test_running_twice_issues_nothing_twice(fresh: ServiceContext, tmp_path: Path) -> None:
+    """The same file again (finished job), then the same rows in another file: no new rows."""
+    path = write_csv(tmp_path / "a.csv", people_rows(12, seed=3))
+    run_import(fresh, path, chunk_size=5)
+    assert counts(fresh) == (12, 36, 12, 36)
+    again = run_import(fresh, path, chunk_size=5)
+    assert again.counts["cards_issued"] == 12  # the finished job's counters, unchanged
+    assert counts(fresh) == (12, 36, 12, 36)
+    other = write_csv(tmp_path / "b.csv", people_rows(12, seed=3) + people_rows(1, seed=4))
+    progress = run_import(fresh, other, chunk_size=5)
+    assert progress.counts["people_existing"] == 12
+    assert progress.counts["people_created"] == 1
+    assert counts(fresh) == (13, 39, 13, 39)
+
+
+def test_reconciliation_differences_are_reported_not_overwritten(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """A known PIN with another name opens a reconciliation; the stored name stays."""
+    rows = people_rows(1, seed=5)
+    run_import(fresh, write_csv(tmp_path / "a.csv", rows))
+    rows[0]["full_name"] = "Nguyễn Thị Lành"
+    progress = run_import(fresh, write_csv(tmp_path / "b.csv", rows))
+    assert progress.counts["reconciliations"] == 1
+    with session_scope(fresh.sessions) as session:
+        names = set(session.scalars(select(Person.full_name)))
+    assert names in ({"Nguyễn Thị Lan"}, {"Phạm Văn Đức"})
+
+
+def test_bad_header_writes_nothing(fresh: ServiceContext, tmp_path: Path) -> None:
+    """An unknown column stops the import before anything is written."""
+    path = tmp_path / "bad.csv"
+    path.write_text("pin,full_name,date_of_birth,sex,programme_1,colour\n", encoding="utf-8")
+    with (
+        pytest.raises(importing.ImportSourceError, match="colour"),
+        session_scope(fresh.sessions) as session,
+    ):
+        importing.open_job(session, ADMIN, path=path, filename="bad.csv", province="79", options={})
+    with session_scope(fresh.sessions) as session:
+        assert session.scalar(select(func.count()).select_from(ImportJob)) == 0
+
+
+def test_xlsx_imports_like_csv(fresh: ServiceContext, tmp_path: Path) -> None:
+    """The same rows from an .xlsx workbook (openpyxl), with a real date cell."""
+    import openpyxl
+
+    rows = people_rows(3, seed=6)
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(HEADER)
+    for row in rows:
+        values: list[Any] = [row.get(h, "") or None for h in HEADER]
+        values[2] = date.fromisoformat(row["date_of_birth"])
+        sheet.append(values)
+    path = tmp_path / "people.xlsx"
+    book.save(path)
+    progress = run_import(fresh, path)
+    assert progress.counts["cards_issued"] == 3
+    assert progress.counts["rows_rejected"] == 0
+
+
+def _env(ctx: ServiceContext) -> dict[str, str]:
+    import base64
+
+    settings = ctx.settings
+    return {
+        **os.environ,
+        "ASXH_VAR_DIR": str(settings.var_dir),
+        "ASXH_DATABASE_URL": settings.database_url,
+        "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
+        "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
+        "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
+        "ASXH_PUBLIC_URL": settings.public_url,
+    }
+
+
+def test_cli_import_writes_the_error_report(fresh: ServiceContext, tmp_path: Path) -> None:
+    """``asxh import``: a progress bar, a summary and the error report beside the file."""
+    rows = people_rows(3, seed=7)
+    rows[1]["sex"] = "X"
+    path = write_csv(tmp_path / "list.csv", rows)
+    env = _env(fresh)
+    result = CliRunner().invoke(
+        cli, ["import", str(path), "--province", "79", "--workers", "0"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    assert "cards issued 2" in result.output
+    report = (tmp_path / "list.errors.csv").read_text(encoding="utf-8")
+    assert "sex" in report
+    assert counts(fresh)[2] == 2
+
+
+def test_kill_at_any_moment_then_resume_gives_one_of_each(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """SIGKILL a running ``asxh import`` (worker processes too), run it again: exactly one
+    person, one set of entitlements and one card per valid row."""
+    rows = people_rows(400, seed=8)
+    rows[10]["pin"] = "bad"
+    path = write_csv(tmp_path / "big.csv", rows)
+    env = _env(fresh)
+    command = [
+        sys.executable,
+        "-c",
+        "from asxh_card.cli import main; main()",
+        "import",
+        str(path),
+        "--province",
+        "79",
+        "--chunk",
+        "20",
+        "--workers",
+        "2",
+    ]
+    engine = create_engine(fresh.settings.database_url)
+    killed_at = None
+    for delay in (0.0, 0.5):
+        process = subprocess.Popen(
+            command,
+            env=env,
+            start_new_session=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            with engine.connect() as conn:
+                done = conn.execute(text("SELECT max(next_row) FROM import_jobs")).scalar()
+            if done and done >= 40 + delay * 100:
+                break
+            time.sleep(0.05)
+        time.sleep(delay * 0.1)
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+        with engine.connect() as conn:
+            killed_at = conn.execute(text("SELECT next_row FROM import_jobs")).scalar()
+        assert killed_at is not None
+        assert killed_at < 400, "the import finished before the kill"
+    engine.dispose()
+    finish = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    assert finish.returncode == 0, finish.stderr[-2000:]
+    assert counts(fresh) == (399, 3 * 399, 399, 3 * 399)
+    with session_scope(fresh.sessions) as session:
+        per_person = session.execute(
+            select(Card.person_id, func.count()).group_by(Card.person_id).having(func.count() > 1)
+        ).all()
+        assert per_person == []
+        job = session.scalars(select(ImportJob)).one()
+        assert job.state == "done"
+        assert job.counts["cards_issued"] == 399
+        assert job.counts["rows_rejected"] == 1
+
+
+def test_import_into_postgresql(tmp_path: Path) -> None:
+    """The same import on PostgreSQL (RETURNING executemany, list locks)."""
+    from .conftest import POSTGRES_URL, _postgres_schema_url
+
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
+    import uuid
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        settings = Settings(
+            database_url=_postgres_schema_url(POSTGRES_URL, schema),
+            var_dir=tmp_path,
+            secret_key=secrets.token_bytes(32),
+            data_key=secrets.token_bytes(32),
+            key_passphrase=b"test passphrase 123",
+            public_url="http://testserver",
+        )
+        upgrade(settings.database_url)
+        ctx = ServiceContext.build(settings)
+        with session_scope(ctx.sessions) as session:
+            ensure_issuer(session, ctx, "vn-79", name="Sở test", province="79")
+        path = write_csv(tmp_path / "pg.csv", people_rows(30, seed=9))
+        progress = run_import(ctx, path, chunk_size=7)
+        assert progress.counts["cards_issued"] == 30
+        assert counts(ctx) == (30, 90, 30, 90)
+        run_import(ctx, write_csv(tmp_path / "pg2.csv", people_rows(30, seed=9)))
+        assert counts(ctx) == (30, 90, 30, 90)
+        ctx.engine.dispose()
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_cli_stats_prints_counts_and_writes_csv(fresh: ServiceContext, tmp_path: Path) -> None:
+    """``asxh stats``: the import's people and cards, and a CSV export with the same totals."""
+    run_import(fresh, EXAMPLE)
+    out = tmp_path / "stats.csv"
+    result = CliRunner().invoke(
+        cli, ["stats", "--province", "79", "--csv", str(out)], env=_env(fresh)
+    )
+    assert result.exit_code == 0, result.output
+    assert "TGXH 2" in result.output
+    table = list(csv.DictReader(out.read_text(encoding="utf-8-sig").splitlines()))
+    totals = [r for r in table if r["month"] == ""]
+    assert totals[0]["people_registered"] == "3"
+    assert totals[0]["cards_issued"] == "3"
+    assert totals[0]["active_BHYT"] == "3"
+    bad = CliRunner().invoke(cli, ["stats", "--from", "2026-13"], env=_env(fresh))
+    assert bad.exit_code == 2
