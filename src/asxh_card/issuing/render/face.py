@@ -37,6 +37,7 @@ __all__ = [
     "CARD_WIDTH_PX",
     "card_image",
     "card_png",
+    "font",
 ]
 
 #: ID-1 (ISO/IEC 7810) at 300 dpi: 85.6 mm x 54 mm.
@@ -61,6 +62,11 @@ def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     )
 
 
+def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """The card face's font (``"Regular"`` or ``"Bold"``) at ``size`` px."""
+    return _font(weight, size)
+
+
 def _fit_font(draw: ImageDraw.ImageDraw, text: str, weight: str, size: int, width: int) -> Any:
     """The largest font of at most ``size`` px (down to 60 %) in which ``text`` fits ``width``."""
     smallest = max(8, int(size * 0.6))
@@ -83,6 +89,19 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[s
     if line:
         lines.append(line)
     return lines
+
+
+def _shorten(draw: ImageDraw.ImageDraw, lines: list[str], font: Any, width: int) -> list[str]:
+    """At most two lines; a name that needs more ends its second line with an ellipsis.
+
+    Only the printed face is shortened: the QR (the signed card) carries the full name.
+    """
+    if len(lines) <= 2:
+        return lines
+    rest = " ".join(lines[1:])
+    while rest and draw.textlength(rest + "…", font=font) > width:
+        rest = rest[:-1].rstrip()
+    return [lines[0], rest + "…"]
 
 
 # ------------------------------------------------------------------------------------------
@@ -191,10 +210,10 @@ def card_image(
     y = header_h + 16
     draw.text((left, y), "Họ và tên", font=label_font, fill=_MUTED)
     name_font = _fit_font(draw, name, "Bold", 32, col_w)
-    lines = _wrap(draw, name, name_font, col_w)[:2] if name_font.size < 24 else [name]
+    lines = _wrap(draw, name, name_font, col_w) if name_font.size < 24 else [name]
     if len(lines) > 1:
         name_font = _font("Bold", 26)
-        lines = _wrap(draw, name, name_font, col_w)[:2]
+        lines = _shorten(draw, _wrap(draw, name, name_font, col_w), name_font, col_w)
     for i, line in enumerate(lines):
         draw.text((left, y + 21 + i * 32), line, font=name_font, fill=_INK)
     y += 21 + 32 * len(lines) + 14
