@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service import statuslists
+from asxh_card.service.audit import AuditSigner
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.logins import HashingGate, LoginLimiter
@@ -47,7 +48,9 @@ class ServiceContext:
         """Create the engine and helpers for ``settings``."""
         settings.check_secrets()
         engine = engine or make_engine(settings.database_url)
-        sessions = make_sessionmaker(engine)
+        sessions = make_sessionmaker(
+            engine, info={"audit_signer": AuditSigner(settings.secret_key)}
+        )
         keyring = Keyring(settings)
 
         def publish(session: Session) -> None:
