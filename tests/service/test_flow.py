@@ -348,3 +348,35 @@ def test_guardian_on_the_card(service: Any) -> None:
         json={"asxh_number": child, "guardian": guardian | {"asxh_number": "79000000000"}},
     )
     assert bad_number.status_code == 422
+
+
+def test_bhyt_facility_typed_as_printed_is_stored_normalised(service: Any) -> None:
+    """Issue 13.7: "79 - 024", as printed on a BHYT card (domain-vn §2.4), is stored as 79-024."""
+    number = service.register()
+    body = dict(service.BHYT, attributes={"level": 2, "coverage": 100, "facility": "79 - 024"})
+    granted = service.grant("off79", number, body)
+    assert granted["attributes"]["facility"] == "79-024"
+    _header, claims = parse_card_jws(service.issue("off79", number)["token"])
+    assert "79-024" in str(claims)
+
+
+def test_tgxh_amount_typed_in_thousands_is_refused(service: Any) -> None:
+    """Issue 13.6: 750 for 750,000 đ is refused (422) with a message about the unit."""
+    number = service.register()
+    body = dict(service.TGXH, attributes={"amount": 750})
+    response = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=body)
+    assert response.status_code == 422, response.text
+    assert "not thousands" in response.json()["detail"]
+
+
+def test_api_example_cites_the_right_clause_of_decree_20_2021(service: Any) -> None:
+    """Issue 13.9: disability is Art. 5(6) of Decree 20/2021 (domain-vn Table F), not 5(5).
+
+    Clause 5 is the elderly; clause 6 persons with disabilities, severe at coefficient 1.5,
+    which with the 500,000 base is the example's 750,000.
+    """
+    spec = service.client.get("/openapi.json").json()
+    text = str(spec)
+    assert "severe disability" in text
+    assert "Art. 5(5): person with a severe disability" not in text
+    assert "Art. 5(6): person with a severe disability" in text

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from asxh_card.service.audit import Actor
     from asxh_card.service.context import ServiceContext
 
-__all__ = ["admin_app", "create_operator", "import_people", "print_batch", "show_stats"]
+__all__ = [
+    "admin_app",
+    "compromised_key",
+    "create_operator",
+    "import_people",
+    "print_batch",
+    "rotate_key",
+    "show_stats",
+]
 
 admin_app = typer.Typer(
     help="Operator accounts (first national administrator).", no_args_is_help=True
@@ -373,3 +381,74 @@ def print_batch(
         raise typer.Exit(code=1) from None
     finally:
         ctx.engine.dispose()
+
+
+def _keys_app() -> typer.Typer:
+    from asxh_card.cli.keys import keys_app  # noqa: PLC0415 - registered there
+
+    return keys_app
+
+
+@_keys_app().command("rotate")
+def rotate_key(
+    issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+) -> None:
+    """Give an issuer of the service a new signing key; the old one keeps verifying its cards.
+
+    New cards are signed with the new key at once; the old key stays in the JWKS and the trust
+    bundle (``retiring``) until it is retired.
+    """
+    ctx = service_context()
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.models import IssuerRow  # noqa: PLC0415
+
+    try:
+        with session_scope(ctx.sessions) as session:
+            row = session.get(IssuerRow, issuer)
+            if row is None:
+                err_console.print(
+                    f"[red]Không có cơ quan cấp / No such issuer: {escape(issuer)}[/]"
+                )
+                raise typer.Exit(code=1)
+            key = ctx.keyring.create_issuer_key(session, row)
+            kid = key.kid
+            from asxh_card.service import audit  # noqa: PLC0415
+
+            audit.record(session, cli_actor(), "issuer.key", "issuer", issuer, detail={"kid": kid})
+    finally:
+        ctx.engine.dispose()
+    console.print(f"Khóa mới / New key for {escape(issuer)}: [bold]{kid}[/]")
+
+
+@_keys_app().command("compromised")
+def compromised_key(
+    issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+    kid: Annotated[str, typer.Option(help="The compromised key's kid.")],
+    listing: Annotated[
+        Path | None, typer.Option("--list", help="Write 'old new' serial pairs to this file.")
+    ] = None,
+) -> None:
+    """Retire a compromised key now and re-issue every current card it signed with a new key.
+
+    The old cards are revoked on their status lists (so verifiers refuse them at their next
+    list fetch); print the new ones from the serials in --list (``asxh print --serials``).
+    """
+    ctx = service_context()
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.rotation import compromise_key  # noqa: PLC0415
+
+    try:
+        with session_scope(ctx.sessions) as session:
+            outcome = compromise_key(session, ctx, cli_actor(), issuer, kid)
+    except AsxhError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+    if listing is not None:
+        listing.write_text("".join(f"{a} {b}\n" for a, b in outcome.reissued), encoding="utf-8")
+    console.print(
+        f"Khóa {escape(kid)} đã thu hồi / Key retired; {len(outcome.reissued)} cards re-issued "
+        f"with key {outcome.new_kid}."
+    )

@@ -85,8 +85,11 @@ def _validated(
     valid_from: date,
     valid_to: date | None,
     attributes: Mapping[str, Any],
-) -> None:
-    Entitlement(programme, valid_from, valid_to, dict(attributes)).validate(registry)
+) -> dict[str, Any]:
+    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked."""
+    canonical = registry.get(programme).normalise_attributes(attributes)
+    Entitlement(programme, valid_from, valid_to, canonical).validate_for_issuing(registry)
+    return canonical
 
 
 def grant(
@@ -102,7 +105,7 @@ def grant(
     category: str | None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
-    _validated(registry, programme, valid_from, valid_to, attributes)
+    attributes = _validated(registry, programme, valid_from, valid_to, attributes)
     _check_programme(actor, programme)
     current = session.scalars(
         select(EntitlementRow).where(
@@ -159,7 +162,7 @@ def update_entitlement(
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
-    _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
+    attributes = _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
     entitlement.valid_from = valid_from
     entitlement.valid_to = valid_to
     entitlement.attributes = dict(attributes)

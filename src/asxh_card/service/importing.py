@@ -51,9 +51,8 @@ from asxh_card.issuing.issuer import Issuer as CardIssuer
 from asxh_card.keystore import load_private_key
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
-from asxh_card.service import audit, registry, statuslists
+from asxh_card.service import audit, cards, registry, statuslists
 from asxh_card.service.audit import Actor
-from asxh_card.service.cards import issuer_for
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
 from asxh_card.service.errors import ConflictError, NotFoundError
@@ -302,7 +301,7 @@ def _attributes(text: str, programme: str, reg: ProgrammeRegistry) -> dict[str, 
                 raise InvalidInputError(f"attribute {key} must be a whole number") from None
         else:
             values[key] = raw
-    return values
+    return reg.get(programme).normalise_attributes(values)
 
 
 def _optional(row: dict[str, str], name: str, reg_row: int, out: list[Rejection]) -> str | None:
@@ -393,7 +392,7 @@ def validate_row(
             continue
         try:
             attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
-            EntitlementModel(programme, start, end, attrs).validate(reg)
+            EntitlementModel(programme, start, end, attrs).validate_for_issuing(reg)
         except AsxhError as exc:
             out.append(_reject(number, f"attributes_{n}", str(exc)))
             continue
@@ -666,6 +665,9 @@ class _Chunk:
     counts: dict[str, int]
     person_ids: dict[int, int] = field(default_factory=dict)  # row -> person id
     persons: dict[int, _Holder] = field(default_factory=dict)  # person id -> holder
+    #: People registered before this import reached them: their cards go through
+    #: ``cards.issue_card`` (all current entitlements, superseding their current card).
+    existing: dict[int, PersonRow] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -936,6 +938,22 @@ class _Importer:
             signed=_join(futures),
         )
 
+    def _entitlement_row(self, person_id: int, ent: _Ent, now: datetime) -> dict[str, Any]:
+        """The ``entitlements`` row of a new, active entitlement."""
+        return {
+            "person_id": person_id,
+            "province": self.province,
+            "programme": ent.programme,
+            "valid_from": ent.valid_from,
+            "valid_to": ent.valid_to,
+            "attributes": ent.attributes,
+            "category": ent.category,
+            "state": "active",
+            "created_by": self.actor.username,
+            "created_at": now,
+            "updated_at": now,
+        }
+
     @staticmethod
     def _claim_lists(session: Session, lists: dict[int, tuple[int, int]]) -> None:
         """Lock the lists; raise :class:`_StaleError` if another writer allocated meanwhile."""
@@ -960,38 +978,12 @@ class _Importer:
                     session,
                     _table(PersonRow),
                     [
-                        {
-                            "asxh_number": number,
-                            "province": self.province,
-                            "pin_hash": item.pin_hash,
-                            "pin_cipher": item.pin_cipher,
-                            "full_name": item.data.full_name,
-                            "date_of_birth": item.data.date_of_birth,
-                            "sex": item.data.sex,
-                            "hometown": item.data.hometown,
-                            "permanent_address": item.data.permanent_address,
-                            "commune": item.data.commune,
-                            "provisional": False,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
+                        _person_row(item, number, self.province, now)
                         for item, number in zip(valid, prepared.numbers, strict=True)
                     ],
                 )
                 ent_rows = [
-                    {
-                        "person_id": pid,
-                        "province": self.province,
-                        "programme": e.programme,
-                        "valid_from": e.valid_from,
-                        "valid_to": e.valid_to,
-                        "attributes": e.attributes,
-                        "category": e.category,
-                        "state": "active",
-                        "created_by": self.actor.username,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    self._entitlement_row(pid, e, now)
                     for item, pid in zip(valid, person_ids, strict=True)
                     for e in item.entitlements
                 ]
@@ -1104,6 +1096,7 @@ class _Importer:
         if outcome.reconciliation is not None:
             chunk.counts["reconciliations"] += 1
         chunk.person_ids[item.row] = person.id
+        chunk.existing[person.id] = person
         chunk.persons[person.id] = (
             person.asxh_number,
             person.full_name,
@@ -1114,21 +1107,7 @@ class _Importer:
     def _register(self, session: Session, fresh: list[_Valid], chunk: _Chunk) -> None:
         numbers = _draw_numbers(session, self.province, len(fresh))
         rows = [
-            {
-                "asxh_number": number,
-                "province": self.province,
-                "pin_hash": item.pin_hash,
-                "pin_cipher": item.pin_cipher,
-                "full_name": item.data.full_name,
-                "date_of_birth": item.data.date_of_birth,
-                "sex": item.data.sex,
-                "hometown": item.data.hometown,
-                "permanent_address": item.data.permanent_address,
-                "commune": item.data.commune,
-                "provisional": False,
-                "created_at": chunk.now,
-                "updated_at": chunk.now,
-            }
+            _person_row(item, number, self.province, chunk.now)
             for item, number in zip(fresh, numbers, strict=True)
         ]
         ids = _insert_with_ids(session, _table(PersonRow), rows)
@@ -1176,21 +1155,7 @@ class _Importer:
                         )
                     chosen.append((asked.programme, old.id))
                     continue
-                new_rows.append(
-                    {
-                        "person_id": pid,
-                        "province": self.province,
-                        "programme": asked.programme,
-                        "valid_from": asked.valid_from,
-                        "valid_to": asked.valid_to,
-                        "attributes": asked.attributes,
-                        "category": asked.category,
-                        "state": "active",
-                        "created_by": self.actor.username,
-                        "created_at": chunk.now,
-                        "updated_at": chunk.now,
-                    }
-                )
+                new_rows.append(self._entitlement_row(pid, asked, chunk.now))
                 new_keys.append((row, asked.programme))
                 chosen.append((asked.programme, None))
             card_sets[row] = chosen
@@ -1200,9 +1165,38 @@ class _Importer:
             made = dict(zip(new_keys, new_ids, strict=True))
             chunk.counts["entitlements_granted"] += len(new_rows)
         wanted = self._card_contents(by_row, card_sets, made, current, chunk)
+        for row in [r for r in wanted if chunk.person_ids[r] in chunk.existing]:
+            del wanted[row]
+            self._reissue(session, chunk.existing[chunk.person_ids[row]], chunk)
         to_issue = self._lacking(session, wanted, chunk)
         if to_issue:
             self._issue_cards(session, to_issue, chunk)
+
+    def _reissue(self, session: Session, person: PersonRow, chunk: _Chunk) -> None:
+        """A new card for a registered person whose cards lack a current entitlement.
+
+        ``cards.issue_card`` signs it with all their current entitlements and revokes the card
+        it supersedes (one current card per issuer).
+        """
+        ents = cards.current_entitlements(session, person, chunk.today)
+        wanted = frozenset(e.id for e in ents)
+        held = [
+            frozenset(
+                session.scalars(
+                    select(CardEntitlementRow.entitlement_id).where(
+                        CardEntitlementRow.card_id == card_id
+                    )
+                )
+            )
+            for card_id in session.scalars(
+                select(CardRow.id).where(CardRow.person_id == person.id, CardRow.state == "active")
+            )
+        ]
+        if not ents or wanted in held:
+            return
+        outcome = cards.issue_card(session, self.ctx, self.actor, person)
+        outcome.card.import_job_id = self.job_id
+        chunk.counts["cards_issued"] += 1
 
     @staticmethod
     def _card_contents(
@@ -1334,7 +1328,7 @@ class _Importer:
         """Issuer id, kid and key file for a card of ``programmes`` (cached per set)."""
         key = frozenset(programmes)
         if key not in self.issuers:
-            issuer, signing = issuer_for(session, self.province, sorted(key))
+            issuer, signing = cards.issuer_for(session, self.province, sorted(key))
             if signing.key_file is None:
                 raise ConflictError(f"key {signing.kid} has no private key here")
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
@@ -1384,6 +1378,26 @@ def _insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]])
         row["id"] = new_id
     bulk_insert(session, table, rows)
     return ids
+
+
+def _person_row(item: _Valid, number: str, province: str, now: datetime) -> dict[str, Any]:
+    """The ``persons`` row of a newly registered person."""
+    data = item.data
+    return {
+        "asxh_number": number,
+        "province": province,
+        "pin_hash": item.pin_hash,
+        "pin_cipher": item.pin_cipher,
+        "full_name": data.full_name,
+        "date_of_birth": data.date_of_birth,
+        "sex": data.sex,
+        "hometown": data.hometown,
+        "permanent_address": data.permanent_address,
+        "commune": data.commune,
+        "provisional": False,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
