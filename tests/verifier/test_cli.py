@@ -492,3 +492,40 @@ def test_card_text_is_printed_not_interpreted_as_markup(setup, tmp_path: Path) -
     missing = run("verify", "--bundle", str(odd), "--root", str(root), card)
     assert missing.exit_code == 2, missing.output
     assert "[red]odd" in missing.output
+
+
+def test_verify_speaks_vietnamese_words_not_raw_fields(setup) -> None:
+    """Issue 13.3: "Hộ cận nghèo", "750.000 đ/tháng", "từ 01/01/2026"; no kind=, no amount=.
+
+    Words and number format from domain-vn (GN: hộ nghèo / hộ cận nghèo; amounts in đồng per
+    month, Vietnamese thousands separated by dots); an open-ended entitlement is "from" a day.
+    """
+    from datetime import date
+
+    from asxh_card.programmes import Entitlement
+
+    world, root, bundle = setup
+    card = world.card(
+        entitlements=(
+            Entitlement(
+                "BHYT",
+                date(2026, 1, 1),
+                date(2026, 12, 31),
+                {"level": 2, "coverage": 100, "facility": "79-001"},
+            ),
+            Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}),
+            Entitlement("GN", date(2026, 1, 1), date(2026, 12, 31), {"kind": "near_poor"}),
+        )
+    )
+    args = ("verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat(), card)
+    out = run(*args).output
+    assert "Hộ cận nghèo" in out
+    assert "750.000 đ/tháng" in out
+    assert "Mức 2 (100%)" in out
+    assert "Nơi KCB ban đầu: 79-001" in out
+    assert "từ 01/01/2026" in out
+    for raw in ("kind=", "near_poor", "amount=", "750000", "không thời hạn", "level="):
+        assert raw not in out
+    english = run(*args[:-1], "--lang", "en", card).output
+    assert "near-poor household" in english
+    assert "750,000 VND/month" in english

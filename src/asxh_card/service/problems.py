@@ -306,7 +306,10 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
         slug = "invalid-identifier"
     elif isinstance(exc, EntitlementError):
         slug = "invalid-entitlement"
-    return problem_response(slug, request=request, detail=str(exc)[:500])
+    assert isinstance(exc, InvalidInputError)  # noqa: S101 - registered for this type
+    return problem_response(
+        slug, request=request, detail=str(exc)[:500], detail_vi=exc.message_vi[:500]
+    )
 
 
 def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -321,6 +324,7 @@ def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
         "validation-error",
         request=request,
         detail=exc.message_en,
+        detail_vi=exc.message_vi,
         reason=exc.reason.value,
     )
 
