@@ -30,6 +30,7 @@ __all__ = [
     "BundleInvalidError",
     "BundleRollbackError",
     "BundleStaleError",
+    "CardLifetimeError",
     "CardTooLargeError",
     "ClockBeforeBundleError",
     "EntitlementError",
@@ -48,6 +49,8 @@ __all__ = [
     "Reason",
     "RevokedError",
     "StatusListInvalidError",
+    "StatusListMissingError",
+    "StatusListRollbackError",
     "StatusListStaleError",
     "SuspendedError",
     "UnknownIssuerError",
@@ -145,6 +148,9 @@ class Reason(StrEnum):
     CLOCK_BEFORE_BUNDLE = "clock_before_bundle"
     STATUS_LIST_INVALID = "status_list_invalid"
     STATUS_LIST_STALE = "status_list_stale"
+    STATUS_LIST_MISSING = "status_list_missing"
+    STATUS_LIST_ROLLBACK = "status_list_rollback"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -353,6 +359,31 @@ class StatusListInvalidError(VerificationError):
     default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Danh sách trạng thái thẻ không hợp lệ."
     default_en = "The card status list is not valid."
+
+
+class StatusListMissingError(VerificationError):
+    """The card's status list (under its issuer's status base) is not held: sync first."""
+
+    reason = Reason.STATUS_LIST_MISSING
+    default_outcome = Outcome.CANNOT_CHECK
+    default_vi = "Chưa có danh sách trạng thái của thẻ này, cần cập nhật dữ liệu."
+    default_en = "The card's status list is not on this device; update the data."
+
+
+class StatusListRollbackError(StatusListInvalidError):
+    """A status list older (by ``iat``) than the one already held was offered (rollback)."""
+
+    reason = Reason.STATUS_LIST_ROLLBACK
+    default_vi = "Danh sách trạng thái thẻ cũ hơn danh sách đang dùng."
+    default_en = "The status list is older than the one already held."
+
+
+class CardLifetimeError(VerificationError):
+    """The card's lifetime (``exp - iat``) exceeds the verifier's maximum (default 10 years)."""
+
+    reason = Reason.LIFETIME_TOO_LONG
+    default_vi = "Thời hạn của thẻ dài hơn mức tối đa cho phép."
+    default_en = "The card's lifetime is longer than the maximum allowed."
 
 
 class StatusListStaleError(VerificationError):

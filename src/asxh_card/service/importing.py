@@ -920,7 +920,7 @@ class _Importer:
                     ents,
                     _expiry([e[2] for e in ents], settings.card_validity_days, chunk.today),
                     idx,
-                    statuslists.list_uri(settings, list_id),
+                    statuslists.list_uri(settings, issuer_id, list_id),
                 )
             )
         step = -(-len(jobs) // self.workers)
@@ -1278,7 +1278,7 @@ class _Importer:
                     card_ents,
                     _expiry([e[2] for e in card_ents], settings.card_validity_days, chunk.today),
                     idx,
-                    statuslists.list_uri(settings, list_id),
+                    statuslists.list_uri(settings, issuer_id, list_id),
                 )
             )
         step = -(-len(jobs) // self.workers)
