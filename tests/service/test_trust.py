@@ -182,11 +182,12 @@ def test_key_rotation_keeps_old_cards_verifying(service: Any) -> None:
         "admin", "POST", f"/v1/admin/issuers/vn-79/keys/{old_card['kid']}/retire"
     )
     assert retired.status_code == 200
-    kids = {k["kid"] for k in service.client.get("/.well-known/jwks.json").json()["keys"]}
-    assert old_card["kid"] not in kids
+    # Retiring takes a cut-off (issue 11): cards signed before it stay valid, so the key stays
+    # published; removing a key is the compromise procedure (tests/service/test_rotation.py).
+    kids = {k["kid"]: k for k in service.client.get("/.well-known/jwks.json").json()["keys"]}
+    assert kids[old_card["kid"]]["state"] == "retiring"
     result = service.call("off79", "POST", "/v1/verify", json={"qr_text": old_card["qr_text"]})
-    assert result.json()["valid"] is False
-    assert result.json()["reason"] in {"unknown_key", "unknown_issuer"}
+    assert result.json()["valid"] is True, result.json()
 
 
 def test_status_list_bits_match_card_states(service: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -26,7 +27,9 @@ __all__ = [
     "compromised_key",
     "create_operator",
     "import_people",
+    "key_registry",
     "print_batch",
+    "retire_key",
     "rotate_key",
     "show_stats",
 ]
@@ -389,35 +392,108 @@ def _keys_app() -> typer.Typer:
     return keys_app
 
 
+def _moment(text: str | None, option: str) -> datetime | None:
+    """An ISO 8601 datetime with its offset (``2027-01-01T00:00:00+07:00``); exits 2 if not."""
+    if text is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        err_console.print(
+            f"[red]{option}: cần ngày giờ ISO 8601 có múi giờ / needs an ISO 8601 datetime "
+            "with its offset, e.g. 2027-01-01T00:00:00+07:00[/]"
+        )
+        raise typer.Exit(code=2)
+    return moment
+
+
+def _vn(moment: datetime) -> str:
+    from asxh_card._core.timeutil import VN_TZ  # noqa: PLC0415
+
+    return moment.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
+_KEY_ERRORS = "Thao tác khóa thất bại / Key operation failed:"
+
+
 @_keys_app().command("rotate")
 def rotate_key(
     issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            help="When the new key starts signing (ISO 8601 with offset, in the future). "
+            "Without it the switch is immediate."
+        ),
+    ] = None,
 ) -> None:
-    """Give an issuer of the service a new signing key; the old one keeps verifying its cards.
+    """Give an issuer a new signing key; the old one keeps verifying the cards it signed.
 
-    New cards are signed with the new key at once; the old key stays in the JWKS and the trust
-    bundle (``retiring``) until it is retired.
+    The current key signs until the switch. With --at the new key is pre-published: run
+    ``asxh keys registry`` and the bundle ceremony before that moment, and the switch needs no
+    ceremony. Without --at the new key signs at once, and status lists (revocations) wait until
+    a bundle naming it is published.
     """
-    ctx = service_context()
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
     from asxh_card.service.db import session_scope  # noqa: PLC0415
-    from asxh_card.service.models import IssuerRow  # noqa: PLC0415
+    from asxh_card.service.rotation import rotate_key as rotate  # noqa: PLC0415
 
+    moment = _moment(at, "--at")
+    ctx = service_context()
     try:
         with session_scope(ctx.sessions) as session:
-            row = session.get(IssuerRow, issuer)
-            if row is None:
-                err_console.print(
-                    f"[red]Không có cơ quan cấp / No such issuer: {escape(issuer)}[/]"
-                )
-                raise typer.Exit(code=1)
-            key = ctx.keyring.create_issuer_key(session, row)
-            kid = key.kid
-            from asxh_card.service import audit  # noqa: PLC0415
-
-            audit.record(session, cli_actor(), "issuer.key", "issuer", issuer, detail={"kid": kid})
+            key = rotate(session, ctx, cli_actor(), issuer, at=moment)
+            kid, start = key.kid, key.not_before
+    except AsxhError as exc:
+        err_console.print(f"[red]{_KEY_ERRORS}[/] {escape(_message(exc))}")
+        raise typer.Exit(code=1) from None
     finally:
         ctx.engine.dispose()
-    console.print(f"Khóa mới / New key for {escape(issuer)}: [bold]{kid}[/]")
+    console.print(
+        f"Khóa mới / New key for {escape(issuer)}: [bold]{kid}[/], ký từ / signs from {_vn(start)}."
+    )
+    err_console.print(
+        "Đưa khóa vào gói tin cậy tiếp theo / Put it in the next trust bundle: "
+        "asxh keys registry --out issuers.json, then asxh bundle build and asxh bundle publish."
+    )
+
+
+@_keys_app().command("retire")
+def retire_key(
+    issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+    kid: Annotated[str, typer.Option(help="The key to retire.")],
+    at: Annotated[
+        str | None,
+        typer.Option(help="The cut-off (ISO 8601 with offset); default now."),
+    ] = None,
+) -> None:
+    """Stop a key signing at a cut-off; the cards it signed before stay valid."""
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.rotation import retire_key as retire  # noqa: PLC0415
+
+    moment = _moment(at, "--at")
+    ctx = service_context()
+    try:
+        with session_scope(ctx.sessions) as session:
+            key = retire(session, ctx, cli_actor(), issuer, kid, at=moment)
+            cut = key.not_after
+    except AsxhError as exc:
+        err_console.print(f"[red]{_KEY_ERRORS}[/] {escape(_message(exc))}")
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+    assert cut is not None  # noqa: S101 - set by retire
+    console.print(
+        f"Khóa {escape(kid)} ngừng ký từ / Key stops signing at {_vn(cut)}; "
+        "thẻ đã ký trước đó vẫn hợp lệ / cards signed before stay valid."
+    )
+
+
+#: ``asxh keys compromised`` exit code while the re-issue waits for the emergency bundle.
+WAITING_FOR_BUNDLE = 3
 
 
 @_keys_app().command("compromised")
@@ -425,30 +501,92 @@ def compromised_key(
     issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
     kid: Annotated[str, typer.Option(help="The compromised key's kid.")],
     listing: Annotated[
-        Path | None, typer.Option("--list", help="Write 'old new' serial pairs to this file.")
+        Path | None,
+        typer.Option("--list", help="Append 'old new' serial pairs of re-issued cards here."),
     ] = None,
+    batch: Annotated[int, typer.Option(help="Cards re-issued per transaction.", min=1)] = 500,
 ) -> None:
-    """Retire a compromised key now and re-issue every current card it signed with a new key.
+    """Remove a compromised key now and re-issue every current card it signed with a new key.
 
-    The old cards are revoked on their status lists (so verifiers refuse them at their next
-    list fetch); print the new ones from the serials in --list (``asxh print --serials``).
+    First run: the key is removed (it signs nothing more and leaves the registry) and a new
+    key made. Revoking the old cards needs a bundle naming the new key, so until one is
+    published this exits 3: run ``asxh keys registry``, the emergency ceremony and
+    ``asxh bundle publish``, then this command again. It re-issues in batches and resumes where
+    it stopped; print the new cards from --list (``asxh print --serials``).
     """
-    ctx = service_context()
     from asxh_card.errors import AsxhError  # noqa: PLC0415
     from asxh_card.service.db import session_scope  # noqa: PLC0415
     from asxh_card.service.rotation import compromise_key  # noqa: PLC0415
 
+    ctx = service_context()
+    done = 0
     try:
-        with session_scope(ctx.sessions) as session:
-            outcome = compromise_key(session, ctx, cli_actor(), issuer, kid)
+        while True:
+            with session_scope(ctx.sessions) as session:
+                outcome = compromise_key(session, ctx, cli_actor(), issuer, kid, batch=batch)
+            if listing is not None and outcome.reissued:
+                with listing.open("a", encoding="utf-8") as handle:
+                    handle.writelines(f"{a} {b}\n" for a, b in outcome.reissued)
+            done += len(outcome.reissued)
+            if outcome.waiting or not outcome.remaining or not outcome.reissued:
+                break
     except AsxhError as exc:
-        err_console.print(f"[red]{escape(str(exc))}[/]")
+        err_console.print(f"[red]{_KEY_ERRORS}[/] {escape(_message(exc))}")
         raise typer.Exit(code=1) from None
     finally:
         ctx.engine.dispose()
-    if listing is not None:
-        listing.write_text("".join(f"{a} {b}\n" for a, b in outcome.reissued), encoding="utf-8")
+    if outcome.waiting:
+        console.print(
+            f"Khóa {escape(kid)} đã bị gỡ; {outcome.remaining} thẻ chờ cấp lại. Hãy công bố gói "
+            f"tin cậy có khóa mới {outcome.new_kid} rồi chạy lại lệnh này. / Key removed; "
+            f"{outcome.remaining} cards wait for re-issue: publish a trust bundle naming the new "
+            f"key {outcome.new_kid}, then run this command again."
+        )
+        raise typer.Exit(code=WAITING_FOR_BUNDLE)
     console.print(
-        f"Khóa {escape(kid)} đã thu hồi / Key retired; {len(outcome.reissued)} cards re-issued "
-        f"with key {outcome.new_kid}."
+        f"Khóa {escape(kid)} đã bị gỡ / Key removed; {done} cards re-issued with key "
+        f"{outcome.new_kid}; {outcome.remaining} left."
     )
+
+
+@_keys_app().command("registry")
+def key_registry(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write here (default: standard output).")
+    ] = None,
+) -> None:
+    """The issuer registry for the next bundle ceremony (``asxh bundle build --issuers``).
+
+    Every issuer with its status base and the public keys verifiers need, with their signing
+    windows: keys that sign now or later, and retired keys whose cards have not all expired.
+    """
+    import json  # noqa: PLC0415
+
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.rotation import registry_document  # noqa: PLC0415
+
+    ctx = service_context()
+    try:
+        with session_scope(ctx.sessions) as session:
+            document = registry_document(session, ctx)
+    finally:
+        ctx.engine.dispose()
+    text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+        return
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        err_console.print(f"[red]Cannot write {escape(str(out))}: {exc}[/]")
+        raise typer.Exit(code=2) from None
+    count = sum(len(i["keys"]) for i in document["issuers"])
+    err_console.print(
+        f"Sổ đăng ký / Registry {escape(str(out))}: {len(document['issuers'])} issuers, "
+        f"{count} keys."
+    )
+
+
+def _message(exc: Exception) -> str:
+    vi = getattr(exc, "message_vi", None)
+    return f"{vi} / {exc}" if vi else str(exc)

@@ -63,6 +63,7 @@ from asxh_card.service.models import (
     EntitlementRow,
     ImportJobRow,
     ImportRejectionRow,
+    IssuerKeyRow,
     PersonRow,
     StatusAllocationRow,
     StatusListRow,
@@ -692,6 +693,9 @@ class _Importer:
         self.pool, self.workers = pool, workers
         self.spaces: dict[int, statuslists.ListSpace] = {}
         self.issuers: dict[frozenset[str], tuple[str, str, str]] = {}
+        #: kid -> the moment the key stops being the one to sign (its cut-off, or the start
+        #: of a key scheduled after it); a cached choice is dropped then.
+        self.switch_at: dict[str, datetime] = {}
 
     def run(
         self,
@@ -969,6 +973,8 @@ class _Importer:
     def _write_prepared(self, prepared: _Prepared, progress: Progress) -> bool:
         """Write a prepared chunk in one transaction; False (nothing written) if it is stale."""
         signed = prepared.signed.result()
+        if any(self._switched(kid) for _i, kid, _f in set(prepared.signing)):
+            return False  # signed across a key switch: the slow path signs with the new key
         chunk, valid, now = prepared.chunk, prepared.valid, prepared.chunk.now
         try:
             with session_scope(self.ctx.sessions) as session:
@@ -1325,15 +1331,37 @@ class _Importer:
         chunk.counts["cards_issued"] += len(card_rows)
 
     def _issuer(self, session: Session, programmes: Sequence[str]) -> tuple[str, str, str]:
-        """Issuer id, kid and key file for a card of ``programmes`` (cached per set)."""
+        """Issuer id, kid and key file for a card of ``programmes`` (cached per set).
+
+        A cached choice lasts until its key's switch (a scheduled rotation or a cut-off).
+        """
         key = frozenset(programmes)
+        cached = self.issuers.get(key)
+        if cached is not None and self._switched(cached[1]):
+            del self.issuers[key]
         if key not in self.issuers:
             issuer, signing = cards.issuer_for(session, self.province, sorted(key))
             if signing.key_file is None:
                 raise ConflictError(f"key {signing.kid} has no private key here")
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
             self.issuers[key] = (issuer.id, signing.kid, key_file)
+            now = utc_now()
+            later = session.scalars(
+                select(IssuerKeyRow.not_before).where(
+                    IssuerKeyRow.issuer_id == issuer.id,
+                    IssuerKeyRow.state == "active",
+                    IssuerKeyRow.not_before > now,
+                )
+            ).all()
+            ends = [*later, *([signing.not_after] if signing.not_after is not None else [])]
+            if ends:
+                self.switch_at[signing.kid] = min(ends)
         return self.issuers[key]
+
+    def _switched(self, kid: str) -> bool:
+        """Whether ``kid`` may no longer be the key cards are signed with."""
+        moment = self.switch_at.get(kid)
+        return moment is not None and utc_now() >= moment
 
 
 class _StaleError(Exception):

@@ -128,17 +128,23 @@ class Keyring:
         alg: Algorithm = "ES256",
         not_before: datetime | None = None,
     ) -> IssuerKeyRow:
-        """Generate a key for ``issuer``; older active keys become ``retiring``.
+        """Generate a key for ``issuer`` whose signing window opens at ``not_before`` (now).
 
+        The issuer's older keys get that moment as their cut-off (``not_after``) and become
+        ``retiring``: they sign until then and keep verifying the cards they signed. An older
+        key whose window had not opened yet (an earlier scheduled key) is dropped (``retired``).
         The key files are removed again if the transaction (or the savepoint) that records the
         key rolls back, so no private key outlives its row.
         """
         now = utc_now()
+        # Whole seconds, as the bundle's windows are.
+        start = (max(not_before, now) if not_before is not None else now).replace(microsecond=0)
         # Querying first also begins the transaction that the new files are tied to; the old
         # keys change only once the new one exists.
         older = session.scalars(
             select(IssuerKeyRow).where(
-                IssuerKeyRow.issuer_id == issuer.id, IssuerKeyRow.state == "active"
+                IssuerKeyRow.issuer_id == issuer.id,
+                IssuerKeyRow.state.in_(("active", "retiring")),
             )
         ).all()
         name = f"{issuer.id}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}.pem"
@@ -148,8 +154,10 @@ class Keyring:
         with self._lock:
             self._cache[str(path)] = private
         for old in older:
-            old.state = "retiring"
-            old.not_after = now
+            if old.not_before > start:
+                old.state = "retired"  # scheduled, never signed: superseded by this key
+            elif old.not_after is None or old.not_after > start:
+                old.state, old.not_after = "retiring", start
         row = IssuerKeyRow(
             issuer_id=issuer.id,
             kid=private.kid,
@@ -157,7 +165,7 @@ class Keyring:
             public_jwk=private.public_key.to_jwk(),
             key_file=name,
             state="active",
-            not_before=not_before or now,
+            not_before=start,
             not_after=None,
             created_at=now,
         )
@@ -199,11 +207,26 @@ class Keyring:
                 self._cache.pop(str(path), None)
 
     @staticmethod
-    def active_key(session: Session, issuer_id: str) -> IssuerKeyRow | None:
-        """The newest active key of ``issuer_id``."""
+    def active_key(
+        session: Session, issuer_id: str, at: datetime | None = None
+    ) -> IssuerKeyRow | None:
+        """The key that signs ``issuer_id``'s cards at ``at`` (now).
+
+        A published key (``active`` or ``retiring``) whose signing window covers the moment;
+        of two (the inclusive second a scheduled rotation switches), the newer. A key scheduled
+        ahead (``not_before`` in the future) does not sign before its window opens, and a key
+        past its cut-off (``not_after``) signs nothing more.
+        """
+        moment = at or utc_now()
         return session.scalars(
             select(IssuerKeyRow)
-            .where(IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.state == "active")
-            .order_by(IssuerKeyRow.id.desc())
+            .where(
+                IssuerKeyRow.issuer_id == issuer_id,
+                IssuerKeyRow.state.in_(("active", "retiring")),
+                IssuerKeyRow.key_file.is_not(None),
+                IssuerKeyRow.not_before <= moment,
+                (IssuerKeyRow.not_after.is_(None)) | (IssuerKeyRow.not_after >= moment),
+            )
+            .order_by(IssuerKeyRow.not_before.desc(), IssuerKeyRow.id.desc())
             .limit(1)
         ).first()

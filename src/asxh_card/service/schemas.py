@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -38,6 +39,7 @@ __all__ = [
     "IssuerOut",
     "KeyIn",
     "KeyOut",
+    "KeyRetireIn",
     "LinkPinIn",
     "LookupIn",
     "OperatorChangeIn",
@@ -485,11 +487,31 @@ class IssuerIn(_In):
 
 
 class KeyIn(_In):
-    """Generate a new signing key for an issuer; its older active keys start retiring."""
+    """Generate a new signing key for an issuer; its older keys stop signing when it starts.
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"alg": "ES256"}]})
+    ``not_before`` (a future moment with its offset) pre-publishes the key: it signs from then
+    on, and the current keys get that moment as their cut-off. Left out: the switch is now.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"alg": "ES256"}, {"not_before": "2027-01-01T00:00:00+07:00"}]
+        },
+    )
 
     alg: Literal["ES256", "EdDSA"] = "ES256"
+    not_before: AwareDatetime | None = None
+
+
+class KeyRetireIn(_In):
+    """The cut-off of a retired key (default now): it signs nothing after it."""
+
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"examples": [{"at": "2027-01-01T00:00:00+07:00"}]}
+    )
+
+    at: AwareDatetime | None = None
 
 
 class KeyOut(BaseModel):

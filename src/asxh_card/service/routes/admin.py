@@ -14,14 +14,15 @@ from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
 from asxh_card.service import audit, operators, rotation
 from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, reading, scoped, transaction
-from asxh_card.service.errors import ConflictError, NotFoundError
-from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
+from asxh_card.service.errors import ConflictError
+from asxh_card.service.models import AuditEventRow, IssuerRow, OperatorRow
 from asxh_card.service.routes._common import IssuerIdPath, problems
 from asxh_card.service.schemas import (
     IssuerIn,
     IssuerOut,
     KeyIn,
     KeyOut,
+    KeyRetireIn,
     OperatorChangeIn,
     OperatorIn,
     OperatorOut,
@@ -114,83 +115,91 @@ def create_issuer(body: IssuerIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
     "/v1/admin/issuers/{issuer_id}/keys",
     response_model=IssuerOut,
     status_code=201,
-    summary="Generate a new signing key (older keys start retiring)",
-    responses=problems("forbidden", "not-found"),
+    summary="Generate a new signing key, now or pre-published with a future not_before",
+    responses=problems("forbidden", "not-found", "conflict", "validation-error"),
 )
 def create_key(issuer_id: IssuerIdPath, body: KeyIn, ctx: Ctx, actor: AdminActor) -> IssuerOut:
-    """Generate a key; older active keys start retiring.
+    """Generate a key that signs from ``not_before`` (default now); older keys stop then.
 
-    The private key is written encrypted under the var directory; the JWKS and the next trust
-    bundle list the new key and keep the retiring ones.
+    The private key is written encrypted under the var directory. Verifiers trust it once a
+    root-signed bundle lists it (``GET /v1/admin/registry`` for the ceremony): with a future
+    ``not_before`` that bundle can be published before the switch.
     """
     with transaction(ctx) as session:
+        rotation.rotate_key(session, ctx, actor, issuer_id, at=body.not_before, alg=body.alg)
         issuer = session.get(IssuerRow, issuer_id)
-        if issuer is None:
-            raise NotFoundError("issuer")
-        key = ctx.keyring.create_issuer_key(session, issuer, alg=body.alg)
-        audit.record(
-            session,
-            actor,
-            "issuer.key",
-            "issuer",
-            issuer.id,
-            province=issuer.province,
-            detail={"kid": key.kid},
-        )
+        assert issuer is not None  # noqa: S101 - rotate_key found it
         session.refresh(issuer)
         return issuer_out(issuer)
+
+
+#: No body: the cut-off is now.
+_NOW = KeyRetireIn()
 
 
 @router.post(
     "/v1/admin/issuers/{issuer_id}/keys/{kid}/retire",
     response_model=IssuerOut,
-    summary="Retire a key (it leaves the JWKS and the next bundle)",
-    responses=problems("forbidden", "not-found"),
+    summary="Retire a key at a cut-off time (cards signed before it stay valid)",
+    responses=problems("forbidden", "not-found", "conflict", "validation-error"),
 )
-def retire_key(issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActor) -> IssuerOut:
-    """Cards it signed stop verifying once verifiers load the next bundle."""
+def retire_key(
+    issuer_id: IssuerIdPath,
+    kid: KidPath,
+    ctx: Ctx,
+    actor: AdminActor,
+    body: KeyRetireIn = _NOW,
+) -> IssuerOut:
+    """The key signs nothing after ``at`` (default now).
+
+    It stays in the registry until the last card it signed has expired.
+    """
     with transaction(ctx) as session:
-        key = session.scalars(
-            select(IssuerKeyRow).where(IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.kid == kid)
-        ).first()
-        if key is None:
-            raise NotFoundError("key")
-        key.state = "retired"
-        key.not_after = key.not_after or utc_now()
-        audit.record(
-            session,
-            actor,
-            "issuer.key_retire",
-            "issuer",
-            issuer_id,
-            detail={"kid": kid},
-        )
+        rotation.retire_key(session, ctx, actor, issuer_id, kid, at=body.at)
         issuer = session.get(IssuerRow, issuer_id)
-        assert issuer is not None  # noqa: S101 - foreign key
+        assert issuer is not None  # noqa: S101 - retire_key found it
         session.refresh(issuer)
         return issuer_out(issuer)
 
 
 @router.post(
     "/v1/admin/issuers/{issuer_id}/keys/{kid}/compromise",
-    summary="A compromised key: retire it now and re-issue every current card it signed",
+    summary="A compromised key: remove it now and re-issue the current cards it signed",
     responses=problems("forbidden", "not-found"),
 )
 def compromise_key(
-    issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActor
+    issuer_id: IssuerIdPath,
+    kid: KidPath,
+    ctx: Ctx,
+    actor: AdminActor,
+    batch: Annotated[int, Query(ge=1, le=5000)] = 1000,
 ) -> dict[str, Any]:
-    """Revoke and re-issue every current card of ``kid`` with the issuer's new key.
+    """Remove ``kid`` and re-issue up to ``batch`` of its current cards with the new key.
 
-    A new key is made first if ``kid`` was the issuer's only active one; the answer pairs old
-    and new serials.
+    ``waiting: true``: no key of the published bundle may sign the status lists without
+    ``kid``, so nothing was re-issued yet; publish a bundle naming ``new_kid`` and call again.
+    Call again while ``remaining`` is above 0. The answer pairs old and new serials.
     """
     with transaction(ctx) as session:
-        outcome = rotation.compromise_key(session, ctx, actor, issuer_id, kid)
+        outcome = rotation.compromise_key(session, ctx, actor, issuer_id, kid, batch=batch)
         return {
             "kid": outcome.kid,
             "new_kid": outcome.new_kid,
+            "waiting": outcome.waiting,
+            "remaining": outcome.remaining,
             "reissued": [{"old": a, "new": b} for a, b in outcome.reissued],
         }
+
+
+@router.get(
+    "/v1/admin/registry",
+    summary="The issuer registry for the next bundle ceremony (asxh bundle build --issuers)",
+    responses=problems("forbidden"),
+)
+def issuer_registry(ctx: Ctx, _admin: Admin) -> dict[str, Any]:
+    """Issuers, status bases and the public keys verifiers need, with their signing windows."""
+    with reading(ctx) as session:
+        return rotation.registry_document(session, ctx)
 
 
 def operator_out(row: OperatorRow) -> OperatorOut:
