@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 __all__ = [
     "admin_app",
     "compromised_key",
+    "create_issuer",
     "create_operator",
     "import_people",
     "key_registry",
@@ -141,6 +142,41 @@ def create_operator(
     finally:
         ctx.engine.dispose()
     console.print(f"Đã tạo tài khoản / Created account [bold]{escape(name)}[/] ({row_role}).")
+
+
+@admin_app.command("create-issuer")
+def create_issuer(
+    issuer_id: Annotated[str, typer.Argument(help="Issuer id, e.g. vn-79 (the cards' iss).")],
+    name: Annotated[str, typer.Option(help="The issuing authority's name.")],
+    province: Annotated[str, typer.Option(help="2-digit province code.")],
+    programmes: Annotated[
+        str, typer.Option(help="Comma-separated programme codes it may sign.")
+    ] = "TGXH,GN,NCC,BHXH,BHYT,BHTN",
+) -> None:
+    """Register an issuing authority and its first signing key (then: asxh keys registry)."""
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.rotation import create_issuer as create  # noqa: PLC0415
+
+    codes = [c.strip() for c in programmes.split(",") if c.strip()]
+    ctx = service_context()
+    try:
+        with session_scope(ctx.sessions) as session:
+            key = create(
+                session, ctx, cli_actor(), issuer_id, name=name, province=province, programmes=codes
+            )
+            kid = key.kid
+    except AsxhError as exc:
+        err_console.print(
+            f"[red]Không tạo được cơ quan cấp / Issuer not created:[/] {escape(_message(exc))}"
+        )
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+    console.print(
+        f"Đã tạo cơ quan cấp / Created issuer [bold]{escape(issuer_id)}[/] with key {kid}; "
+        "đưa vào gói tin cậy / put it in the trust bundle: asxh keys registry."
+    )
 
 
 def cli_actor() -> Actor:

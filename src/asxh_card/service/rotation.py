@@ -33,7 +33,9 @@ from sqlalchemy.orm import Session
 
 from asxh_card._core.keys import Algorithm, PublicKey
 from asxh_card._core.timeutil import VN_TZ, utc_now
+from asxh_card.card import ISSUER_ID_PATTERN
 from asxh_card.errors import InvalidInputError
+from asxh_card.provinces import current_province
 from asxh_card.service import audit, bundles, cards, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
@@ -46,6 +48,7 @@ __all__ = [
     "CompromiseOutcome",
     "cards_signed_by",
     "compromise_key",
+    "create_issuer",
     "registry_document",
     "retire_key",
     "rotate_key",
@@ -99,6 +102,47 @@ def _whole_second(moment: datetime) -> datetime:
 
 def _vn(moment: datetime) -> str:
     return moment.astimezone(VN_TZ).isoformat(timespec="seconds")
+
+
+def create_issuer(
+    session: Session,
+    ctx: ServiceContext,
+    actor: Actor,
+    issuer_id: str,
+    *,
+    name: str,
+    province: str,
+    programmes: list[str],
+) -> IssuerKeyRow:
+    """Register an issuing authority with its first signing key (signing from now); the key.
+
+    Verifiers trust it once a root-signed bundle lists it (:func:`registry_document`).
+    """
+    if not ISSUER_ID_PATTERN.fullmatch(issuer_id):
+        raise InvalidInputError(
+            "the issuer id must be 1-40 characters a-z, 0-9, '.', '-'",
+            message_vi="Mã cơ quan cấp gồm 1-40 ký tự a-z, 0-9, '.', '-'.",
+        )
+    current_province(province)
+    for code in programmes:
+        ctx.programmes.get(code)
+    if not programmes:
+        raise InvalidInputError(
+            "give at least one programme", message_vi="Cần ít nhất một chương trình."
+        )
+    if session.get(IssuerRow, issuer_id) is not None:
+        raise ConflictError("an issuer with this id exists")
+    issuer = IssuerRow(
+        id=issuer_id,
+        name=name,
+        province=province,
+        programmes=sorted(set(programmes)),
+        created_at=utc_now(),
+    )
+    session.add(issuer)
+    session.flush()
+    audit.record(session, actor, "issuer.create", "issuer", issuer_id, province=province)
+    return rotate_key(session, ctx, actor, issuer_id)
 
 
 def rotate_key(
