@@ -43,7 +43,7 @@ from asxh_card.service.models import (
     PersonRow,
 )
 from asxh_card.service.settings import Settings
-from asxh_card.service.states import CURRENT, Action, State, transition
+from asxh_card.service.states import CURRENT, STATE_VI, Action, State, transition
 
 __all__ = [
     "CardOutcome",
@@ -70,13 +70,22 @@ def issuer_for(
             if key is not None:
                 return issuer, key
     wanted = ", ".join(sorted(set(programmes)))
-    raise ConflictError(f"no issuer of province {province} with an active key may sign {wanted}")
+    raise ConflictError(
+        f"no issuer of province {province} with an active key may sign {wanted}",
+        message_vi=(
+            f"Tỉnh {province} chưa có đơn vị cấp thẻ với khóa ký đang hoạt động được ký "
+            f"chế độ {wanted}."
+        ),
+    )
 
 
 def _check_programme(actor: Actor, programme: str) -> None:
     principal = actor.principal
     if principal.role == "issuer_officer" and programme not in principal.programmes:
-        raise NotPermittedError(f"your account may not manage programme {programme}")
+        raise NotPermittedError(
+            f"your account may not manage programme {programme}",
+            message_vi=f"Tài khoản của bạn không được quản lý chế độ {programme}.",
+        )
 
 
 def _validated(
@@ -105,8 +114,8 @@ def grant(
     category: str | None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
+    _check_programme(actor, programme)  # permission first: a forbidden officer learns nothing
     attributes = _validated(registry, programme, valid_from, valid_to, attributes)
-    _check_programme(actor, programme)
     current = session.scalars(
         select(EntitlementRow).where(
             EntitlementRow.person_id == person.id,
@@ -117,7 +126,11 @@ def grant(
     if current is not None:
         raise ConflictError(
             f"the person already has a current {programme} entitlement "
-            f"(id {current.id}); update or end it first"
+            f"(id {current.id}); update or end it first",
+            message_vi=(
+                f"Người này đang hưởng chế độ {programme} (mã {current.id}); hãy cập nhật hoặc "
+                "kết thúc chế độ đó trước."
+            ),
         )
     issuer_for(session, person.province, [programme])  # someone may sign it
     now = utc_now()
@@ -148,6 +161,14 @@ def grant(
     return entitlement
 
 
+def _entitlement_not_current(entitlement: EntitlementRow) -> TransitionError:
+    state = State(entitlement.state)
+    return TransitionError(
+        f"the entitlement is {entitlement.state}",
+        message_vi=f"Chế độ được hưởng {STATE_VI[state]}: không thể thay đổi.",
+    )
+
+
 def update_entitlement(
     session: Session,
     registry: ProgrammeRegistry,
@@ -158,7 +179,7 @@ def update_entitlement(
     """Change the window, attributes or category of a current entitlement."""
     _check_programme(actor, entitlement.programme)
     if entitlement.state not in CURRENT:
-        raise TransitionError(f"the entitlement is {entitlement.state}")
+        raise _entitlement_not_current(entitlement)
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
@@ -199,12 +220,21 @@ def end_entitlement(
     """
     _check_programme(actor, entitlement.programme)
     if entitlement.state not in CURRENT:
-        raise TransitionError(f"the entitlement is {entitlement.state}")
+        raise _entitlement_not_current(entitlement)
     if end_date < entitlement.valid_from:
-        raise InvalidInputError("end_date is before the entitlement's valid_from")
+        raise InvalidInputError(
+            "end_date is before the entitlement's valid_from",
+            message_vi="Ngày kết thúc ở trước ngày bắt đầu hưởng chế độ.",
+        )
     if entitlement.valid_to is not None and end_date > entitlement.valid_to:
         # Ending never lengthens the window; extending it is an update (and is validated).
-        raise InvalidInputError("end_date is after the entitlement's valid_to; update it instead")
+        raise InvalidInputError(
+            "end_date is after the entitlement's valid_to; update it instead",
+            message_vi=(
+                "Ngày kết thúc ở sau ngày hết hạn hưởng chế độ; hãy cập nhật chế độ thay vì "
+                "kết thúc."
+            ),
+        )
     now = utc_now()
     entitlement.valid_to = end_date
     entitlement.reason_code = reason_code
@@ -288,7 +318,11 @@ def _check_whole_card(session: Session, actor: Actor, card: CardRow) -> None:
     if others:
         raise NotPermittedError(
             f"card {card.serial} also carries {', '.join(others)}, which your account may not "
-            "manage; change your programme's entitlement instead"
+            "manage; change your programme's entitlement instead",
+            message_vi=(
+                f"Thẻ {card.serial} còn mang chế độ {', '.join(others)} mà tài khoản của bạn "
+                "không được quản lý; hãy thay đổi chế độ thuộc chương trình của bạn."
+            ),
         )
 
 
@@ -450,7 +484,10 @@ def _issue(
     today = vn_date(utc_now())
     entitlements = current_entitlements(session, person, today)
     if not entitlements:
-        raise ConflictError("the person has no current entitlement to put on a card")
+        raise ConflictError(
+            "the person has no current entitlement to put on a card",
+            message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
+        )
     issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
     previous = list(
         session.scalars(
@@ -550,11 +587,16 @@ def replace_card(
 ) -> CardRow:
     """A new card (new serial, current entitlements) and the old one revoked."""
     if old.state == State.REVOKED:
-        raise TransitionError("the card is already revoked")
+        raise TransitionError(
+            "the card is already revoked", message_vi="Thẻ đã bị thu hồi từ trước."
+        )
     person = session.get(PersonRow, old.person_id)
     assert person is not None  # noqa: S101 - foreign key
     if old.state not in CURRENT:
-        raise TransitionError(f"cannot replace a {old.state} card")
+        raise TransitionError(
+            f"cannot replace a {old.state} card",
+            message_vi=f"Không thể cấp thay thẻ {STATE_VI[State(old.state)]}.",
+        )
     # The new card supersedes every current card of its issuer, ``old`` among them.
     outcome = issue_card(
         session, ctx, actor, person, replaces=old, reason_code=reason_code, note=note
