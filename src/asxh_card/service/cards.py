@@ -114,7 +114,8 @@ def grant(
     category: str | None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
-    _check_programme(actor, programme)  # permission first: a forbidden officer learns nothing
+    registry.get(programme)  # an unknown programme is a bad request, not a permission
+    _check_programme(actor, programme)  # then permission, before the attributes are judged
     attributes = _validated(registry, programme, valid_from, valid_to, attributes)
     current = session.scalars(
         select(EntitlementRow).where(
