@@ -102,3 +102,11 @@ def test_forbidden_programme_is_403_before_the_input_is_judged(service: Any) -> 
     url = f"/v1/persons/{number}/entitlements"
     problem = _vi(service.call("off79bhyt", "POST", url, json=body), 403)
     assert "TGXH" in problem["detail_vi"]
+
+
+def test_forbidden_role_is_403_even_with_a_broken_body(service: Any) -> None:
+    """A role that may not write gets 403 for an empty or broken body too, never 422."""
+    problem = _vi(service.call("sp", "POST", "/v1/persons", json={}), 403)
+    assert problem["type"].endswith("/forbidden")
+    url = f"/v1/persons/{UNKNOWN}/entitlements"
+    problem = _vi(service.call("auditor", "POST", url, json={"programme": 1}), 403)
