@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.errors import IdentifierError
+from asxh_card.programmes.bhyt import bhyt_groups
 from asxh_card.provinces import (
     BIRTH_PROVINCES,
     CLOSED_PROVINCE_CODES,
@@ -274,24 +275,12 @@ def parse_bhxh_number(text: str) -> str:
     return _parse_fixed_digits(text, 10, "BHXH number", "Mã số bảo hiểm xã hội (BHXH)")
 
 
-# Beneficiary group codes of the 15-character BHYT card code. Table D (43 codes, Decision
-# 1351/QĐ-BHXH as amended by 1697/QĐ-BHXH and 1018/QĐ-BHXH), LH (social pension 75+, Law on Social
-# Insurance 2024) and the codes seen in a 2026 claim-rule engine but not otherwise verified
-# (reference/domain-vn.md §3.3). The list is not authoritative: VSS adds groups (Law 51/2024/QH15),
-# so an unknown group is accepted and only flagged through BhytCardCode.known_group.
-BHYT_KNOWN_GROUPS: Final[frozenset[str]] = frozenset(
-    {
-        # Table D
-        "DN", "HX", "CH", "NN", "TK", "HC", "XK", "HT", "TB", "NO", "CT", "XB", "TN", "CS",
-        "QN", "CA", "CY", "XN", "MS", "CC", "CK", "CB", "KC", "HD", "TE", "BT", "HN", "DT",
-        "DK", "XD", "TS", "TC", "TQ", "TA", "TY", "HG", "LS", "PV", "CN", "HS", "SV", "GB",
-        "GD",
-        # Social pension recipients aged 75+ (verified)
-        "LH",
-        # Unverified, from a 2026 claim-rule engine
-        "AK", "TG", "DS", "HK", "ND", "TH", "TV", "TD", "TU", "BA",
-    }
-)  # fmt: skip
+# Beneficiary group codes of the 15-character BHYT card code: the 54 codes of
+# asxh_card/data/bhyt_groups.json (reference/domain-vn.md §3.3: Table D of Decision
+# 1351/QĐ-BHXH as amended, LH, and the codes seen in a 2026 claim-rule engine). The list is not
+# authoritative: VSS adds groups (Law 51/2024/QH15), so an unknown group is accepted in a legacy
+# code and only flagged through BhytCardCode.known_group.
+BHYT_KNOWN_GROUPS: Final[frozenset[str]] = frozenset(bhyt_groups())
 
 _BHYT_CODE = re.compile(r"[A-Z]{2}[1-5][0-9]{2}[0-9]{10}")
 

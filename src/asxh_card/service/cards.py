@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import VN_TZ, utc_now, vn_date
-from asxh_card.errors import InvalidInputError
+from asxh_card.errors import EntitlementError, InvalidInputError
 from asxh_card.issuing.issuer import Issuer
 from asxh_card.programmes import Entitlement, ProgrammeRegistry
+from asxh_card.programmes.bhyt import bhyt_attributes_for_group
+from asxh_card.programmes.bhyt import bhyt_group as bhyt_group_of
 from asxh_card.service import audit, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
@@ -94,8 +96,27 @@ def _validated(
     valid_from: date,
     valid_to: date | None,
     attributes: Mapping[str, Any],
+    *,
+    bhyt_group: str | None = None,
+    rederive: bool = False,
 ) -> dict[str, Any]:
-    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked."""
+    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked.
+
+    With a BHYT group the level and coverage follow from it on the day the entitlement starts
+    or today, whichever is later (the level a card printed now must carry). ``rederive`` drops
+    the stored level and coverage first when the group settles them (an update that does not
+    touch the attributes: the level may have moved since, as CN and LH did on 1 Jan 2026).
+    """
+    if bhyt_group is not None:
+        if programme != "BHYT":
+            raise EntitlementError(
+                f"{programme}: bhyt_group is for BHYT entitlements only",
+                message_vi=f"{programme}: chỉ chế độ BHYT mới có nhóm đối tượng BHYT.",
+            )
+        day = max(valid_from, vn_date(utc_now()))
+        if rederive and bhyt_group_of(bhyt_group).level_on(day) is not None:
+            attributes = {k: v for k, v in attributes.items() if k not in ("level", "coverage")}
+        attributes = bhyt_attributes_for_group(bhyt_group, day, attributes)
     canonical = registry.get(programme).normalise_attributes(attributes)
     Entitlement(programme, valid_from, valid_to, canonical).validate_for_issuing(registry)
     return canonical
@@ -112,11 +133,14 @@ def grant(
     valid_to: date | None,
     attributes: Mapping[str, Any],
     category: str | None,
+    bhyt_group: str | None = None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
     registry.get(programme)  # an unknown programme is a bad request, not a permission
     _check_programme(actor, programme)  # then permission, before the attributes are judged
-    attributes = _validated(registry, programme, valid_from, valid_to, attributes)
+    attributes = _validated(
+        registry, programme, valid_from, valid_to, attributes, bhyt_group=bhyt_group
+    )
     current = session.scalars(
         select(EntitlementRow).where(
             EntitlementRow.person_id == person.id,
@@ -143,6 +167,7 @@ def grant(
         valid_to=valid_to,
         attributes=dict(attributes),
         category=category,
+        bhyt_group=bhyt_group,
         state=State.ACTIVE,
         created_by=actor.username,
         created_at=now,
@@ -184,10 +209,20 @@ def update_entitlement(
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
-    attributes = _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
+    group = changes.get("bhyt_group", entitlement.bhyt_group)
+    attributes = _validated(
+        registry,
+        entitlement.programme,
+        valid_from,
+        valid_to,
+        attributes,
+        bhyt_group=group,
+        rederive="attributes" not in changes,
+    )
     entitlement.valid_from = valid_from
     entitlement.valid_to = valid_to
     entitlement.attributes = dict(attributes)
+    entitlement.bhyt_group = group
     if "category" in changes:
         entitlement.category = changes["category"]
     entitlement.updated_at = utc_now()

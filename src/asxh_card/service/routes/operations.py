@@ -16,14 +16,13 @@ from starlette.datastructures import UploadFile
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import AsxhError
-from asxh_card.provinces import current_province
 from asxh_card.service import importing, stats
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Ctx, Reader, WriterActor, scoped, transaction
 from asxh_card.service.models import ImportJobRow
 from asxh_card.service.problems import ProblemError, message_vi
-from asxh_card.service.routes._common import problems
+from asxh_card.service.routes._common import problems, province_for
 from asxh_card.service.security import Principal
 
 router = APIRouter(tags=["operations"])
@@ -33,26 +32,6 @@ MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024
 _RUNNING = "import_threads"
 
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _province_for(principal: Principal, province: str | None) -> str:
-    """The province a write or a filter applies to: an officer's own, or the one named."""
-    if province is not None:
-        current_province(province)
-        if not principal.sees(province):
-            raise ProblemError(
-                "forbidden",
-                detail="your account may not act for this province",
-                detail_vi="Tài khoản của bạn không được thao tác cho tỉnh này.",
-            )
-        return province
-    if principal.province is None:
-        raise ProblemError(
-            "validation-error",
-            detail="name the province (?province=NN)",
-            detail_vi="Hãy ghi rõ tỉnh (?province=NN).",
-        )
-    return principal.province
 
 
 def job_out(job: ImportJobRow) -> dict[str, Any]:
@@ -174,7 +153,7 @@ async def create_import(
     issued twice. Rows are validated one by one; rejected rows are in
     ``GET /v1/imports/{id}/errors.csv``.
     """
-    target_province = _province_for(actor.principal, province)
+    target_province = province_for(actor.principal, province)
     directory = ctx.settings.var_dir / "imports"
     path, name = await _save_upload(request, directory)
 
@@ -276,7 +255,7 @@ def get_stats(
     six-monthly and yearly reports.
     """
     if province is not None:
-        provinces: list[str] | None = [_province_for(principal, province)]
+        provinces: list[str] | None = [province_for(principal, province)]
     elif principal.is_national:
         provinces = None
     else:
