@@ -117,3 +117,32 @@ def test_counts_never_echo_four_digits_in_vietnamese() -> None:
         ids.parse_pin("1" * 1234)
     assert "1234" not in info.value.message_vi
     assert "hơn 999" in info.value.message_vi
+
+
+def test_entitlement_rules_an_officer_meets_speak_vietnamese() -> None:
+    """Unknown programme, window backwards, a never-on-card field, coverage not the level's."""
+    from asxh_card.errors import EntitlementError
+    from asxh_card.programmes import Entitlement
+
+    cases = [
+        (Entitlement("XYZ", date(2026, 1, 1)), "Không có chế độ"),
+        (
+            Entitlement("TGXH", date(2026, 1, 1), date(2025, 1, 1), {"amount": 500000}),
+            "ngày hết hạn ở trước ngày bắt đầu",
+        ),
+        (
+            Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 500000, "reason": "x"}),
+            "không bao giờ được ghi lên thẻ",
+        ),
+        (
+            Entitlement(
+                "BHYT", date(2026, 1, 1), None, {"level": 3, "coverage": 80, "facility": "79-024"}
+            ),
+            "phải là 95 khi level là 3",
+        ),
+    ]
+    for entitlement, words in cases:
+        with pytest.raises(EntitlementError) as info:
+            entitlement.validate()
+        assert words in info.value.message_vi, info.value.message_vi
+        assert VIETNAMESE.search(info.value.message_vi)

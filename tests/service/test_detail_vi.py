@@ -82,6 +82,9 @@ def test_access_problems_speak_vietnamese(service: Any) -> None:
     problem = _vi(service.call(None, "GET", f"/v1/persons/{UNKNOWN}"), 401)
     bad = {"Authorization": "Bearer not-a-token"}
     problem = _vi(service.call(None, "GET", f"/v1/persons/{UNKNOWN}", headers=bad), 401)
+    assert "hết hạn" in problem["detail_vi"]
+    huge = service.call("off79", "POST", "/v1/persons", content=b"{" + b" " * (2 << 20))
+    assert "kích thước" in _vi(huge, 413)["detail_vi"]
     problem = _vi(service.call("sp", "POST", "/v1/persons", json=service.person()), 403)
     assert "không được phép" in problem["detail_vi"]
     response = service.client.post(
