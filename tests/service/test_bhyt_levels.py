@@ -21,6 +21,8 @@ from asxh_card.service import bhyt
 from asxh_card.service.db import session_scope
 from asxh_card.service.models import EntitlementRow
 
+from .conftest import cli_env
+
 BHYT_CN = {
     "programme": "BHYT",
     "valid_from": "2025-07-01",
@@ -145,26 +147,14 @@ def test_only_who_manages_bhyt_in_the_province_sees_the_list(service: Any) -> No
 
 def test_cli_lists_and_reissues(service: Any) -> None:
     """``asxh bhyt-levels --province 79``: exit 1 while cards are outdated, 0 after --reissue."""
-    import base64
     import json
-    import os
 
     number = service.register()
     old = _printed_in_2025(service, number, "CN", 3, 95)
-    settings = service.ctx.settings
-    root_jwk = settings.var_dir / "root-public.jwk"
+    root_jwk = service.ctx.settings.var_dir / "root-public.jwk"
     root_jwk.write_text(json.dumps(service.ctx.keyring.root_signer().public_key.to_jwk()))
-    env = {
-        **os.environ,
-        "ASXH_VAR_DIR": str(settings.var_dir),
-        "ASXH_DATABASE_URL": settings.database_url,
-        "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
-        "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
-        "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
-        "ASXH_PUBLIC_URL": settings.public_url,
-        # Production shape: the command holds no root key, it checks bundles against the pin.
-        "ASXH_ROOT_PUBLIC_KEY_FILE": str(root_jwk),
-    }
+    # Production shape: the command holds no root key, it checks bundles against the pin.
+    env = cli_env(service.ctx) | {"ASXH_ROOT_PUBLIC_KEY_FILE": str(root_jwk)}
     listed = CliRunner().invoke(cli, ["bhyt-levels", "--province", "79"], env=env)
     assert listed.exit_code == 1, listed.output
     assert old in listed.output

@@ -41,7 +41,7 @@ from asxh_card.service.models import (
 )
 from asxh_card.service.security import Principal
 
-from .conftest import _settings
+from .conftest import _settings, cli_env
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
 ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
@@ -225,19 +225,7 @@ def test_xlsx_imports_like_csv(fresh: ServiceContext, tmp_path: Path) -> None:
     assert progress.counts["rows_rejected"] == 0
 
 
-def _env(ctx: ServiceContext) -> dict[str, str]:
-    import base64
-
-    settings = ctx.settings
-    return {
-        **os.environ,
-        "ASXH_VAR_DIR": str(settings.var_dir),
-        "ASXH_DATABASE_URL": settings.database_url,
-        "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
-        "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
-        "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
-        "ASXH_PUBLIC_URL": settings.public_url,
-    }
+_env = cli_env
 
 
 def test_cli_import_writes_the_error_report(fresh: ServiceContext, tmp_path: Path) -> None:
