@@ -105,6 +105,8 @@ def test_outdated_levels_are_listed_and_reissued(service: Any) -> None:
     assert rows[old_lh]["card_level"] == 4
     assert rows[old_lh]["bhyt_group"] == "LH"
     assert fine not in rows
+    first = service.call("off79", "GET", "/v1/bhyt/outdated-levels?limit=1").json()
+    assert first == listed[:1]
     # On 31 Dec 2025 the CN card was right and the new one would have been wrong.
     before = service.call("off79", "GET", "/v1/bhyt/outdated-levels?on=2025-12-31").json()
     assert old_cn not in {r["serial"] for r in before}

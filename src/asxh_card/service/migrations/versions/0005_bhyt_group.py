@@ -26,10 +26,62 @@ branch_labels = None
 depends_on = None
 
 #: The 54 codes of asxh_card/data/bhyt_groups.json when this migration was written.
-_CODES = (
-    "AK BA BT CA CB CC CH CK CN CS CT CY DK DN DS DT GB GD HC HD HG HK HN HS HT HX KC LH LS MS "
-    "ND NN NO PV QN SV TA TB TC TD TE TG TH TK TN TQ TS TU TV TY XB XD XK XN"
-).split()
+_CODES = [
+    "AK",
+    "BA",
+    "BT",
+    "CA",
+    "CB",
+    "CC",
+    "CH",
+    "CK",
+    "CN",
+    "CS",
+    "CT",
+    "CY",
+    "DK",
+    "DN",
+    "DS",
+    "DT",
+    "GB",
+    "GD",
+    "HC",
+    "HD",
+    "HG",
+    "HK",
+    "HN",
+    "HS",
+    "HT",
+    "HX",
+    "KC",
+    "LH",
+    "LS",
+    "MS",
+    "ND",
+    "NN",
+    "NO",
+    "PV",
+    "QN",
+    "SV",
+    "TA",
+    "TB",
+    "TC",
+    "TD",
+    "TE",
+    "TG",
+    "TH",
+    "TK",
+    "TN",
+    "TQ",
+    "TS",
+    "TU",
+    "TV",
+    "TY",
+    "XB",
+    "XD",
+    "XK",
+    "XN",
+]
 
 
 def upgrade() -> None:
