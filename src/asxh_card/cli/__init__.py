@@ -8,7 +8,7 @@ Exit codes: 0 success, 1 the thing checked is invalid, 2 usage error.
 from __future__ import annotations
 
 # Each import registers that area's sub-commands on ``app`` (in this order in ``asxh --help``).
-from asxh_card.cli import demo, issue, keys, ops, service, status, trust, verify  # noqa: F401
+from asxh_card.cli import bhyt, demo, issue, keys, ops, service, status, trust, verify  # noqa: F401
 from asxh_card.cli._app import app
 
 __all__ = ["app", "main"]
