@@ -91,10 +91,10 @@ def live_service(database_url: str, var_dir: Path) -> Iterator[tuple[int, dict[s
                 raise SystemExit(
                     f"asxh serve exited: {(var_dir / 'serve.log').read_text()[-2000:]}"
                 )
-            with suppress(OSError):
-                with urllib.request.urlopen(f"http://{HOST}:{port}/health/ready", timeout=2) as r:  # noqa: S310
-                    if r.status == 200:
-                        break
+            url = f"http://{HOST}:{port}/health/ready"
+            with suppress(OSError), urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    break
             if time.monotonic() > deadline:
                 raise SystemExit("asxh serve did not become ready within 120 s")
             time.sleep(0.2)

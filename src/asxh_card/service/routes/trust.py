@@ -18,8 +18,8 @@ from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
 from asxh_card.service.db import single_read
+from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
 from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, IssuerIdPath, problems
