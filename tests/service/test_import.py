@@ -451,3 +451,23 @@ def test_bhyt_group_code_in_category_becomes_the_group(
             100,
         )
     assert "mức hưởng 2" in report[1][2]
+
+
+def test_cli_import_with_two_workers_shows_count_rate_and_eta(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """``asxh import --workers 2`` (one worker process per core here) imports every row, and
+    its progress bar shows rows done of total, the rate and the ETA."""
+    path = write_csv(tmp_path / "two.csv", people_rows(30, seed=41))
+    result = CliRunner().invoke(
+        cli,
+        ["import", str(path), "--province", "79", "--workers", "2", "--chunk", "10"],
+        env=_env(fresh),
+    )
+    assert result.exit_code == 0, result.output
+    text = " ".join(result.output.split())
+    assert "30/30" in text
+    assert "rows/s" in text
+    assert "ETA" in text
+    assert "cards issued 30" in text
+    assert counts(fresh) == (30, 90, 30, 90)
