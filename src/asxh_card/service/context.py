@@ -38,6 +38,7 @@ class ServiceContext:
     tokens: AccessTokens
     limiter: LoginLimiter
     hashing: HashingGate
+    images: HashingGate
     keyring: Keyring
     programmes: ProgrammeRegistry
     cache: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +77,7 @@ class ServiceContext:
                 per_address=settings.login_max_failures_address,
             ),
             hashing=HashingGate(settings.password_concurrency),
+            images=HashingGate(settings.image_concurrency, busy="too many photos at once"),
             keyring=keyring,
             programmes=ProgrammeRegistry.default(),
         )

@@ -121,14 +121,20 @@ class LoginLimiter:
 
 
 class HashingGate:
-    """At most ``slots`` password checks at a time; others wait briefly, then are refused."""
+    """At most ``slots`` costly jobs at a time; others wait briefly, then are refused.
 
-    def __init__(self, slots: int) -> None:
+    Password checks (argon2) and photo decoding (``POST /v1/verify``) each have one: the
+    surplus gets :class:`BusyError` (503 with ``Retry-After``) within a second instead of
+    queueing without bound.
+    """
+
+    def __init__(self, slots: int, *, busy: str = "too many log-ins at once") -> None:
         self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._busy = busy
 
     def __enter__(self) -> None:
         if not self._slots.acquire(timeout=_WAIT_FOR_SLOT):
-            raise BusyError("too many log-ins at once; try again shortly", retry_after=1)
+            raise BusyError(f"{self._busy}; try again shortly", retry_after=1)
 
     def __exit__(self, *_exc: object) -> None:
         self._slots.release()
