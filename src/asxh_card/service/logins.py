@@ -128,13 +128,21 @@ class HashingGate:
     queueing without bound.
     """
 
-    def __init__(self, slots: int, *, busy: str = "too many log-ins at once") -> None:
+    def __init__(
+        self,
+        slots: int,
+        *,
+        busy: str = "too many log-ins at once",
+        busy_vi: str = "Có quá nhiều lượt đăng nhập cùng lúc; hãy thử lại sau ít giây.",
+    ) -> None:
         self._slots = threading.BoundedSemaphore(max(1, slots))
-        self._busy = busy
+        self._busy, self._busy_vi = busy, busy_vi
 
     def __enter__(self) -> None:
         if not self._slots.acquire(timeout=_WAIT_FOR_SLOT):
-            raise BusyError(f"{self._busy}; try again shortly", retry_after=1)
+            raise BusyError(
+                f"{self._busy}; try again shortly", retry_after=1, message_vi=self._busy_vi
+            )
 
     def __exit__(self, *_exc: object) -> None:
         self._slots.release()
