@@ -179,7 +179,16 @@ def _verifier(ctx: ServiceContext) -> Any:
         token = row.token
         version = row.version
     root = ctx.keyring.root_signer().public_key
-    verifier = Verifier.from_tokens(token, roots=[root], status_tokens=tokens)
+    try:
+        verifier = Verifier.from_tokens(token, roots=[root], status_tokens=tokens)
+    except VerificationError as exc:
+        # The server's own data (e.g. status-list URIs under another ASXH_PUBLIC_URL) does not
+        # load: not the client's fault, never a 422 about the card.
+        raise ProblemError(
+            "not-ready",
+            detail=f"the service cannot check cards: its own trust data does not load "
+            f"({exc.reason.value}: {exc.detail[:200]}); check ASXH_PUBLIC_URL",
+        ) from None
     ctx.cache["verifier"] = (version, verifier)
     return verifier
 
@@ -188,8 +197,12 @@ def _result(verify: Any) -> dict[str, Any]:
     try:
         result = verify()
     except VerificationError as exc:
+        # Three outcomes: "cannot_check" (update the data) is never shown as an invalid card.
         return {
             "valid": False,
+            "outcome": exc.outcome.value,
+            "headline_vi": exc.headline("vi"),
+            "headline_en": exc.headline("en"),
             "reason": exc.reason.value,
             "message_vi": exc.message_vi,
             "message_en": exc.message_en,
@@ -202,6 +215,9 @@ def _result(verify: Any) -> dict[str, Any]:
 
 _VERIFY_EXAMPLE = {
     "valid": False,
+    "outcome": "invalid",
+    "headline_vi": "THẺ KHÔNG HỢP LỆ",
+    "headline_en": "INVALID CARD",
     "reason": "revoked",
     "message_vi": "Thẻ đã bị thu hồi.",
     "message_en": "The card has been revoked.",
