@@ -79,16 +79,16 @@ def bhyt_claim(**overrides: Any) -> list[Any]:
 # --- registry -------------------------------------------------------------------------------
 
 
-def test_default_registry_lists_the_six_programmes() -> None:
-    """The bundled registry holds TGXH, GN, NCC, BHXH, BHYT and BHTN in that order."""
+def test_default_registry_lists_the_programmes() -> None:
+    """The bundled registry holds TGXH, GN, NCC, BHXH, BHYT, BHTN and HTXH in that order."""
     registry = ProgrammeRegistry.default()
-    assert registry.codes == ("TGXH", "GN", "NCC", "BHXH", "BHYT", "BHTN")
-    assert len(registry) == 6
+    assert registry.codes == ("TGXH", "GN", "NCC", "BHXH", "BHYT", "BHTN", "HTXH")
+    assert len(registry) == 7
     assert [p.code for p in registry] == list(registry.codes)
     assert "BHYT" in registry
     assert "XX" not in registry
     assert 5 not in registry
-    assert repr(registry) == "ProgrammeRegistry(TGXH, GN, NCC, BHXH, BHYT, BHTN)"
+    assert repr(registry) == "ProgrammeRegistry(TGXH, GN, NCC, BHXH, BHYT, BHTN, HTXH)"
 
 
 def test_default_registry_is_cached() -> None:

@@ -120,7 +120,7 @@ def test_card_description_errors_name_the_field():
 
 
 def test_batch_issues_every_line_in_parallel(key_file: Path, tmp_path: Path):
-    """examples/cards.jsonl: 12 cards, 2 sheets, a manifest; rendered with 2 processes."""
+    """examples/cards.jsonl: 12 cards, one print PDF of 2 pages, a manifest; 2 processes."""
     out = tmp_path / "bulk"
     result = run(
         str(EXAMPLES / "cards.jsonl"), "--key", str(key_file), "--out", str(out), "--workers", "2"
@@ -128,10 +128,9 @@ def test_batch_issues_every_line_in_parallel(key_file: Path, tmp_path: Path):
     assert result.exit_code == 0, result.output
     manifest = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
     assert [m["line"] for m in manifest] == list(range(1, 13))
-    assert sorted(p.name for p in (out / "sheets").iterdir()) == [
-        "sheet-00001.pdf",
-        "sheet-00002.pdf",
-    ]
+    sheets = (out / "sheets.pdf").read_bytes()  # one file per batch, not one per page
+    assert sheets.count(b"/Type /Page ") == 2
+    assert not (out / "sheets").exists()
     for row in manifest:
         png = (out / f"{row['serial']}-qr.png").read_bytes()
         text = (out / f"{row['serial']}.txt").read_text().strip()
@@ -244,7 +243,7 @@ def test_batch_with_a_data_only_programme_renders(
     )
     assert len(result.issued) == 11
     assert not result.errors
-    assert (tmp_path / "bulk" / "sheets" / "sheet-00002.pdf").exists()
+    assert (tmp_path / "bulk" / "sheets.pdf").read_bytes().count(b"/Type /Page ") == 2
 
 
 def test_markup_in_a_message_is_printed_not_interpreted(key_file: Path, tmp_path: Path):

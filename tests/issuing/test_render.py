@@ -163,12 +163,50 @@ def test_photo_like_card_decodes(card):
 
 
 def test_card_never_prints_what_it_must_not(card, issuer, holder, bhyt_entitlement):
-    """Only chosen fields are drawn: badge labels come from code, never from free attributes."""
+    """Only chosen fields are drawn: programme lines come from code, never from free attributes."""
     from asxh_card.programmes import Entitlement
 
     gn = Entitlement("GN", date(2026, 1, 1), None, {"kind": "poor", "household": "HN-SECRET"})
-    assert render_face._badge_label(gn, None) == "Hộ nghèo"
-    assert render_face._badge_label(bhyt_entitlement, None) == "Mức 2 – 100%"  # noqa: RUF001
+    issued = issuer.issue(holder, [gn, bhyt_entitlement], expires=date(2030, 1, 1))
+    text = " ".join(f"{x.text} {x.dates} {x.extra}" for x in render_face.face_lines(issued.claims))
+    assert "HN-SECRET" not in text
+    assert "poor" not in text
+
+
+def test_card_face_shows_each_programme_with_its_own_dates(issuer, holder):
+    """Issue 13.1, from domain-vn §2.4/§3.2: a clinic reads BHYT's own end, level and facility.
+
+    The card is valid to 2030 but BHYT ends 31/12/2027: the face must say so, with the benefit
+    level and the share paid (level 2 = 100 %), the registered primary-care facility, and the
+    issuing authority; no stigmatising "Hộ nghèo" / "Hộ cận nghèo" / "Người có công" label.
+    """
+    from asxh_card.programmes import Entitlement
+
+    start = date(2026, 1, 1)
+    ents = [
+        Entitlement(
+            "BHYT", start, date(2027, 12, 31), {"level": 2, "coverage": 100, "facility": "79-024"}
+        ),
+        Entitlement("GN", start, date(2026, 12, 31), {"kind": "near_poor"}),
+        Entitlement("NCC", start, None, {"amount": 2_789_000}),
+        Entitlement("TGXH", start, None, {"amount": 750_000}),
+    ]
+    issued = issuer.issue(holder, ents, expires=date(2030, 12, 31))
+    lines = {x.programme: x for x in render_face.face_lines(issued.claims)}
+    assert lines["BHYT"].dates == "01/01/2026 – 31/12/2027"  # noqa: RUF001
+    assert "Mức 2" in lines["BHYT"].text
+    assert "100%" in lines["BHYT"].text
+    assert "79-024" in lines["BHYT"].extra
+    assert lines["GN"].dates == "01/01/2026 – 31/12/2026"  # noqa: RUF001
+    assert lines["NCC"].dates == "từ 01/01/2026"  # open-ended: no "đến không thời hạn"
+    everything = " ".join(f"{x.text} {x.dates} {x.extra}" for x in lines.values()).casefold()
+    for label in ("hộ nghèo", "hộ cận nghèo", "người có công", "750", "2.789"):
+        assert label not in everything
+    # The issuing authority is named on the face (the service passes its issuer's name).
+    plain = render.card_image(issued.claims, issued.qr_text)
+    named = render.card_image(issued.claims, issued.qr_text, authority="Sở Y tế TP. Hồ Chí Minh")
+    assert plain.tobytes() != named.tobytes()
+    assert render_face._authority_text(issued.claims, None) == "Cơ quan cấp: vn-79"
 
 
 def pdf_images(pdf: bytes) -> list[Image.Image]:

@@ -212,7 +212,7 @@ TGXH = {
     "programme": "TGXH",
     "valid_from": "2026-01-01",
     "attributes": {"amount": 750000},
-    "category": "Art. 5(5) disability",
+    "category": "Art. 5(6) disability",
 }
 
 

@@ -75,7 +75,7 @@ def object_endpoints(w: dict[str, Any]) -> list[tuple[str, str, dict[str, Any] |
     ]
 
 
-_TGXH = {"programme": "TGXH", "valid_from": "2026-01-01", "attributes": {"amount": 1000}}
+_TGXH = {"programme": "TGXH", "valid_from": "2026-01-01", "attributes": {"amount": 500_000}}
 ENDPOINT_IDS = [
     f"{m} {p}"
     for m, p, _ in object_endpoints(

@@ -379,3 +379,120 @@ def test_cli_stats_prints_counts_and_writes_csv(fresh: ServiceContext, tmp_path:
     assert totals[0]["active_BHYT"] == "3"
     bad = CliRunner().invoke(cli, ["stats", "--from", "2026-13"], env=_env(fresh))
     assert bad.exit_code == 2
+
+
+def test_a_second_list_supersedes_the_card_of_a_known_person(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """TGXH first, then a list adding BHYT: one current card with both, the old one revoked."""
+    rows = people_rows(1, seed=12)
+    first = dict(rows[0], programme_2="", valid_from_2="", valid_to_2="", attributes_2="")
+    first.update(programme_3="", valid_from_3="", attributes_3="")
+    run_import(fresh, write_csv(tmp_path / "a.csv", [first]))
+    second = dict(first, programme_2="BHYT", valid_from_2="2026-01-01", valid_to_2="2030-12-31")
+    second["attributes_2"] = "level=2; coverage=100; facility=79-001"
+    progress = run_import(fresh, write_csv(tmp_path / "b.csv", [second]))
+    assert progress.counts["people_existing"] == 1
+    assert progress.counts["entitlements_granted"] == 1
+    assert progress.counts["cards_issued"] == 1
+    with session_scope(fresh.sessions) as session:
+        states = sorted(session.scalars(select(Card.state)))
+        assert states == ["active", "revoked"]
+        current = session.scalars(select(Card).where(Card.state == "active")).one()
+        programmes = session.scalars(
+            select(Entitlement.programme)
+            .join(CardEntitlement, CardEntitlement.entitlement_id == Entitlement.id)
+            .where(CardEntitlement.card_id == current.id)
+        ).all()
+        assert sorted(programmes) == ["BHYT", "TGXH"]
+    third = dict(second, hometown="Xã Tân Phú, Tỉnh Đồng Nai ")  # another file, same person
+    again = run_import(fresh, write_csv(tmp_path / "c.csv", [third]))
+    assert again.counts["cards_issued"] == 0
+    assert counts(fresh)[2] == 2
+
+
+def test_compromised_key_cards_are_reissued_and_old_ones_fail_verification(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """Attack: a stolen issuer key. ``asxh keys compromised`` retires it, revokes each card it
+    signed and re-issues it with a new key; the verifier refuses the old card and accepts the
+    new one."""
+    from fastapi.testclient import TestClient
+
+    from asxh_card.service.app import create_app
+    from asxh_card.service.operators import create_operator
+    from asxh_card.service.rotation import cards_signed_by
+
+    fresh.keyring.ensure_root()  # the service signs its trust bundle (current model)
+    run_import(fresh, EXAMPLE)
+    with session_scope(fresh.sessions) as session:
+        create_operator(
+            session,
+            fresh.passwords,
+            fresh.programmes,
+            ADMIN,
+            username="checker",
+            password="a checking passphrase",
+            role="service_point",
+        )
+    with session_scope(fresh.sessions) as session:
+        old = {c.serial: (c.kid, c.qr_text) for c in session.scalars(select(Card))}
+    (kid,) = {k for k, _ in old.values()}
+    listing = tmp_path / "pairs.txt"
+    result = CliRunner().invoke(
+        cli,
+        ["keys", "compromised", "--issuer", "vn-79", "--kid", kid, "--list", str(listing)],
+        env=_env(fresh),
+    )
+    assert result.exit_code == 0, result.output
+    pairs = [line.split() for line in listing.read_text().splitlines()]
+    assert sorted(a for a, _ in pairs) == sorted(old)
+    with session_scope(fresh.sessions) as session:
+        assert cards_signed_by(session, "vn-79", kid) == []
+        new = {c.serial: c for c in session.scalars(select(Card).where(Card.state == "active"))}
+        assert sorted(new) == sorted(b for _, b in pairs)
+        assert {c.kid for c in new.values()} != {kid}
+        revoked = session.scalars(select(Card).where(Card.serial.in_(list(old)))).all()
+        assert {c.state for c in revoked} == {"revoked"}
+        assert {c.reason_code for c in revoked} == {"key_compromise"}
+    client = TestClient(create_app(fresh.settings, context=fresh))
+    token = client.post(
+        "/v1/auth/token", data={"username": "checker", "password": "a checking passphrase"}
+    ).json()["access_token"]
+
+    def verify(qr_text: str) -> dict[str, Any]:
+        response = client.post(
+            "/v1/verify",
+            json={"qr_text": qr_text},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        return dict(response.json())
+
+    stolen = verify(next(iter(old.values()))[1])
+    assert stolen.get("valid") is False, stolen
+    fresh_card = verify(next(iter(new.values())).qr_text)
+    assert fresh_card.get("valid") is True, fresh_card
+
+
+def test_rotation_signs_new_cards_with_the_new_key_and_old_cards_stay_valid(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """``asxh keys rotate``: the next import signs with the new key; the old key keeps
+    verifying the cards it signed (retiring, still published)."""
+    from asxh_card.service.models import IssuerKeyRow
+
+    run_import(fresh, write_csv(tmp_path / "a.csv", people_rows(2, seed=13)))
+    result = CliRunner().invoke(cli, ["keys", "rotate", "--issuer", "vn-79"], env=_env(fresh))
+    assert result.exit_code == 0, result.output
+    assert (
+        CliRunner().invoke(cli, ["keys", "rotate", "--issuer", "vn-00"], env=_env(fresh)).exit_code
+        == 1
+    )
+    run_import(fresh, write_csv(tmp_path / "b.csv", people_rows(2, seed=14)))
+    with session_scope(fresh.sessions) as session:
+        keys = {k.kid: k.state for k in session.scalars(select(IssuerKeyRow))}
+        kids = [c.kid for c in session.scalars(select(Card).order_by(Card.id))]
+    assert sorted(keys.values()) == ["active", "retiring"]
+    old_kid = next(k for k, state in keys.items() if state == "retiring")
+    assert kids[:2] == [old_kid, old_kid]
+    assert old_kid not in kids[2:]

@@ -189,3 +189,30 @@ def test_cli_without_password_source_is_a_usage_error(
         monkeypatch.setenv(key, value)
     result = CliRunner().invoke(cli, ["admin", "create-operator", "chief"], input="")
     assert result.exit_code == 2
+
+
+def test_admin_api_compromise_reissues_the_keys_cards(service: Any) -> None:
+    """POST .../keys/{kid}/compromise: the key is retired, its current cards re-issued."""
+    admin_issuers = service.call("admin", "GET", "/v1/admin/issuers").json()
+    issuer = next(i for i in admin_issuers if i["id"] == "vn-01")
+    number = service.register("off01", province="01")
+    service.grant("off01", number, service.TGXH)
+    card = service.issue("off01", number)
+    kid = next(k["kid"] for k in issuer["keys"] if k["state"] == "active")
+    assert (
+        service.call("off01", "POST", f"/v1/admin/issuers/vn-01/keys/{kid}/compromise").status_code
+        == 403
+    )
+    response = service.call("admin", "POST", f"/v1/admin/issuers/vn-01/keys/{kid}/compromise")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["kid"] == kid
+    assert body["new_kid"] != kid
+    assert {"old": card["serial"], "new": body["reissued"][0]["new"]} in body["reissued"]
+    old = service.call("off01", "GET", f"/v1/cards/{card['serial']}").json()
+    assert old["state"] == "revoked"
+    issuers = service.call("admin", "GET", "/v1/admin/issuers").json()
+    keys = {k["kid"]: k["state"] for k in next(i for i in issuers if i["id"] == "vn-01")["keys"]}
+    assert keys[kid] == "retired"
+    missing = service.call("admin", "POST", "/v1/admin/issuers/vn-01/keys/nokey/compromise")
+    assert missing.status_code == 404

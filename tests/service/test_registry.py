@@ -435,4 +435,4 @@ def test_provincial_operator_without_a_province_sees_no_other_province(service: 
         registry.register(
             session, service.ctx.protector, nowhere, province="01", pin=body["pin"], data=data
         )
-    assert "another province" in str(info.value)
+    assert "national administrator" in str(info.value)

@@ -21,7 +21,15 @@ if TYPE_CHECKING:
     from asxh_card.service.audit import Actor
     from asxh_card.service.context import ServiceContext
 
-__all__ = ["admin_app", "create_operator", "import_people", "show_stats"]
+__all__ = [
+    "admin_app",
+    "compromised_key",
+    "create_operator",
+    "import_people",
+    "print_batch",
+    "rotate_key",
+    "show_stats",
+]
 
 admin_app = typer.Typer(
     help="Operator accounts (first national administrator).", no_args_is_help=True
@@ -142,12 +150,15 @@ def cli_actor() -> Actor:
 
 
 @app.command("import")
-def import_people(
+def import_people(  # noqa: PLR0917 - typer maps options to parameters
     path: Annotated[Path, typer.Argument(help="Beneficiary list: .csv (UTF-8) or .xlsx.")],
     province: Annotated[str, typer.Option(help="2-digit code of the issuing province.")],
     errors: Annotated[
         Path | None,
         typer.Option(help="Error report (CSV) to write; default: PATH with .errors.csv."),
+    ] = None,
+    sheets: Annotated[
+        Path | None, typer.Option(help="Also write the job's cards to this print-ready PDF.")
     ] = None,
     chunk: Annotated[int, typer.Option(help="Rows per transaction.", min=1, max=20_000)] = 2000,
     workers: Annotated[
@@ -218,6 +229,8 @@ def import_people(
             )
         with session_scope(ctx.sessions) as session:
             report.write_text(importing.rejections_csv(session, job_id), encoding="utf-8")
+        if sheets is not None:
+            _print(ctx, job_id, None, sheets, backs=False, workers=workers)
     except (AsxhError, ProblemError) as exc:
         err_console.print(f"[red]Nhập thất bại / Import failed:[/] {escape(str(exc))}")
         raise typer.Exit(code=1) from None
@@ -293,3 +306,149 @@ def show_stats(
     active = ", ".join(f"{k} {v:,}" for k, v in result.active_entitlements.items()) or "-"
     console.print(f"Thẻ theo trạng thái / Cards by state: {states}")
     console.print(f"Chế độ đang hưởng / Active entitlements: {active}")
+
+
+def _print(
+    ctx: ServiceContext,
+    job: int | None,
+    serials_file: Path | None,
+    out: Path,
+    *,
+    backs: bool,
+    workers: int | None,
+) -> None:
+    """Write one print-ready PDF with a progress bar (the cards of a job or of a list)."""
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
+    from asxh_card.service.printing import print_cards, serials_of_job  # noqa: PLC0415
+
+    if job is not None:
+        serials = serials_of_job(ctx, job)
+    else:
+        assert serials_file is not None  # noqa: S101 - the caller checked
+        serials = [s.strip() for s in serials_file.read_text(encoding="utf-8").split() if s]
+    columns = (
+        TextColumn("[bold]In / Print"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err_console) as bar:
+        task = bar.add_task("print", total=len(serials))
+        result = print_cards(
+            ctx,
+            serials,
+            out,
+            backs=backs,
+            workers=workers,
+            on_progress=lambda n: bar.update(task, completed=n),
+        )
+    mark = " (DEMO)" if result.demo else ""
+    console.print(
+        f"Tệp in / Print file {escape(str(out))}: {result.cards} cards, {result.pages} pages{mark}."
+    )
+
+
+@app.command("print")
+def print_batch(
+    out: Annotated[Path, typer.Option("--out", help="The PDF to write.")],
+    job: Annotated[int | None, typer.Option(help="The cards of this import job.")] = None,
+    serials: Annotated[
+        Path | None, typer.Option(help="A file of card serials (one per line), in print order.")
+    ] = None,
+    backs: Annotated[bool, typer.Option("--backs", help="Add card backs (duplex).")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="Worker processes (default: one per CPU).", min=0)
+    ] = None,
+) -> None:
+    """One print-ready PDF for a batch: A4, 10 cards a page at true size, crop marks."""
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+
+    if (job is None) == (serials is None):
+        err_console.print("[red]Give exactly one of --job and --serials.[/]")
+        raise typer.Exit(code=2)
+    ctx = service_context()
+    try:
+        _print(ctx, job, serials, out, backs=backs, workers=workers)
+    except (AsxhError, OSError, ValueError) as exc:
+        err_console.print(f"[red]In thất bại / Printing failed:[/] {escape(str(exc))}")
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+
+
+def _keys_app() -> typer.Typer:
+    from asxh_card.cli.keys import keys_app  # noqa: PLC0415 - registered there
+
+    return keys_app
+
+
+@_keys_app().command("rotate")
+def rotate_key(
+    issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+) -> None:
+    """Give an issuer of the service a new signing key; the old one keeps verifying its cards.
+
+    New cards are signed with the new key at once; the old key stays in the JWKS and the trust
+    bundle (``retiring``) until it is retired.
+    """
+    ctx = service_context()
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.models import IssuerRow  # noqa: PLC0415
+
+    try:
+        with session_scope(ctx.sessions) as session:
+            row = session.get(IssuerRow, issuer)
+            if row is None:
+                err_console.print(
+                    f"[red]Không có cơ quan cấp / No such issuer: {escape(issuer)}[/]"
+                )
+                raise typer.Exit(code=1)
+            key = ctx.keyring.create_issuer_key(session, row)
+            kid = key.kid
+            from asxh_card.service import audit  # noqa: PLC0415
+
+            audit.record(session, cli_actor(), "issuer.key", "issuer", issuer, detail={"kid": kid})
+    finally:
+        ctx.engine.dispose()
+    console.print(f"Khóa mới / New key for {escape(issuer)}: [bold]{kid}[/]")
+
+
+@_keys_app().command("compromised")
+def compromised_key(
+    issuer: Annotated[str, typer.Option(help="Issuer id, e.g. vn-79.")],
+    kid: Annotated[str, typer.Option(help="The compromised key's kid.")],
+    listing: Annotated[
+        Path | None, typer.Option("--list", help="Write 'old new' serial pairs to this file.")
+    ] = None,
+) -> None:
+    """Retire a compromised key now and re-issue every current card it signed with a new key.
+
+    The old cards are revoked on their status lists (so verifiers refuse them at their next
+    list fetch); print the new ones from the serials in --list (``asxh print --serials``).
+    """
+    ctx = service_context()
+    from asxh_card.errors import AsxhError  # noqa: PLC0415
+    from asxh_card.service.db import session_scope  # noqa: PLC0415
+    from asxh_card.service.rotation import compromise_key  # noqa: PLC0415
+
+    try:
+        with session_scope(ctx.sessions) as session:
+            outcome = compromise_key(session, ctx, cli_actor(), issuer, kid)
+    except AsxhError as exc:
+        err_console.print(f"[red]{escape(str(exc))}[/]")
+        raise typer.Exit(code=1) from None
+    finally:
+        ctx.engine.dispose()
+    if listing is not None:
+        listing.write_text("".join(f"{a} {b}\n" for a, b in outcome.reissued), encoding="utf-8")
+    console.print(
+        f"Khóa {escape(kid)} đã thu hồi / Key retired; {len(outcome.reissued)} cards re-issued "
+        f"with key {outcome.new_kid}."
+    )

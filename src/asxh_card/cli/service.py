@@ -18,12 +18,16 @@ from rich.markup import escape
 
 from asxh_card.cli._app import app, console, err_console
 
-__all__ = ["db_upgrade", "serve"]
+__all__ = ["audit_verify", "db_upgrade", "serve"]
 
 db_app = typer.Typer(
     help="Database maintenance (Alembic migrations shipped in the package).", no_args_is_help=True
 )
 app.add_typer(db_app, name="db")
+audit_app = typer.Typer(
+    help="The audit log (hash chain, signed checkpoints).", no_args_is_help=True
+)
+app.add_typer(audit_app, name="audit")
 
 
 _ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
@@ -79,6 +83,30 @@ def db_upgrade(
 
     upgrade(database_url_from_env(), revision)
     console.print(f"Database migrated to {revision}.")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check the audit chain at ASXH_DATABASE_URL; exit 1 naming the first bad entry."""
+    from asxh_card.service.audit import AuditSigner, verify_chain  # noqa: PLC0415
+    from asxh_card.service.db import make_engine, make_sessionmaker  # noqa: PLC0415
+    from asxh_card.service.settings import Settings  # noqa: PLC0415
+
+    settings = _settings(demo=False)
+    assert isinstance(settings, Settings)  # noqa: S101 - narrowing
+    engine = make_engine(settings.database_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            report = verify_chain(session, AuditSigner(settings.secret_key))
+    finally:
+        engine.dispose()
+    if not report.ok:
+        err_console.print(f"[red]Audit chain broken: {escape(report.problem)}[/]")
+        err_console.print(f"First bad entry: {report.bad_seq}")
+        raise typer.Exit(code=1)
+    console.print(
+        f"Audit chain intact: {report.entries} entries, {report.checkpoints} signed checkpoints."
+    )
 
 
 _BANNER = "!" * 78

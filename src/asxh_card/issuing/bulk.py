@@ -17,8 +17,9 @@ How a batch runs (``asxh issue CARDS.jsonl --key KEY --out DIR``):
    directory when the batch created it (:mod:`asxh_card.issuing.staging`).
 
 Outputs per card are those of :func:`asxh_card.issuing.render.render_card` without the one-card
-PDF; print sheets are ``sheets/sheet-00001.pdf`` (10 cards a page, one page per file, in line
-order) and ``manifest.jsonl`` lists every line: its serial and QR version, or its error.
+PDF; the print file is one ``sheets.pdf`` (10 cards an A4 page, in line order,
+:class:`~asxh_card.issuing.render.batch.BatchPdf`) and ``manifest.jsonl`` lists every line:
+its serial and QR version, or its error.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from asxh_card._core.keys import Signer
 from asxh_card._core.timeutil import utc_now
@@ -38,9 +39,13 @@ from asxh_card.card import CardClaims, parse_card_jws
 from asxh_card.errors import InvalidInputError
 from asxh_card.issuing.cardfile import parse_card_json
 from asxh_card.issuing.issuer import IssuedCard, Issuer
-from asxh_card.issuing.render import print_sheet_pdf, render_card
+from asxh_card.issuing.render import render_card
+from asxh_card.issuing.render.batch import BatchPdf
 from asxh_card.issuing.staging import publish, staging_directory
 from asxh_card.programmes import ProgrammeRegistry
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = [
     "BatchError",
@@ -54,6 +59,8 @@ __all__ = [
 ]
 
 _PAGE = 10
+#: The batch's print file: every card in line order, 10 to an A4 page.
+SHEETS_PDF = "sheets.pdf"
 #: A JSON Lines batch line longer than this is refused before parsing.
 MAX_LINE_BYTES = 64 * 1024
 
@@ -91,7 +98,7 @@ class OutputDirectoryError(InvalidInputError):
 def _check_out_dir(out_dir: Path) -> None:
     if out_dir.exists() and not out_dir.is_dir():
         raise OutputDirectoryError(f"{out_dir} exists and is not a directory")
-    for earlier in (out_dir / "manifest.jsonl", out_dir / "sheets"):
+    for earlier in (out_dir / "manifest.jsonl", out_dir / SHEETS_PDF, out_dir / "sheets"):
         if earlier.exists():
             raise OutputDirectoryError(
                 f"{out_dir} already holds a batch ({earlier.name}); choose a new directory"
@@ -155,8 +162,8 @@ def sign_batch(
 
 def _render_page(
     job: tuple[str, list[tuple[str, str]], int, ProgrammeRegistry | None, int | None],
-) -> list[str]:
-    """Worker: render one page of cards into the staging directory; return the file names.
+) -> tuple[list[str], list[Image.Image]]:
+    """Worker: render one page of cards into the staging directory; the names and faces.
 
     Receives tokens, not claim objects: the worker re-reads the claims from the signed payload
     (plain JSON pickles cheaply; the claim objects and a registry hold read-only mappings that
@@ -177,10 +184,8 @@ def _render_page(
             Path(staging, name).write_bytes(data)
             names.append(name)
         images.append(rendered.card)
-    sheet = f"sheets/sheet-{page:05d}.pdf"
-    Path(staging, sheet).write_bytes(print_sheet_pdf(images))
-    names.append(sheet)
-    return names
+    del page
+    return names, images
 
 
 def issue_batch(
@@ -206,7 +211,7 @@ def issue_batch(
     if result.errors and not skip_invalid:
         raise BatchRefusedError(result.errors)
     with staging_directory(out_dir) as staging:
-        (staging / "sheets").mkdir()
+        sheets = BatchPdf(staging / SHEETS_PDF)
         own_registry = registry if registry is not ProgrammeRegistry.default() else None
         pages = [
             (
@@ -218,15 +223,29 @@ def issue_batch(
             )
             for i in range(0, len(result.issued), _PAGE)
         ]
-        count = workers or os.cpu_count() or 1
-        names: list[str] = []
-        if count == 1 or len(pages) <= 1 or own_registry is not None:
-            for job in pages:
-                names.extend(_render_page(job))
-        else:
-            with ProcessPoolExecutor(max_workers=min(count, len(pages))) as pool:
-                for page_names in pool.map(_render_page, pages):
+        try:
+            count = workers or os.cpu_count() or 1
+            names: list[str] = []
+            if count == 1 or len(pages) <= 1 or own_registry is not None:
+                rendered = map(_render_page, pages)
+                for page_names, faces in rendered:
                     names.extend(page_names)
+                    for face in faces:
+                        sheets.add(face)
+            else:
+                with ProcessPoolExecutor(max_workers=min(count, len(pages))) as pool:
+                    for page_names, faces in pool.map(_render_page, pages):
+                        names.extend(page_names)
+                        for face in faces:
+                            sheets.add(face)
+        except BaseException:
+            sheets.abort()
+            raise
+        if sheets.cards:
+            sheets.close()
+            names.append(SHEETS_PDF)
+        else:
+            sheets.abort()
         manifest: list[dict[str, Any]] = [
             {"line": n, "serial": c.serial, "qr_version": c.qr_version} for n, c in result.issued
         ]

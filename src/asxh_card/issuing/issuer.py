@@ -237,7 +237,7 @@ class Issuer:
         for ent in ents:
             if not isinstance(ent, Entitlement):
                 raise EntitlementError("entitlements must be Entitlement objects")
-            ent.validate(self._registry)
+            ent.validate_for_issuing(self._registry)
             if ent.programme in seen:
                 raise EntitlementError(f"{ent.programme}: the programme appears twice")
             seen.add(ent.programme)

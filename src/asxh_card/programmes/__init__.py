@@ -42,10 +42,18 @@ from asxh_card.programmes.registry import (
     ProgrammeRegistry,
     bhyt_coverage_for_level,
 )
-from asxh_card.programmes.schema import AttributeSpec, AttributeType, LookupConstraint, Programme
+from asxh_card.programmes.schema import (
+    AmountRule,
+    AttributeSpec,
+    AttributeType,
+    LookupConstraint,
+    Programme,
+    normalise_facility_code,
+)
 
 __all__ = [
     "REGISTRY_VERSION",
+    "AmountRule",
     "AttributeSpec",
     "AttributeType",
     "AttributeValue",
@@ -58,5 +66,6 @@ __all__ = [
     "check_card_fields",
     "check_status_fields",
     "check_status_uri",
+    "normalise_facility_code",
     "status_ref_from_claim",
 ]

@@ -116,6 +116,19 @@ class Entitlement:
             check_status_fields(self.status.idx, self.status.uri)
         reg.check_entitlement_attributes(programme, self.attributes)
 
+    def validate_for_issuing(self, registry: ProgrammeRegistry | None = None) -> None:
+        """:meth:`validate`, plus the rules an issuer applies and a verifier does not.
+
+        The programme's start date (``effective_from``) and its amount floor (base level x
+        the smallest coefficient in force on ``valid_from``, e.g. TGXH 500,000 đ from
+        2024-07-01), both data in the registry. A verifier reads signed cards and only checks
+        their shape, so these rules, which change with the law, never make an issued card
+        unreadable.
+        """
+        reg = ProgrammeRegistry.default() if registry is None else registry
+        self.validate(reg)
+        reg.get(self.programme).check_dates_and_amounts(self.valid_from, self.attributes)
+
     def state_at(self, day: date) -> EntitlementState:
         """``active``, ``not_yet_valid`` or ``expired`` on ``day`` (both ends inclusive).
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Final
 
 from asxh_card._core import strictjson
+from asxh_card._core.timeutil import ISODateError, parse_iso_date
 from asxh_card.errors import EntitlementError
 from asxh_card.programmes._common import (
     AttributeValue,
@@ -24,7 +26,13 @@ from asxh_card.programmes._common import (
     _normalise_key,
     _show,
 )
-from asxh_card.programmes.schema import AttributeSpec, AttributeType, LookupConstraint, Programme
+from asxh_card.programmes.schema import (
+    AmountRule,
+    AttributeSpec,
+    AttributeType,
+    LookupConstraint,
+    Programme,
+)
 
 if TYPE_CHECKING:
     import os
@@ -106,7 +114,8 @@ def _parse_attribute(name: str, obj: object, where: str) -> AttributeSpec:
         allowed = ", ".join(repr(t.value) for t in AttributeType)
         raise _registry_error(where, f"'type' must be one of {allowed}")
     kind = AttributeType(raw_type)
-    _check_keys(spec, where, ("type", "required", *_SPEC_KEYS[kind]), ("description",))
+    optional = ("description", "normalise") if kind is AttributeType.STR else ("description",)
+    _check_keys(spec, where, ("type", "required", *_SPEC_KEYS[kind]), optional)
     required = spec["required"]
     if not isinstance(required, bool):
         raise _registry_error(where, "'required' must be true or false")
@@ -145,8 +154,64 @@ def _parse_attribute(name: str, obj: object, where: str) -> AttributeSpec:
         raise _registry_error(
             where, f"'pattern' is not a valid regular expression ({exc})"
         ) from exc
+    normalise = spec.get("normalise", "")
+    if normalise not in ("", "facility"):
+        raise _registry_error(where, "'normalise' must be 'facility'")
+    assert isinstance(normalise, str)  # noqa: S101 - checked above
     return AttributeSpec(
-        name, kind, required, pattern=compiled, max_length=max_length, description=description
+        name,
+        kind,
+        required,
+        pattern=compiled,
+        max_length=max_length,
+        description=description,
+        normalise=normalise,
+    )
+
+
+def _day(value: object, where: str, key: str) -> date:
+    try:
+        return parse_iso_date(value)
+    except ISODateError as exc:
+        raise _registry_error(where, f"{key!r} {exc}") from None
+
+
+def _parse_amount_rule(
+    obj: object, where: str, attributes: Mapping[str, AttributeSpec]
+) -> AmountRule:
+    raw = _as_object(obj, where)
+    _check_keys(raw, where, ("attribute", "levels", "coefficients"), ("note",))
+    attribute = raw["attribute"]
+    if not isinstance(attribute, str) or attributes.get(attribute) is None:
+        raise _registry_error(where, "'attribute' must name an attribute of the programme")
+    if attributes[attribute].type is not AttributeType.INT:
+        raise _registry_error(where, "'attribute' must be an integer attribute")
+    levels_obj = raw["levels"]
+    if not isinstance(levels_obj, list) or not levels_obj:
+        raise _registry_error(where, "'levels' must be a non-empty list")
+    levels: list[tuple[date, int]] = []
+    for i, level in enumerate(levels_obj):
+        here = f"{where}.levels[{i}]"
+        item = _as_object(level, here)
+        _check_keys(item, here, ("from", "base"), ("source",))
+        start = _day(item["from"], here, "from")
+        base = _int_field(item, "base", here)
+        if base <= 0 or (levels and start <= levels[-1][0]):
+            raise _registry_error(here, "bases must be positive and in increasing date order")
+        levels.append((start, base))
+    coefficients = raw["coefficients"]
+    if (
+        not isinstance(coefficients, list)
+        or not coefficients
+        or not all(isinstance(c, int | float) and not isinstance(c, bool) for c in coefficients)
+        or min(coefficients) <= 0
+    ):
+        raise _registry_error(where, "'coefficients' must be a non-empty list of positive numbers")
+    return AmountRule(
+        attribute,
+        tuple(levels),
+        tuple(float(c) for c in coefficients),
+        _text(raw, "note", where, optional=True),
     )
 
 
@@ -198,7 +263,7 @@ def _parse_programme(obj: object, where: str) -> Programme:
         raw,
         where,
         ("code", "name_vi", "name_en", "owner", "legal_basis", "attributes"),
-        ("operator", "notes", "constraints"),
+        ("operator", "notes", "constraints", "effective_from", "amount_rule"),
     )
     attributes_obj = _as_object(raw["attributes"], f"{where}.attributes")
     attributes: dict[str, AttributeSpec] = {}
@@ -225,6 +290,16 @@ def _parse_programme(obj: object, where: str) -> Programme:
         constraints=constraints,
         operator=_text(raw, "operator", where, optional=True),
         notes=_text(raw, "notes", where, optional=True),
+        effective_from=(
+            _day(raw["effective_from"], where, "effective_from")
+            if "effective_from" in raw
+            else None
+        ),
+        amount_rule=(
+            _parse_amount_rule(raw["amount_rule"], f"{where}.amount_rule", attributes)
+            if "amount_rule" in raw
+            else None
+        ),
     )
 
 

@@ -5,12 +5,21 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from asxh_card.errors import EntitlementError
 from asxh_card.programmes._common import AttributeValue, _is_int, _show, _type_name
 
-__all__ = ["AttributeSpec", "AttributeType", "LookupConstraint", "Programme"]
+__all__ = [
+    "AmountRule",
+    "AttributeSpec",
+    "AttributeType",
+    "LookupConstraint",
+    "Programme",
+    "normalise_facility_code",
+]
 
 
 class AttributeType(StrEnum):
@@ -38,6 +47,7 @@ class AttributeSpec:
     pattern: re.Pattern[str] | None = None
     max_length: int | None = None
     description: str = ""
+    normalise: str = ""
 
     def check(self, programme: str, value: object) -> None:
         """Raise :class:`EntitlementError` unless ``value`` satisfies this schema.
@@ -99,6 +109,66 @@ class LookupConstraint:
             )
 
 
+# A BHYT facility code as printed on the card, "79 - 024", or typed compactly, "79024".
+_FACILITY_CODE = re.compile(r"\s*([0-9]{2})\s*[-\u2010\u2011\u2013]?\s*([0-9]{3})\s*", re.ASCII)
+
+
+def normalise_facility_code(value: str) -> str:
+    """``"79 - 024"``, ``"79-024"`` and ``"79024"`` all become ``"79-024"`` (PP-NNN).
+
+    The registered primary-care facility is printed on BHYT cards as ``"PP - NNN"`` (2-digit
+    province code, 3-digit facility code; domain-vn §2.4); officers type it as they read it.
+    A value of any other shape is returned unchanged, for the schema check to refuse by name.
+    """
+    match = _FACILITY_CODE.fullmatch(value)
+    return value if match is None else f"{match[1]}-{match[2]}"
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class AmountRule:
+    """A monthly amount is base level x coefficient: the floor it may not go below, as data.
+
+    ``levels`` are ``(from, base in VND)`` in date order (TGXH: 360,000 from 2021-07-01,
+    500,000 from 2024-07-01); ``coefficients`` the legal multipliers (Decree 20/2021 Art. 6).
+    Provinces may pay more, so only the floor, base x the smallest coefficient, is enforced:
+    it catches an amount typed in thousands (750 for 750,000 đ).
+    """
+
+    attribute: str
+    levels: tuple[tuple[date, int], ...]
+    coefficients: tuple[float, ...]
+    note: str = ""
+
+    def base_on(self, day: date) -> tuple[date, int] | None:
+        """The base level in force on ``day`` (its start date and amount), or None before any."""
+        current = None
+        for start, base in self.levels:
+            if start <= day:
+                current = (start, base)
+        return current
+
+    def check(self, programme: str, valid_from: date, attributes: Mapping[str, object]) -> None:
+        """Refuse an amount below the floor in force on ``valid_from`` (never echoing it)."""
+        amount = attributes.get(self.attribute)
+        in_force = self.base_on(valid_from)
+        if not _is_int(amount) or in_force is None:
+            return
+        assert isinstance(amount, int)  # noqa: S101 - narrows for mypy
+        start, base = in_force
+        floor = round(base * min(self.coefficients))
+        if amount < floor:
+            hint = (
+                " (amounts are in đồng per month, not thousands of đồng)"
+                if amount * 1000 >= floor
+                else ""
+            )
+            raise EntitlementError(
+                f"{programme}: attribute {self.attribute!r} is below the legal minimum of "
+                f"{floor:,} VND/month (base level {base:,} from {start.isoformat()} x "
+                f"{min(self.coefficients)}){hint}"
+            )
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class Programme:
     """One programme of the registry: who owns it, on what legal basis, and its card schema."""
@@ -112,6 +182,30 @@ class Programme:
     constraints: tuple[LookupConstraint, ...] = ()
     operator: str = ""
     notes: str = ""
+    effective_from: date | None = None
+    amount_rule: AmountRule | None = None
+
+    def check_dates_and_amounts(self, valid_from: date, attributes: Mapping[str, object]) -> None:
+        """Refuse an entitlement starting before the programme exists, or below its floor."""
+        if self.effective_from is not None and valid_from < self.effective_from:
+            raise EntitlementError(
+                f"{self.code}: the programme starts on {self.effective_from.isoformat()}; "
+                "valid_from is earlier"
+            )
+        if self.amount_rule is not None:
+            self.amount_rule.check(self.code, valid_from, attributes)
+
+    def normalise_attributes(self, attributes: Mapping[str, Any]) -> dict[str, Any]:
+        """``attributes`` with officer-typed forms made canonical (BHYT facility ``79 - 024``).
+
+        Which attributes are facility codes is data: ``"normalise": "facility"`` in the registry.
+        """
+        out = dict(attributes)
+        for name, spec in self.attributes.items():
+            value = out.get(name)
+            if spec.normalise == "facility" and isinstance(value, str):
+                out[name] = normalise_facility_code(value)
+        return out
 
     def check_attributes(self, attributes: Mapping[str, object]) -> None:
         """Check ``attributes`` against the schema: known keys, valid values, required present."""

@@ -1,18 +1,63 @@
-"""The audit log: who did what to which object, and when. Never a PIN, never a name."""
+"""The audit log: who did what to which object, and when. Never a PIN, never a name.
+
+**A hash chain.** Entry ``n`` stores ``seq = n``, the hash of entry ``n - 1`` and its own hash,
+SHA-256 over a canonical JSON of its fields and that previous hash. The one-row
+``audit_head`` holds the last position and hash. Every ``CHECKPOINT_EVERY``-th entry the
+service signs a checkpoint (Ed25519, a key derived from ``ASXH_SECRET_KEY``). Entries are
+appended under the head's row lock (PostgreSQL; SQLite's writes already take turns) in the
+same transaction as the change they record. The database refuses UPDATE and DELETE of entries
+and checkpoints with a trigger (migration 0004).
+
+:func:`verify_chain` (``asxh audit verify``) walks the chain and reports the first bad entry:
+an edited entry no longer has its hash, a deleted or reordered one breaks the links or the
+positions, and a truncated chain no longer reaches the head or a signed checkpoint.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, Final
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from asxh_card._core.timeutil import utc_now
-from asxh_card.service.models import AuditEventRow
-from asxh_card.service.security import Principal
+from asxh_card.service.models import AuditCheckpointRow, AuditEventRow, AuditHeadRow
+from asxh_card.service.security import Principal, derive_key
 
-__all__ = ["Actor", "record"]
+__all__ = [
+    "CHECKPOINT_EVERY",
+    "GENESIS",
+    "Actor",
+    "AuditSigner",
+    "ChainReport",
+    "entry_hash",
+    "record",
+    "verify_chain",
+]
+
+#: The "previous hash" of the first entry.
+GENESIS: Final = "0" * 64
+#: A signed checkpoint every this many entries.
+CHECKPOINT_EVERY: Final = 100
+_FIELDS: Final = (
+    "seq",
+    "actor",
+    "role",
+    "action",
+    "object_type",
+    "object_id",
+    "province",
+    "detail",
+    "request_id",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +78,44 @@ class Actor:
         return self.principal.username
 
 
+class AuditSigner:
+    """Signs and checks checkpoints with an Ed25519 key derived from the service secret."""
+
+    def __init__(self, secret: bytes) -> None:
+        seed = derive_key(secret, b"asxh-service/audit-checkpoint/ed25519/v1")
+        self._key = ed25519.Ed25519PrivateKey.from_private_bytes(seed)
+        self.public_key = self._key.public_key()
+
+    @staticmethod
+    def _message(seq: int, digest: str) -> bytes:
+        return f"asxh-audit-checkpoint/v1|{seq}|{digest}".encode()
+
+    def sign(self, seq: int, digest: str) -> str:
+        """The base64 signature of checkpoint (``seq``, ``digest``)."""
+        return base64.b64encode(self._key.sign(self._message(seq, digest))).decode()
+
+    def check(self, seq: int, digest: str, signature: str) -> bool:
+        """Whether ``signature`` is this service's over (``seq``, ``digest``)."""
+        try:
+            self.public_key.verify(base64.b64decode(signature), self._message(seq, digest))
+        except (InvalidSignature, ValueError):
+            return False
+        return True
+
+
+def _at(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def entry_hash(fields: Mapping[str, Any], previous: str) -> str:
+    """SHA-256 (hex) of an entry's fields in canonical JSON and the previous entry's hash."""
+    document = {name: fields[name] for name in _FIELDS}
+    document["at"] = _at(fields["at"])
+    document["prev"] = previous
+    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def record(
     session: Session,
     actor: Actor,
@@ -43,17 +126,87 @@ def record(
     province: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Add an audit event to ``session`` (committed with the change it records)."""
-    session.add(
-        AuditEventRow(
-            at=utc_now(),
-            actor=actor.principal.username,
-            role=actor.principal.role,
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            province=province,
-            detail=dict(detail or {}),
-            request_id=actor.request_id,
-        )
+    """Append an audit entry to the chain (committed with the change it records)."""
+    head = session.scalars(
+        select(AuditHeadRow).where(AuditHeadRow.id == 1).with_for_update()
+    ).first()
+    if head is None:
+        head = AuditHeadRow(id=1, seq=0, entry_hash=GENESIS)
+        session.add(head)
+    now = utc_now()
+    row = AuditEventRow(
+        at=now,
+        actor=actor.principal.username,
+        role=actor.principal.role,
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        province=province,
+        detail=json.loads(json.dumps(dict(detail or {}), default=str)),
+        request_id=actor.request_id,
+        seq=head.seq + 1,
+        prev_hash=head.entry_hash,
     )
+    row.entry_hash = entry_hash(vars(row), head.entry_hash)
+    session.add(row)
+    head.seq, head.entry_hash = row.seq or 0, row.entry_hash
+    signer = session.info.get("audit_signer")
+    if isinstance(signer, AuditSigner) and head.seq % CHECKPOINT_EVERY == 0:
+        session.add(
+            AuditCheckpointRow(
+                seq=head.seq,
+                entry_hash=head.entry_hash,
+                signed_at=now,
+                signature=signer.sign(head.seq, head.entry_hash),
+            )
+        )
+    session.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    """The outcome of :func:`verify_chain`: ``bad_seq`` is the first bad position, if any."""
+
+    entries: int
+    checkpoints: int
+    ok: bool
+    bad_seq: int | None = None
+    problem: str = ""
+
+
+def verify_chain(session: Session, signer: AuditSigner) -> ChainReport:
+    """Walk the whole chain; report the first entry that is not as it was written."""
+    previous, expected, count = GENESIS, 1, 0
+    hashes: dict[int, str] = {}
+
+    def bad(seq: int | None, problem: str) -> ChainReport:
+        checkpoints = session.scalar(select(AuditCheckpointRow.seq).limit(1)) is not None
+        return ChainReport(count, int(checkpoints), ok=False, bad_seq=seq, problem=problem)
+
+    rows = session.execute(select(AuditEventRow).order_by(AuditEventRow.seq)).scalars()
+    for row in rows:
+        if row.seq is None:
+            return bad(None, f"entry id {row.id} is outside the chain")
+        if row.seq != expected:
+            return bad(expected, f"entry {expected} is missing (next is {row.seq})")
+        if row.prev_hash != previous:
+            return bad(row.seq, f"entry {row.seq} does not link to entry {row.seq - 1}")
+        if entry_hash(vars(row), previous) != row.entry_hash:
+            return bad(row.seq, f"entry {row.seq} was changed after it was written")
+        previous = row.entry_hash
+        hashes[row.seq] = previous
+        expected += 1
+        count += 1
+    last = expected - 1
+    head = session.get(AuditHeadRow, 1)
+    if head is not None and (head.seq, head.entry_hash) != (last, previous):
+        return bad(last + 1, f"the chain ends at entry {last} but its head is entry {head.seq}")
+    checkpoints = session.scalars(select(AuditCheckpointRow).order_by(AuditCheckpointRow.seq))
+    signed = 0
+    for checkpoint in checkpoints:
+        if not signer.check(checkpoint.seq, checkpoint.entry_hash, checkpoint.signature):
+            return bad(checkpoint.seq, f"checkpoint {checkpoint.seq} has a bad signature")
+        if hashes.get(checkpoint.seq) != checkpoint.entry_hash:
+            return bad(checkpoint.seq, f"entry {checkpoint.seq} differs from its checkpoint")
+        signed += 1
+    return ChainReport(count, signed, ok=True)

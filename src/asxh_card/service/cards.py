@@ -85,8 +85,11 @@ def _validated(
     valid_from: date,
     valid_to: date | None,
     attributes: Mapping[str, Any],
-) -> None:
-    Entitlement(programme, valid_from, valid_to, dict(attributes)).validate(registry)
+) -> dict[str, Any]:
+    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked."""
+    canonical = registry.get(programme).normalise_attributes(attributes)
+    Entitlement(programme, valid_from, valid_to, canonical).validate_for_issuing(registry)
+    return canonical
 
 
 def grant(
@@ -102,7 +105,7 @@ def grant(
     category: str | None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
-    _validated(registry, programme, valid_from, valid_to, attributes)
+    attributes = _validated(registry, programme, valid_from, valid_to, attributes)
     _check_programme(actor, programme)
     current = session.scalars(
         select(EntitlementRow).where(
@@ -159,7 +162,7 @@ def update_entitlement(
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
-    _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
+    attributes = _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
     entitlement.valid_from = valid_from
     entitlement.valid_to = valid_to
     entitlement.attributes = dict(attributes)
@@ -266,6 +269,29 @@ def change_entitlement_status(
     return entitlement
 
 
+def card_programmes(session: Session, card: CardRow) -> list[str]:
+    """The programmes a card carries."""
+    return list(
+        session.scalars(
+            select(EntitlementRow.programme)
+            .join(CardEntitlementRow, CardEntitlementRow.entitlement_id == EntitlementRow.id)
+            .where(CardEntitlementRow.card_id == card.id)
+        )
+    )
+
+
+def _check_whole_card(session: Session, actor: Actor, card: CardRow) -> None:
+    """An officer limited to some programmes may not change a card carrying others."""
+    if actor.principal.role != "issuer_officer":
+        return
+    others = sorted(set(card_programmes(session, card)) - set(actor.principal.programmes))
+    if others:
+        raise NotPermittedError(
+            f"card {card.serial} also carries {', '.join(others)}, which your account may not "
+            "manage; change your programme's entitlement instead"
+        )
+
+
 def change_card_status(
     session: Session,
     actor: Actor,
@@ -275,7 +301,8 @@ def change_card_status(
     reason_code: str,
     note: str | None,
 ) -> CardRow:
-    """Revoke, suspend or reinstate a whole card."""
+    """Revoke, suspend or reinstate a whole card (every programme on it must be the actor's)."""
+    _check_whole_card(session, actor, card)
     new_state, status = transition(card.state, action, "card")
     statuslists.set_status(session, card.status_list_id, card.status_idx, status)
     card.state = new_state
@@ -326,8 +353,14 @@ def issue_card(
     idempotency_key: str | None = None,
     guardian: Mapping[str, Any] | None = None,
     replaces: CardRow | None = None,
+    reason_code: str = "superseded",
+    note: str | None = None,
 ) -> CardOutcome:
-    """Sign a card from the person's current entitlements."""
+    """Sign a card from the person's current entitlements.
+
+    One current card per person and issuer: the person's current cards from the same issuer
+    are revoked (``reason_code``, ``superseded`` by default) and point to the new one.
+    """
     fingerprint = _fingerprint(person, guardian)
     if idempotency_key is not None:
         replay = _replay(session, actor, idempotency_key, fingerprint)
@@ -335,7 +368,7 @@ def issue_card(
             return CardOutcome(replay, created=False)
     try:
         with session.begin_nested():
-            card = _issue(
+            card, previous = _issue(
                 session,
                 ctx,
                 actor,
@@ -343,6 +376,12 @@ def issue_card(
                 guardian=guardian,
                 replaces=replaces,
             )
+            for old in previous:
+                change_card_status(
+                    session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
+                )
+                old.replaced_by_serial = card.serial
+            session.flush()
             if idempotency_key is not None:
                 session.add(
                     IdempotencyKeyRow(
@@ -402,13 +441,30 @@ def _issue(
     *,
     guardian: Mapping[str, Any] | None,
     replaces: CardRow | None,
-) -> CardRow:
+) -> tuple[CardRow, list[CardRow]]:
+    """The new card and the person's current cards of the same issuer it supersedes."""
     settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
+    # Issuances for one person take turns (a row lock on PostgreSQL; SQLite's writes already
+    # do), so two at once cannot both find no current card and leave two.
+    session.execute(select(PersonRow.id).where(PersonRow.id == person.id).with_for_update())
     today = vn_date(utc_now())
     entitlements = current_entitlements(session, person, today)
     if not entitlements:
         raise ConflictError("the person has no current entitlement to put on a card")
     issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
+    previous = list(
+        session.scalars(
+            select(CardRow)
+            .where(
+                CardRow.person_id == person.id,
+                CardRow.issuer_id == issuer_row.id,
+                CardRow.state.in_(CURRENT),
+            )
+            .order_by(CardRow.id)
+        )
+    )
+    for old in previous:
+        _check_whole_card(session, actor, old)
     # The card's status block: its own entry, then one per entitlement (card.status_block,
     # which CardClaims fills in for the entitlements).
     status_list, idx = statuslists.allocate(
@@ -478,7 +534,7 @@ def _issue(
             )
         )
     session.flush()
-    return card
+    return card, previous
 
 
 def replace_card(
@@ -495,21 +551,16 @@ def replace_card(
         raise TransitionError("the card is already revoked")
     person = session.get(PersonRow, old.person_id)
     assert person is not None  # noqa: S101 - foreign key
+    if old.state not in CURRENT:
+        raise TransitionError(f"cannot replace a {old.state} card")
+    # The new card supersedes every current card of its issuer, ``old`` among them.
     outcome = issue_card(
-        session,
-        ctx,
-        actor,
-        person,
-        replaces=old,
+        session, ctx, actor, person, replaces=old, reason_code=reason_code, note=note
     )
-    change_card_status(
-        session,
-        actor,
-        old,
-        action="revoke",
-        reason_code=reason_code,
-        note=note,
-    )
-    old.replaced_by_serial = outcome.card.serial
-    session.flush()
+    if old.state != State.REVOKED:  # another issuer's card: revoke it too
+        change_card_status(
+            session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
+        )
+        old.replaced_by_serial = outcome.card.serial
+        session.flush()
     return outcome.card

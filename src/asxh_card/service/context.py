@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.service.audit import AuditSigner
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.logins import HashingGate, LoginLimiter
@@ -48,7 +49,9 @@ class ServiceContext:
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(engine),
+            sessions=make_sessionmaker(
+                engine, info={"audit_signer": AuditSigner(settings.secret_key)}
+            ),
             protector=DataProtector(settings.data_key),
             passwords=PasswordHasher(
                 time_cost=settings.argon2_time_cost,

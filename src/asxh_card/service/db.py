@@ -121,9 +121,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded attributes after commit (responses are built after it)."""
-    return sessionmaker(engine, expire_on_commit=False)
+def make_sessionmaker(
+    engine: Engine, *, info: dict[str, Any] | None = None
+) -> sessionmaker[Session]:
+    """Sessions that keep loaded attributes after commit (responses are built after it).
+
+    ``info`` is every session's ``Session.info`` (the audit checkpoint signer).
+    """
+    return sessionmaker(engine, expire_on_commit=False, info=info)
 
 
 @contextmanager

@@ -31,7 +31,7 @@ from asxh_card.service.states import State
 
 __all__ = ["DEMO_ISSUERS", "DemoInfo", "ensure_issuer", "ensure_operator", "seed"]
 
-ALL_PROGRAMMES: Final = ("TGXH", "GN", "NCC", "BHXH", "BHYT", "BHTN")
+ALL_PROGRAMMES: Final = ("TGXH", "GN", "NCC", "BHXH", "BHYT", "BHTN", "HTXH")
 DEMO_ISSUERS: Final = (
     ("vn-79", "Sở Y tế Thành phố Hồ Chí Minh (DEMO)", "79", "079"),
     ("vn-01", "Sở Y tế Thành phố Hà Nội (DEMO)", "01", "001"),

@@ -24,6 +24,7 @@ __all__ = [
     "WRITERS",
     "AdminActor",
     "Ctx",
+    "ReaderActor",
     "WriterActor",
     "acting",
     "get_ctx",
@@ -137,3 +138,4 @@ def acting(*roles: str) -> Callable[..., Actor]:
 #: The operator and request of a mutating request, as the audited domain functions take them.
 WriterActor = Annotated[Actor, Depends(acting(*WRITERS))]
 AdminActor = Annotated[Actor, Depends(acting(*ADMIN))]
+ReaderActor = Annotated[Actor, Depends(acting(*READERS))]

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Table, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from asxh_card import card as _card
@@ -50,9 +51,8 @@ from asxh_card.issuing.issuer import Issuer as CardIssuer
 from asxh_card.keystore import load_private_key
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
-from asxh_card.service import audit, registry, statuslists
+from asxh_card.service import audit, cards, registry, statuslists
 from asxh_card.service.audit import Actor
-from asxh_card.service.cards import issuer_for
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
 from asxh_card.service.errors import ConflictError, NotFoundError
@@ -64,6 +64,8 @@ from asxh_card.service.models import (
     ImportJobRow,
     ImportRejectionRow,
     PersonRow,
+    StatusAllocationRow,
+    StatusListRow,
 )
 from asxh_card.service.security import DataProtector
 
@@ -97,6 +99,7 @@ COLUMNS: Final = PERSON_COLUMNS + tuple(
 )
 _REQUIRED: Final = ("pin", "full_name", "date_of_birth", "sex", "programme_1")
 DEFAULT_CHUNK: Final = 2000
+_SQLITE_CACHE_KIB: Final = 256 * 1024
 MAX_ROWS: Final = 2_000_000
 _MAX_CELL = 300
 _SEX = {"m": "M", "nam": "M", "f": "F", "nu": "F", "nữ": "F"}
@@ -298,7 +301,7 @@ def _attributes(text: str, programme: str, reg: ProgrammeRegistry) -> dict[str, 
                 raise InvalidInputError(f"attribute {key} must be a whole number") from None
         else:
             values[key] = raw
-    return values
+    return reg.get(programme).normalise_attributes(values)
 
 
 def _optional(row: dict[str, str], name: str, reg_row: int, out: list[Rejection]) -> str | None:
@@ -389,7 +392,7 @@ def validate_row(
             continue
         try:
             attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
-            EntitlementModel(programme, start, end, attrs).validate(reg)
+            EntitlementModel(programme, start, end, attrs).validate_for_issuing(reg)
         except AsxhError as exc:
             out.append(_reject(number, f"attributes_{n}", str(exc)))
             continue
@@ -662,6 +665,9 @@ class _Chunk:
     counts: dict[str, int]
     person_ids: dict[int, int] = field(default_factory=dict)  # row -> person id
     persons: dict[int, _Holder] = field(default_factory=dict)  # person id -> holder
+    #: People registered before this import reached them: their cards go through
+    #: ``cards.issue_card`` (all current entitlements, superseding their current card).
+    existing: dict[int, PersonRow] = field(default_factory=dict)
 
     @property
     def today(self) -> date:
@@ -714,13 +720,36 @@ class _Importer:
                 pending.append((consumed, _join(futures)))
 
         fill()
+        # Pipelined: while the workers sign chunk N, this process writes chunk N-1. A chunk of
+        # new people only is prepared without a transaction (fast path) and written with a
+        # check that nothing it assumed changed; anything else (people already registered, a
+        # status list to open, a conflict) takes the slow path, one transaction per chunk.
+        prepared: _Prepared | None = None
         while pending:
             consumed, future = pending.pop(0)
             results = future.result()
             fill()
-            self.commit_chunk(consumed, results, progress)
-            if on_progress is not None:
-                on_progress(progress)
+            chunk, valid = self._split(results)
+            upcoming = self._prepare(consumed, chunk, valid) if valid else None
+            if prepared is not None:
+                if not self._write_prepared(prepared, progress):
+                    self.spaces.clear()  # stale assumptions: re-read the lists
+                    self.commit_chunk(prepared.consumed, prepared.chunk, prepared.valid, progress)
+                    if upcoming is not None:  # drawn on top of what did not happen
+                        upcoming = None
+                        self.spaces.clear()
+                self._report(progress, on_progress)
+            if upcoming is not None:
+                prepared = upcoming
+                continue
+            prepared = None
+            self.commit_chunk(consumed, chunk, valid, progress)
+            self._report(progress, on_progress)
+        if prepared is not None:
+            if not self._write_prepared(prepared, progress):
+                self.spaces.clear()
+                self.commit_chunk(prepared.consumed, prepared.chunk, prepared.valid, progress)
+            self._report(progress, on_progress)
         with session_scope(self.ctx.sessions) as session:
             job = session.get(ImportJobRow, self.job_id)
             assert job is not None  # noqa: S101 - it was read before
@@ -735,57 +764,298 @@ class _Importer:
                 detail=dict(progress.counts),
             )
 
-    def commit_chunk(
-        self, consumed: int, results: list[_Valid | list[Rejection]], progress: Progress
-    ) -> None:
-        """Write one chunk and the job's new position in one transaction."""
+    @staticmethod
+    def _report(progress: Progress, on_progress: Callable[[Progress], None] | None) -> None:
+        if on_progress is not None:
+            on_progress(progress)
+
+    def _split(self, results: list[_Valid | list[Rejection]]) -> tuple[_Chunk, list[_Valid]]:
+        """The chunk's rejections so far and its valid rows (one per PIN, programmes allowed)."""
         chunk = _Chunk(
             now=utc_now(),
             rejections=[r for item in results if isinstance(item, list) for r in item],
             counts=dict.fromkeys(_COUNT_NAMES, 0),
         )
-        valid = [item for item in results if isinstance(item, _Valid)]
-        if self.actor.principal.role == "issuer_officer":
-            valid = [v for v in valid if self._may_grant(v, chunk)]
+        first: dict[str, _Valid] = {}
+        for item in results:
+            if not isinstance(item, _Valid):
+                continue
+            earlier = first.get(item.pin_hash)
+            if earlier is not None:
+                chunk.rejections.append(
+                    _reject(
+                        item.row,
+                        "pin",
+                        f"the same PIN is on row {earlier.row}",
+                        f"Số định danh trùng với dòng {earlier.row}",
+                    )
+                )
+            elif self.actor.principal.role != "issuer_officer" or self._may_grant(item, chunk):
+                first[item.pin_hash] = item
+        return chunk, list(first.values())
+
+    def commit_chunk(
+        self, consumed: int, chunk: _Chunk, valid: list[_Valid], progress: Progress
+    ) -> None:
+        """Write one chunk and the job's new position in one transaction (the slow path)."""
         with session_scope(self.ctx.sessions) as session:
-            job = session.scalars(
-                select(ImportJobRow).where(ImportJobRow.id == self.job_id).with_for_update()
-            ).one()
-            if job.next_row != progress.done:
-                raise ConflictError("another run of this import is in progress; wait for it")
+            job = self._locked_job(session, progress)
             if valid:
                 self._people(session, valid, chunk)
-            if chunk.rejections:
-                bulk_insert(
+            totals = self._finish(session, job, chunk, consumed, progress)
+        progress.counts, progress.done = totals, consumed
+
+    def _finish(
+        self,
+        session: Session,
+        job: ImportJobRow,
+        chunk: _Chunk,
+        consumed: int,
+        progress: Progress,
+    ) -> dict[str, int]:
+        """Rejections, the job's position and counters, the audit entry; the new totals."""
+        if chunk.rejections:
+            bulk_insert(
+                session,
+                _table(ImportRejectionRow),
+                [
+                    {
+                        "job_id": self.job_id,
+                        "row": r.row,
+                        "field": r.field[:40],
+                        "reason_vi": r.reason_vi[:300],
+                        "reason_en": r.reason_en[:300],
+                    }
+                    for r in chunk.rejections
+                ],
+            )
+        chunk.counts["rows_rejected"] = len({r.row for r in chunk.rejections})
+        totals = dict(progress.counts)
+        for key, value in chunk.counts.items():
+            totals[key] = totals.get(key, 0) + value
+        job.next_row = consumed
+        job.counts = totals
+        job.updated_at = utc_now()
+        audit.record(
+            session,
+            self.actor,
+            "import.chunk",
+            "import",
+            self.job_id,
+            province=self.province,
+            detail={"rows": f"{progress.done + 1}-{consumed}", **chunk.counts},
+        )
+        return totals
+
+    def _locked_job(self, session: Session, progress: Progress) -> ImportJobRow:
+        connection = session.connection()
+        if connection.dialect.name == "sqlite":
+            # The indexes of a million-row import outgrow SQLite's default 2 MB page cache;
+            # random-key index inserts then read pages back from the OS on every chunk.
+            connection.exec_driver_sql(f"PRAGMA cache_size = -{_SQLITE_CACHE_KIB}")
+        job = session.scalars(
+            select(ImportJobRow).where(ImportJobRow.id == self.job_id).with_for_update()
+        ).one()
+        if job.next_row != progress.done:
+            raise ConflictError("another run of this import is in progress; wait for it")
+        return job
+
+    # -- the fast path: new people only, signed while the previous chunk is written ----------
+
+    def _prepare(self, consumed: int, chunk: _Chunk, valid: list[_Valid]) -> _Prepared | None:
+        """Everything a chunk of new people needs, decided from reads; signing started.
+
+        None when the chunk needs the slow path: someone in it is registered already, or a
+        status list is full (a new one is opened in a transaction).
+        """
+        settings = self.ctx.settings
+        with session_scope(self.ctx.sessions) as session:
+            hashes = [v.pin_hash for v in valid]
+            if session.scalars(select(PersonRow.id).where(PersonRow.pin_hash.in_(hashes))).first():
+                return None
+            numbers = _draw_numbers(session, self.province, len(valid))
+            signing = [self._issuer(session, [e.programme for e in v.entitlements]) for v in valid]
+            lists: dict[str, tuple[StatusListRow, statuslists.ListSpace, int]] = {}
+            for issuer_id in {s[0] for s in signing}:
+                row = session.scalars(
+                    select(StatusListRow)
+                    .where(StatusListRow.issuer_id == issuer_id, StatusListRow.full.is_(False))
+                    .order_by(StatusListRow.id)
+                    .limit(1)
+                ).first()
+                if row is None:
+                    return None
+                space = self.spaces.get(row.id)
+                if space is None:
+                    taken = session.scalars(
+                        select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+                    ).all()
+                    space = self.spaces[row.id] = statuslists.ListSpace(row.id, row.size, taken)
+                lists[issuer_id] = (row, space, space.allocated)
+            blocks: list[tuple[int, int]] = []
+            for item, (issuer_id, _kid, _file) in zip(valid, signing, strict=True):
+                row, space, _base = lists[issuer_id]
+                count = 1 + len(item.entitlements)
+                start = space.draw(count) if space.allocated + count <= row.size else None
+                if start is None:
+                    self.spaces.clear()  # undo this chunk's draws: re-read next time
+                    return None
+                blocks.append((row.id, start))
+        jobs: list[_SignJob] = []
+        for item, number, (issuer_id, _kid, key_file), (list_id, idx) in zip(
+            valid, numbers, signing, blocks, strict=True
+        ):
+            ents = tuple(
+                (e.programme, e.valid_from, e.valid_to, e.attributes) for e in item.entitlements
+            )
+            data = item.data
+            jobs.append(
+                (
+                    issuer_id,
+                    key_file,
+                    self.province,
+                    number,
+                    data.date_of_birth,
+                    f"{data.full_name}\x1f{data.sex}",
+                    ents,
+                    _expiry([e[2] for e in ents], settings.card_validity_days, chunk.today),
+                    idx,
+                    statuslists.list_uri(settings, list_id),
+                )
+            )
+        step = -(-len(jobs) // self.workers)
+        futures = [
+            self.pool.submit(_sign_chunk, jobs[i : i + step]) for i in range(0, len(jobs), step)
+        ]
+        return _Prepared(
+            consumed=consumed,
+            chunk=chunk,
+            valid=valid,
+            numbers=numbers,
+            signing=signing,
+            blocks=blocks,
+            lists={row.id: (base, space.allocated - base) for row, space, base in lists.values()},
+            signed=_join(futures),
+        )
+
+    @staticmethod
+    def _claim_lists(session: Session, lists: dict[int, tuple[int, int]]) -> None:
+        """Lock the lists; raise :class:`_StaleError` if another writer allocated meanwhile."""
+        for list_id, (base, added) in lists.items():
+            row = session.scalars(
+                select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
+            ).one()
+            if row.allocated != base or row.full:
+                raise _StaleError
+            row.allocated = base + added
+            row.full = row.allocated >= row.size
+
+    def _write_prepared(self, prepared: _Prepared, progress: Progress) -> bool:
+        """Write a prepared chunk in one transaction; False (nothing written) if it is stale."""
+        signed = prepared.signed.result()
+        chunk, valid, now = prepared.chunk, prepared.valid, prepared.chunk.now
+        try:
+            with session_scope(self.ctx.sessions) as session:
+                job = self._locked_job(session, progress)
+                self._claim_lists(session, prepared.lists)
+                person_ids = _insert_with_ids(
                     session,
-                    _table(ImportRejectionRow),
+                    _table(PersonRow),
                     [
                         {
-                            "job_id": self.job_id,
-                            "row": r.row,
-                            "field": r.field[:40],
-                            "reason_vi": r.reason_vi[:300],
-                            "reason_en": r.reason_en[:300],
+                            "asxh_number": number,
+                            "province": self.province,
+                            "pin_hash": item.pin_hash,
+                            "pin_cipher": item.pin_cipher,
+                            "full_name": item.data.full_name,
+                            "date_of_birth": item.data.date_of_birth,
+                            "sex": item.data.sex,
+                            "hometown": item.data.hometown,
+                            "permanent_address": item.data.permanent_address,
+                            "commune": item.data.commune,
+                            "provisional": False,
+                            "created_at": now,
+                            "updated_at": now,
                         }
-                        for r in chunk.rejections
+                        for item, number in zip(valid, prepared.numbers, strict=True)
                     ],
                 )
-            chunk.counts["rows_rejected"] = len({r.row for r in chunk.rejections})
-            for key, value in chunk.counts.items():
-                progress.counts[key] = progress.counts.get(key, 0) + value
-            job.next_row = consumed
-            job.counts = dict(progress.counts)
-            job.updated_at = utc_now()
-            audit.record(
-                session,
-                self.actor,
-                "import.chunk",
-                "import",
-                self.job_id,
-                province=self.province,
-                detail={"rows": f"{progress.done + 1}-{consumed}", **chunk.counts},
-            )
-        progress.done = consumed
+                ent_rows = [
+                    {
+                        "person_id": pid,
+                        "province": self.province,
+                        "programme": e.programme,
+                        "valid_from": e.valid_from,
+                        "valid_to": e.valid_to,
+                        "attributes": e.attributes,
+                        "category": e.category,
+                        "state": "active",
+                        "created_by": self.actor.username,
+                        "created_at": now,
+                        "updated_at": now,
+                    }
+                    for item, pid in zip(valid, person_ids, strict=True)
+                    for e in item.entitlements
+                ]
+                ent_ids = _insert_with_ids(session, _table(EntitlementRow), ent_rows)
+                allocations = [
+                    {"list_id": list_id, "idx": idx + i, "purpose": "card", "created_at": now}
+                    for item, (list_id, idx) in zip(valid, prepared.blocks, strict=True)
+                    for i in range(1 + len(item.entitlements))
+                ]
+                bulk_insert(session, _table(StatusAllocationRow), allocations)
+                card_ids = _insert_with_ids(
+                    session,
+                    _table(CardRow),
+                    [
+                        {
+                            "serial": serial,
+                            "person_id": pid,
+                            "province": self.province,
+                            "issuer_id": issuer_id,
+                            "kid": kid,
+                            "token": token,
+                            "qr_text": qr_text,
+                            "state": "active",
+                            "status_list_id": list_id,
+                            "status_idx": idx,
+                            "issued_at": now,
+                            "expires_at": datetime.fromtimestamp(expires_at, VN_TZ),
+                            "import_job_id": self.job_id,
+                            "created_by": self.actor.username,
+                        }
+                        for pid, (issuer_id, kid, _f), (list_id, idx), (
+                            serial,
+                            token,
+                            qr_text,
+                            expires_at,
+                        ) in zip(person_ids, prepared.signing, prepared.blocks, signed, strict=True)
+                    ],
+                )
+                links = []
+                ent_iter = iter(ent_ids)
+                for item, card_id, (_list, idx) in zip(
+                    valid, card_ids, prepared.blocks, strict=True
+                ):
+                    for pos, _ent in enumerate(item.entitlements):
+                        links.append(
+                            {
+                                "card_id": card_id,
+                                "entitlement_id": next(ent_iter),
+                                "position": pos,
+                                "status_idx": idx + 1 + pos,
+                            }
+                        )
+                bulk_insert(session, _table(CardEntitlementRow), links)
+                chunk.counts["people_created"] += len(valid)
+                chunk.counts["entitlements_granted"] += len(ent_rows)
+                chunk.counts["cards_issued"] += len(card_ids)
+                totals = self._finish(session, job, chunk, prepared.consumed, progress)
+        except (_StaleError, IntegrityError):
+            chunk.counts = dict.fromkeys(_COUNT_NAMES, 0)
+            return False
+        progress.counts, progress.done = totals, prepared.consumed
+        return True
 
     def _may_grant(self, item: _Valid, chunk: _Chunk) -> bool:
         """An issuer officer imports only the programmes the account manages."""
@@ -804,32 +1074,20 @@ class _Importer:
 
     def _people(self, session: Session, valid: list[_Valid], chunk: _Chunk) -> None:
         """Find or register each row's person, then grant and issue."""
-        first: dict[str, _Valid] = {}
-        for item in valid:
-            earlier = first.get(item.pin_hash)
-            if earlier is not None:
-                chunk.rejections.append(
-                    _reject(
-                        item.row,
-                        "pin",
-                        f"the same PIN is on row {earlier.row}",
-                        f"Số định danh trùng với dòng {earlier.row}",
-                    )
-                )
-            else:
-                first[item.pin_hash] = item
         existing = {
             p.pin_hash: p
-            for p in session.scalars(select(PersonRow).where(PersonRow.pin_hash.in_(list(first))))
+            for p in session.scalars(
+                select(PersonRow).where(PersonRow.pin_hash.in_([v.pin_hash for v in valid]))
+            )
         }
-        for item in first.values():
+        for item in valid:
             person = existing.get(item.pin_hash)
             if person is not None:
                 self._existing(session, item, person, chunk)
-        fresh = [v for v in first.values() if v.pin_hash not in existing]
+        fresh = [v for v in valid if v.pin_hash not in existing]
         if fresh:
             self._register(session, fresh, chunk)
-        by_row = {v.row: v for v in first.values() if v.row in chunk.person_ids}
+        by_row = {v.row: v for v in valid if v.row in chunk.person_ids}
         self._grant_and_issue(session, by_row, chunk)
 
     def _existing(self, session: Session, item: _Valid, person: PersonRow, chunk: _Chunk) -> None:
@@ -848,6 +1106,7 @@ class _Importer:
         if outcome.reconciliation is not None:
             chunk.counts["reconciliations"] += 1
         chunk.person_ids[item.row] = person.id
+        chunk.existing[person.id] = person
         chunk.persons[person.id] = (
             person.asxh_number,
             person.full_name,
@@ -944,9 +1203,38 @@ class _Importer:
             made = dict(zip(new_keys, new_ids, strict=True))
             chunk.counts["entitlements_granted"] += len(new_rows)
         wanted = self._card_contents(by_row, card_sets, made, current, chunk)
+        for row in [r for r in wanted if chunk.person_ids[r] in chunk.existing]:
+            del wanted[row]
+            self._reissue(session, chunk.existing[chunk.person_ids[row]], chunk)
         to_issue = self._lacking(session, wanted, chunk)
         if to_issue:
             self._issue_cards(session, to_issue, chunk)
+
+    def _reissue(self, session: Session, person: PersonRow, chunk: _Chunk) -> None:
+        """A new card for a registered person whose cards lack a current entitlement.
+
+        ``cards.issue_card`` signs it with all their current entitlements and revokes the card
+        it supersedes (one current card per issuer).
+        """
+        ents = cards.current_entitlements(session, person, chunk.today)
+        wanted = frozenset(e.id for e in ents)
+        held = [
+            frozenset(
+                session.scalars(
+                    select(CardEntitlementRow.entitlement_id).where(
+                        CardEntitlementRow.card_id == card_id
+                    )
+                )
+            )
+            for card_id in session.scalars(
+                select(CardRow.id).where(CardRow.person_id == person.id, CardRow.state == "active")
+            )
+        ]
+        if not ents or wanted in held:
+            return
+        outcome = cards.issue_card(session, self.ctx, self.actor, person)
+        outcome.card.import_job_id = self.job_id
+        chunk.counts["cards_issued"] += 1
 
     @staticmethod
     def _card_contents(
@@ -1003,7 +1291,9 @@ class _Importer:
     ) -> None:
         """Allocate status blocks, sign in the pool, insert the cards and their links."""
         settings = self.ctx.settings
-        signing = {row: self._issuer(session, ents) for row, ents in to_issue}
+        signing = {
+            row: self._issuer(session, [e.programme for e in ents]) for row, ents in to_issue
+        }
         blocks = statuslists.allocate_many(
             session,
             settings,
@@ -1072,16 +1362,35 @@ class _Importer:
         )
         chunk.counts["cards_issued"] += len(card_rows)
 
-    def _issuer(self, session: Session, ents: Sequence[_EntRow]) -> tuple[str, str, str]:
-        """Issuer id, kid and key file for a card with ``ents`` (cached per programme set)."""
-        key = frozenset(e.programme for e in ents)
+    def _issuer(self, session: Session, programmes: Sequence[str]) -> tuple[str, str, str]:
+        """Issuer id, kid and key file for a card of ``programmes`` (cached per set)."""
+        key = frozenset(programmes)
         if key not in self.issuers:
-            issuer, signing = issuer_for(session, self.province, sorted(key))
+            issuer, signing = cards.issuer_for(session, self.province, sorted(key))
             if signing.key_file is None:
                 raise ConflictError(f"key {signing.kid} has no private key here")
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
             self.issuers[key] = (issuer.id, signing.kid, key_file)
         return self.issuers[key]
+
+
+class _StaleError(Exception):
+    """A prepared chunk's assumptions no longer hold: it goes the slow path."""
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """A chunk of new people, decided and being signed (the fast path)."""
+
+    consumed: int
+    chunk: _Chunk
+    valid: list[_Valid]
+    numbers: list[str]
+    signing: list[tuple[str, str, str]]
+    blocks: list[tuple[int, int]]
+    #: list id -> (its allocated count the chunk was drawn on, entries the chunk adds)
+    lists: dict[int, tuple[int, int]]
+    signed: Future[list[Any]]
 
 
 @dataclass(frozen=True, slots=True)

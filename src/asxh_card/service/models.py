@@ -29,7 +29,9 @@ from asxh_card.service.db import UTCDateTime
 from asxh_card.service.states import State
 
 __all__ = [
+    "AuditCheckpointRow",
     "AuditEventRow",
+    "AuditHeadRow",
     "Base",
     "CardEntitlementRow",
     "CardRow",
@@ -319,6 +321,31 @@ class AuditEventRow(Base):
     province: Mapped[str | None] = mapped_column(String(2), index=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     request_id: Mapped[str | None] = mapped_column(String(40))
+    # The hash chain (service/audit.py): position, the previous entry's hash, this entry's hash.
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    entry_hash: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditHeadRow(Base):
+    """The chain's last position and hash (one row): a truncated chain no longer reaches it."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(Integer)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """A signed statement "entry ``seq`` of the audit chain has hash ``entry_hash``"."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    entry_hash: Mapped[str] = mapped_column(String(64))
+    signed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    signature: Mapped[str] = mapped_column(String(200))
 
 
 class ImportJobRow(Base):

@@ -55,6 +55,12 @@ __all__ = [
 
 RECONCILED_FIELDS: Final = ("full_name", "date_of_birth", "hometown", "permanent_address")
 _MAX_NUMBER_TRIES = 20
+#: One answer for an identifier held by a person the officer may not see *or* by another person
+#: of their own province: a 409 must not tell an officer that it is registered elsewhere.
+_NOT_HERE = (
+    "this {what} cannot be registered to this person by your account; "
+    "a national administrator can resolve it"
+)
 
 
 def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
@@ -203,9 +209,7 @@ def reconcile(
     conflict.
     """
     if not actor.principal.sees(person.province):
-        raise ConflictError(
-            "this PIN is registered in another province; ask a national administrator"
-        )
+        raise ConflictError(_NOT_HERE.format(what="PIN"))
     stored, submitted = person_values(person), data.values()
     differing = [f for f in RECONCILED_FIELDS if stored[f] != submitted[f]]
     if not differing:
@@ -278,10 +282,7 @@ def link_pin(
             return person
         raise ConflictError("this person already has another PIN")
     if find_by_hash(session, pin_hash) is not None:
-        raise ConflictError(
-            "this PIN belongs to another registered person; the records must be merged "
-            "by a national administrator"
-        )
+        raise ConflictError(_NOT_HERE.format(what="PIN"))
     try:
         # Changed inside the savepoint (begin_nested flushes pending changes *before* it): a
         # lost race rolls back only this and leaves the person as it was.
@@ -291,7 +292,7 @@ def link_pin(
             person.provisional = False
             person.updated_at = utc_now()
     except IntegrityError:
-        raise ConflictError("this PIN was just linked to another person") from None
+        raise ConflictError(_NOT_HERE.format(what="PIN")) from None
     audit.record(
         session,
         actor,
@@ -345,7 +346,7 @@ def add_alias(
         lookup = protector.lookup_hash(alias_kind, alias_value)
         existing = _find_alias(session, alias_kind, lookup)
         if existing is not None and existing.person_id != person.id:
-            raise ConflictError(f"this {alias_kind} identifier belongs to another person")
+            raise ConflictError(_NOT_HERE.format(what=f"{alias_kind} identifier"))
         if existing is not None and alias_kind == kind:
             return existing
         if existing is None:

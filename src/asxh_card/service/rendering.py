@@ -11,8 +11,18 @@ __all__ = ["KINDS", "render"]
 KINDS = ("qr.png", "qr.svg", "card.png", "print.pdf")
 
 
-def render(kind: str, *, token: str, qr_text: str, registry: ProgrammeRegistry) -> bytes:
-    """``qr.png``, ``qr.svg``, ``card.png`` or ``print.pdf`` of a stored card."""
+def render(
+    kind: str,
+    *,
+    token: str,
+    qr_text: str,
+    registry: ProgrammeRegistry,
+    authority: str | None = None,
+) -> bytes:
+    """``qr.png``, ``qr.svg``, ``card.png`` or ``print.pdf`` of a stored card.
+
+    ``authority`` is the issuing body's name printed on the card face.
+    """
     if kind not in KINDS:
         # Refused before the token is parsed or Pillow is imported.
         raise InvalidInputError(f"unknown rendering {kind[:20]!r}; one of {', '.join(KINDS)}")
@@ -26,5 +36,5 @@ def render(kind: str, *, token: str, qr_text: str, registry: ProgrammeRegistry) 
     claims = CardClaims.from_claims(payload, registry=registry)
     matrix = r.qr_matrix(qr_text)
     if kind == "card.png":
-        return r.card_png(claims, matrix, registry=registry)
-    return r.print_sheet_pdf([r.card_image(claims, matrix, registry=registry)])
+        return r.card_png(claims, matrix, registry=registry, authority=authority)
+    return r.print_sheet_pdf([r.card_image(claims, matrix, registry=registry, authority=authority)])

@@ -311,7 +311,7 @@ class EntitlementIn(_In):
                     "programme": "TGXH",
                     "valid_from": "2026-01-01",
                     "attributes": {"amount": 750000},
-                    "category": "Art. 5(5): person with a severe disability",
+                    "category": "Decree 20/2021/ND-CP Art. 5(6): person with a severe disability",
                 },
             ]
         },

@@ -38,6 +38,7 @@ __all__ = [
     "PasswordHasher",
     "Principal",
     "TokenError",
+    "derive_key",
 ]
 
 ROLES: Final = ("national_admin", "issuer_officer", "auditor", "service_point")
@@ -45,7 +46,8 @@ ACCESS_TOKEN_TYP: Final = "at+jwt"  # noqa: S105 - a JWS typ, not a secret
 _TOKEN_LIMITS = _jws.JWSLimits(max_token=2048, max_header=200, max_payload=1500, max_inflated=1500)
 
 
-def _hkdf(key: bytes, info: bytes) -> bytes:
+def derive_key(key: bytes, info: bytes) -> bytes:
+    """A 32-byte key for ``info`` derived from ``key`` (HKDF-SHA256)."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
 
 
@@ -57,8 +59,8 @@ class DataProtector:
     def __init__(self, data_key: bytes) -> None:
         if len(data_key) != 32:
             raise ValueError("the data key must be 32 bytes")
-        self._lookup_key = _hkdf(data_key, b"asxh-service/lookup-hash/v1")
-        self._aead = AESGCM(_hkdf(data_key, b"asxh-service/pin-encryption/v1"))
+        self._lookup_key = derive_key(data_key, b"asxh-service/lookup-hash/v1")
+        self._aead = AESGCM(derive_key(data_key, b"asxh-service/pin-encryption/v1"))
 
     def lookup_hash(self, kind: str, value: str) -> str:
         """HMAC-SHA256 of ``kind:value`` as hex (the database's unique look-up key)."""
@@ -133,7 +135,7 @@ class AccessTokens:
     """Issue and check short-lived access tokens."""
 
     def __init__(self, secret: bytes, *, minutes: int) -> None:
-        seed = _hkdf(secret, b"asxh-service/access-token/ed25519/v1")
+        seed = derive_key(secret, b"asxh-service/access-token/ed25519/v1")
         self._key = PrivateKey(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
         self.lifetime = minutes * 60
 

@@ -1,14 +1,18 @@
 """The card face: ID-1 (85.6 x 54 mm), 1011 x 638 px at 300 dpi, drawn with Pillow.
 
 Nothing on the never-on-card list is ever drawn: the card shows only the holder's name, number,
-date of birth and sex, the validity, the issuing province, one badge per programme (BHYT with
-its benefit level and coverage), the guardian's name when there is one, and the codes.
+date of birth and sex, the card's validity, the issuing province and authority, one line per
+programme with its own dates under a neutral programme name (BHYT with its benefit level,
+coverage and registered primary-care facility), the guardian's name when there is one, and the
+codes. No kind, amount or reason is printed: "Hộ nghèo" or "Người có công" in large letters
+would stigmatise the holder at every counter, and the QR carries what service points need.
 """
 
 from __future__ import annotations
 
 import functools
 import io
+from dataclasses import dataclass
 from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
@@ -35,8 +39,11 @@ __all__ = [
     "CARD_HEIGHT_PX",
     "CARD_WIDTH_MM",
     "CARD_WIDTH_PX",
+    "FaceLine",
     "card_image",
     "card_png",
+    "face_lines",
+    "font",
 ]
 
 #: ID-1 (ISO/IEC 7810) at 300 dpi: 85.6 mm x 54 mm.
@@ -59,6 +66,11 @@ def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     return ImageFont.truetype(
         io.BytesIO(data.read_bytes()), size, layout_engine=ImageFont.Layout.BASIC
     )
+
+
+def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+    """The card face's font (``"Regular"`` or ``"Bold"``) at ``size`` px."""
+    return _font(weight, size)
 
 
 def _fit_font(draw: ImageDraw.ImageDraw, text: str, weight: str, size: int, width: int) -> Any:
@@ -85,6 +97,19 @@ def _wrap(draw: ImageDraw.ImageDraw, text: str, font: Any, width: int) -> list[s
     return lines
 
 
+def _shorten(draw: ImageDraw.ImageDraw, lines: list[str], font: Any, width: int) -> list[str]:
+    """At most two lines; a name that needs more ends its second line with an ellipsis.
+
+    Only the printed face is shortened: the QR (the signed card) carries the full name.
+    """
+    if len(lines) <= 2:
+        return lines
+    rest = " ".join(lines[1:])
+    while rest and draw.textlength(rest + "…", font=font) > width:
+        rest = rest[:-1].rstrip()
+    return [lines[0], rest + "…"]
+
+
 # ------------------------------------------------------------------------------------------
 # The card
 
@@ -101,39 +126,69 @@ _BADGE_COLOURS: Final[dict[str, tuple[int, int, int]]] = {
     "TGXH": (196, 94, 20),
     "GN": (150, 110, 20),
     "NCC": (176, 30, 48),
+    "HTXH": (120, 80, 150),
 }
 _DEFAULT_BADGE: Final = (70, 90, 110)
-_SHORT_NAMES: Final[dict[str, str]] = {
+#: What the face calls each programme: neutral names, never the reason ("Hộ nghèo", "Người có
+#: công" printed large would stigmatise the holder at every counter; the QR keeps the kind and
+#: the amount for the service points that need them).
+_FACE_NAMES: Final[dict[str, str]] = {
     "TGXH": "Trợ giúp xã hội",
-    "NCC": "Người có công",
+    "GN": "Hỗ trợ giảm nghèo",
+    "NCC": "Chế độ ưu đãi",
+    "BHXH": "Bảo hiểm xã hội",
+    "BHYT": "Bảo hiểm y tế",
     "BHTN": "Trợ cấp thất nghiệp",
-}
-_KIND_NAMES: Final[dict[tuple[str, str], str]] = {
-    ("GN", "poor"): "Hộ nghèo",
-    ("GN", "near_poor"): "Hộ cận nghèo",
-    ("BHXH", "pensioner"): "Hưởng lương hưu",
-    ("BHXH", "participant"): "Người tham gia",
+    "HTXH": "Trợ cấp hưu trí xã hội",
 }
 
 
-def _badge_label(entitlement: Entitlement, registry: ProgrammeRegistry | None) -> str:
-    """The short Vietnamese line under a programme code (never a sensitive attribute)."""
-    code = entitlement.programme
-    attrs = entitlement.attributes
-    if code == "BHYT" and "level" in attrs and "coverage" in attrs:
-        # En dash on purpose: Vietnamese typography for "level 2 - 100 %".
-        return f"Mức {attrs['level']} – {attrs['coverage']}%"  # noqa: RUF001
-    kind = attrs.get("kind")
-    if isinstance(kind, str) and (code, kind) in _KIND_NAMES:
-        return _KIND_NAMES[code, kind]
-    if code in _SHORT_NAMES:
-        return _SHORT_NAMES[code]
-    reg = registry or ProgrammeRegistry.default()
-    return reg.get(code).name_vi if code in reg else code
+@dataclass(frozen=True, slots=True)
+class FaceLine:
+    """One programme line of the card face: its code, what is said about it, and its dates."""
+
+    programme: str
+    text: str
+    dates: str
+    extra: str = ""
 
 
 def _dmy(day: date) -> str:
     return f"{day.day:02d}/{day.month:02d}/{day.year}"
+
+
+def _period(entitlement: Entitlement) -> str:
+    start = _dmy(entitlement.valid_from)
+    if entitlement.valid_to is None:
+        return f"từ {start}"  # open-ended: bounded by the card's own validity
+    return f"{start} – {_dmy(entitlement.valid_to)}"  # noqa: RUF001 - Vietnamese en dash
+
+
+def face_lines(claims: CardClaims, registry: ProgrammeRegistry | None = None) -> list[FaceLine]:
+    """The programme lines of the face: each programme with its own dates.
+
+    BHYT adds its benefit level and coverage and its registered primary-care facility (nơi
+    đăng ký khám chữa bệnh ban đầu), which a clinic reads first. Only the programme name and
+    the BHYT level are said: never a kind, an amount or a reason.
+    """
+    reg = registry or ProgrammeRegistry.default()
+    lines = []
+    for ent in claims.entitlements:
+        code = ent.programme
+        name = _FACE_NAMES.get(code) or (reg.get(code).name_vi if code in reg else code)
+        text, extra = name, ""
+        attrs = ent.attributes
+        if code == "BHYT":
+            if "level" in attrs and "coverage" in attrs:
+                text = f"{name} · Mức {attrs['level']} ({attrs['coverage']}%)"
+            if "facility" in attrs:
+                extra = f"Nơi KCB ban đầu: {attrs['facility']}"
+        lines.append(FaceLine(code, text, _period(ent), extra))
+    return lines
+
+
+def _authority_text(claims: CardClaims, authority: str | None) -> str:
+    return f"Cơ quan cấp: {authority or claims.issuer}"
 
 
 def card_image(
@@ -141,27 +196,42 @@ def card_image(
     qr: str | NDArray[np.bool_],
     *,
     registry: ProgrammeRegistry | None = None,
+    authority: str | None = None,
 ) -> Image.Image:
-    """The card, ID-1 at 300 dpi (1011 x 638 px, RGB): text left, QR right, barcode bottom."""
+    """The card, ID-1 at 300 dpi (1011 x 638 px, RGB): text left, QR right, barcode bottom.
+
+    ``authority`` is the issuing body's name (the service passes its issuer's name); without
+    it the face names the issuer by its id, the one a verifier resolves.
+    """
     img = Image.new("RGB", (CARD_WIDTH_PX, CARD_HEIGHT_PX), _PAPER)
     draw = ImageDraw.Draw(img)
     w, h = img.size
 
-    # Header band: title and the issuing province.
-    header_h = 112
+    # Header band: title, the issuing province, the serial and the issuing authority.
+    header_h = 104
     draw.rectangle((0, 0, w, header_h), fill=_HEADER)
-    draw.rectangle((0, header_h, w, header_h + 5), fill=_ACCENT)
-    draw.text((40, 16), "THẺ AN SINH XÃ HỘI", font=_font("Bold", 42), fill="white")
-    draw.text((42, 70), "Social Security Card", font=_font("Regular", 20), fill=(200, 218, 240))
-    province = CURRENT_PROVINCES.get(claims.province, claims.province)
+    draw.rectangle((0, header_h, w, header_h + 4), fill=_ACCENT)
+    draw.text((40, 12), "THẺ AN SINH XÃ HỘI", font=_font("Bold", 40), fill="white")
+    draw.text((42, 62), "Social Security Card", font=_font("Regular", 19), fill=(200, 218, 240))
     right = w - 36
-    font = _fit_font(draw, province, "Bold", 26, 430)
-    draw.text((right, 26), province, font=font, fill="white", anchor="ra")
+    province = CURRENT_PROVINCES.get(claims.province, claims.province)
+    draw.text(
+        (right, 12),
+        province,
+        font=_fit_font(draw, province, "Bold", 24, 460),
+        fill="white",
+        anchor="ra",
+    )
+    light = (200, 218, 240)
+    draw.text(
+        (right, 44), f"Số thẻ {claims.serial}", font=_font("Regular", 18), fill=light, anchor="ra"
+    )
+    authority_text = _authority_text(claims, authority)
     draw.text(
         (right, 70),
-        f"Số thẻ {claims.serial}",
-        font=_font("Regular", 20),
-        fill=(200, 218, 240),
+        authority_text,
+        font=_fit_font(draw, authority_text, "Regular", 18, 470),
+        fill=light,
         anchor="ra",
     )
 
@@ -169,7 +239,7 @@ def card_image(
     matrix = _as_matrix(qr)
     qr_img = qr_image(matrix, scale=PRINT_MODULE_PX).convert("RGB")
     qr_x = w - 28 - qr_img.width
-    qr_y = header_h + 14
+    qr_y = header_h + 12
     img.paste(qr_img, (qr_x, qr_y))
     draw.text(
         (qr_x + qr_img.width // 2, qr_y + qr_img.height + 2),
@@ -179,70 +249,97 @@ def card_image(
         anchor="ma",
     )
 
-    # Text on the left.
-    left, col_w = 40, qr_x - 40 - 28
-    label_font = _font("Regular", 18)
-
-    def field(x: int, y: int, label: str, value: str, width: int) -> None:
-        draw.text((x, y), label, font=label_font, fill=_MUTED)
-        draw.text((x, y + 21), value, font=_fit_font(draw, value, "Bold", 28, width), fill=_INK)
-
-    name = claims.holder.name.upper()
-    y = header_h + 16
+    # Identity on the left.
+    left, col_w = 40, qr_x - 40 - 24
+    label_font = _font("Regular", 17)
+    y = header_h + 10
     draw.text((left, y), "Họ và tên", font=label_font, fill=_MUTED)
-    name_font = _fit_font(draw, name, "Bold", 32, col_w)
-    lines = _wrap(draw, name, name_font, col_w)[:2] if name_font.size < 24 else [name]
-    if len(lines) > 1:
-        name_font = _font("Bold", 26)
-        lines = _wrap(draw, name, name_font, col_w)[:2]
-    for i, line in enumerate(lines):
-        draw.text((left, y + 21 + i * 32), line, font=name_font, fill=_INK)
-    y += 21 + 32 * len(lines) + 14
+    name = claims.holder.name.upper()
+    name_font = _fit_font(draw, name, "Bold", 30, col_w)
+    name_lines = [name]
+    if draw.textlength(name, font=name_font) > col_w:
+        # Even 60 % does not fit: two lines at a readable size (never into the QR's quiet zone).
+        name_font = _font("Bold", 24)
+        name_lines = _shorten(draw, _wrap(draw, name, name_font, col_w), name_font, col_w)
+    step = name_font.size + 4
+    for i, text in enumerate(name_lines):
+        draw.text((left, y + 19 + i * step), text, font=name_font, fill=_INK)
+    y += 19 + step * len(name_lines) + 2
 
     number = parse_asxh_number(claims.holder.asxh_number).formatted
-    step = 60
-    field(left, y, "Mã số ASXH", number, col_w)
-    y += step
-    half = col_w // 2
-    field(left, y, "Ngày sinh", _dmy(claims.holder.date_of_birth), half - 10)
-    field(left + half, y, "Giới tính", "Nam" if claims.holder.sex == "M" else "Nữ", half)
-    y += step
-    validity = f"{_dmy(vn_day(claims.not_before))} – {_dmy(vn_day(claims.expires_at))}"  # noqa: RUF001
-    field(left, y, "Có giá trị", validity, col_w)
-    y += step
+    cells = (
+        ("Mã số ASXH", number, 0.44),
+        ("Ngày sinh", _dmy(claims.holder.date_of_birth), 0.34),
+        ("Giới tính", "Nam" if claims.holder.sex == "M" else "Nữ", 0.22),
+    )
+    x = left
+    for label, value, share in cells:
+        width = int(col_w * share) - 8
+        draw.text((x, y), label, font=label_font, fill=_MUTED)
+        draw.text((x, y + 19), value, font=_fit_font(draw, value, "Bold", 24, width), fill=_INK)
+        x += int(col_w * share)
+    y += 19 + 30
+
+    card_from, card_to = _dmy(vn_day(claims.not_before)), _dmy(vn_day(claims.expires_at))
+    validity = f"Thẻ có giá trị: {card_from} – {card_to}"  # noqa: RUF001
+    draw.text((left, y), validity, font=_fit_font(draw, validity, "Regular", 19, col_w), fill=_INK)
+    y += 25
     if claims.guardian is not None:
         role = "Người giám hộ" if claims.guardian.relation == "guardian" else "Người được ủy quyền"
         text = f"{role}: {claims.guardian.name}"
         draw.text((left, y), text, font=_fit_font(draw, text, "Regular", 19, col_w), fill=_INK)
-        y += 28
+        y += 25
 
     # Code 128 of the number along the bottom left, on white with its quiet zones.
     # Kept 3 mm (35 px) inside the cut edge: the safe area card printers keep clear, since a
     # cut can drift by a millimetre or more.
-    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=52).convert("RGB")
+    bar = barcode_image(claims.holder.asxh_number, module_px=2, height_px=48).convert("RGB")
     bar_top = h - bar.height - _SAFE_MARGIN_PX
     img.paste(bar, (left - 2 * BARCODE_QUIET + 6, bar_top))
 
-    # One badge per programme, three to a row, just above the barcode (or below the text when
-    # the text runs long: the space between name and badges absorbs the difference).
-    gap, per_row = 6, 3
-    badges = claims.entitlements[: 2 * per_row]
-    rows = (len(badges) + per_row - 1) // per_row
-    badge_w, badge_h = (col_w - gap * (per_row - 1)) // per_row, 46
-    y = max(y + 4, bar_top - 14 - rows * badge_h - (rows - 1) * gap)
-    for i, ent in enumerate(badges):
-        bx = left + (i % per_row) * (badge_w + gap)
-        by = y + (i // per_row) * (badge_h + gap)
-        colour = _BADGE_COLOURS.get(ent.programme, _DEFAULT_BADGE)
-        draw.rounded_rectangle((bx, by, bx + badge_w, by + badge_h), radius=9, fill=colour)
-        draw.text((bx + 10, by + 1), ent.programme, font=_font("Bold", 19), fill="white")
-        label = _badge_label(ent, registry)
+    # The programmes, one line each with their own dates (BHYT adds its facility line).
+    y += 4
+    draw.line((left, y, left + col_w, y), fill=(210, 216, 226), width=2)
+    y += 6
+    draw.text((left, y), "Chế độ được hưởng", font=label_font, fill=_MUTED)
+    y += 21
+    row_h, chip_w = 24, 64
+    bottom = bar_top - 6
+    lines = face_lines(claims, registry)
+    for i, line in enumerate(lines):
+        rows_needed = 2 if line.extra else 1
+        if y + rows_needed * row_h > bottom and i < len(lines):
+            more = f"… và {len(lines) - i} chế độ khác: quét mã QR"
+            draw.text((left, y), more, font=_font("Regular", 17), fill=_MUTED)
+            break
+        colour = _BADGE_COLOURS.get(line.programme, _DEFAULT_BADGE)
+        draw.rounded_rectangle((left, y + 1, left + chip_w, y + row_h - 2), radius=5, fill=colour)
         draw.text(
-            (bx + 10, by + 23),
-            label,
-            font=_fit_font(draw, label, "Regular", 15, badge_w - 16),
+            (left + chip_w // 2, y + row_h // 2),
+            line.programme,
+            font=_fit_font(draw, line.programme, "Bold", 15, chip_w - 6),
             fill="white",
+            anchor="mm",
         )
+        dates_font = _font("Regular", 17)
+        dates_w = int(draw.textlength(line.dates, font=dates_font))
+        draw.text((left + col_w, y + 2), line.dates, font=dates_font, fill=_INK, anchor="ra")
+        text_w = col_w - chip_w - 10 - dates_w - 10
+        draw.text(
+            (left + chip_w + 10, y + 1),
+            line.text,
+            font=_fit_font(draw, line.text, "Bold", 18, text_w),
+            fill=_INK,
+        )
+        y += row_h
+        if line.extra:
+            draw.text(
+                (left + chip_w + 10, y),
+                line.extra,
+                font=_fit_font(draw, line.extra, "Regular", 17, col_w - chip_w - 10),
+                fill=_INK,
+            )
+            y += row_h
     return img
 
 

@@ -17,6 +17,7 @@ __all__ = [
     "SHEET_COLUMNS",
     "SHEET_ROWS",
     "SheetSlot",
+    "crop_mark_ops",
     "print_sheet_pdf",
     "sheet_layout",
 ]
@@ -54,7 +55,7 @@ def sheet_layout() -> list[SheetSlot]:
     ]
 
 
-def _crop_marks(slot: SheetSlot) -> str:
+def crop_mark_ops(slot: SheetSlot) -> str:
     """Crop marks at the four corners, outside the card, that never reach a neighbour."""
     offset = 0.6  # mm between the card edge and the mark
     length_x = min(3.0, _GAP_X_MM / 2 - offset - 0.3)
@@ -143,7 +144,7 @@ def print_sheet_pdf(cards: Iterable[Image.Image], *, crop_marks: bool = True) ->
                 f"{slot.x_mm * _MM:.3f} {slot.y_mm * _MM:.3f} cm /C{i} Do Q"
             )
             if crop_marks:
-                content.append(f"q 0.4 w 0 G\n{_crop_marks(slot)}\nQ")
+                content.append(f"q 0.4 w 0 G\n{crop_mark_ops(slot)}\nQ")
         contents = pdf.stream("", "\n".join(content).encode("ascii"))
         page_ids.append(
             pdf.add(

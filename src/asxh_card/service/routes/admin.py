@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
-from asxh_card.service import audit, operators
+from asxh_card.service import audit, operators, rotation
 from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, scoped, transaction
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
@@ -169,6 +169,28 @@ def retire_key(issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActo
         assert issuer is not None  # noqa: S101 - foreign key
         session.refresh(issuer)
         return issuer_out(issuer)
+
+
+@router.post(
+    "/v1/admin/issuers/{issuer_id}/keys/{kid}/compromise",
+    summary="A compromised key: retire it now and re-issue every current card it signed",
+    responses=problems("forbidden", "not-found"),
+)
+def compromise_key(
+    issuer_id: IssuerIdPath, kid: KidPath, ctx: Ctx, actor: AdminActor
+) -> dict[str, Any]:
+    """Revoke and re-issue every current card of ``kid`` with the issuer's new key.
+
+    A new key is made first if ``kid`` was the issuer's only active one; the answer pairs old
+    and new serials.
+    """
+    with transaction(ctx) as session:
+        outcome = rotation.compromise_key(session, ctx, actor, issuer_id, kid)
+        return {
+            "kid": outcome.kid,
+            "new_kid": outcome.new_kid,
+            "reissued": [{"old": a, "new": b} for a, b in outcome.reissued],
+        }
 
 
 def operator_out(row: OperatorRow) -> OperatorOut:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from asxh_card.ids import parse_asxh_number
 from asxh_card.service import cards as card_service
 from asxh_card.service.deps import Ctx, Reader, WriterActor, transaction
-from asxh_card.service.models import CardRow, EntitlementRow
+from asxh_card.service.models import CardRow, EntitlementRow, IssuerRow
 from asxh_card.service.registry import clean_name
 from asxh_card.service.routes._common import IdPath, NumberPath, SerialPath, problems
 from asxh_card.service.schemas import (
@@ -354,7 +354,11 @@ def render_card(
     with transaction(ctx) as session:
         card = get_card(session, principal, serial)
         token, text = card.token, card.qr_text
-    data = render.render(rendering, token=token, qr_text=text, registry=ctx.programmes)
+        issuer = session.get(IssuerRow, card.issuer_id)
+        authority = issuer.name if issuer is not None else None
+    data = render.render(
+        rendering, token=token, qr_text=text, registry=ctx.programmes, authority=authority
+    )
     return Response(
         content=data,
         media_type=_FORMATS[rendering],

@@ -9,15 +9,17 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from asxh_card.errors import InvalidInputError
-from asxh_card.service import registry
+from asxh_card.service import audit, registry
 from asxh_card.service.deps import (
     Ctx,
     Reader,
+    ReaderActor,
     WriterActor,
     in_scope,
     scoped,
     transaction,
 )
+from asxh_card.service.errors import NotFoundError
 from asxh_card.service.models import ReconciliationRow
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.registry import PersonData, clean_name, clean_text
@@ -154,21 +156,36 @@ def register_provisional(body: ProvisionalIn, ctx: Ctx, actor: WriterActor) -> P
     summary="Find a person by PIN or a legacy alias (in the body)",
     responses=problems("not-found", "forbidden", "invalid-identifier"),
 )
-def lookup_person(body: LookupIn, ctx: Ctx, principal: Reader) -> PersonOut:
-    """Exactly one of ``pin``, ``cmnd``, ``bhxh_number``, ``bhyt_code``."""
+def lookup_person(body: LookupIn, ctx: Ctx, actor: ReaderActor) -> PersonOut:
+    """Exactly one of ``pin``, ``cmnd``, ``bhxh_number``, ``bhyt_code``.
+
+    Every look-up, found or not, is audited (``person.lookup``, never the value looked up).
+    """
     given = {k: v for k, v in body.model_dump().items() if v is not None}
     if len(given) != 1:
         raise InvalidInputError("give exactly one of pin, cmnd, bhxh_number, bhyt_code")
     ((kind, value),) = given.items()
+    out = None
     with transaction(ctx) as session:
         if kind == "pin":
             person = registry.find_by_pin(session, ctx.protector, value)
         else:
             alias = {"cmnd": "cmnd", "bhxh_number": "bhxh", "bhyt_code": "bhyt"}[kind]
             person = registry.find_by_alias(session, ctx.protector, alias, value)
-        if person is None or not in_scope(principal, person.province):
-            raise ProblemError("not-found", detail="no such person")
-        return person_out(session, ctx, person)
+        if person is not None and in_scope(actor.principal, person.province):
+            out = person_out(session, ctx, person)
+        audit.record(
+            session,
+            actor,
+            "person.lookup",
+            "person",
+            out.asxh_number if out else "-",
+            province=out.province if out else actor.principal.province,
+            detail={"kind": kind, "found": out is not None},
+        )
+    if out is None:  # after the commit: the look-up is audited either way
+        raise NotFoundError("person")
+    return out
 
 
 @router.get(
