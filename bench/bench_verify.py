@@ -38,7 +38,7 @@ from asxh_card.trust import build_bundle
 from asxh_card.verifier import Verifier
 
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
-URI = "https://asxh.example.vn/v1/status/79-000001"
+URI = "https://asxh.example.vn/v1/status/vn-79/000001"
 NAMES = ["Nguyễn Thị Minh Khai", "Trần Văn Bình", "Lê Hoàng Phúc", "Phạm Thị Thu Hà", "Võ Văn Kiệt"]
 
 
@@ -154,22 +154,21 @@ def main(argv: Sequence[str] | None = None) -> None:
             "name": "BHXH Thành phố Hồ Chí Minh",
             "province": "79",
             "programmes": ["BHYT", "TGXH", "BHXH"],
-            "keys": [
-                {"jwk": key.public_key.to_jwk(), "not_before": T0 - 86_400 * 365, "not_after": None}
-            ],
+            "status_base": URI.rsplit("/", 1)[0] + "/",
+            "keys": [{"jwk": key.public_key.to_jwk(), "not_before": T0 - 86_400 * 365}],
         }
     ]
     token, _ = build_bundle(
         root=root,
         issuers=issuers,
-        status_tokens=[status],
         version=1,
         issued_at=T0,
         expires_at=T0 + 30 * 86_400,
-        embed_status=True,
     )
     at = datetime.fromtimestamp(T0 + 3600, UTC)
-    verifier = Verifier(roots=[root.public_key], bundle=token.encode(), clock=lambda: at)
+    verifier = Verifier.from_tokens(
+        token, roots=[root.public_key], status_tokens=[status], clock=lambda: at
+    )
     cards = make_cards(args.cards, key)
 
     # Bare: the signature primitive alone on the same cards (signing input and DER prepared).

@@ -1,41 +1,48 @@
-"""The signed trust bundle (DESIGN.md §4) and the status lists it names.
+"""The trust-bundle format (DESIGN.md §4, docs/trust-bundle.md), beside the card format.
 
 A bundle is a compact JWS with the protected header exactly ``{"alg", "kid", "typ"}``,
 ``typ: asxh-bundle+jwt``, no compression, signed by a national root key that the verifier pins
-(looked up by ``kid``, the RFC 7638 thumbprint). Its payload::
+(looked up by ``kid``, the RFC 7638 thumbprint). Its payload (format ``v`` 2)::
 
-    {"v": 1, "version": 7, "iat": 1767225600, "exp": 1769817600,
+    {"v": 2, "version": 7, "iat": 1767225600, "exp": 1769817600,
      "issuers": [{"id": "vn-79", "name": "...", "province": "79", "programmes": ["BHYT", ...],
+                  "status_base": "https://asxh.gov.vn/v1/status-lists/vn-79/",
                   "keys": [{"jwk": {...public JWK...}, "not_before": 1767225600,
-                            "not_after": null}]}],
-     "status_lists": [{"uri": "https://...", "issuer": "vn-79", "sha256": "<64 hex>",
-                       "token": "<optional embedded statuslist+jwt>"}]}
+                            "not_after": 1830297600}]}]}
 
-Everything is checked strictly (docs/trust-bundle.md): exact member sets, duplicate issuer ids,
-duplicate ``kid`` across the *whole* bundle, private key members, key types and curves (through
-:meth:`PublicKey.from_jwk`), province codes, programme codes, window order, duplicate status
-URIs, status lists naming an unknown issuer, and an embedded token whose hash does not match.
-Every failure is a :class:`~asxh_card.errors.BundleInvalidError`.
+The bundle names no status list and no list hash: any ``statuslist+jwt`` token whose ``sub`` lies
+under an issuer's ``status_base`` and that is signed by one of *that issuer's* keys inside the
+key's window is acceptable (:func:`load_status_list`). The root therefore signs a new bundle only
+when issuers, keys or bases change; an issuer's next key is published ahead with a future
+``not_before``.
 
-Status-list tokens are verified here once, at load time (signature with a key of the issuer the
-bundle names for the list, SHA-256 against the bundle, structure, 2-bit entries) and decoded into
-memory; their freshness (``exp``, ``iat + ttl``) is checked at verification time by the verifier.
+The document is described by a msgspec schema (:class:`BundleDocument`, as the card's claims are
+in :mod:`asxh_card.card`); what a schema cannot say is checked after decoding: duplicate issuer
+ids, a ``kid`` twice anywhere in the bundle (or equal to the root's), private key members, key
+types and curves (:meth:`PublicKey.from_jwk`), province codes, window order, and status bases
+that are equal or one inside another. Every failure is a
+:class:`~asxh_card.errors.BundleInvalidError`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
 
 from asxh_card._core import jws as _jws
-from asxh_card._core.claims import numeric_date
+from asxh_card._core.claims import MAX_NUMERIC_DATE
 from asxh_card._core.keys import JWKError, PublicKey
-from asxh_card._core.statuslist import StatusListToken, parse_status_list_token
-from asxh_card.card import ISSUER_ID_PATTERN
+from asxh_card._core.statuslist import (
+    MIN_STATUS_LIST_SIZE,
+    StatusListToken,
+    parse_status_list_token,
+)
 from asxh_card.errors import (
     BundleInvalidError,
     StatusListInvalidError,
@@ -47,10 +54,13 @@ __all__ = [
     "BUNDLE_FORMAT_VERSION",
     "BUNDLE_LIMITS",
     "BUNDLE_TYP",
+    "MAX_STATUS_BASE_LENGTH",
+    "BundleDocument",
+    "IssuerDocument",
     "IssuerEntry",
+    "KeyDocument",
     "KeyEntry",
     "LoadedStatusList",
-    "StatusListEntry",
     "TrustBundle",
     "load_status_list",
     "parse_bundle",
@@ -59,10 +69,10 @@ __all__ = [
 ]
 
 BUNDLE_TYP = "asxh-bundle+jwt"
-BUNDLE_FORMAT_VERSION = 1
+#: 2: per-issuer ``status_base``, no ``status_lists`` (format 1 pinned each list by SHA-256).
+BUNDLE_FORMAT_VERSION = 2
 BUNDLE_HEADER = frozenset({"alg", "kid", "typ"})
-#: Generous but explicit: thousands of issuers and a few embedded small status lists fit in
-#: 8 MiB; national-scale lists are synced beside the bundle, not inside it (DESIGN.md §4).
+#: Thousands of issuers with a few keys each fit in 8 MiB; status lists never travel inside.
 BUNDLE_LIMITS = _jws.JWSLimits(
     max_token=8 * 1024 * 1024,
     max_header=400,
@@ -72,22 +82,56 @@ BUNDLE_LIMITS = _jws.JWSLimits(
 )
 MAX_ISSUERS = 10_000
 MAX_KEYS_PER_ISSUER = 32
-MAX_STATUS_LISTS = 10_000
 MAX_NAME_LENGTH = 200
+#: A base plus a list id must still fit the card's status URI (MAX_STATUS_URI_LENGTH 200).
+MAX_STATUS_BASE_LENGTH = 160
 
-_PAYLOAD_MEMBERS = frozenset({"v", "version", "iat", "exp", "issuers", "status_lists"})
-_ISSUER_MEMBERS = frozenset({"id", "name", "province", "programmes", "keys"})
-_KEY_MEMBERS = frozenset({"jwk", "not_before", "not_after"})
-_LIST_MEMBERS = frozenset({"uri", "issuer", "sha256"})
-_LIST_OPTIONAL = frozenset({"token"})
-# Same shapes as the card's iss claim (card.py) and the programme registry's codes.
-_PROGRAMME = re.compile(r"[A-Z][A-Z0-9_]{1,15}")
-_STATUS_URI = re.compile(r"https?://[\x21-\x7e]{1,192}")
-_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+# Anchored: msgspec applies Meta(pattern=...) with re.search.
+_IssuerId = Annotated[str, msgspec.Meta(pattern=r"^[a-z0-9][a-z0-9.-]{0,39}$")]
+_Name = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=r"\S")]
+_Province = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{2}$")]
+_Programme = Annotated[str, msgspec.Meta(pattern=r"^[A-Z][A-Z0-9_]{1,15}$")]
+# http(s), printable ASCII, ending in "/" so that "…/vn-7/" never covers "…/vn-79/…"; no query.
+_StatusBase = Annotated[
+    str,
+    msgspec.Meta(
+        max_length=MAX_STATUS_BASE_LENGTH, pattern=r"^https?://[\x21-\x22\x24-\x3e\x40-\x7e]+/$"
+    ),
+]
+_NumericDate = Annotated[int, msgspec.Meta(ge=0, le=MAX_NUMERIC_DATE)]
+
+
+class KeyDocument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``issuers[].keys[]``: a public JWK and its signing window (``not_after`` optional)."""
+
+    jwk: dict[str, Any]
+    not_before: _NumericDate
+    not_after: _NumericDate | None = None
+
+
+class IssuerDocument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """``issuers[]``: who signs cards, for which province and programmes, with which keys."""
+
+    id: _IssuerId
+    name: _Name
+    province: _Province
+    programmes: Annotated[list[_Programme], msgspec.Meta(min_length=1, max_length=64)]
+    status_base: _StatusBase
+    keys: Annotated[list[KeyDocument], msgspec.Meta(min_length=1, max_length=MAX_KEYS_PER_ISSUER)]
+
+
+class BundleDocument(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """The bundle payload (docs/trust-bundle.md "Payload")."""
+
+    v: int
+    version: Annotated[int, msgspec.Meta(ge=1, le=2**53 - 1)]
+    iat: _NumericDate
+    exp: _NumericDate
+    issuers: Annotated[list[IssuerDocument], msgspec.Meta(min_length=1, max_length=MAX_ISSUERS)]
 
 
 def token_sha256(token: str) -> str:
-    """The lowercase hex SHA-256 of a token's ASCII text (how the bundle pins a status list)."""
+    """The lowercase hex SHA-256 of a token's ASCII text."""
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
@@ -106,23 +150,18 @@ class KeyEntry:
 
 @dataclass(frozen=True, slots=True)
 class IssuerEntry:
-    """One issuer of the bundle: who it is, what it may sign, and its keys by ``kid``."""
+    """One issuer of the bundle: who it is, what it may sign, its status base, its keys."""
 
     id: str
     name: str
     province: str
     programmes: frozenset[str]
+    status_base: str
     keys: Mapping[str, KeyEntry]
 
-
-@dataclass(frozen=True, slots=True)
-class StatusListEntry:
-    """A status list named by the bundle: its URI, issuer, token hash and optional token."""
-
-    uri: str
-    issuer: str
-    sha256: str
-    token: str | None = None
+    def owns_status_uri(self, uri: str) -> bool:
+        """Whether ``uri`` lies under this issuer's status base (a list it may publish)."""
+        return len(uri) > len(self.status_base) and uri.startswith(self.status_base)
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,9 +172,17 @@ class TrustBundle:
     issued_at: int
     expires_at: int
     issuers: Mapping[str, IssuerEntry]
-    status_lists: Mapping[str, StatusListEntry]
     root_kid: str
     token: str
+    #: kid to the issuer that owns the key (a kid names one key in the whole bundle).
+    key_owners: Mapping[str, str]
+
+    def issuer_of_status_uri(self, uri: str) -> IssuerEntry | None:
+        """The issuer whose status base holds ``uri`` (bases never nest), or None."""
+        for issuer in self.issuers.values():
+            if issuer.owns_status_uri(uri):
+                return issuer
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,162 +194,85 @@ class LoadedStatusList(StatusListToken):
     """
 
     issuer: str
+    token: str
 
 
 def _bad(detail: str) -> BundleInvalidError:
     return BundleInvalidError(detail)
 
 
-def _object(
-    value: object, where: str, required: frozenset[str], optional: frozenset[str]
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _bad(f"{where} must be a JSON object")
-    unknown = value.keys() - required - optional
-    if unknown:
-        raise _bad(f"{where}: unknown member(s) {', '.join(sorted(unknown))[:100]}")
-    missing = required - value.keys()
-    if missing:
-        raise _bad(f"{where}: missing member(s) {', '.join(sorted(missing))}")
-    return value
-
-
-def _int(value: object, where: str, *, minimum: int = 0) -> int:
-    if type(value) is not int or value < minimum:
-        raise _bad(f"{where} must be an integer >= {minimum}")
-    return value
-
-
-def _text(value: object, where: str, pattern: re.Pattern[str] | None = None) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME_LENGTH:
-        raise _bad(f"{where} must be non-empty text of at most {MAX_NAME_LENGTH} characters")
-    if pattern is not None and not pattern.fullmatch(value):
-        raise _bad(f"{where} is not well formed")
-    return value
-
-
-def _moment(obj: Mapping[str, Any], name: str, where: str, *, nullable: bool = False) -> int | None:
-    value = obj[name]
-    if value is None and nullable:
-        return None
+def _key_entry(doc: KeyDocument, where: str) -> KeyEntry:
     try:
-        return numeric_date({name: value}, name, required=True)
-    except VerificationError:
-        raise _bad(f"{where}.{name} must be a NumericDate (integer seconds)") from None
-
-
-def _parse_key(obj: object, where: str) -> KeyEntry:
-    entry = _object(obj, where, _KEY_MEMBERS, frozenset())
-    try:
-        key = PublicKey.from_jwk(entry["jwk"])
+        key = PublicKey.from_jwk(doc.jwk)
     except JWKError as exc:
         # Private members, wrong kty/curve, off-curve points, kid != thumbprint all land here.
         raise _bad(f"{where}.jwk: {exc}") from None
-    not_before = _moment(entry, "not_before", where)
-    not_after = _moment(entry, "not_after", where, nullable=True)
-    assert not_before is not None  # noqa: S101 - not nullable
-    if not_after is not None and not_after < not_before:
+    if doc.not_after is not None and doc.not_after < doc.not_before:
         raise _bad(f"{where}: not_after is before not_before")
-    return KeyEntry(key, not_before, not_after)
+    return KeyEntry(key, doc.not_before, doc.not_after)
 
 
-def _parse_issuer(obj: object, where: str, seen_kids: set[str]) -> IssuerEntry:
-    entry = _object(obj, where, _ISSUER_MEMBERS, frozenset())
-    issuer_id = _text(entry["id"], f"{where}.id", ISSUER_ID_PATTERN)
-    name = _text(entry["name"], f"{where}.name")
-    province = entry["province"]
-    if not isinstance(province, str) or not is_current_province_code(province):
+def _issuer_entry(doc: IssuerDocument, where: str, owners: dict[str, str]) -> IssuerEntry:
+    if not is_current_province_code(doc.province):
         raise _bad(f"{where}.province must be a current 2-digit province code")
-    programmes = entry["programmes"]
-    if (
-        not isinstance(programmes, list)
-        or not programmes
-        or not all(isinstance(p, str) and _PROGRAMME.fullmatch(p) for p in programmes)
-    ):
-        raise _bad(f"{where}.programmes must be a non-empty list of programme codes")
-    if len(set(programmes)) != len(programmes):
+    if len(set(doc.programmes)) != len(doc.programmes):
         raise _bad(f"{where}.programmes lists a programme twice")
-    raw_keys = entry["keys"]
-    if not isinstance(raw_keys, list) or not 0 < len(raw_keys) <= MAX_KEYS_PER_ISSUER:
-        raise _bad(f"{where}.keys must list 1-{MAX_KEYS_PER_ISSUER} keys")
     keys: dict[str, KeyEntry] = {}
-    for i, raw in enumerate(raw_keys):
-        key = _parse_key(raw, f"{where}.keys[{i}]")
+    for i, raw in enumerate(doc.keys):
+        key = _key_entry(raw, f"{where}.keys[{i}]")
         # A kid must name one key in the whole bundle: otherwise "which issuer owns this key"
         # has two answers, and a key of issuer A could pass for issuer B's (DESIGN.md §5).
-        if key.key.kid in seen_kids:
+        if key.key.kid in owners:
             raise _bad(f"{where}.keys[{i}]: duplicate kid {key.key.kid}")
-        seen_kids.add(key.key.kid)
+        owners[key.key.kid] = doc.id
         keys[key.key.kid] = key
     return IssuerEntry(
-        id=issuer_id,
-        name=name,
-        province=province,
-        programmes=frozenset(programmes),
+        id=doc.id,
+        name=doc.name,
+        province=doc.province,
+        programmes=frozenset(doc.programmes),
+        status_base=doc.status_base,
         keys=MappingProxyType(keys),
     )
 
 
-def _parse_status_entry(
-    obj: object, where: str, issuers: Mapping[str, IssuerEntry]
-) -> StatusListEntry:
-    entry = _object(obj, where, _LIST_MEMBERS, _LIST_OPTIONAL)
-    uri = entry["uri"]
-    if not isinstance(uri, str) or not _STATUS_URI.fullmatch(uri):
-        raise _bad(f"{where}.uri must be an http(s) URL of printable ASCII")
-    issuer = entry["issuer"]
-    if not isinstance(issuer, str) or issuer not in issuers:
-        raise _bad(f"{where}.issuer names no issuer of the bundle")
-    digest = entry["sha256"]
-    if not isinstance(digest, str) or not _SHA256_HEX.fullmatch(digest):
-        raise _bad(f"{where}.sha256 must be 64 lowercase hex digits")
-    token = entry.get("token")
-    if token is not None:
-        if not isinstance(token, str) or not token.isascii():
-            raise _bad(f"{where}.token must be a compact JWS")
-        if token_sha256(token) != digest:
-            raise _bad(f"{where}.token does not match its sha256")
-    return StatusListEntry(uri=uri, issuer=issuer, sha256=digest, token=token)
+def _check_bases(issuers: Mapping[str, IssuerEntry]) -> None:
+    # In sorted order a base that is a prefix of another sits right before one that starts with
+    # it, so comparing neighbours finds every nesting (n log n for 10,000 issuers).
+    ordered = sorted((issuer.status_base, issuer.id) for issuer in issuers.values())
+    for (base, owner), (following, other) in itertools.pairwise(ordered):
+        if following.startswith(base):
+            raise _bad(
+                f"status_base of {other} lies inside that of {owner}: each issuer needs its own"
+            )
 
 
-def _parse_payload(payload: object, *, root_kid: str, token: str) -> TrustBundle:
-    body = _object(payload, "bundle", _PAYLOAD_MEMBERS, frozenset())
-    if type(body["v"]) is not int or body["v"] != BUNDLE_FORMAT_VERSION:
+def parse_payload(payload: object, *, root_kid: str, token: str) -> TrustBundle:
+    """Check a decoded bundle payload against :class:`BundleDocument` and the rules beyond it."""
+    try:
+        doc = msgspec.convert(payload, BundleDocument, strict=True)
+    except msgspec.ValidationError as exc:
+        raise _bad(str(exc)[:300]) from None
+    if doc.v != BUNDLE_FORMAT_VERSION:
         raise _bad(f"unsupported bundle format (v must be {BUNDLE_FORMAT_VERSION})")
-    version = _int(body["version"], "version", minimum=1)
-    issued_at = _moment(body, "iat", "bundle")
-    expires_at = _moment(body, "exp", "bundle")
-    assert issued_at is not None  # noqa: S101 - not nullable
-    assert expires_at is not None  # noqa: S101 - not nullable
-    if expires_at <= issued_at:
+    if doc.exp <= doc.iat:
         raise _bad("exp must be after iat")
-    raw_issuers = body["issuers"]
-    if not isinstance(raw_issuers, list) or not 0 < len(raw_issuers) <= MAX_ISSUERS:
-        raise _bad(f"issuers must list 1-{MAX_ISSUERS} issuers")
     issuers: dict[str, IssuerEntry] = {}
-    seen_kids: set[str] = {root_kid}  # a root key must never double as an issuer key
-    for i, raw in enumerate(raw_issuers):
-        issuer = _parse_issuer(raw, f"issuers[{i}]", seen_kids)
-        if issuer.id in issuers:
-            raise _bad(f"issuers[{i}]: duplicate issuer id {issuer.id}")
-        issuers[issuer.id] = issuer
-    raw_lists = body["status_lists"]
-    if not isinstance(raw_lists, list) or len(raw_lists) > MAX_STATUS_LISTS:
-        raise _bad(f"status_lists must list at most {MAX_STATUS_LISTS} lists")
-    lists: dict[str, StatusListEntry] = {}
-    for i, raw in enumerate(raw_lists):
-        entry = _parse_status_entry(raw, f"status_lists[{i}]", issuers)
-        if entry.uri in lists:
-            raise _bad(f"status_lists[{i}]: duplicate uri")
-        lists[entry.uri] = entry
+    owners: dict[str, str] = {root_kid: ""}  # a root key must never double as an issuer key
+    for i, raw in enumerate(doc.issuers):
+        if raw.id in issuers:
+            raise _bad(f"issuers[{i}]: duplicate issuer id {raw.id}")
+        issuers[raw.id] = _issuer_entry(raw, f"issuers[{i}]", owners)
+    _check_bases(issuers)
+    del owners[root_kid]
     return TrustBundle(
-        version=version,
-        issued_at=issued_at,
-        expires_at=expires_at,
+        version=doc.version,
+        issued_at=doc.iat,
+        expires_at=doc.exp,
         issuers=MappingProxyType(issuers),
-        status_lists=MappingProxyType(lists),
         root_kid=root_kid,
         token=token,
+        key_owners=MappingProxyType(owners),
     )
 
 
@@ -332,7 +302,7 @@ def parse_bundle(token: str | bytes, *, roots: Sequence[PublicKey]) -> TrustBund
         raise BundleInvalidError(f"{exc.reason.value}: {exc.detail}") from None
     if root is None:
         raise BundleInvalidError("the bundle is not signed by a pinned root key (kid)")
-    return _parse_payload(payload, root_kid=root.kid, token=token)
+    return parse_payload(payload, root_kid=root.kid, token=token)
 
 
 def pinned_bundle(bundle: TrustBundle | str | bytes, *, roots: Sequence[PublicKey]) -> TrustBundle:
@@ -348,35 +318,42 @@ def pinned_bundle(bundle: TrustBundle | str | bytes, *, roots: Sequence[PublicKe
     return parse_bundle(bundle, roots=roots)
 
 
-def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) -> LoadedStatusList:
-    """Verify a status-list token for ``entry`` of ``bundle`` and decode it into memory.
+def load_status_list(token: str, bundle: TrustBundle) -> LoadedStatusList:
+    """Verify a status-list token against ``bundle`` and decode it into memory.
 
-    The token must hash to ``entry.sha256``, carry ``typ: statuslist+jwt`` and a ``kid`` of the
-    issuer the bundle names for the list, be signed inside that key's window, name ``entry.uri``
-    as its ``sub`` and hold 2-bit entries (DESIGN.md §4). Raises
-    :class:`~asxh_card.errors.StatusListInvalidError`; freshness is checked per verification.
+    The token must carry ``typ: statuslist+jwt`` and the ``kid`` of a key of the bundle, be
+    signed inside that key's window, name as its ``sub`` a URI under the status base of the
+    issuer owning the key, carry ``exp`` and/or ``ttl``, and hold at least 131,072 2-bit entries
+    (DESIGN.md §4). Raises :class:`~asxh_card.errors.StatusListInvalidError`; freshness is
+    checked per verification.
     """
     token = token.strip()
-    if not token.isascii() or token_sha256(token) != entry.sha256:
-        raise StatusListInvalidError(
-            f"the token for {entry.uri} does not match the bundle's sha256"
-        )
-    issuer = bundle.issuers[entry.issuer]
+    if not token.isascii():
+        raise StatusListInvalidError("the status list token is not ASCII text")
 
     def key_of(kid: str) -> PublicKey | None:
-        found = issuer.keys.get(kid)
-        return None if found is None else found.key
+        owner = bundle.key_owners.get(kid)
+        return None if owner is None else bundle.issuers[owner].keys[kid].key
 
-    try:
-        verified = parse_status_list_token(token, key_of)
-    except StatusListInvalidError as exc:
-        raise StatusListInvalidError(f"{entry.uri} (issuer {issuer.id}): {exc.detail}") from None
-    if verified.uri != entry.uri:
-        raise StatusListInvalidError("the token is for another status list URI (sub)")
+    verified = parse_status_list_token(token, key_of)
+    issuer = bundle.issuers[bundle.key_owners[verified.kid]]
+    where = f"{verified.uri[:200]} (issuer {issuer.id})"
+    if not issuer.owns_status_uri(verified.uri):
+        # Otherwise issuer B would decide whether issuer A's cards are revoked.
+        raise StatusListInvalidError(f"{where}: the list is not under its issuer's status_base")
     if not issuer.keys[verified.kid].covers(verified.issued_at):
-        raise StatusListInvalidError("the list was signed outside its key's window")
+        raise StatusListInvalidError(f"{where}: the list was signed outside its key's window")
     if verified.status_list.bits != 2:
-        raise StatusListInvalidError(f"the list has {verified.status_list.bits}-bit entries, not 2")
+        raise StatusListInvalidError(
+            f"{where}: the list has {verified.status_list.bits}-bit entries, not 2"
+        )
+    if verified.status_list.size < MIN_STATUS_LIST_SIZE:
+        raise StatusListInvalidError(
+            f"{where}: the list has {verified.status_list.size} entries, fewer than "
+            f"{MIN_STATUS_LIST_SIZE} (an entry must hide in the crowd)"
+        )
+    if verified.expires_at is None and verified.ttl is None:
+        raise StatusListInvalidError(f"{where}: the list has neither exp nor ttl")
     return LoadedStatusList(
         uri=verified.uri,
         issued_at=verified.issued_at,
@@ -384,5 +361,6 @@ def load_status_list(token: str, entry: StatusListEntry, bundle: TrustBundle) ->
         ttl=verified.ttl,
         status_list=verified.status_list,
         kid=verified.kid,
-        issuer=entry.issuer,
+        issuer=issuer.id,
+        token=token,
     )

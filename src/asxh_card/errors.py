@@ -21,7 +21,7 @@ card is invalid). A card that passes is the third outcome, ``valid`` (:class:`Ou
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import ClassVar
+from typing import Any, ClassVar
 
 __all__ = [
     "AlgorithmNotAllowedError",
@@ -30,6 +30,7 @@ __all__ = [
     "BundleInvalidError",
     "BundleRollbackError",
     "BundleStaleError",
+    "CardLifetimeError",
     "CardTooLargeError",
     "ClockBeforeBundleError",
     "EntitlementError",
@@ -48,6 +49,8 @@ __all__ = [
     "Reason",
     "RevokedError",
     "StatusListInvalidError",
+    "StatusListMissingError",
+    "StatusListRollbackError",
     "StatusListStaleError",
     "SuspendedError",
     "UnknownIssuerError",
@@ -61,7 +64,37 @@ class AsxhError(Exception):
 
 
 class InvalidInputError(AsxhError, ValueError):
-    """The caller's input breaks a rule; the message names the rule."""
+    """The caller's input breaks a rule; the message names the rule.
+
+    Like :class:`VerificationError` it speaks both languages: ``message_en`` (also
+    ``str(err)``) for a developer and ``message_vi`` for an officer, natural Vietnamese with
+    diacritics. A raise site that has no Vietnamese sentence of its own gets the class's
+    ``default_vi``, which names the area (identifier, entitlement, ...). Neither ever echoes a
+    full personal ID number.
+    """
+
+    default_vi: ClassVar[str] = "Dữ liệu nhập vào không hợp lệ."
+
+    def __init__(self, message: str = "", *, message_vi: str | None = None) -> None:
+        super().__init__(message)
+        self.message_en = message
+        self.message_vi = message_vi or self.default_vi
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        """Pickle with the Vietnamese message (process pools carry errors between workers)."""
+        if type(self).__init__ is not InvalidInputError.__init__:
+            return super().__reduce__()  # a subclass with its own constructor
+        return (_rebuild_invalid_input, (type(self), self.message_en, self.message_vi))
+
+    def message(self, lang: str = "vi") -> str:
+        """The message in ``lang`` (``"vi"`` or ``"en"``)."""
+        return self.message_vi if lang == "vi" else self.message_en
+
+
+def _rebuild_invalid_input(
+    cls: type[InvalidInputError], message_en: str, message_vi: str
+) -> InvalidInputError:
+    return cls(message_en, message_vi=message_vi)
 
 
 class InputTypeError(InvalidInputError, TypeError):
@@ -75,13 +108,19 @@ class IdentifierError(InvalidInputError):
     (Law 91/2025/QH15 treats the number as personal data; logs and error pages leak).
     """
 
+    default_vi = "Số định danh cá nhân hoặc mã số không hợp lệ."
+
 
 class EntitlementError(InvalidInputError):
     """An entitlement or programme attribute is invalid, or a field may never go on a card."""
 
+    default_vi = "Thông tin chế độ được hưởng không hợp lệ."
+
 
 class CardTooLargeError(InvalidInputError):
     """The card would not fit in a QR code of version 20 at error correction M (DESIGN.md §3)."""
+
+    default_vi = "Thẻ có quá nhiều thông tin, không vừa mã QR: hãy bớt chế độ trên thẻ."
 
 
 class KeyStoreError(AsxhError):
@@ -109,6 +148,9 @@ class Reason(StrEnum):
     CLOCK_BEFORE_BUNDLE = "clock_before_bundle"
     STATUS_LIST_INVALID = "status_list_invalid"
     STATUS_LIST_STALE = "status_list_stale"
+    STATUS_LIST_MISSING = "status_list_missing"
+    STATUS_LIST_ROLLBACK = "status_list_rollback"
+    LIFETIME_TOO_LONG = "lifetime_too_long"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -317,6 +359,31 @@ class StatusListInvalidError(VerificationError):
     default_outcome = Outcome.CANNOT_CHECK
     default_vi = "Danh sách trạng thái thẻ không hợp lệ."
     default_en = "The card status list is not valid."
+
+
+class StatusListMissingError(VerificationError):
+    """The card's status list (under its issuer's status base) is not held: sync first."""
+
+    reason = Reason.STATUS_LIST_MISSING
+    default_outcome = Outcome.CANNOT_CHECK
+    default_vi = "Chưa có danh sách trạng thái của thẻ này, cần cập nhật dữ liệu."
+    default_en = "The card's status list is not on this device; update the data."
+
+
+class StatusListRollbackError(StatusListInvalidError):
+    """A status list older (by ``iat``) than the one already held was offered (rollback)."""
+
+    reason = Reason.STATUS_LIST_ROLLBACK
+    default_vi = "Danh sách trạng thái thẻ cũ hơn danh sách đang dùng."
+    default_en = "The status list is older than the one already held."
+
+
+class CardLifetimeError(VerificationError):
+    """The card's lifetime (``exp - iat``) exceeds the verifier's maximum (default 10 years)."""
+
+    reason = Reason.LIFETIME_TOO_LONG
+    default_vi = "Thời hạn của thẻ dài hơn mức tối đa cho phép."
+    default_en = "The card's lifetime is longer than the maximum allowed."
 
 
 class StatusListStaleError(VerificationError):

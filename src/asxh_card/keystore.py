@@ -10,12 +10,11 @@ in ``ps`` and shell history).
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from pathlib import Path
 
+from asxh_card._core.fileio import write_atomic
 from asxh_card._core.keys import Algorithm, JWKError, PrivateKey, PublicKey
 from asxh_card.errors import InputTypeError, KeyStoreError
 
@@ -40,29 +39,18 @@ def _taken(path: Path) -> bool:
 def _write_new_file(path: Path, data: bytes, mode: int) -> None:
     if _taken(path):
         raise KeyStoreError(f"{path} already exists; refusing to overwrite a key")
-    # A random temporary name: one derived from the pid collides with the leftover of a run
-    # killed mid-write (containers reuse the same pid on every start). Fixed length, so a key
-    # name the filesystem accepts never fails on its temporary name instead.
-    tmp = path.with_name(f".asxh-key-{secrets.token_hex(8)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:  # FileExistsError too: a file where the directory should be
         raise KeyStoreError(f"cannot write key file {path}: {exc.strerror}") from None
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        # os.link fails if the target appeared meanwhile: no race can overwrite a key.
-        os.link(tmp, path)
+        # exclusive: a hard link fails if the target appeared meanwhile, so no race can
+        # overwrite a key.
+        write_atomic(path, data, mode=mode, exclusive=True)
     except FileExistsError:
         raise KeyStoreError(f"{path} already exists; refusing to overwrite a key") from None
     except OSError as exc:
         raise KeyStoreError(f"cannot write key file {path}: {exc.strerror}") from None
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            tmp.unlink()
 
 
 PathLike = str | os.PathLike[str]

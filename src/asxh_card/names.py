@@ -57,12 +57,15 @@ def clean_person_name(value: object, what: str = "name") -> str:
     never repeats the name: it is personal data and messages end in logs.
     """
     if not isinstance(value, str):
-        raise InvalidInputError(f"{what} must be text")
+        raise InvalidInputError(f"{what} must be text", message_vi="Họ tên phải là văn bản.")
     name = normalise_name(value.translate(_FOLD))
     if not name:
-        raise InvalidInputError(f"{what} must not be empty")
+        raise InvalidInputError(f"{what} must not be empty", message_vi="Chưa nhập họ tên.")
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidInputError(f"{what} is longer than {MAX_NAME_LENGTH} characters")
+        raise InvalidInputError(
+            f"{what} is longer than {MAX_NAME_LENGTH} characters",
+            message_vi=f"Họ tên dài quá {MAX_NAME_LENGTH} ký tự.",
+        )
     has_letter = False
     previous = " "
     for ch in name:
@@ -71,9 +74,14 @@ def clean_person_name(value: object, what: str = "name") -> str:
         elif ch not in _PUNCTUATION and not (
             unicodedata.category(ch).startswith("M") and previous.isalpha()
         ):
-            raise InvalidInputError(f"{what} may contain only letters, spaces, ' - and .")
+            raise InvalidInputError(
+                f"{what} may contain only letters, spaces, ' - and .",
+                message_vi="Họ tên chỉ được có chữ cái, dấu cách và các dấu ' - .",
+            )
         if not unicodedata.category(ch).startswith("M"):
             previous = ch
     if not has_letter:
-        raise InvalidInputError(f"{what} must contain a letter")
+        raise InvalidInputError(
+            f"{what} must contain a letter", message_vi="Họ tên phải có ít nhất một chữ cái."
+        )
     return name

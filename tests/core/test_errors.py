@@ -35,6 +35,9 @@ STABLE_CODES = {
     "clock_before_bundle",
     "status_list_invalid",
     "status_list_stale",
+    "status_list_missing",
+    "status_list_rollback",
+    "lifetime_too_long",
     "internal_error",
 }
 

@@ -59,6 +59,9 @@ def _settings(tmp: Path, url: str) -> Settings:
         data_key=secrets.token_bytes(32),
         key_passphrase=b"test passphrase 123",
         public_url="http://testserver",
+        # These worlds sign their own bundles as the demo does; test_trust_world.py runs the
+        # production shape (no root key on the service host).
+        self_signed_bundles=True,
         argon2_time_cost=1,
         argon2_memory_cost=1024,
         argon2_parallelism=1,
@@ -124,11 +127,12 @@ class Service:
         return self.client.request(method, url, headers=headers, **kwargs)
 
 
-def build_service(tmp: Path, url: str, backend: str) -> Iterator[Service]:
-    settings = _settings(tmp, url)
+def build_service(tmp: Path, url: str, backend: str, **overrides: Any) -> Iterator[Service]:
+    settings = _settings(tmp, url).with_(**overrides)
     upgrade(settings.database_url)
     ctx = ServiceContext.build(settings)
-    ctx.keyring.ensure_root()
+    if settings.self_signed_bundles:
+        ctx.keyring.ensure_root()
     with session_scope(ctx.sessions) as session:
         ensure_issuer(session, ctx, "vn-79", name="Sở Y tế TP.HCM (test)", province="79")
         ensure_issuer(session, ctx, "vn-01", name="Sở Y tế Hà Nội (test)", province="01")

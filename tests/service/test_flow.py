@@ -380,3 +380,20 @@ def test_api_example_cites_the_right_clause_of_decree_20_2021(service: Any) -> N
     assert "severe disability" in text
     assert "Art. 5(5): person with a severe disability" not in text
     assert "Art. 5(6): person with a severe disability" in text
+
+
+def test_invalid_input_problems_carry_vietnamese_detail(service: Any) -> None:
+    """Issue 13.2: an officer reads why in Vietnamese (detail_vi), with diacritics, no PIN."""
+    number = service.register()
+    body = dict(service.TGXH, attributes={"amount": 750})
+    response = service.call("off79", "POST", f"/v1/persons/{number}/entitlements", json=body)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert "không phải nghìn đồng" in problem["detail_vi"]
+    assert "500.000 đ/tháng" in problem["detail_vi"]
+    person = service.person(full_name="Nguyễn <b>")
+    response = service.call("off79", "POST", "/v1/persons", json=person)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["detail_vi"] == "Họ tên chỉ được có chữ cái, dấu cách và các dấu ' - ."
+    assert person["pin"] not in response.text

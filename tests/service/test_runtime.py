@@ -87,7 +87,8 @@ def test_secrets_file_race_uses_the_first_writers_values(tmp_path: Path) -> None
 
 
 def test_sqlite_pragmas(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'x' / 'a.db'}")
+    """Pragmas, the busy timeout from the setting, and an owner-only database file."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'x' / 'a.db'}", timeout=7)
     with engine.connect() as conn:
         pragmas = {
             name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
@@ -98,8 +99,11 @@ def test_sqlite_pragmas(tmp_path: Path) -> None:
         "journal_mode": "wal",
         "synchronous": 2,
         "foreign_keys": 1,
-        "busy_timeout": 10_000,
+        "busy_timeout": 7_000,
     }
+    for name in ("a.db", "a.db-wal", "a.db-shm"):
+        path = tmp_path / "x" / name
+        assert not path.exists() or path.stat().st_mode & 0o777 == 0o600, name
 
 
 def test_refuses_an_unmigrated_database_and_cli_upgrades(

@@ -64,7 +64,7 @@ def test_status_list_etag_cache_control_and_revocation(service: Any) -> None:
     assert token.status_list[card["status"]["idx"]] == 1
     assert token.ttl is not None
     assert token.ttl > 0
-    assert service.client.get("/v1/status-lists/999999").status_code == 404
+    assert service.client.get("/v1/status-lists/vn-79/999999").status_code == 404
 
 
 def test_indices_are_random_and_unique(service: Any) -> None:
@@ -117,17 +117,17 @@ def test_a_new_list_opens_when_one_fills(service: Any) -> None:
     assert len(block_lists) >= 2  # a list without a free run of 3 counts as full
 
 
-def test_bundle_names_every_list_and_moves_on_revocation(service: Any) -> None:
+def test_bundle_names_status_bases_and_stays_on_revocation(service: Any) -> None:
+    """The bundle names each issuer's status base, no list: a revocation needs no new bundle."""
     card = _card(service)
     root = service.ctx.keyring.root_signer().public_key
     first = service.client.get("/v1/trust-bundle")
     assert first.status_code == 200
     bundle = parse_bundle(first.text, roots=[root])
-    with session_scope(service.ctx.sessions) as session:
-        list_ids = session.scalars(select(StatusListRow.id)).all()
-    uris = {statuslists.list_uri(service.ctx.settings, i) for i in list_ids}
-    assert set(bundle.status_lists) >= {u for u in uris if "vn-small" not in u}
     assert {"vn-79", "vn-01"} <= set(bundle.issuers)
+    base = bundle.issuers["vn-79"].status_base
+    assert base == "http://testserver/v1/status-lists/vn-79/"
+    assert card["status"]["uri"].startswith(base)
     etag = first.headers["etag"]
     assert (
         service.client.get("/v1/trust-bundle", headers={"If-None-Match": etag}).status_code == 304
@@ -136,12 +136,21 @@ def test_bundle_names_every_list_and_moves_on_revocation(service: Any) -> None:
         "off79", "POST", f"/v1/cards/{card['serial']}/suspend", json={"reason_code": "other"}
     )
     second = parse_bundle(service.client.get("/v1/trust-bundle").text, roots=[root])
-    assert second.version > bundle.version
-    entry = second.status_lists[card["status"]["uri"]]
-    token = service.client.get(_path(card["status"]["uri"])).text
-    from asxh_card.verifier import token_sha256
-
-    assert entry.sha256 == token_sha256(token)
+    assert second.version == bundle.version
+    # The status index lists the card's list, under the issuer's base, and the global index.
+    index = service.client.get(_path(base)).json()
+    assert index["issuer"] == "vn-79"
+    assert card["status"]["uri"] in index["lists"]
+    assert all(uri.startswith(base) for uri in index["lists"])
+    every = service.client.get("/v1/status-lists").json()["issuers"]
+    assert {i["id"]: i["status_base"] for i in every}["vn-79"] == base
+    assert service.client.get("/v1/status-lists/vn-48/").status_code == 404
+    with session_scope(service.ctx.sessions) as session:
+        vn01_list = session.scalars(
+            select(StatusListRow.id).where(StatusListRow.issuer_id == "vn-01")
+        ).first()
+    if vn01_list is not None:  # a list of vn-01 is not served under vn-79's base
+        assert service.client.get(f"/v1/status-lists/vn-79/{vn01_list}").status_code == 404
 
 
 def test_key_rotation_keeps_old_cards_verifying(service: Any) -> None:

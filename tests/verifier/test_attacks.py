@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
-from vworld import AT, DAY, T0, URI_01, URI_79, World
+from vworld import AT, BASE_01, BASE_79, DAY, LIST_SIZE, T0, URI_01, URI_79, World
 
 from asxh_card import card as _card
 from asxh_card._core.b64 import b64url_decode, b64url_encode
 from asxh_card._core.keys import P256_ORDER, PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
-from asxh_card.bundle import token_sha256
-from asxh_card.errors import VerificationError
+from asxh_card.errors import StatusListInvalidError, VerificationError
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
 from asxh_card.verifier import Verifier
@@ -282,26 +282,61 @@ def test_a_card_is_not_a_bundle(world: World) -> None:
 # -- status lists ------------------------------------------------------------------------------
 
 
-def _bundle_with_list(world: World, token: str, uri: str = URI_79) -> str:
-    payload = world.payload()
-    payload["status_lists"] = [
-        {"uri": uri, "issuer": "vn-79", "sha256": token_sha256(token), "token": token}
-    ]
-    return sign_bundle_payload(payload, world.root)
+def _with_list(world: World, token: str, **options: Any) -> Verifier:
+    """A verifier over the world's bundle holding ``token`` as vn-79's only list."""
+    return world.verifier(status_tokens=[token, world.status_token(URI_01)], **options)
 
 
-def test_status_list_with_a_bad_signature(world: World) -> None:
-    token = sign_status_list(StatusList.empty(1024), world.key_01, uri=URI_79, issued_at=T0)
-    assert (
-        reason_of(lambda: world.verifier(bundle=_bundle_with_list(world, token)))
-        == "status_list_invalid"
+def test_status_list_signed_by_another_issuers_key(world: World) -> None:
+    """Issuer vn-01 must not decide whether vn-79's cards are revoked (list under vn-79's base)."""
+    token = sign_status_list(
+        StatusList.empty(LIST_SIZE), world.key_01, uri=URI_79, issued_at=T0, ttl=DAY
     )
+    assert reason_of(lambda: _with_list(world, token)) == "status_list_invalid"
     head, _, sig = world.status_token(URI_79).rpartition(".")
     forged = f"{head}.{'A' if sig[0] != 'A' else 'B'}{sig[1:]}"
-    assert (
-        reason_of(lambda: world.verifier(bundle=_bundle_with_list(world, forged)))
-        == "status_list_invalid"
+    assert reason_of(lambda: _with_list(world, forged)) == "status_list_invalid"
+
+
+def test_status_list_signed_by_a_key_outside_any_bundle(world: World) -> None:
+    """A list signed by a key the bundle does not name is refused."""
+    token = sign_status_list(
+        StatusList.empty(LIST_SIZE), PrivateKey.generate(), uri=URI_79, issued_at=T0, ttl=DAY
     )
+    assert reason_of(lambda: _with_list(world, token)) == "status_list_invalid"
+
+
+def test_status_list_outside_its_issuers_base(world: World) -> None:
+    """vn-79's key may publish lists only under vn-79's status_base."""
+    for uri in (BASE_01 + "7", "https://evil.example/v1/status/vn-79/1", BASE_79):
+        token = sign_status_list(
+            StatusList.empty(LIST_SIZE), world.key_79, uri=uri, issued_at=T0, ttl=DAY
+        )
+        assert reason_of(lambda t=token: _with_list(world, t)) == "status_list_invalid", uri
+
+
+def test_status_list_signed_outside_its_keys_window(world: World) -> None:
+    """A list whose iat is before the key's not_before (or after not_after) is refused."""
+    token = sign_status_list(
+        StatusList.empty(LIST_SIZE), world.key_79, uri=URI_79, issued_at=T0 - 400 * DAY, ttl=DAY
+    )
+    assert reason_of(lambda: _with_list(world, token)) == "status_list_invalid"
+
+
+def test_status_list_smaller_than_131072_entries_is_refused(world: World) -> None:
+    """A small list lets an index single a card holder out (DESIGN.md §4)."""
+    token = sign_status_list(
+        StatusList.empty(LIST_SIZE - 4), world.key_79, uri=URI_79, issued_at=T0, ttl=DAY
+    )
+    with pytest.raises(StatusListInvalidError, match="fewer than 131072"):
+        _with_list(world, token)
+
+
+def test_status_list_without_exp_or_ttl_is_refused(world: World) -> None:
+    """A list that never goes stale would let an old copy hide a revocation for ever."""
+    token = sign_status_list(StatusList.empty(LIST_SIZE), world.key_79, uri=URI_79, issued_at=T0)
+    with pytest.raises(StatusListInvalidError, match="neither exp nor ttl"):
+        _with_list(world, token)
 
 
 def test_status_list_past_its_ttl(world: World) -> None:
@@ -312,9 +347,9 @@ def test_status_list_past_its_ttl(world: World) -> None:
         issued_at=T0 - 3 * 3600,
         ttl=3600,
     )
-    verifier = world.verifier(bundle=_bundle_with_list(world, token))
+    verifier = _with_list(world, token)
     assert reason_of(lambda: verifier.verify(world.card(), at=AT)) == "status_list_stale"
-    lenient = world.verifier(bundle=_bundle_with_list(world, token), status_stale="warn")
+    lenient = _with_list(world, token, status_stale="warn")
     assert [w.code for w in lenient.verify(world.card(), at=AT).warnings] == ["status_list_stale"]
 
 
@@ -326,7 +361,7 @@ def test_status_list_past_its_exp(world: World) -> None:
         issued_at=T0 - 3 * 3600,
         expires_at=T0 - 3600,
     )
-    verifier = world.verifier(bundle=_bundle_with_list(world, token))
+    verifier = _with_list(world, token)
     assert reason_of(lambda: verifier.verify(world.card(), at=AT)) == "status_list_stale"
 
 
@@ -334,48 +369,83 @@ def test_status_list_malformed(world: World) -> None:
     from asxh_card._core import jws as _jws
 
     token = _jws.sign_compact(
-        {"sub": URI_79, "iat": T0, "status_list": {"bits": 2, "lst": "!!"}},
+        {"sub": URI_79, "iat": T0, "ttl": DAY, "status_list": {"bits": 2, "lst": "!!"}},
         world.key_79,
         typ="statuslist+jwt",
         compress=False,
     )
-    assert (
-        reason_of(lambda: world.verifier(bundle=_bundle_with_list(world, token)))
-        == "status_list_invalid"
-    )
+    assert reason_of(lambda: _with_list(world, token)) == "status_list_invalid"
 
 
 def test_status_list_of_the_wrong_bit_size(world: World) -> None:
-    token = sign_status_list(StatusList.empty(1024, bits=1), world.key_79, uri=URI_79, issued_at=T0)
-    assert (
-        reason_of(lambda: world.verifier(bundle=_bundle_with_list(world, token)))
-        == "status_list_invalid"
+    token = sign_status_list(
+        StatusList.empty(2 * LIST_SIZE, bits=1), world.key_79, uri=URI_79, issued_at=T0, ttl=DAY
+    )
+    assert reason_of(lambda: _with_list(world, token)) == "status_list_invalid"
+
+
+def test_the_newer_of_two_lists_for_one_uri_is_used(world: World) -> None:
+    """Of two lists for one URI the verifier keeps the newer (iat), whatever their order."""
+    old = world.status_token(URI_79)
+    world.set_status(URI_79, 10, Status.REVOKED)
+    new = world.status_token(URI_79, issued_at=T0 - 60)
+    for tokens in ([old, new], [new, old]):
+        verifier = world.verifier(status_tokens=[*tokens, world.status_token(URI_01)])
+        assert reason_of(lambda v=verifier: v.verify(world.card(), at=AT)) == "revoked"
+
+
+def test_card_status_outside_its_issuers_base_is_invalid(world: World) -> None:
+    """A vn-79 card pointing into vn-01's lists: vn-01 would decide its revocation."""
+    card = world.card(status=StatusRef(10, URI_01))
+    assert reason_of(lambda: world.verifier().verify(card, at=AT)) == "status_list_invalid"
+
+
+def test_status_list_missing_cannot_check(world: World) -> None:
+    """A card whose list is not held: cannot check (status_list_missing), not invalid."""
+    verifier = world.verifier(status_tokens=[world.status_token(URI_01)])
+    assert reason_of(lambda: verifier.verify(world.card(), at=AT)) == "status_list_missing"
+    # The verifier starts without any list at all; only cards that need one are affected.
+    assert reason_of(lambda: world.verifier(status_tokens=[]).verify(world.card(), at=AT)) == (
+        "status_list_missing"
     )
 
 
-def test_status_list_for_another_uri(world: World) -> None:
-    token = sign_status_list(StatusList.empty(1024), world.key_79, uri=URI_79 + "x", issued_at=T0)
-    assert (
-        reason_of(lambda: world.verifier(bundle=_bundle_with_list(world, token)))
-        == "status_list_invalid"
+def test_card_lifetime_beyond_the_maximum_is_refused(world: World) -> None:
+    """A leaked key signs a backdated card valid until 2199: refused by the lifetime limit."""
+    from datetime import timedelta
+
+    backdated = world.card(
+        issued_at=T0 - 30 * DAY, not_before=T0 - 30 * DAY, expires_at=7_258_118_400 - 1
     )
+    assert reason_of(lambda: world.verifier().verify(backdated, at=AT)) == "lifetime_too_long"
+    ten_years = world.card(expires_at=T0 - 30 * DAY + 3653 * DAY)
+    assert world.verifier().verify(ten_years, at=AT).serial == "C0001"
+    strict = world.verifier(max_card_lifetime=timedelta(days=300))
+    assert reason_of(lambda: strict.verify(world.card(), at=AT)) == "lifetime_too_long"
 
 
-def test_status_list_not_matching_the_bundle_hash(world: World) -> None:
-    token = world.bundle(embed=False)
-    other = sign_status_list(StatusList.empty(1024), world.key_79, uri=URI_79, issued_at=T0)
-    tokens = {URI_79: other, URI_01: world.status_token(URI_01)}
-
-    def build() -> Verifier:
-        return Verifier.from_tokens(token, roots=[world.root.public_key], status_tokens=tokens)
-
-    assert reason_of(build) == "status_list_invalid"
-
-
-def test_status_list_missing(world: World) -> None:
-    token = world.bundle(embed=False)
+def test_card_signed_after_its_keys_not_after_is_refused(world: World) -> None:
+    """A retired key (not_after) must not sign new cards; its successor signs the lists."""
+    successor = PrivateKey.generate()
+    issuers = world.issuers()
+    issuers[0]["keys"][0]["not_after"] = T0 - 20 * DAY
+    issuers[0]["keys"].append({"jwk": successor.public_key.to_jwk(), "not_before": T0 - 20 * DAY})
+    lists = [
+        sign_status_list(world.lists[URI_79], successor, uri=URI_79, issued_at=T0 - 60, ttl=DAY),
+        world.status_token(URI_01),
+    ]
+    verifier = world.verifier(bundle=world.bundle(issuers=issuers), status_tokens=lists)
+    assert verifier.verify(world.card(), at=AT).serial == "C0001"  # iat T0 - 30 days
+    late = world.card(issued_at=T0 - 10 * DAY, not_before=T0 - 10 * DAY)
+    assert reason_of(lambda: verifier.verify(late, at=AT)) == "key_outside_window"
+    # The retired key cannot sign a list any more either.
+    stale_signer = world.status_token(URI_79)  # iat T0 - 3600, after not_after
     assert (
-        reason_of(lambda: Verifier.from_tokens(token, roots=[world.root.public_key]))
+        reason_of(
+            lambda: world.verifier(
+                bundle=world.bundle(issuers=issuers), status_tokens=[stale_signer]
+            )
+        )
         == "status_list_invalid"
     )
 
@@ -387,29 +457,17 @@ def test_nothing_but_verification_errors_escape(world: World) -> None:
             verifier.verify(bad, at=AT)  # type: ignore[arg-type]
 
 
-def test_bundle_build_refuses_a_list_every_verifier_would_refuse(world: World) -> None:
-    """build_bundle checks each list as a verifier loads it, so such a bundle is never written."""
+def test_bundle_build_refuses_what_every_verifier_would_refuse(world: World) -> None:
+    """build_bundle parses its bundle back, so a bundle verifiers refuse is never returned."""
     from asxh_card.trust import build_bundle
 
-    signed_before_the_window = sign_status_list(
-        StatusList.empty(1024), world.key_79, uri=URI_79, issued_at=T0 - 400 * DAY
-    )
-    one_bit = sign_status_list(
-        StatusList.empty(1024, bits=1), world.key_79, uri=URI_79, issued_at=T0
-    )
-    for token in (signed_before_the_window, one_bit):
-        for embed in (True, False):
-            assert (
-                reason_of(
-                    lambda t=token, e=embed: build_bundle(
-                        root=world.root,
-                        issuers=world.issuers(),
-                        status_tokens=[t],
-                        version=1,
-                        issued_at=T0,
-                        expires_at=T0 + DAY,
-                        embed_status=e,
-                    )
-                )
-                == "status_list_invalid"
+    issuers = world.issuers()
+    issuers[1]["status_base"] = BASE_79 + "vn-01/"  # inside vn-79's base
+    assert (
+        reason_of(
+            lambda: build_bundle(
+                root=world.root, issuers=issuers, version=1, issued_at=T0, expires_at=T0 + DAY
             )
+        )
+        == "bundle_invalid"
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
@@ -13,9 +14,8 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
-from vworld import AT, URI_01, URI_79, World
+from vworld import AT, BASE_79, URI_01, URI_79, World
 
-from asxh_card.bundle import token_sha256
 from asxh_card.cli import app
 from asxh_card.trust import sign_bundle_payload
 
@@ -25,10 +25,18 @@ PASSPHRASE = "correct horse battery staple"
 
 @pytest.fixture
 def setup(world: World, tmp_path: Path) -> tuple[World, Path, Path]:
+    """The world's bundle and lists synced into a directory, as ``asxh bundle pull`` leaves it."""
+    from asxh_card.verifier import BundleStore
+
     root = tmp_path / "root.jwk"
     root.write_text(json.dumps(world.root.public_key.to_jwk()))
-    bundle = tmp_path / "bundle.jwt"
-    bundle.write_text(world.bundle())
+    bundle = tmp_path / "sync"
+    BundleStore(bundle).install(
+        world.bundle(),
+        world.status_tokens(),
+        roots=[world.root.public_key],
+        now=int(AT.timestamp()),
+    )
     return world, root, bundle
 
 
@@ -229,11 +237,11 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
                         "name": "BHXH TP. Hồ Chí Minh",
                         "province": "79",
                         "programmes": ["BHYT", "TGXH", "BHXH", "NCC", "GN", "BHTN"],
+                        "status_base": BASE_79,
                         "keys": [
                             {
                                 "jwk_file": "vn-79.jwk",
                                 "not_before": "2025-01-01T00:00:00+07:00",
-                                "not_after": None,
                             }
                         ],
                     }
@@ -242,9 +250,7 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
             ensure_ascii=False,
         )
     )
-    status = tmp_path / "79-1.jwt"
     now = int(datetime.now(UTC).timestamp())
-    status.write_text(world.status_token(URI_79, issued_at=now - 60))
     out = tmp_path / "bundle.jwt"
     result_args = [
         "bundle",
@@ -253,13 +259,10 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
         str(tmp_path / "root.pem"),
         "--issuers",
         str(registry),
-        "--status-list",
-        str(status),
         "--version",
         "3",
         "--valid-days",
         "10",
-        "--embed",
         "--out",
         str(out),
     ]
@@ -272,20 +275,51 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
     assert failed.exit_code == 2, failed.output
     assert list((tmp_path / "out.d").iterdir()) == []
     assert not list(tmp_path.glob(".*.tmp"))
+    from asxh_card.keystore import load_public_key
+    from asxh_card.verifier import Verifier, parse_bundle
+
+    built = parse_bundle(out.read_text(), roots=[load_public_key(tmp_path / "root.jwk")])
+    assert built.version == 3
+    assert built.issuers["vn-79"].status_base == BASE_79
     card = world.card(entitlements=world.claims().entitlements[:2])
-    verify = run("verify", "--bundle", str(out), "--root", str(tmp_path / "root.jwk"), card)
-    assert verify.exit_code == 0, verify.output
+    verifier = Verifier.from_tokens(
+        out.read_text(),
+        roots=[load_public_key(tmp_path / "root.jwk")],
+        status_tokens=[world.status_token(URI_79, issued_at=now - 60)],
+    )
+    assert verifier.verify(card).serial == "C0001"
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    """Serves files with a strong ETag and answers a matching If-None-Match with 304."""
+
     requested: list[str]
 
     def log_message(self, *_args: object) -> None:
         pass
 
     def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.json"
+        if not path.is_file():
+            self.requested.append(self.path)
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.requested.append(self.path + " 304")
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
         self.requested.append(self.path)
-        super().do_GET()
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
 
 @pytest.fixture
@@ -308,25 +342,30 @@ def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
 
 
 def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path, http_dir) -> None:
-    from asxh_card._core.statuslist import sign_status_list
+    """pull reads each issuer's status index, downloads only changed lists (ETag), refuses a
+    rolled-back bundle before downloading anything, and a rolled-back list too."""
+    from asxh_card._core.statuslist import Status, sign_status_list
 
     served, base, requested = http_dir
     root = tmp_path / "root.jwk"
     root.write_text(json.dumps(world.root.public_key.to_jwk()))
     now = int(datetime.now(UTC).timestamp())
+    issuers = world.issuers()
+    for issuer in issuers:
+        issuer["status_base"] = f"{base}/{issuer['id']}/"
+        (served / issuer["id"]).mkdir()
+    signers = {"vn-79": world.key_79, "vn-01": world.key_01}
+
+    def publish_list(issuer: str, iat: int) -> None:
+        uri = f"{base}/{issuer}/1"
+        lst = world.lists[URI_79 if issuer == "vn-79" else URI_01]
+        token = sign_status_list(lst, signers[issuer], uri=uri, issued_at=iat, ttl=86_400)
+        (served / issuer / "1").write_text(token)
+        (served / issuer / "index.json").write_text(json.dumps({"lists": [uri]}))
 
     def publish(version: int) -> None:
-        # The lists' sub must be their URL: they are signed for the served URIs.
-        lists = []
-        for uri, issuer, name in ((URI_79, "vn-79", "79.jwt"), (URI_01, "vn-01", "01.jwt")):
-            signer = world.key_79 if uri == URI_79 else world.key_01
-            token = sign_status_list(
-                world.lists[uri], signer, uri=f"{base}/{name}", issued_at=now - 60, ttl=86_400
-            )
-            (served / name).write_text(token)
-            lists.append({"uri": f"{base}/{name}", "issuer": issuer, "sha256": token_sha256(token)})
         payload = world.payload(version=version, iat=now - 60, exp=now + 86_400 * 30)
-        payload["status_lists"] = lists
+        payload["issuers"] = issuers
         (served / "bundle.jwt").write_text(sign_bundle_payload(payload, world.root))
 
     def pull() -> Result:
@@ -337,12 +376,23 @@ def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path,
         return {p.name: p.read_bytes() for p in store.rglob("*") if p.is_file()}
 
     store = tmp_path / "store"
+    publish_list("vn-79", now - 60)
+    publish_list("vn-01", now - 60)
     publish(2)
     result = pull()
     assert result.exit_code == 0, result.output
-    assert requested == ["/bundle.jwt", "/79.jwt", "/01.jwt"]
+    assert requested == ["/bundle.jwt", "/vn-79/", "/vn-01/", "/vn-79/1", "/vn-01/1"]
     assert (store / "bundle.jwt").is_file()
+    assert (store / "state.json").is_file()
     assert len(list((store / "status").glob("*.jwt"))) == 2
+    # Nothing changed: conditional requests only, no list downloaded again.
+    assert pull().exit_code == 0
+    assert requested == ["/bundle.jwt 304", "/vn-79/", "/vn-01/", "/vn-79/1 304", "/vn-01/1 304"]
+    # A revocation: only vn-79's list is downloaded again, and the verifier sees it.
+    world.set_status(URI_79, 10, Status.REVOKED)
+    publish_list("vn-79", now - 30)
+    assert pull().exit_code == 0
+    assert [r for r in requested if not r.endswith((" 304", "/"))] == ["/vn-79/1"]
     before = installed()
     publish(1)
     result = pull()
@@ -352,6 +402,12 @@ def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path,
     assert requested == ["/bundle.jwt"]
     assert installed() == before
     publish(3)
+    publish_list("vn-79", now - 45)  # an older copy of vn-79's list (iat before the held one)
+    result = pull()
+    assert result.exit_code == 1
+    assert "status_list_rollback" in result.output
+    assert installed() == before
+    publish_list("vn-79", now - 10)
     assert pull().exit_code == 0
     from asxh_card.verifier import Verifier
 
@@ -382,10 +438,8 @@ def test_example_verify_offline_runs(world: World, tmp_path: Path) -> None:
     from asxh_card.verifier import BundleStore
 
     now = int(datetime.now(UTC).timestamp())
-    tokens = {uri: world.status_token(uri, issued_at=now - 60) for uri in (URI_79, URI_01)}
-    payload = world.payload(iat=now - 60, exp=now + 86_400, embed=False)
-    for entry in payload["status_lists"]:
-        entry["sha256"] = token_sha256(tokens[entry["uri"]])
+    tokens = [world.status_token(uri, issued_at=now - 60) for uri in (URI_79, URI_01)]
+    payload = world.payload(iat=now - 60, exp=now + 86_400)
     store = tmp_path / "store"
     BundleStore(store).install(
         sign_bundle_payload(payload, world.root), tokens, roots=[world.root.public_key], now=now
@@ -439,3 +493,40 @@ def test_card_text_is_printed_not_interpreted_as_markup(setup, tmp_path: Path) -
     missing = run("verify", "--bundle", str(odd), "--root", str(root), card)
     assert missing.exit_code == 2, missing.output
     assert "[red]odd" in missing.output
+
+
+def test_verify_speaks_vietnamese_words_not_raw_fields(setup) -> None:
+    """Issue 13.3: "Hộ cận nghèo", "750.000 đ/tháng", "từ 01/01/2026"; no kind=, no amount=.
+
+    Words and number format from domain-vn (GN: hộ nghèo / hộ cận nghèo; amounts in đồng per
+    month, Vietnamese thousands separated by dots); an open-ended entitlement is "from" a day.
+    """
+    from datetime import date
+
+    from asxh_card.programmes import Entitlement
+
+    world, root, bundle = setup
+    card = world.card(
+        entitlements=(
+            Entitlement(
+                "BHYT",
+                date(2026, 1, 1),
+                date(2026, 12, 31),
+                {"level": 2, "coverage": 100, "facility": "79-001"},
+            ),
+            Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}),
+            Entitlement("GN", date(2026, 1, 1), date(2026, 12, 31), {"kind": "near_poor"}),
+        )
+    )
+    args = ("verify", "--bundle", str(bundle), "--root", str(root), "--at", AT.isoformat(), card)
+    out = run(*args).output
+    assert "Hộ cận nghèo" in out
+    assert "750.000 đ/tháng" in out
+    assert "Mức 2 (100%)" in out
+    assert "Nơi KCB ban đầu: 79-001" in out
+    assert "từ 01/01/2026" in out
+    for raw in ("kind=", "near_poor", "amount=", "750000", "không thời hạn", "level="):
+        assert raw not in out
+    english = run(*args[:-1], "--lang", "en", card).output
+    assert "near-poor household" in english
+    assert "750,000 VND/month" in english

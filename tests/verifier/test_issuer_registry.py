@@ -18,6 +18,7 @@ def _registry(jwk_file: str = "vn-79.jwk") -> str:
         "name": "BHXH TP. Hồ Chí Minh",
         "province": "79",
         "programmes": ["BHYT"],
+        "status_base": "https://asxh.example.vn/v1/status-lists/vn-79/",
         "keys": [{"jwk_file": jwk_file, "not_before": 0, "not_after": None}],
     }
     return json.dumps({"issuers": [entry]}, ensure_ascii=False)
@@ -62,3 +63,24 @@ def test_unreadable_registry_names_the_file(tmp_path: Path) -> None:
     """A missing registry file is a BundleInvalidError naming the path."""
     with pytest.raises(BundleInvalidError, match=r"issuers\.json"):
         load_issuer_registry(tmp_path / "issuers.json")
+
+
+def test_registry_is_read_as_its_schema(tmp_path: Path) -> None:
+    """Unknown members, a key with both jwk and jwk_file, or a missing status_base are refused."""
+    key = PrivateKey.generate()
+    (tmp_path / "vn-79.jwk").write_text(json.dumps(key.public_key.to_jwk()))
+    entry = json.loads(_registry())
+    cases = []
+    unknown = json.loads(json.dumps(entry))
+    unknown["issuers"][0]["sha256"] = "00"
+    cases.append((unknown, "sha256"))
+    both = json.loads(json.dumps(entry))
+    both["issuers"][0]["keys"][0]["jwk"] = key.public_key.to_jwk()
+    cases.append((both, "exactly one of jwk and jwk_file"))
+    no_base = json.loads(json.dumps(entry))
+    del no_base["issuers"][0]["status_base"]
+    cases.append((no_base, "status_base"))
+    for document, message in cases:
+        (tmp_path / "issuers.json").write_text(json.dumps(document))
+        with pytest.raises(BundleInvalidError, match=message):
+            load_issuer_registry(tmp_path / "issuers.json")

@@ -58,7 +58,7 @@ def test_wheel_without_extras_verifies_from_text(world: World, tmp_path: Path) -
     store = tmp_path / "store"
     tokens = {uri: world.status_token(uri) for uri in (URI_79, URI_01)}
     BundleStore(store).install(
-        world.bundle(embed=False), tokens, roots=[world.root.public_key], now=int(AT.timestamp())
+        world.bundle(), tokens, roots=[world.root.public_key], now=int(AT.timestamp())
     )
     root_file = tmp_path / "root.jwk"
     root_file.write_text(json.dumps(world.root.public_key.to_jwk()))

@@ -16,7 +16,6 @@ import pytest
 from asxh_card import card as _card
 from asxh_card._core.keys import PrivateKey
 from asxh_card._core.statuslist import Status, StatusList, StatusRef, sign_status_list
-from asxh_card.bundle import token_sha256
 from asxh_card.programmes import Entitlement
 from asxh_card.trust import sign_bundle_payload
 from asxh_card.verifier import TrustBundle, Verifier, VerifierPolicy
@@ -25,10 +24,12 @@ from asxh_card.verifier import TrustBundle, Verifier, VerifierPolicy
 T0 = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp())
 AT = datetime.fromtimestamp(T0, UTC)
 DAY = 86_400
-URI_79 = "https://asxh.example.vn/v1/status/79-1"
-URI_01 = "https://asxh.example.vn/v1/status/01-1"
+BASE_79 = "https://asxh.example.vn/v1/status/vn-79/"
+BASE_01 = "https://asxh.example.vn/v1/status/vn-01/"
+URI_79 = BASE_79 + "1"
+URI_01 = BASE_01 + "1"
 LIST_SIZE = 131_072
-POLICY_FIELDS = ("freshness_warn", "freshness_max", "leeway", "status_stale")
+POLICY_FIELDS = ("freshness_warn", "freshness_max", "leeway", "status_stale", "max_card_lifetime")
 
 
 def _asxh(prefix: str) -> str:
@@ -57,11 +58,11 @@ class World:
                 "name": "BHXH Thành phố Hồ Chí Minh",
                 "province": "79",
                 "programmes": ["BHYT", "TGXH", "BHXH", "NCC", "GN", "BHTN"],
+                "status_base": BASE_79,
                 "keys": [
                     {
                         "jwk": self.key_79.public_key.to_jwk(),
                         "not_before": T0 - 365 * DAY,
-                        "not_after": None,
                     }
                 ],
             },
@@ -70,18 +71,18 @@ class World:
                 "name": "BHXH Thành phố Hà Nội",
                 "province": "01",
                 "programmes": ["BHYT"],
+                "status_base": BASE_01,
                 "keys": [
                     {
                         "jwk": self.key_01.public_key.to_jwk(),
                         "not_before": T0 - 365 * DAY,
-                        "not_after": None,
                     }
                 ],
             },
         ]
 
     def status_token(self, uri: str, **overrides: Any) -> str:
-        signer = self.key_79 if uri == URI_79 else self.key_01
+        signer = self.key_79 if uri.startswith(BASE_79) else self.key_01
         options: dict[str, Any] = {"issued_at": T0 - 3600, "ttl": 2 * DAY}
         options.update(self.list_claims.get(uri, {}))
         options.update(overrides)
@@ -91,37 +92,34 @@ class World:
             self._tokens[cache_key] = sign_status_list(self.lists[uri], signer, uri=uri, **options)
         return self._tokens[cache_key]
 
+    def status_tokens(self) -> list[str]:
+        """The current token of every list of the world."""
+        return [self.status_token(uri) for uri in self.lists]
+
     def payload(
         self,
         *,
         version: int = 1,
         iat: int = T0 - 3600,
         exp: int = T0 + 30 * DAY,
-        embed: bool = True,
         issuers: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        lists = []
-        for uri, issuer in ((URI_79, "vn-79"), (URI_01, "vn-01")):
-            token = self.status_token(uri)
-            entry: dict[str, Any] = {"uri": uri, "issuer": issuer, "sha256": token_sha256(token)}
-            if embed:
-                entry["token"] = token
-            lists.append(entry)
         return {
-            "v": 1,
+            "v": 2,
             "version": version,
             "iat": iat,
             "exp": exp,
             "issuers": issuers if issuers is not None else self.issuers(),
-            "status_lists": lists,
         }
 
     def bundle(self, **kwargs: Any) -> str:
         return sign_bundle_payload(self.payload(**kwargs), self.root)
 
     def verifier(self, **options: Any) -> Verifier:
-        """A verifier from the world's bundle token (or ``bundle=``); policy fields as keywords."""
+        """A verifier from the world's bundle token (or ``bundle=``) and (unless given) all its
+        lists' tokens; policy fields as keywords."""
         bundle = options.pop("bundle", None) or self.bundle()
+        options.setdefault("status_tokens", self.status_tokens())
         policy = VerifierPolicy(**{f: options.pop(f) for f in POLICY_FIELDS if f in options})
         roots = [self.root.public_key]
         if isinstance(bundle, TrustBundle):

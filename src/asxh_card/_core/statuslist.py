@@ -30,6 +30,7 @@ from asxh_card.errors import (
 
 __all__ = [
     "MAX_STATUS_URI_LENGTH",
+    "MIN_STATUS_LIST_SIZE",
     "STATUS_LIST_HEADER",
     "STATUS_LIST_TYP",
     "Status",
@@ -45,6 +46,8 @@ STATUS_LIST_TYP = "statuslist+jwt"
 VALID_BITS = (1, 2, 4, 8)
 #: Longest status-list URI accepted in a card (keeps the card inside its QR budget).
 MAX_STATUS_URI_LENGTH = 200
+#: Fewest entries a verifier accepts in a list, so that one entry hides in the crowd (DESIGN.md §4).
+MIN_STATUS_LIST_SIZE = 131_072
 #: 100 million 2-bit entries are 25 MB raw; refuse anything that inflates beyond 32 MiB.
 MAX_LIST_BYTES = 32 * 1024 * 1024
 STATUS_LIST_HEADER = frozenset({"alg", "kid", "typ"})

@@ -94,7 +94,7 @@ def audit_verify() -> None:
 
     settings = _settings(demo=False)
     assert isinstance(settings, Settings)  # noqa: S101 - narrowing
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, timeout=300)
     try:
         with make_sessionmaker(engine)() as session:
             report = verify_chain(session, AuditSigner(settings.secret_key))

@@ -1,31 +1,41 @@
-"""``asxh root init``, ``asxh bundle build``, ``asxh bundle pull``: the trust bundle (DESIGN.md §4).
+"""``asxh root init``, ``asxh bundle build|publish|pull``: the trust bundle (DESIGN.md §4).
 
 * ``root init --out ROOT.pem`` creates the national root key, encrypted at rest (passphrase from
   ``ASXH_ROOT_PASSPHRASE`` or a prompt, never an argument), writes ``ROOT.jwk`` beside it and
   prints the public JWK and its ``kid``: that is what verifiers pin.
-* ``bundle build`` signs a bundle from an issuer registry file and status-list tokens.
-* ``bundle pull URL --root ROOT.jwk --dir DIR`` downloads a bundle and the status lists it names
-  (stdlib urllib, here only: the verifier never opens a socket), verifies everything and installs
-  it atomically, refusing an older version (rollback) before it downloads the lists.
+* ``bundle build`` is the offline ceremony: it signs a bundle from an issuer registry file (each
+  issuer's keys with their windows, the next key published ahead, and its status base).
+* ``bundle publish FILE --url SERVICE`` uploads a root-signed bundle to the service
+  (``POST /v1/admin/trust-bundle``; access token from ``ASXH_ACCESS_TOKEN``): the service holds
+  no root key.
+* ``bundle pull URL --root ROOT.jwk --dir DIR`` downloads the bundle and, from each issuer's
+  status index (its ``status_base``), the lists that changed (``If-None-Match``; stdlib urllib,
+  here only: the verifier never opens a socket), verifies everything and installs it, refusing
+  an older bundle or list (rollback) before anything is written.
 
-Exit codes: 0 success, 1 the bundle or a list is invalid (reason printed) or a download failed,
-2 usage error (missing input file, bad URL or directory, unreadable key).
+Exit codes: 0 success, 1 the bundle or a list is invalid (reason printed) or a download or upload
+failed, 2 usage error (missing input file, bad URL or directory, unreadable key).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Literal
 
+import msgspec
 import typer
 from rich.markup import escape
 
+from asxh_card._core import strictjson
+from asxh_card._core.fileio import write_atomic
 from asxh_card._core.timeutil import utc_now
-from asxh_card.bundle import BUNDLE_LIMITS, parse_bundle
+from asxh_card.bundle import BUNDLE_LIMITS, TrustBundle, parse_bundle
 from asxh_card.cli._app import app, console, err_console
 from asxh_card.cli.keys import read_passphrase
 from asxh_card.errors import KeyStoreError, VerificationError
@@ -36,12 +46,14 @@ from asxh_card.keystore import (
     load_public_key,
 )
 from asxh_card.trust import build_bundle, load_issuer_registry
-from asxh_card.verifier.store import BundleStore, write_atomic
+from asxh_card.verifier.store import BundleStore
 
-__all__ = ["ROOT_PASSPHRASE_ENV", "bundle_app", "root_app"]
+__all__ = ["ACCESS_TOKEN_ENV", "ROOT_PASSPHRASE_ENV", "bundle_app", "root_app"]
 
 #: Environment variable holding the root key passphrase.
 ROOT_PASSPHRASE_ENV = "ASXH_ROOT_PASSPHRASE"  # noqa: S105 - a variable name, not a secret
+#: Environment variable holding a national administrator's access token (``bundle publish``).
+ACCESS_TOKEN_ENV = "ASXH_ACCESS_TOKEN"  # noqa: S105 - a variable name, not a secret
 #: A status list of 100 M entries is ~1.5 MB compressed; leave room, but bound the download.
 MAX_DOWNLOAD = 64 * 1024 * 1024
 HTTP_TIMEOUT = 30
@@ -94,7 +106,7 @@ def root_init(
 
 
 @bundle_app.command("build")
-def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
+def bundle_build(
     root_key: Annotated[Path, typer.Option("--root-key", help="Encrypted root key file.")],
     issuers: Annotated[
         Path,
@@ -102,27 +114,11 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
     ],
     version: Annotated[int, typer.Option("--version", min=1, help="Bundle version (monotonic).")],
     out: Annotated[Path, typer.Option("--out", help="Bundle file to write.")],
-    status_list: Annotated[
-        list[Path] | None,
-        typer.Option(
-            "--status-list",
-            exists=True,
-            dir_okay=False,
-            help="A statuslist+jwt token file (repeatable).",
-        ),
-    ] = None,
     valid_days: Annotated[int, typer.Option("--valid-days", min=1, max=366)] = 30,
-    embed: Annotated[
-        bool, typer.Option("--embed/--no-embed", help="Embed the status-list tokens.")
-    ] = False,
 ) -> None:
-    """Sign a trust bundle from an issuer registry and status-list tokens."""
+    """Sign a trust bundle from an issuer registry (the offline ceremony)."""
     try:
-        tokens = [p.read_text("ascii").strip() for p in status_list or []]
         registry = load_issuer_registry(issuers)
-    except (OSError, UnicodeDecodeError) as exc:
-        err_console.print(f"[red]Cannot read a status list: {escape(str(exc))}[/]")
-        raise typer.Exit(code=2) from None
     except VerificationError as exc:
         raise _fail(exc) from None
     try:
@@ -135,11 +131,9 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
         token, bundle = build_bundle(
             root=signer,
             issuers=registry,
-            status_tokens=tokens,
             version=version,
             issued_at=now,
             expires_at=now + valid_days * 86_400,
-            embed_status=embed,
         )
     except VerificationError as exc:
         raise _fail(exc) from None
@@ -150,33 +144,86 @@ def bundle_build(  # noqa: PLR0917 - typer maps options to parameters
             f"[red]Cannot write {escape(str(out))}: {escape(str(exc))}[/]", highlight=False
         )
         raise typer.Exit(code=2) from None
+    keys = sum(len(i.keys) for i in bundle.issuers.values())
     console.print(
-        f"Bundle version {bundle.version}: {len(bundle.issuers)} issuer(s), "
-        f"{len(bundle.status_lists)} status list(s), valid until "
-        f"{datetime.fromtimestamp(bundle.expires_at, UTC).isoformat()} -> {escape(str(out))}"
+        f"Bundle version {bundle.version}: {len(bundle.issuers)} issuer(s), {keys} key(s), "
+        f"valid until {datetime.fromtimestamp(bundle.expires_at, UTC).isoformat()} "
+        f"-> {escape(str(out))}"
     )
 
 
-def _get(url: str, limit: int = MAX_DOWNLOAD) -> bytes:
+class _Fetched(msgspec.Struct):
+    """A download: the body (None for 304 Not Modified) and the server's ETag."""
+
+    body: bytes | None
+    etag: str | None
+
+
+def _get(url: str, limit: int = MAX_DOWNLOAD, etag: str | None = None) -> _Fetched:
     if not url.startswith(("https://", "http://")):
         raise ValueError(f"not an http(s) URL: {url[:100]}")
-    request = urllib.request.Request(url, headers={"User-Agent": "asxh-card"})  # noqa: S310
-    with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
-        data: bytes = response.read(limit + 1)
+    headers = {"User-Agent": "asxh-card"}
+    if etag:
+        headers["If-None-Match"] = etag
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+            data: bytes = response.read(limit + 1)
+            new_etag = response.headers.get("ETag")
+    except urllib.error.HTTPError as exc:
+        if exc.code == 304:
+            return _Fetched(None, etag)
+        raise
     if len(data) > limit:
         raise ValueError(f"{url[:100]}: larger than {limit} bytes")
-    return data
+    return _Fetched(data, new_etag)
+
+
+class _StatusIndex(msgspec.Struct, forbid_unknown_fields=False):
+    """An issuer's status index (``GET {status_base}``): its current list URIs."""
+
+    lists: list[str]
+
+
+def _list_uris(bundle: TrustBundle) -> list[str]:
+    """Every current list URI, from each issuer's status index (only URIs under its base)."""
+    uris: list[str] = []
+    for issuer in bundle.issuers.values():
+        body = _get(issuer.status_base, 4 * 1024 * 1024).body or b""
+        try:
+            index = msgspec.convert(
+                strictjson.loads(body, max_size=4 * 1024 * 1024), _StatusIndex, strict=True
+            )
+        except (strictjson.StrictJSONError, msgspec.ValidationError) as exc:
+            raise ValueError(f"the status index {issuer.status_base}: {exc}") from None
+        uris.extend(uri for uri in index.lists if issuer.owns_status_uri(uri))
+    return uris
+
+
+def _download_lists(
+    uris: list[str], known: Mapping[str, str | None]
+) -> tuple[list[str], dict[str, str]]:
+    """The lists that changed since their known ETag, and the ETags to remember."""
+    tokens: list[str] = []
+    etags: dict[str, str] = {}
+    for uri in uris:
+        fetched = _get(uri, etag=known.get(uri))
+        if fetched.etag:
+            etags[uri] = fetched.etag
+        if fetched.body is not None:
+            tokens.append(fetched.body.decode("ascii").strip())
+    return tokens, etags
 
 
 @bundle_app.command("pull")
 def bundle_pull(
-    url: Annotated[str, typer.Argument(help="URL of the bundle (bundle.jwt).")],
+    url: Annotated[str, typer.Argument(help="URL of the bundle (e.g. .../v1/trust-bundle).")],
     root: Annotated[
         list[Path], typer.Option("--root", help="Pinned root public key (repeatable).")
     ],
     directory: Annotated[Path, typer.Option("--dir", help="Local bundle directory.")],
 ) -> None:
-    """Download a bundle and its status lists, verify them and install them (no rollback)."""
+    """Download the bundle and the changed status lists, verify them, install them."""
     if not url.startswith(("https://", "http://")):
         err_console.print(f"[red]Not an http(s) URL: {escape(url[:100])}[/]", highlight=False)
         raise typer.Exit(code=2)
@@ -193,15 +240,20 @@ def bundle_pull(
     store = BundleStore(directory)
     now = int(utc_now().timestamp())
     try:
-        # Verified once here; install takes the parsed bundle and does not check it again.
-        bundle = parse_bundle(_get(url, BUNDLE_LIMITS.max_token), roots=roots)
-        store.check(bundle, roots=roots, now=now)  # a rollback is refused before any download
-        tokens = {
-            uri: _get(uri).decode("ascii").strip()
-            for uri, entry in bundle.status_lists.items()
-            if entry.token is None
-        }
-        installed = store.install(bundle, tokens, roots=roots, now=now)
+        state = store.state()
+        held = store.current(roots=roots)
+        fetched = _get(url, BUNDLE_LIMITS.max_token, state.bundle_etag if held else None)
+        if fetched.body is None and held is not None:
+            bundle = held
+        else:
+            # Verified once here; install takes the parsed bundle and does not check it again.
+            bundle = parse_bundle(fetched.body or b"", roots=roots)
+            store.check(bundle, roots=roots, now=now)  # a rollback is refused before downloads
+        known = {uri: entry.etag for uri, entry in state.lists.items()}
+        tokens, etags = _download_lists(_list_uris(bundle), known)
+        installed = store.install(
+            bundle, tokens, roots=roots, now=now, etags=etags, bundle_etag=fetched.etag
+        )
     except VerificationError as exc:
         raise _fail(exc) from None
     except (OSError, ValueError, urllib.error.URLError) as exc:
@@ -209,6 +261,49 @@ def bundle_pull(
         raise typer.Exit(code=1) from None
     age = timedelta(seconds=int(utc_now().timestamp()) - installed.issued_at)
     console.print(
-        f"Installed bundle version {installed.version} ({len(installed.status_lists)} status "
-        f"list(s), issued {age} ago) in {directory}"
+        f"Installed bundle version {installed.version} and {len(tokens)} changed status "
+        f"list(s) of {len(etags)} (issued {age} ago) in {directory}"
     )
+
+
+@bundle_app.command("publish")
+def bundle_publish(
+    bundle_file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Root-signed bundle file.")
+    ],
+    url: Annotated[str, typer.Option("--url", help="Base URL of the service.")],
+) -> None:
+    """Upload a root-signed bundle to the service (national administrator's access token)."""
+    token = os.environ.get(ACCESS_TOKEN_ENV, "").strip()
+    if not url.startswith(("https://", "http://")):
+        err_console.print(f"[red]Not an http(s) URL: {escape(url[:100])}[/]", highlight=False)
+        raise typer.Exit(code=2)
+    if not token:
+        err_console.print(f"[red]Set {ACCESS_TOKEN_ENV} to an administrator's access token.[/]")
+        raise typer.Exit(code=2)
+    try:
+        body = bundle_file.read_bytes().strip()
+    except OSError as exc:
+        err_console.print(f"[red]Cannot read {escape(str(bundle_file))}: {exc.strerror}[/]")
+        raise typer.Exit(code=2) from None
+    request = urllib.request.Request(  # noqa: S310 - checked http(s) above
+        url.rstrip("/") + "/v1/admin/trust-bundle",
+        data=body,
+        method="POST",
+        headers={
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/jwt",
+            "User-Agent": "asxh-card",
+        },
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310
+            answer = json.loads(response.read(65_536))
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(4096).decode("utf-8", "replace")
+        err_console.print(f"[red]Refused ({exc.code}):[/] {escape(detail)}", highlight=False)
+        raise typer.Exit(code=1) from None
+    except (OSError, ValueError) as exc:
+        err_console.print(f"[red]Upload failed:[/] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(code=1) from None
+    console.print(f"Published bundle version {answer.get('version')} to {escape(url)}")

@@ -29,6 +29,7 @@ from asxh_card.cli._app import app, console, err_console
 from asxh_card.errors import OUTCOME_HEADLINES, KeyStoreError, Outcome, VerificationError
 from asxh_card.keystore import load_public_key
 from asxh_card.programmes import EntitlementState
+from asxh_card.programmes.display import describe_attributes, format_period, programme_name
 from asxh_card.verifier import BUNDLE_FILE, STATUS_DIR, VerificationResult, Verifier
 from asxh_card.verifier.image import MAX_IMAGE_BYTES
 from asxh_card.verifier.result import JSON_FORMAT_VERSION
@@ -69,7 +70,6 @@ _LABELS = {
         "guardian": "Người giám hộ / được ủy quyền",
         "programmes": "Chế độ",
         "to": "đến",
-        "open": "không thời hạn",
     },
     "en": {
         "holder": "Holder",
@@ -81,7 +81,6 @@ _LABELS = {
         "guardian": "Guardian / authorised person",
         "programmes": "Programmes",
         "to": "to",
-        "open": "open-ended",
     },
 }
 _IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff"})
@@ -140,12 +139,13 @@ def _print_human(result: VerificationResult, lang: str) -> None:
     console.print(f"{t['programmes']}:")
     for e in result.entitlements:
         colour = "green" if e.state is EntitlementState.ACTIVE else "yellow"
-        until = e.valid_to.strftime("%d/%m/%Y") if e.valid_to else t["open"]
-        attributes = escape(", ".join(f"{k}={v}" for k, v in e.attributes.items()))
+        name = escape(programme_name(e.programme, lang))
+        words = escape(describe_attributes(e.programme, e.attributes, lang))
         console.print(
-            f"  • {e.programme}: [{colour}]{states[e.state]}[/] "
-            f"({e.valid_from.strftime('%d/%m/%Y')} {t['to']} {until}) {attributes}",
+            f"  • {name} ({e.programme}): [{colour}]{states[e.state]}[/] · "
+            f"{format_period(e.valid_from, e.valid_to, lang)}" + (f" · {words}" if words else ""),
             highlight=False,
+            soft_wrap=True,  # one line per programme: a value is never cut in two
         )
     for warning in result.warnings:
         console.print(f"[yellow]⚠ {warning.message(lang)}[/]", highlight=False)

@@ -58,24 +58,46 @@ class AttributeSpec:
         where = f"{programme}: attribute {self.name!r}"
         if self.type is AttributeType.INT:
             if not _is_int(value):
-                raise EntitlementError(f"{where} must be an integer, got {_type_name(value)}")
+                raise EntitlementError(
+                    f"{where} must be an integer, got {_type_name(value)}",
+                    message_vi=f"{programme}: trường {self.name} phải là số nguyên.",
+                )
             assert isinstance(value, int)  # noqa: S101 - narrows for mypy; _is_int checked it
             if self.minimum is not None and value < self.minimum:
-                raise EntitlementError(f"{where} must be at least {self.minimum}")
+                raise EntitlementError(
+                    f"{where} must be at least {self.minimum}",
+                    message_vi=f"{programme}: trường {self.name} phải từ {self.minimum} trở lên.",
+                )
             if self.maximum is not None and value > self.maximum:
-                raise EntitlementError(f"{where} must be at most {self.maximum}")
+                raise EntitlementError(
+                    f"{where} must be at most {self.maximum}",
+                    message_vi=f"{programme}: trường {self.name} tối đa là {self.maximum}.",
+                )
             return
         if not isinstance(value, str):
-            raise EntitlementError(f"{where} must be a string, got {_type_name(value)}")
+            raise EntitlementError(
+                f"{where} must be a string, got {_type_name(value)}",
+                message_vi=f"{programme}: trường {self.name} phải là văn bản.",
+            )
         if self.type is AttributeType.ENUM:
             if value not in self.values:
                 allowed = ", ".join(repr(v) for v in self.values)
-                raise EntitlementError(f"{where} must be one of {allowed}")
+                raise EntitlementError(
+                    f"{where} must be one of {allowed}",
+                    message_vi=f"{programme}: trường {self.name} phải là một trong: {allowed}.",
+                )
             return
         if self.max_length is not None and len(value) > self.max_length:
-            raise EntitlementError(f"{where} is longer than {self.max_length} characters")
+            raise EntitlementError(
+                f"{where} is longer than {self.max_length} characters",
+                message_vi=f"{programme}: trường {self.name} dài quá {self.max_length} ký tự.",
+            )
         if self.pattern is not None and self.pattern.fullmatch(value) is None:
-            raise EntitlementError(f"{where} does not match the pattern {self.pattern.pattern}")
+            raise EntitlementError(
+                f"{where} does not match the pattern {self.pattern.pattern}",
+                message_vi=f"{programme}: trường {self.name} sai định dạng"
+                + (" (mã cơ sở KCB dạng 79-024)." if self.normalise == "facility" else "."),
+            )
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -162,10 +184,16 @@ class AmountRule:
                 if amount * 1000 >= floor
                 else ""
             )
+            floor_vi = f"{floor:,}".replace(",", ".")
+            hint_vi = " Số tiền ghi bằng đồng, không phải nghìn đồng." if hint else ""
             raise EntitlementError(
                 f"{programme}: attribute {self.attribute!r} is below the legal minimum of "
                 f"{floor:,} VND/month (base level {base:,} from {start.isoformat()} x "
-                f"{min(self.coefficients)}){hint}"
+                f"{min(self.coefficients)}){hint}",
+                message_vi=(
+                    f"{programme}: số tiền thấp hơn mức tối thiểu {floor_vi} đ/tháng "
+                    f"(mức chuẩn từ {start.day:02d}/{start.month:02d}/{start.year}).{hint_vi}"
+                ),
             )
 
 
@@ -188,9 +216,13 @@ class Programme:
     def check_dates_and_amounts(self, valid_from: date, attributes: Mapping[str, object]) -> None:
         """Refuse an entitlement starting before the programme exists, or below its floor."""
         if self.effective_from is not None and valid_from < self.effective_from:
+            start = self.effective_from
             raise EntitlementError(
-                f"{self.code}: the programme starts on {self.effective_from.isoformat()}; "
-                "valid_from is earlier"
+                f"{self.code}: the programme starts on {start.isoformat()}; valid_from is earlier",
+                message_vi=(
+                    f"{self.code}: chế độ chỉ áp dụng từ ngày "
+                    f"{start.day:02d}/{start.month:02d}/{start.year}; ngày bắt đầu hưởng sớm hơn."
+                ),
             )
         if self.amount_rule is not None:
             self.amount_rule.check(self.code, valid_from, attributes)
@@ -214,11 +246,16 @@ class Programme:
             if spec is None:
                 allowed = ", ".join(self.attributes) or "none"
                 raise EntitlementError(
-                    f"{self.code}: unknown attribute {_show(key)} (allowed: {allowed})"
+                    f"{self.code}: unknown attribute {_show(key)} (allowed: {allowed})",
+                    message_vi=f"{self.code}: trường {_show(key)} không có trong chế độ này "
+                    f"(được dùng: {allowed}).",
                 )
             spec.check(self.code, value)
         for spec in self.attributes.values():
             if spec.required and spec.name not in attributes:
-                raise EntitlementError(f"{self.code}: required attribute {spec.name!r} is missing")
+                raise EntitlementError(
+                    f"{self.code}: required attribute {spec.name!r} is missing",
+                    message_vi=f"{self.code}: thiếu trường bắt buộc {spec.name}.",
+                )
         for constraint in self.constraints:
             constraint.check(self.code, attributes)

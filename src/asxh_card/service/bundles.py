@@ -1,32 +1,46 @@
-"""The trust bundle (DESIGN.md §4): issuers, their keys and every current status list.
+"""The trust bundle on the service (DESIGN.md §4): imported, stored, served.
 
-The payload follows :mod:`asxh_card.bundle` (``typ: asxh-bundle+jwt``, signed by the
-national root key). A bundle names each status list with the SHA-256 of its current token, so a
-status change leads to a new bundle: :func:`latest_bundle` rebuilds it when its content changed
-(or it is older than a day) and stores it with the next version number.
+The bundle (format :mod:`asxh_card.bundle`) names each issuer's keys and status base; it names
+no status list, so a revocation needs no new bundle. In production the service holds **no root
+key**: an operator uploads a bundle signed offline (``asxh bundle build``) with
+``POST /v1/admin/trust-bundle`` (``asxh bundle publish``); :func:`import_bundle` verifies it
+against the pinned root public keys (``ASXH_ROOT_PUBLIC_KEY_FILE``) and refuses a rollback. In
+demo mode (``Settings.self_signed_bundles``) the service keeps a root key, clearly labelled, and
+:func:`latest_bundle` re-signs the bundle when the issuers, their keys or bases change.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timedelta
+import threading
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
-from asxh_card.service import statuslists
+from asxh_card.bundle import TrustBundle, parse_bundle
+from asxh_card.errors import BundleInvalidError, BundleRollbackError, BundleStaleError
 from asxh_card.service.keyring import Keyring
-from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerRow, TrustBundleRow
 from asxh_card.service.settings import Settings
 from asxh_card.trust import build_bundle
 
-__all__ = ["bundle_content", "latest_bundle", "token_sha256"]
+__all__ = [
+    "bundle_issuers",
+    "current_bundle",
+    "import_bundle",
+    "latest_bundle",
+    "status_base",
+    "token_sha256",
+]
 
 _REBUILD_AFTER = timedelta(days=1)
+_parsed: dict[tuple[str, tuple[str, ...]], TrustBundle] = {}
+_parsed_lock = threading.Lock()
 
 
 def token_sha256(token: str) -> str:
@@ -34,28 +48,32 @@ def token_sha256(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
 
 
+def status_base(settings: Settings, issuer_id: str) -> str:
+    """The issuer's status base URI (``status_base`` in the bundle; its status index)."""
+    return f"{settings.public_url}/v1/status-lists/{issuer_id}/"
+
+
 def _seconds(moment: datetime | None) -> int | None:
     return None if moment is None else int(moment.timestamp())
 
 
-def bundle_content(
-    session: Session, settings: Settings, keyring: Keyring
-) -> tuple[list[dict[str, Any]], list[str]]:
-    """The issuer entries and the current status-list tokens a bundle would carry now."""
+def bundle_issuers(session: Session, settings: Settings) -> list[dict[str, Any]]:
+    """The issuer entries a bundle signed now would carry (demo mode's bundle content)."""
     issuers: list[dict[str, Any]] = []
-    active_keys: dict[str, IssuerKeyRow | None] = {}
     for issuer in session.scalars(
         select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
     ):
-        keys = [
-            {
+        keys = []
+        for key in issuer.keys:
+            if key.state not in {"active", "retiring"}:
+                continue
+            entry: dict[str, Any] = {
                 "jwk": dict(key.public_jwk),
                 "not_before": _seconds(key.not_before),
-                "not_after": _seconds(key.not_after),
             }
-            for key in issuer.keys
-            if key.state in {"active", "retiring"}
-        ]
+            if key.not_after is not None:
+                entry["not_after"] = _seconds(key.not_after)
+            keys.append(entry)
         if not keys:
             continue
         issuers.append(
@@ -64,26 +82,11 @@ def bundle_content(
                 "name": issuer.name,
                 "province": issuer.province,
                 "programmes": sorted(issuer.programmes),
+                "status_base": status_base(settings, issuer.id),
                 "keys": keys,
             }
         )
-        # As Keyring.active_key: the newest active key, from the keys loaded above.
-        active = [key for key in issuer.keys if key.state == "active"]
-        active_keys[issuer.id] = max(active, key=lambda k: k.id) if active else None
-    tokens: list[str] = []
-    # One query for every list (without its bits); a list is re-signed only when stale.
-    for row in session.scalars(
-        select(StatusListRow)
-        .where(StatusListRow.issuer_id.in_(active_keys))
-        .options(defer(StatusListRow.data))
-        .order_by(StatusListRow.id)
-    ):
-        token = statuslists.refresh_token(
-            session, settings, keyring, row, active_keys[row.issuer_id]
-        )
-        if token is not None:
-            tokens.append(token)
-    return issuers, tokens
+    return issuers
 
 
 def _newest(session: Session) -> TrustBundleRow | None:
@@ -92,16 +95,33 @@ def _newest(session: Session) -> TrustBundleRow | None:
     ).first()
 
 
+def _store(session: Session, bundle: TrustBundle, fingerprint: str) -> TrustBundleRow | None:
+    """Insert ``bundle``; None when another process stored this version first."""
+    row = TrustBundleRow(
+        version=bundle.version,
+        token=bundle.token,
+        fingerprint=fingerprint,
+        issued_at=datetime.fromtimestamp(bundle.issued_at, UTC),
+        expires_at=datetime.fromtimestamp(bundle.expires_at, UTC),
+    )
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        return None
+    return row
+
+
 def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> TrustBundleRow | None:
-    """The newest bundle, rebuilt first when the content changed and a root key is available."""
+    """The newest bundle; in demo mode re-signed first when the issuers or keys changed."""
     latest = _newest(session)
     if not keyring.root_available():
         return latest
-    issuers, tokens = bundle_content(session, settings, keyring)
+    issuers = bundle_issuers(session, settings)
+    if not issuers:
+        return latest
     fingerprint = hashlib.sha256(
-        json.dumps(
-            [issuers, [token_sha256(t) for t in tokens]], sort_keys=True, separators=(",", ":")
-        ).encode()
+        json.dumps(issuers, sort_keys=True, separators=(",", ":")).encode()
     ).hexdigest()
     now = utc_now()
     if (
@@ -111,27 +131,57 @@ def latest_bundle(session: Session, settings: Settings, keyring: Keyring) -> Tru
     ):
         return latest
     # A concurrent rebuild may take this version first: the insert below then fails.
-    version = (latest.version if latest is not None else 0) + 1
     issued = int(now.timestamp())
-    token, _parsed = build_bundle(
+    _token, bundle = build_bundle(
         root=keyring.root_signer(),
         issuers=issuers,
-        status_tokens=tokens,
-        version=version,
+        version=(latest.version if latest is not None else 0) + 1,
         issued_at=issued,
         expires_at=issued + settings.bundle_validity_days * 86_400,
     )
-    row = TrustBundleRow(
-        version=version,
-        token=token,
-        fingerprint=fingerprint,
-        issued_at=now,
-        expires_at=now + timedelta(days=settings.bundle_validity_days),
-    )
-    try:
-        with session.begin_nested():
-            session.add(row)
-    except IntegrityError:
-        # Another process stored this version first: serve the newest one.
-        return _newest(session)
+    return _store(session, bundle, fingerprint) or _newest(session)
+
+
+def _parse(token: str, keyring: Keyring) -> TrustBundle:
+    roots = keyring.pinned_roots()
+    key = (token, tuple(sorted(r.kid for r in roots)))
+    with _parsed_lock:
+        cached = _parsed.get(key)
+    if cached is None:
+        cached = parse_bundle(token, roots=roots)
+        with _parsed_lock:
+            if len(_parsed) > 8:
+                _parsed.clear()
+            _parsed[key] = cached
+    return cached
+
+
+def current_bundle(session: Session, settings: Settings, keyring: Keyring) -> TrustBundle | None:
+    """The newest bundle, parsed and verified against the pinned roots (None: none yet)."""
+    row = latest_bundle(session, settings, keyring)
+    return None if row is None else _parse(row.token, keyring)
+
+
+def import_bundle(session: Session, keyring: Keyring, token: str) -> TrustBundleRow:
+    """Verify an uploaded root-signed bundle and store it as the newest.
+
+    Raises :class:`~asxh_card.errors.BundleInvalidError` (bad signature, unpinned root, bad
+    format, no pinned root configured), :class:`~asxh_card.errors.BundleStaleError` (past its
+    ``exp``) or :class:`~asxh_card.errors.BundleRollbackError` (not newer than the stored one).
+    """
+    roots = keyring.pinned_roots()
+    if not roots:
+        raise BundleInvalidError("no pinned root key: set ASXH_ROOT_PUBLIC_KEY_FILE")
+    bundle = parse_bundle(token, roots=roots)
+    now = int(utc_now().timestamp())
+    if now > bundle.expires_at:
+        raise BundleStaleError(f"the bundle (version {bundle.version}) is past its exp")
+    latest = _newest(session)
+    if latest is not None and bundle.version <= latest.version:
+        raise BundleRollbackError(
+            f"offered version {bundle.version}, the service holds version {latest.version}"
+        )
+    row = _store(session, bundle, token_sha256(bundle.token))
+    if row is None:
+        raise BundleRollbackError(f"version {bundle.version} was stored meanwhile")
     return row

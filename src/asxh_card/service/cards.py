@@ -470,7 +470,9 @@ def _issue(
     status_list, idx = statuslists.allocate(
         session, settings, issuer_row.id, "card", 1 + len(entitlements)
     )
-    card_status = StatusRef(idx=idx, uri=statuslists.list_uri(settings, status_list.id))
+    card_status = StatusRef(
+        idx=idx, uri=statuslists.list_uri(settings, issuer_row.id, status_list.id)
+    )
     models = tuple(
         Entitlement(e.programme, e.valid_from, e.valid_to, dict(e.attributes)) for e in entitlements
     )

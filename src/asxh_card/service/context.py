@@ -6,10 +6,12 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.service import statuslists
 from asxh_card.service.audit import AuditSigner
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
@@ -45,13 +47,22 @@ class ServiceContext:
     def build(cls, settings: Settings, *, engine: Engine | None = None) -> ServiceContext:
         """Create the engine and helpers for ``settings``."""
         settings.check_secrets()
-        engine = engine or make_engine(settings.database_url)
+        engine = engine or make_engine(settings.database_url, timeout=settings.db_timeout_seconds)
+        sessions = make_sessionmaker(
+            engine, info={"audit_signer": AuditSigner(settings.secret_key)}
+        )
+        keyring = Keyring(settings)
+
+        def publish(session: Session) -> None:
+            # A status change commits only with its list re-signed (fail closed).
+            if session.info.get(statuslists.CHANGED_LISTS):
+                statuslists.publish_changed(session, settings, keyring)
+
+        event.listen(sessions, "before_commit", publish)
         return cls(
             settings=settings,
             engine=engine,
-            sessions=make_sessionmaker(
-                engine, info={"audit_signer": AuditSigner(settings.secret_key)}
-            ),
+            sessions=sessions,
             protector=DataProtector(settings.data_key),
             passwords=PasswordHasher(
                 time_cost=settings.argon2_time_cost,
@@ -65,6 +76,6 @@ class ServiceContext:
                 per_address=settings.login_max_failures_address,
             ),
             hashing=HashingGate(settings.password_concurrency),
-            keyring=Keyring(settings),
+            keyring=keyring,
             programmes=ProgrammeRegistry.default(),
         )

@@ -1,12 +1,15 @@
 """Engines and sessions: SQLite (embedded default) and PostgreSQL (production).
 
 SQLite connections get ``journal_mode=WAL``, ``synchronous=FULL``, ``foreign_keys=ON`` and a
-``busy_timeout``; every transaction starts with ``BEGIN IMMEDIATE`` so that read-modify-write
-sequences (status-list bits, registration) never dead-lock on a lock upgrade.
+``busy_timeout`` (the service's database timeout). Every write transaction starts with
+``BEGIN IMMEDIATE`` so that read-modify-write sequences (status-list bits, registration) never
+dead-lock on a lock upgrade; read-only sessions (:func:`read_scope`, the GET routes) use a
+deferred ``BEGIN`` and, in WAL mode, neither wait for nor block a writer.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,17 +22,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
-    "SQLITE_BUSY_TIMEOUT_MS",
     "UTCDateTime",
     "bulk_insert",
     "make_engine",
     "make_sessionmaker",
+    "read_scope",
     "reserve_ids",
     "session_scope",
     "single_read",
 ]
-
-SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -73,7 +74,6 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = FULL")
         cursor.execute("PRAGMA foreign_keys = ON")
@@ -82,13 +82,21 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_on_begin(conn: Any) -> None:
-    if conn.get_execution_options().get(_SINGLE_READ):
+    options = conn.get_execution_options()
+    if options.get(_SINGLE_READ):
         return  # one SELECT on its own: SQLite runs it in its own implicit read transaction
+    if options.get(_READ_ONLY):
+        # A deferred transaction: in WAL mode it reads a snapshot and never waits for, or
+        # blocks, a writer.
+        conn.exec_driver_sql("BEGIN")
+        return
     conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 #: Execution option of :func:`single_read` connections (no ``BEGIN IMMEDIATE`` on SQLite).
 _SINGLE_READ = "asxh_single_read"
+#: Execution option of :func:`read_scope` sessions (a deferred ``BEGIN`` on SQLite).
+_READ_ONLY = "asxh_read_only"
 
 
 @contextmanager
@@ -105,20 +113,61 @@ def single_read(engine: Engine) -> Iterator[Connection]:
             connection.rollback()
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
-    """An engine for ``url``; SQLite files get their directory created and the pragmas set."""
+def _owner_only(database: str) -> None:
+    """Create the SQLite file (and its WAL companions) readable by the owner only."""
+    path = Path(database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for companion in (path, Path(f"{database}-wal"), Path(f"{database}-shm")):
+        if companion.exists() and companion.stat().st_mode & 0o077:
+            companion.chmod(0o600)
+
+
+def make_engine(url: str, *, echo: bool = False, timeout: float = 5.0) -> Engine:
+    """An engine for ``url`` whose waits end after ``timeout`` seconds.
+
+    SQLite: the file is created owner-only, with the pragmas above and a busy timeout of
+    ``timeout``. PostgreSQL: connect, statement and lock-wait timeouts of ``timeout``, and as
+    long for a pooled connection; a database that is down or hung then fails fast, and the
+    service answers 503 ``not-ready`` rather than hanging.
+    """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
-        if database and database != ":memory:":
-            Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-        )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        if database and database != ":memory:" and not database.startswith("file:"):
+            _owner_only(database)
+        engine = create_engine(parsed, echo=echo, connect_args={"timeout": timeout})
+        busy_ms = int(timeout * 1000)
+
+        def on_connect(dbapi_connection: Any, record: Any) -> None:
+            _sqlite_on_connect(dbapi_connection, record)
+            dbapi_connection.execute(f"PRAGMA busy_timeout = {busy_ms}")
+            if database and database != ":memory:" and not database.startswith("file:"):
+                _owner_only(database)
+
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
-    return create_engine(parsed, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    engine = create_engine(
+        parsed,
+        echo=echo,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=timeout,
+        connect_args={"connect_timeout": max(1, round(timeout))},
+    )
+    waits_ms = int(timeout * 1000)
+
+    def pg_on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute(f"SET statement_timeout = {waits_ms}")
+            cursor.execute(f"SET lock_timeout = {waits_ms}")
+        dbapi_connection.commit()
+
+    event.listen(engine, "connect", pg_on_connect)
+    return engine
 
 
 def make_sessionmaker(
@@ -129,6 +178,17 @@ def make_sessionmaker(
     ``info`` is every session's ``Session.info`` (the audit checkpoint signer).
     """
     return sessionmaker(engine, expire_on_commit=False, info=info)
+
+
+@contextmanager
+def read_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
+    """A read-only session: on SQLite a deferred transaction that takes no write lock."""
+    with factory() as session:
+        session.connection(execution_options={_READ_ONLY: True})
+        try:
+            yield session
+        finally:
+            session.rollback()
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from sqlalchemy.orm import QueryableAttribute, Session
 
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import session_scope, single_read
+from asxh_card.service.db import read_scope, session_scope, single_read
 from asxh_card.service.operators import check_current
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.security import Principal, TokenError
@@ -29,6 +29,7 @@ __all__ = [
     "acting",
     "get_ctx",
     "in_scope",
+    "reading",
     "request_id",
     "require",
     "scoped",
@@ -58,6 +59,13 @@ Ctx = Annotated[ServiceContext, Depends(get_ctx)]
 def transaction(ctx: ServiceContext) -> Iterator[Session]:
     """A session in one transaction, committed before the response is built."""
     with session_scope(ctx.sessions) as session:
+        yield session
+
+
+@contextmanager
+def reading(ctx: ServiceContext) -> Iterator[Session]:
+    """A read-only session (GET routes): on SQLite it takes no write lock."""
+    with read_scope(ctx.sessions) as session:
         yield session
 
 

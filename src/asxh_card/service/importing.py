@@ -920,7 +920,7 @@ class _Importer:
                     ents,
                     _expiry([e[2] for e in ents], settings.card_validity_days, chunk.today),
                     idx,
-                    statuslists.list_uri(settings, list_id),
+                    statuslists.list_uri(settings, issuer_id, list_id),
                 )
             )
         step = -(-len(jobs) // self.workers)
@@ -937,6 +937,22 @@ class _Importer:
             lists={row.id: (base, space.allocated - base) for row, space, base in lists.values()},
             signed=_join(futures),
         )
+
+    def _entitlement_row(self, person_id: int, ent: _Ent, now: datetime) -> dict[str, Any]:
+        """The ``entitlements`` row of a new, active entitlement."""
+        return {
+            "person_id": person_id,
+            "province": self.province,
+            "programme": ent.programme,
+            "valid_from": ent.valid_from,
+            "valid_to": ent.valid_to,
+            "attributes": ent.attributes,
+            "category": ent.category,
+            "state": "active",
+            "created_by": self.actor.username,
+            "created_at": now,
+            "updated_at": now,
+        }
 
     @staticmethod
     def _claim_lists(session: Session, lists: dict[int, tuple[int, int]]) -> None:
@@ -962,38 +978,12 @@ class _Importer:
                     session,
                     _table(PersonRow),
                     [
-                        {
-                            "asxh_number": number,
-                            "province": self.province,
-                            "pin_hash": item.pin_hash,
-                            "pin_cipher": item.pin_cipher,
-                            "full_name": item.data.full_name,
-                            "date_of_birth": item.data.date_of_birth,
-                            "sex": item.data.sex,
-                            "hometown": item.data.hometown,
-                            "permanent_address": item.data.permanent_address,
-                            "commune": item.data.commune,
-                            "provisional": False,
-                            "created_at": now,
-                            "updated_at": now,
-                        }
+                        _person_row(item, number, self.province, now)
                         for item, number in zip(valid, prepared.numbers, strict=True)
                     ],
                 )
                 ent_rows = [
-                    {
-                        "person_id": pid,
-                        "province": self.province,
-                        "programme": e.programme,
-                        "valid_from": e.valid_from,
-                        "valid_to": e.valid_to,
-                        "attributes": e.attributes,
-                        "category": e.category,
-                        "state": "active",
-                        "created_by": self.actor.username,
-                        "created_at": now,
-                        "updated_at": now,
-                    }
+                    self._entitlement_row(pid, e, now)
                     for item, pid in zip(valid, person_ids, strict=True)
                     for e in item.entitlements
                 ]
@@ -1117,21 +1107,7 @@ class _Importer:
     def _register(self, session: Session, fresh: list[_Valid], chunk: _Chunk) -> None:
         numbers = _draw_numbers(session, self.province, len(fresh))
         rows = [
-            {
-                "asxh_number": number,
-                "province": self.province,
-                "pin_hash": item.pin_hash,
-                "pin_cipher": item.pin_cipher,
-                "full_name": item.data.full_name,
-                "date_of_birth": item.data.date_of_birth,
-                "sex": item.data.sex,
-                "hometown": item.data.hometown,
-                "permanent_address": item.data.permanent_address,
-                "commune": item.data.commune,
-                "provisional": False,
-                "created_at": chunk.now,
-                "updated_at": chunk.now,
-            }
+            _person_row(item, number, self.province, chunk.now)
             for item, number in zip(fresh, numbers, strict=True)
         ]
         ids = _insert_with_ids(session, _table(PersonRow), rows)
@@ -1179,21 +1155,7 @@ class _Importer:
                         )
                     chosen.append((asked.programme, old.id))
                     continue
-                new_rows.append(
-                    {
-                        "person_id": pid,
-                        "province": self.province,
-                        "programme": asked.programme,
-                        "valid_from": asked.valid_from,
-                        "valid_to": asked.valid_to,
-                        "attributes": asked.attributes,
-                        "category": asked.category,
-                        "state": "active",
-                        "created_by": self.actor.username,
-                        "created_at": chunk.now,
-                        "updated_at": chunk.now,
-                    }
-                )
+                new_rows.append(self._entitlement_row(pid, asked, chunk.now))
                 new_keys.append((row, asked.programme))
                 chosen.append((asked.programme, None))
             card_sets[row] = chosen
@@ -1316,7 +1278,7 @@ class _Importer:
                     card_ents,
                     _expiry([e[2] for e in card_ents], settings.card_validity_days, chunk.today),
                     idx,
-                    statuslists.list_uri(settings, list_id),
+                    statuslists.list_uri(settings, issuer_id, list_id),
                 )
             )
         step = -(-len(jobs) // self.workers)
@@ -1416,6 +1378,26 @@ def _insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]])
         row["id"] = new_id
     bulk_insert(session, table, rows)
     return ids
+
+
+def _person_row(item: _Valid, number: str, province: str, now: datetime) -> dict[str, Any]:
+    """The ``persons`` row of a newly registered person."""
+    data = item.data
+    return {
+        "asxh_number": number,
+        "province": province,
+        "pin_hash": item.pin_hash,
+        "pin_cipher": item.pin_cipher,
+        "full_name": data.full_name,
+        "date_of_birth": data.date_of_birth,
+        "sex": data.sex,
+        "hometown": data.hometown,
+        "permanent_address": data.permanent_address,
+        "commune": data.commune,
+        "provisional": False,
+        "created_at": now,
+        "updated_at": now,
+    }
 
 
 def _draw_numbers(session: Session, province: str, count: int) -> list[str]:

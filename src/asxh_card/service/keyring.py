@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import KeyStoreError
-from asxh_card.keystore import generate_key_file, load_private_key
+from asxh_card.keystore import generate_key_file, load_private_key, load_public_key
 from asxh_card.service.models import IssuerKeyRow, IssuerRow
 from asxh_card.service.settings import Settings
 
@@ -51,6 +51,7 @@ class Keyring:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._cache: dict[str, PrivateKey] = {}
+        self._public: dict[str, PublicKey] = {}
         self._lock = threading.Lock()
 
     @property
@@ -75,8 +76,36 @@ class Keyring:
     # -- root ----------------------------------------------------------------------------------
 
     def root_available(self) -> bool:
-        """Whether a root key file is configured and present."""
-        return self._settings.effective_root_key_file.exists()
+        """Whether this (demo) service keeps a root key and signs its own bundles.
+
+        Only with ``Settings.self_signed_bundles`` (demo mode): a production service holds no
+        root key and imports bundles signed offline.
+        """
+        return (
+            self._settings.self_signed_bundles and self._settings.effective_root_key_file.exists()
+        )
+
+    def pinned_roots(self) -> list[PublicKey]:
+        """The root public keys bundles must be signed by (cached after the first read).
+
+        ``ASXH_ROOT_PUBLIC_KEY_FILE`` (a public JWK), and the demo root key's public half.
+        Raises :class:`~asxh_card.errors.KeyStoreError` if the configured file is unreadable.
+        """
+        roots: list[PublicKey] = []
+        path = self._settings.root_public_key_file
+        if path is not None:
+            with self._lock:
+                cached = self._public.get(str(path))
+            if cached is None:
+                cached = load_public_key(path)
+                with self._lock:
+                    self._public[str(path)] = cached
+            roots.append(cached)
+        if self.root_available():
+            demo = self.root_signer().public_key
+            if all(r.kid != demo.kid for r in roots):
+                roots.append(demo)
+        return roots
 
     def root_signer(self) -> PrivateKey:
         """The national root key (signs trust bundles)."""

@@ -34,7 +34,7 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     """Migrate the database to ``revision``."""
     from asxh_card.service.db import make_engine  # noqa: PLC0415
 
-    engine = make_engine(database_url)
+    engine = make_engine(database_url, timeout=300)
     try:
         with engine.begin() as connection:
             config = alembic_config(database_url)

@@ -20,6 +20,8 @@ from typing import Any, Final
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from asxh_card.errors import AsxhError, InvalidInputError, VerificationError
@@ -306,7 +308,10 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
         slug = "invalid-identifier"
     elif isinstance(exc, EntitlementError):
         slug = "invalid-entitlement"
-    return problem_response(slug, request=request, detail=str(exc)[:500])
+    assert isinstance(exc, InvalidInputError)  # noqa: S101 - registered for this type
+    return problem_response(
+        slug, request=request, detail=str(exc)[:500], detail_vi=exc.message_vi[:500]
+    )
 
 
 def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -315,12 +320,37 @@ def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
     return problem_response(slug, request=request, detail=str(exc)[:500], headers=headers)
 
 
+#: Seconds a client is asked to wait when the database is unreachable, hung or busy.
+DATABASE_RETRY_AFTER: Final = 5
+
+
+def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+    # The database is down, hung (a statement or lock wait hit its timeout) or busy: the
+    # request may succeed later, so 503 with Retry-After rather than a 500. The exception's
+    # text can quote parameters, so only its type is logged.
+    _log.warning(
+        "database unavailable",
+        extra={
+            "event": "database_unavailable",
+            "error_type": type(getattr(exc, "orig", None) or exc).__name__,
+            "request_id": getattr(request.state, "request_id", None),
+        },
+    )
+    return problem_response(
+        "not-ready",
+        request=request,
+        detail="the database is unavailable or busy; try again shortly",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VerificationError)  # noqa: S101 - registered for this type
     return problem_response(
         "validation-error",
         request=request,
         detail=exc.message_en,
+        detail_vi=exc.message_vi,
         reason=exc.reason.value,
     )
 
@@ -346,5 +376,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_handler)
     app.add_exception_handler(InvalidInputError, _invalid_input_handler)
     app.add_exception_handler(ServiceError, _domain_handler)
+    app.add_exception_handler(OperationalError, _database_handler)
+    app.add_exception_handler(SQLAlchemyTimeoutError, _database_handler)
     app.add_exception_handler(VerificationError, _verification_handler)
     app.add_exception_handler(Exception, _internal_handler)

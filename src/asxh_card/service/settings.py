@@ -12,8 +12,13 @@ Variable                       Default                              Meaning
 ``ASXH_KEY_PASSPHRASE``        (required; demo: generated)          decrypts issuer/root key files
 ``ASXH_PUBLIC_URL``            ``http://127.0.0.1:8000``            base of status-list URIs
 ``ASXH_ACCESS_TOKEN_MINUTES``  ``15``                               access-token lifetime
-``ASXH_ROOT_KEY_FILE``         ``<var>/keys/root.pem`` if present   national root key (signs the
-                                                                    trust bundle)
+``ASXH_ROOT_PUBLIC_KEY_FILE``  (none)                               pinned national root public
+                                                                    JWK: uploaded bundles must be
+                                                                    signed by it
+``ASXH_ROOT_KEY_FILE``         demo only: ``<var>/keys/root.pem``   the demo's own root key (a
+                                                                    production service holds no
+                                                                    root key: refused outside
+                                                                    demo mode)
 ``ASXH_STATUS_LIST_SIZE``      ``131072``                           entries per status list
                                                                     (at least 131,072)
 ``ASXH_CARD_VALIDITY_DAYS``    ``1825``                             longest card lifetime
@@ -38,12 +43,13 @@ import json
 import os
 import secrets
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Final
 
+from asxh_card._core.fileio import write_atomic
+from asxh_card._core.statuslist import MIN_STATUS_LIST_SIZE
 from asxh_card.errors import AsxhError
 
 __all__ = [
@@ -54,7 +60,6 @@ __all__ = [
     "load_or_create_secrets",
 ]
 
-MIN_STATUS_LIST_SIZE: Final = 131_072
 _MIN_SECRET_BYTES: Final = 16
 
 
@@ -98,6 +103,10 @@ class Settings:
     public_url: str = "http://127.0.0.1:8000"
     access_token_minutes: int = 15
     root_key_file: Path | None = None
+    root_public_key_file: Path | None = None
+    # Demo only: the service keeps a national root key and signs its own bundles. A production
+    # service imports bundles signed offline (POST /v1/admin/trust-bundle) and holds no root key.
+    self_signed_bundles: bool = False
     status_list_size: int = MIN_STATUS_LIST_SIZE
     status_list_ttl: int = 3600
     status_list_max_age: int = 5
@@ -212,6 +221,13 @@ class Settings:
             data_key = data_key or _decode_key("ASXH_DATA_KEY", generated["data_key"])
             passphrase = passphrase or generated["key_passphrase"].encode()
         root = get("ASXH_ROOT_KEY_FILE")
+        if root and not demo:
+            raise SettingsError(
+                "ASXH_ROOT_KEY_FILE is for demo mode only: a production service holds no root "
+                "key (sign bundles offline with asxh bundle build, upload with asxh bundle "
+                "publish, pin the root with ASXH_ROOT_PUBLIC_KEY_FILE)"
+            )
+        root_public = get("ASXH_ROOT_PUBLIC_KEY_FILE")
         auto = get("ASXH_AUTO_MIGRATE").lower()
         settings = cls(
             database_url=database_url_from_env(env),
@@ -222,6 +238,8 @@ class Settings:
             public_url=(get("ASXH_PUBLIC_URL") or default_public_url).rstrip("/"),
             access_token_minutes=get_int("ASXH_ACCESS_TOKEN_MINUTES", 15),
             root_key_file=Path(root) if root else None,
+            root_public_key_file=Path(root_public) if root_public else None,
+            self_signed_bundles=demo,
             status_list_size=get_int("ASXH_STATUS_LIST_SIZE", MIN_STATUS_LIST_SIZE),
             card_validity_days=get_int("ASXH_CARD_VALIDITY_DAYS", 1825),
             demo=demo,
@@ -255,20 +273,11 @@ def load_or_create_secrets(
     """
     if path.exists():
         return _read_secrets(path), False
-    path.parent.mkdir(parents=True, exist_ok=True)
     values = make()
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")  # mode 0600
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(values, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return _read_secrets(path), False
-    finally:
-        Path(temporary).unlink()
+        write_atomic(path, json.dumps(values, indent=2).encode(), mode=0o600, exclusive=True)
+    except FileExistsError:
+        return _read_secrets(path), False
     return values, True
 
 

@@ -1,10 +1,17 @@
 """Status lists in the database: random index allocation, status changes, signed tokens.
 
-Each list has at least 131,072 two-bit entries (DESIGN.md §4). An index is drawn with
-``secrets.randbelow`` within the issuer's open list and made unique by a database constraint;
-when a list is full a new one opens. A status change rewrites the list's bytes and bumps its
-``version``; the signed token is re-made lazily (on the next read) when the version changed or
-the token is half-way through its ``ttl``, and stored, so every process serves the same token.
+Each list has at least 131,072 two-bit entries (DESIGN.md §4) and lives under its issuer's
+status base ``{public_url}/v1/status-lists/{issuer}/`` (named in the trust bundle). An index is
+drawn with ``secrets.randbelow`` within the issuer's open list and made unique by a database
+constraint; when a list is full a new one opens.
+
+Lists are signed by the **issuer's** key, one that the published bundle names for that issuer
+with a window covering now (:func:`signing_key`); the service needs no root key for them. A
+status change is published before its transaction commits (:func:`publish_changed`, run by the
+session's ``before_commit``): the list is re-signed at once, and if no key can sign it the
+whole change rolls back (:class:`StatusPublishError`), so a revocation answers 2xx only once the
+published list shows it. Otherwise a token is re-signed lazily when it is half-way through its
+``ttl``; each new token's ``iat`` is later than the previous one's (verifiers refuse older).
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ import hashlib
 import json
 import secrets
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Table, select
 from sqlalchemy.exc import IntegrityError
@@ -22,29 +29,48 @@ from sqlalchemy.orm import Session, defer
 from asxh_card._core.b64 import B64Error, b64url_decode
 from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
+from asxh_card.service import bundles
+from asxh_card.service.bundles import status_base
 from asxh_card.service.db import bulk_insert
+from asxh_card.service.errors import NotReadyError
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
 from asxh_card.service.settings import Settings
 
 __all__ = [
     "ListSpace",
+    "StatusPublishError",
     "allocate",
     "allocate_many",
     "current_token",
     "etag_of",
     "list_uri",
+    "publish_changed",
     "refresh_token",
     "set_status",
     "set_statuses",
+    "signing_key",
+    "status_base",
 ]
+
+#: ``session.info`` key: ids of the lists changed in this transaction (published at commit).
+CHANGED_LISTS = "asxh_changed_status_lists"
+
+
+class StatusPublishError(NotReadyError):
+    """A changed status list cannot be signed and published: the change must not commit.
+
+    A :class:`~asxh_card.service.errors.NotReadyError`: answered 503 ``not-ready``, nothing
+    changed (fail closed).
+    """
+
 
 _RANDOM_TRIES = 16
 
 
-def list_uri(settings: Settings, list_id: int) -> str:
+def list_uri(settings: Settings, issuer_id: str, list_id: int) -> str:
     """The public URI of a list (the ``uri`` in cards and the token's ``sub``)."""
-    return f"{settings.public_url}/v1/status-lists/{list_id}"
+    return f"{status_base(settings, issuer_id)}{list_id}"
 
 
 def etag_of(token: str) -> str:
@@ -248,6 +274,7 @@ def set_statuses(session: Session, list_id: int, changes: Sequence[tuple[int, St
     row.data = entries.to_bytes()
     row.version += 1
     row.updated_at = utc_now()
+    session.info.setdefault(CHANGED_LISTS, set()).add(row.id)
     session.flush()
 
 
@@ -258,44 +285,102 @@ def current_token(
     row = session.get(StatusListRow, list_id, options=[defer(StatusListRow.data)])
     if row is None:
         return None
-    token = refresh_token(
-        session, settings, keyring, row, Keyring.active_key(session, row.issuer_id)
-    )
+    token = refresh_token(session, settings, keyring, row)
     return row if token else None
 
 
-def refresh_token(
-    session: Session,
-    settings: Settings,
-    keyring: Keyring,
-    row: StatusListRow,
-    key: IssuerKeyRow | None,
-) -> str | None:
-    """``row``'s token, re-signed first if it is stale; ``key`` is the issuer's active key.
+def signing_key(
+    session: Session, settings: Settings, keyring: Keyring, issuer_id: str
+) -> IssuerKeyRow | None:
+    """The issuer key that signs its lists now, or None when none may.
 
-    A fresh token costs no database work; the list's bits are read only to re-sign it.
-    Without an active key the stored token (possibly none) stays.
+    A key the published bundle names for the issuer with a window covering now, active or
+    retiring here (inside its own window), with its private key on this server; the newest
+    active one first. A list signed otherwise would be refused by every verifier.
     """
+    bundle = bundles.current_bundle(session, settings, keyring)
+    if bundle is None or issuer_id not in bundle.issuers:
+        return None
+    published = bundle.issuers[issuer_id].keys
     now = utc_now()
-    kid = key.kid if key is not None else None
-    if _fresh(row, settings, now, kid):
-        return row.token
-    session.refresh(row, with_for_update=True)
-    if key is None or _fresh(row, settings, now, kid):
-        return row.token
+    moment = int(now.timestamp())
+    candidates = [
+        key
+        for key in session.scalars(
+            select(IssuerKeyRow).where(
+                IssuerKeyRow.issuer_id == issuer_id, IssuerKeyRow.state.in_(("active", "retiring"))
+            )
+        )
+        if key.key_file is not None
+        and key.kid in published
+        and published[key.kid].covers(moment)
+        and key.not_before <= now
+        and (key.not_after is None or now <= key.not_after)
+    ]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda k: (k.state == "active", k.id))
+
+
+def _sign(
+    session: Session, settings: Settings, keyring: Keyring, row: StatusListRow, key: IssuerKeyRow
+) -> str:
+    now = utc_now()
     issued = int(now.timestamp())
+    if row.token_signed_at is not None:
+        # Strictly later than the previous token: verifiers keep the newest iat per list.
+        issued = max(issued, int(row.token_signed_at.timestamp()) + 1)
     row.token = sign_status_list(
         StatusList(row.data, row.bits),
         keyring.signer(key),
-        uri=list_uri(settings, row.id),
+        uri=list_uri(settings, row.issuer_id, row.id),
         issued_at=issued,
         expires_at=issued + 2 * settings.status_list_ttl,
         ttl=settings.status_list_ttl,
     )
     row.token_version = row.version
-    row.token_signed_at = now
+    row.token_signed_at = datetime.fromtimestamp(issued, UTC)
     session.flush()
     return row.token
+
+
+def refresh_token(
+    session: Session, settings: Settings, keyring: Keyring, row: StatusListRow
+) -> str | None:
+    """``row``'s token, re-signed first if it is stale.
+
+    A fresh token costs no database work; the list's bits are read only to re-sign it.
+    Without a key that may sign (:func:`signing_key`) the stored token (possibly none) stays:
+    verifiers then see it age and answer "cannot check", never "valid" from a silent gap.
+    """
+    key = signing_key(session, settings, keyring, row.issuer_id)
+    kid = key.kid if key is not None else None
+    if _fresh(row, settings, utc_now(), kid):
+        return row.token
+    session.refresh(row, with_for_update=True)
+    if key is None or _fresh(row, settings, utc_now(), kid):
+        return row.token
+    return _sign(session, settings, keyring, row, key)
+
+
+def publish_changed(session: Session, settings: Settings, keyring: Keyring) -> None:
+    """Sign every list changed in this transaction now; raise if one cannot be signed.
+
+    Runs before the transaction commits (``before_commit``), so a status change and its
+    published list commit together or not at all.
+    """
+    changed: set[int] = session.info.pop(CHANGED_LISTS, set())
+    for list_id in sorted(changed):
+        row = session.get(StatusListRow, list_id)
+        if row is None:  # pragma: no cover - the change itself created the row
+            continue
+        key = signing_key(session, settings, keyring, row.issuer_id)
+        if key is None:
+            raise StatusPublishError(
+                f"no key of issuer {row.issuer_id} in the published trust bundle may sign its "
+                "status list now; the change was not made (publish a bundle naming its key)"
+            )
+        _sign(session, settings, keyring, row, key)
 
 
 def _token_kid(token: str) -> str | None:

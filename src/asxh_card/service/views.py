@@ -130,7 +130,7 @@ def card_out(session: Session, ctx: ServiceContext, card: CardRow) -> CardOut:
     """Response body of a card."""
     person = session.get(PersonRow, card.person_id)
     assert person is not None  # noqa: S101 - foreign key
-    uri = statuslists.list_uri(ctx.settings, card.status_list_id)
+    uri = statuslists.list_uri(ctx.settings, card.issuer_id, card.status_list_id)
     carried = session.execute(
         select(CardEntitlementRow, EntitlementRow.programme)
         .join(EntitlementRow, EntitlementRow.id == CardEntitlementRow.entitlement_id)

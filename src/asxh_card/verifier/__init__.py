@@ -22,8 +22,9 @@ from asxh_card.bundle import (
     BUNDLE_TYP,
     IssuerEntry,
     KeyEntry,
-    StatusListEntry,
+    LoadedStatusList,
     TrustBundle,
+    load_status_list,
     parse_bundle,
     token_sha256,
 )
@@ -36,12 +37,14 @@ from asxh_card.verifier.result import (
     VerificationResult,
     VerificationWarning,
 )
-from asxh_card.verifier.store import BundleStore
-from asxh_card.verifier.verifier import BUNDLE_FILE, STATUS_DIR, Verifier, VerifierPolicy
+from asxh_card.verifier.store import BUNDLE_FILE, STATE_FILE, STATUS_DIR, BundleStore
+from asxh_card.verifier.verifier import DEFAULT_MAX_CARD_LIFETIME, Verifier, VerifierPolicy
 
 __all__ = [
     "BUNDLE_FILE",
     "BUNDLE_TYP",
+    "DEFAULT_MAX_CARD_LIFETIME",
+    "STATE_FILE",
     "STATUS_DIR",
     "BhytCoverage",
     "BundleStore",
@@ -50,15 +53,16 @@ __all__ = [
     "IssuerEntry",
     "IssuerInfo",
     "KeyEntry",
+    "LoadedStatusList",
     "Outcome",
     "Reason",
-    "StatusListEntry",
     "TrustBundle",
     "VerificationError",
     "VerificationResult",
     "VerificationWarning",
     "Verifier",
     "VerifierPolicy",
+    "load_status_list",
     "parse_bundle",
     "token_sha256",
 ]

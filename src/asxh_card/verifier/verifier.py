@@ -52,8 +52,8 @@ from asxh_card.bundle import (
 from asxh_card.card import UncheckedCard
 from asxh_card.errors import (
     AsxhError,
-    BundleInvalidError,
     BundleStaleError,
+    CardLifetimeError,
     ClockBeforeBundleError,
     InputTypeError,
     InternalVerifierError,
@@ -61,8 +61,10 @@ from asxh_card.errors import (
     IssuerOutOfScopeError,
     KeyOutsideWindowError,
     MalformedError,
+    Outcome,
     RevokedError,
     StatusListInvalidError,
+    StatusListMissingError,
     StatusListStaleError,
     SuspendedError,
     UnknownIssuerError,
@@ -77,15 +79,15 @@ from asxh_card.verifier.result import (
     VerificationResult,
     VerificationWarning,
 )
+from asxh_card.verifier.store import BUNDLE_FILE, STATUS_DIR, BundleStore
 
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["BUNDLE_FILE", "STATUS_DIR", "Verifier", "VerifierPolicy"]
+__all__ = ["BUNDLE_FILE", "DEFAULT_MAX_CARD_LIFETIME", "STATUS_DIR", "Verifier", "VerifierPolicy"]
 
-#: Layout of a synced directory (``asxh bundle pull``): the bundle and content-addressed lists.
-BUNDLE_FILE = "bundle.jwt"
-STATUS_DIR = "status"
+#: The longest card lifetime (``exp - iat``) a verifier accepts by default: 10 years.
+DEFAULT_MAX_CARD_LIFETIME = timedelta(days=3653)
 
 # Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
 _VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
@@ -109,9 +111,11 @@ class VerifierPolicy:
     freshness_max: timedelta = timedelta(days=7)
     leeway: int = DEFAULT_LEEWAY
     status_stale: StatusPolicy = "refuse"
+    #: The longest card lifetime (``exp - iat``) accepted; beyond it ``lifetime_too_long``.
+    max_card_lifetime: timedelta = DEFAULT_MAX_CARD_LIFETIME
 
     def __post_init__(self) -> None:
-        for name in ("freshness_warn", "freshness_max"):
+        for name in ("freshness_warn", "freshness_max", "max_card_lifetime"):
             if not isinstance(getattr(self, name), timedelta):
                 raise InputTypeError(f"{name} must be a datetime.timedelta")
         if type(self.leeway) is not int:
@@ -120,6 +124,8 @@ class VerifierPolicy:
             raise InvalidInputError("leeway and freshness_warn must not be negative")
         if self.freshness_warn > self.freshness_max:
             raise InvalidInputError("freshness_warn must not exceed freshness_max")
+        if self.max_card_lifetime <= timedelta(0):
+            raise InvalidInputError("max_card_lifetime must be positive")
         if self.status_stale not in ("refuse", "warn"):
             raise InvalidInputError("status_stale must be 'refuse' or 'warn'")
 
@@ -153,9 +159,13 @@ class Verifier:
     :meth:`from_tokens` (the bundle token and status-list tokens in memory). The constructor
     itself does no I/O and guesses nothing: ``bundle`` is a :class:`TrustBundle`, whose
     signature is checked again against ``roots`` (an object the verifier did not load itself
-    is never trusted as is), and ``status_tokens`` maps a status list's URI (or SHA-256 hex) to
-    its token. Every list the bundle names must be present and valid, or construction fails
-    (:class:`~asxh_card.errors.StatusListInvalidError`).
+    is never trusted as is), and ``status_tokens`` holds status-list tokens (a sequence, or a
+    mapping whose values are tokens). Each must be acceptable under the bundle
+    (:func:`~asxh_card.bundle.load_status_list`: under its issuer's status base, signed by that
+    issuer's key inside its window, at least 131,072 2-bit entries, ``exp`` and/or ``ttl``), or
+    construction fails (:class:`~asxh_card.errors.StatusListInvalidError`); of two lists for one
+    URI the newer (``iat``) is kept. A card whose list is not held cannot be checked
+    (:class:`~asxh_card.errors.StatusListMissingError`).
 
     ``policy`` (:class:`VerifierPolicy`) sets freshness, leeway and stale-list handling;
     ``clock`` returns the current aware datetime (tests inject one); ``registry`` is the
@@ -167,7 +177,7 @@ class Verifier:
         *,
         roots: Iterable[PublicKey],
         bundle: TrustBundle,
-        status_tokens: Mapping[str, str] | None = None,
+        status_tokens: Mapping[str, str] | Iterable[str] | None = None,
         policy: VerifierPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         registry: ProgrammeRegistry | None = None,
@@ -192,7 +202,7 @@ class Verifier:
         roots: list[PublicKey],
         bundle: TrustBundle,
         *,
-        status_tokens: Mapping[str, str] | None,
+        status_tokens: Mapping[str, str] | Iterable[str] | None,
         policy: VerifierPolicy | None,
         clock: Callable[[], datetime] | None,
         registry: ProgrammeRegistry | None,
@@ -200,8 +210,10 @@ class Verifier:
         policy = policy or VerifierPolicy()
         if not isinstance(policy, VerifierPolicy):
             raise InputTypeError("policy must be a VerifierPolicy")
-        if status_tokens is not None and not isinstance(status_tokens, Mapping):
-            raise InputTypeError("status_tokens must map a status-list URI to its token")
+        if status_tokens is not None and (
+            isinstance(status_tokens, str | bytes) or not isinstance(status_tokens, Iterable)
+        ):
+            raise InputTypeError("status_tokens must be a list of status-list tokens")
         self._roots = roots
         self._policy = policy
         self._freshness_warn = int(policy.freshness_warn.total_seconds())
@@ -210,8 +222,10 @@ class Verifier:
         self._status_stale = policy.status_stale
         self._clock = clock or utc_now
         self._registry = registry or ProgrammeRegistry.default()
+        self._max_lifetime = int(policy.max_card_lifetime.total_seconds())
         self._bundle = bundle
-        self._load(bundle, status_tokens or {})
+        given = status_tokens or ()
+        self._load(bundle, given.values() if isinstance(given, Mapping) else given)
 
     @classmethod
     def from_tokens(
@@ -219,7 +233,7 @@ class Verifier:
         bundle: str | bytes,
         *,
         roots: Iterable[PublicKey],
-        status_tokens: Mapping[str, str] | None = None,
+        status_tokens: Mapping[str, str] | Iterable[str] | None = None,
         policy: VerifierPolicy | None = None,
         clock: Callable[[], datetime] | None = None,
         registry: ProgrammeRegistry | None = None,
@@ -257,31 +271,16 @@ class Verifier:
         """A verifier from a synced directory (``DIR/bundle.jwt``, ``DIR/status/*.jwt``).
 
         ``path`` is a ``str`` or a path object. A missing or unreadable ``bundle.jwt`` raises
-        :class:`~asxh_card.errors.BundleInvalidError`, a missing list
-        :class:`~asxh_card.errors.StatusListInvalidError` (both outcome ``cannot_check``).
+        :class:`~asxh_card.errors.BundleInvalidError`, a bad list file
+        :class:`~asxh_card.errors.StatusListInvalidError`, a bundle or list older than
+        ``DIR/state.json`` remembers :class:`~asxh_card.errors.BundleRollbackError` /
+        :class:`~asxh_card.errors.StatusListRollbackError` (all outcome ``cannot_check``).
         """
         if not isinstance(path, str | os.PathLike):
             raise InputTypeError("path must be a str or a path object")
-        directory = Path(path)
-        bundle_path = directory / BUNDLE_FILE
-        try:
-            data = bundle_path.read_bytes()
-        except OSError as exc:
-            raise BundleInvalidError(
-                f"cannot read the bundle {bundle_path}: {exc.strerror}"
-            ) from None
         pinned = _checked_roots(roots)
-        bundle = parse_bundle(data, roots=pinned)
-        tokens: dict[str, str] = {}
-        for entry in bundle.status_lists.values():
-            if entry.token is not None:
-                continue
-            try:
-                tokens[entry.sha256] = (directory / STATUS_DIR / f"{entry.sha256}.jwt").read_text(
-                    "ascii"
-                )
-            except (OSError, UnicodeDecodeError):
-                continue  # reported by _load as a missing list
+        # Refuses an older bundle or list than DIR/state.json remembers (rollback).
+        bundle, tokens = BundleStore(Path(path)).load(roots=pinned)
         verifier = cls.__new__(cls)
         verifier._setup(
             pinned, bundle, status_tokens=tokens, policy=policy, clock=clock, registry=registry
@@ -290,15 +289,13 @@ class Verifier:
 
     # -- loading -----------------------------------------------------------------------------
 
-    def _load(self, bundle: TrustBundle, status_tokens: Mapping[str, str]) -> None:
+    def _load(self, bundle: TrustBundle, tokens: Iterable[str]) -> None:
         lists: dict[str, LoadedStatusList] = {}
-        for uri, entry in bundle.status_lists.items():
-            token = entry.token or status_tokens.get(uri) or status_tokens.get(entry.sha256)
-            if token is None:
-                raise StatusListInvalidError(
-                    f"the status list {uri} named by the bundle is missing"
-                )
-            lists[uri] = load_status_list(token, entry, bundle)
+        for token in tokens:
+            loaded = load_status_list(token, bundle)
+            held = lists.get(loaded.uri)
+            if held is None or loaded.issued_at > held.issued_at:
+                lists[loaded.uri] = loaded
         self._lists = lists
         self._issuer_info = {
             issuer_id: IssuerInfo(issuer.id, issuer.name, issuer.province)
@@ -359,12 +356,16 @@ class Verifier:
         self, ref: StatusRef, count: int, issuer: str, now: int, warnings: list[VerificationWarning]
     ) -> list[int]:
         """The card's entry and its entitlements' entries (the status block)."""
+        if not self._bundle.issuers[issuer].owns_status_uri(ref.uri):
+            # Otherwise issuer B would decide whether issuer A's cards are revoked: the card
+            # itself is wrong, so invalid, not "cannot check".
+            raise StatusListInvalidError(
+                "the card's status list is not under its issuer's status base",
+                outcome=Outcome.INVALID,
+            )
         loaded = self._lists.get(ref.uri)
         if loaded is None:
-            raise StatusListInvalidError("the card's status list is not named by the trust bundle")
-        if loaded.issuer != issuer:
-            # Otherwise issuer B would decide whether issuer A's cards are revoked.
-            raise StatusListInvalidError("the card's status list belongs to another issuer")
+            raise StatusListMissingError(f"no status list {ref.uri[:200]} is held; sync first")
         stale = loaded.stale_at(now, self._leeway)
         if stale is not None:
             if self._status_stale == "refuse":
@@ -438,6 +439,12 @@ class Verifier:
         if not checked.programmes <= issuer.programmes:
             outside = ", ".join(sorted(checked.programmes - issuer.programmes))
             raise IssuerOutOfScopeError(f"issuer {issuer.id!r} may not sign {outside}")
+        if claims.exp - claims.iat > self._max_lifetime:
+            # A leaked key signs a backdated card inside its window: the lifetime bounds it.
+            raise CardLifetimeError(
+                f"the card lives {(claims.exp - claims.iat) // 86_400} days; "
+                f"the limit is {self._max_lifetime // 86_400}"
+            )
         check_times(claims.iat, claims.nbf, claims.exp, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
         status = checked.status

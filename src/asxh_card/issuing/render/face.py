@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import io
 from dataclasses import dataclass
-from datetime import date
 from importlib import resources
 from typing import TYPE_CHECKING, Any, Final
 
@@ -25,6 +24,7 @@ from asxh_card.issuing.render.barcode import BARCODE_QUIET, barcode_image
 from asxh_card.issuing.render.qr import PRINT_MODULE_PX, _as_matrix, qr_image
 from asxh_card.issuing.render.raster import PRINT_DPI, image_png
 from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.programmes.display import format_day, format_period
 from asxh_card.provinces import CURRENT_PROVINCES
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from asxh_card.card import CardClaims
-    from asxh_card.programmes import Entitlement
 
 __all__ = [
     "CARD_HEIGHT_MM",
@@ -153,17 +152,6 @@ class FaceLine:
     extra: str = ""
 
 
-def _dmy(day: date) -> str:
-    return f"{day.day:02d}/{day.month:02d}/{day.year}"
-
-
-def _period(entitlement: Entitlement) -> str:
-    start = _dmy(entitlement.valid_from)
-    if entitlement.valid_to is None:
-        return f"từ {start}"  # open-ended: bounded by the card's own validity
-    return f"{start} – {_dmy(entitlement.valid_to)}"  # noqa: RUF001 - Vietnamese en dash
-
-
 def face_lines(claims: CardClaims, registry: ProgrammeRegistry | None = None) -> list[FaceLine]:
     """The programme lines of the face: each programme with its own dates.
 
@@ -183,7 +171,7 @@ def face_lines(claims: CardClaims, registry: ProgrammeRegistry | None = None) ->
                 text = f"{name} · Mức {attrs['level']} ({attrs['coverage']}%)"
             if "facility" in attrs:
                 extra = f"Nơi KCB ban đầu: {attrs['facility']}"
-        lines.append(FaceLine(code, text, _period(ent), extra))
+        lines.append(FaceLine(code, text, format_period(ent.valid_from, ent.valid_to), extra))
     return lines
 
 
@@ -269,7 +257,7 @@ def card_image(
     number = parse_asxh_number(claims.holder.asxh_number).formatted
     cells = (
         ("Mã số ASXH", number, 0.44),
-        ("Ngày sinh", _dmy(claims.holder.date_of_birth), 0.34),
+        ("Ngày sinh", format_day(claims.holder.date_of_birth), 0.34),
         ("Giới tính", "Nam" if claims.holder.sex == "M" else "Nữ", 0.22),
     )
     x = left
@@ -280,7 +268,10 @@ def card_image(
         x += int(col_w * share)
     y += 19 + 30
 
-    card_from, card_to = _dmy(vn_day(claims.not_before)), _dmy(vn_day(claims.expires_at))
+    card_from, card_to = (
+        format_day(vn_day(claims.not_before)),
+        format_day(vn_day(claims.expires_at)),
+    )
     validity = f"Thẻ có giá trị: {card_from} – {card_to}"  # noqa: RUF001
     draw.text((left, y), validity, font=_fit_font(draw, validity, "Regular", 19, col_w), fill=_INK)
     y += 25

@@ -23,7 +23,7 @@ def run_migrations_online() -> None:
         return
     url = config.get_main_option("sqlalchemy.url")
     assert url is not None  # noqa: S101 - set by alembic_config
-    engine = make_engine(url)
+    engine = make_engine(url, timeout=300)
     try:
         with engine.begin() as conn:
             context.configure(

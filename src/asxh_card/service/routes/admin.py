@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, selectinload
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
 from asxh_card.service import audit, operators, rotation
-from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, scoped, transaction
+from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, reading, scoped, transaction
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import AuditEventRow, IssuerKeyRow, IssuerRow, OperatorRow
 from asxh_card.service.routes._common import IssuerIdPath, problems
@@ -71,7 +71,7 @@ def issuer_out(issuer: IssuerRow) -> IssuerOut:
 )
 def list_issuers(ctx: Ctx, _admin: Admin) -> list[IssuerOut]:
     """Every issuer with its keys."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         rows = session.scalars(
             select(IssuerRow).options(selectinload(IssuerRow.keys)).order_by(IssuerRow.id)
         )
@@ -213,7 +213,7 @@ def operator_out(row: OperatorRow) -> OperatorOut:
 )
 def list_operators(ctx: Ctx, _admin: Admin) -> list[OperatorOut]:
     """Every account (never the password hashes)."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         return [
             operator_out(r) for r in session.scalars(select(OperatorRow).order_by(OperatorRow.id))
         ]
@@ -295,7 +295,7 @@ def audit_log(
     before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         query = scoped(select(AuditEventRow), principal, AuditEventRow.province)
         if before_id is not None:
             query = query.where(AuditEventRow.id < before_id)

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from asxh_card.ids import parse_asxh_number
 from asxh_card.service import cards as card_service
-from asxh_card.service.deps import Ctx, Reader, WriterActor, transaction
+from asxh_card.service.deps import Ctx, Reader, WriterActor, reading, transaction
 from asxh_card.service.models import CardRow, EntitlementRow, IssuerRow
 from asxh_card.service.registry import clean_name
 from asxh_card.service.routes._common import IdPath, NumberPath, SerialPath, problems
@@ -90,7 +90,7 @@ def grant_entitlement(
 )
 def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[EntitlementOut]:
     """All entitlements, current and past."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         person = get_person(session, principal, number)
         rows = session.scalars(
             select(EntitlementRow)
@@ -109,7 +109,7 @@ def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[E
 )
 def read_entitlement(entitlement_id: IdPath, ctx: Ctx, principal: Reader) -> EntitlementOut:
     """One entitlement of your province."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         row = get_entitlement(session, principal, entitlement_id)
         return entitlement_out(principal, row, row.person.asxh_number)
 
@@ -244,7 +244,7 @@ def issue_card(
 )
 def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]:
     """Every card issued to the person, newest first."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         person = get_person(session, principal, number)
         rows = session.scalars(
             select(CardRow).where(CardRow.person_id == person.id).order_by(CardRow.id.desc())
@@ -261,7 +261,7 @@ def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]
 )
 def read_card(serial: SerialPath, ctx: Ctx, principal: Reader) -> CardOut:
     """A card of your province (404 for any other)."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         return card_out(session, ctx, get_card(session, principal, serial))
 
 
@@ -351,7 +351,7 @@ def render_card(
     """Rendered on demand from the stored token (nothing is cached on disk)."""
     from asxh_card.service import rendering as render  # noqa: PLC0415 - Pillow on demand
 
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         card = get_card(session, principal, serial)
         token, text = card.token, card.qr_text
         issuer = session.get(IssuerRow, card.issuer_id)

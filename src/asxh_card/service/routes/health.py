@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from asxh_card.service.deps import Ctx
 from asxh_card.service.migrate import current_revision, head_revision
-from asxh_card.service.problems import ProblemError
+from asxh_card.service.problems import DATABASE_RETRY_AFTER, ProblemError
 
 router = APIRouter(tags=["health"])
 
@@ -45,7 +45,11 @@ def ready(ctx: Ctx) -> dict[str, Any]:
             conn.execute(text("SELECT 1"))
             revision = current_revision(conn)
     except Exception:  # noqa: BLE001 - any database failure means "not ready"
-        raise ProblemError("not-ready", detail="the database is not reachable") from None
+        raise ProblemError(
+            "not-ready",
+            detail="the database is not reachable",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+        ) from None
     if revision != head_revision():
         raise ProblemError("not-ready", detail="the database schema is not migrated")
     return {"status": "ready", "database": ctx.engine.dialect.name, "revision": revision}

@@ -16,6 +16,7 @@ from asxh_card.service.deps import (
     ReaderActor,
     WriterActor,
     in_scope,
+    reading,
     scoped,
     transaction,
 )
@@ -196,7 +197,7 @@ def lookup_person(body: LookupIn, ctx: Ctx, actor: ReaderActor) -> PersonOut:
 )
 def read_person(number: NumberPath, ctx: Ctx, principal: Reader) -> PersonOut:
     """A person of your province (404 for any other)."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         return person_out(session, ctx, get_person(session, principal, number))
 
 
@@ -243,7 +244,7 @@ def add_alias(number: NumberPath, body: AliasIn, ctx: Ctx, actor: WriterActor) -
 )
 def list_reconciliations(ctx: Ctx, principal: Reader) -> list[ReconciliationOut]:
     """Registrations whose data differ from the registry, waiting for a decision."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         query = scoped(
             select(ReconciliationRow).where(ReconciliationRow.state == "open"),
             principal,
@@ -263,7 +264,7 @@ def read_reconciliation(
     reconciliation_id: IdPath, ctx: Ctx, principal: Reader
 ) -> ReconciliationOut:
     """Submitted and current values of the differing fields."""
-    with transaction(ctx) as session:
+    with reading(ctx) as session:
         return reconciliation_out(
             session, get_reconciliation(session, principal, reconciliation_id)
         )

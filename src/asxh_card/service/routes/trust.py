@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, defer, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException
 
+from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
-from asxh_card.service import bundles, statuslists
+from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.deps import Anyone, Ctx, transaction
+from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
 from asxh_card.service.models import IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.problems import ProblemError, clean_errors
-from asxh_card.service.routes._common import IdPath, problems
+from asxh_card.service.routes._common import IdPath, IssuerIdPath, problems
 from asxh_card.service.schemas import VerifyIn
 
 router = APIRouter(tags=["trust"])
@@ -55,19 +57,20 @@ def _public_token(
 
 
 @router.get(
-    "/v1/status-lists/{list_id}",
+    "/v1/status-lists/{issuer_id}/{list_id}",
     summary="A signed status list (IETF Token Status List, 2 bits per entry)",
     response_class=Response,
     responses={
         200: {
             "content": {_STATUS_MEDIA: {"example": "eyJhbGciOiJFUzI1NiIs..."}},
-            "description": "The statuslist+jwt token",
+            "description": "The statuslist+jwt token, signed by the issuer's key",
         },
         304: {"description": "Not modified (If-None-Match)"},
         404: {"description": "No such list"},
     },
 )
 def status_list(
+    issuer_id: IssuerIdPath,
     list_id: IdPath,
     ctx: Ctx,
     if_none_match: Annotated[str | None, Header(max_length=2000)] = None,
@@ -75,10 +78,86 @@ def status_list(
     """Public. A revocation is visible here at once (``Cache-Control: max-age`` ≤ 5 s)."""
     with transaction(ctx) as session:
         row = statuslists.current_token(session, ctx.settings, ctx.keyring, list_id)
-        token = None if row is None else row.token
+        token = None if row is None or row.issuer_id != issuer_id else row.token
     if token is None:
         raise ProblemError("not-found", detail="no such status list")
     return _public_token(ctx, token, _STATUS_MEDIA, if_none_match)
+
+
+def _index(session: Session, ctx: ServiceContext, issuer_id: str | None) -> dict[str, list[str]]:
+    query = select(StatusListRow.issuer_id, StatusListRow.id).order_by(
+        StatusListRow.issuer_id, StatusListRow.id
+    )
+    if issuer_id is not None:
+        query = query.where(StatusListRow.issuer_id == issuer_id)
+    lists: dict[str, list[str]] = {}
+    for owner, list_id in session.execute(query):
+        lists.setdefault(owner, []).append(statuslists.list_uri(ctx.settings, owner, list_id))
+    return lists
+
+
+@router.get(
+    "/v1/status-lists",
+    summary="Status index: the current list URIs of every issuer",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "issuers": [
+                            {
+                                "id": "vn-79",
+                                "status_base": "http://127.0.0.1:8000/v1/status-lists/vn-79/",
+                                "lists": ["http://127.0.0.1:8000/v1/status-lists/vn-79/1"],
+                            }
+                        ]
+                    }
+                }
+            }
+        }
+    },
+)
+def status_index(ctx: Ctx) -> dict[str, Any]:
+    """Public. Every issuer's status base and lists (``asxh bundle pull`` reads one per base)."""
+    with transaction(ctx) as session:
+        lists = _index(session, ctx, None)
+        issuers = session.scalars(select(IssuerRow.id).order_by(IssuerRow.id)).all()
+    return {
+        "issuers": [
+            {
+                "id": issuer,
+                "status_base": bundles.status_base(ctx.settings, issuer),
+                "lists": lists.get(issuer, []),
+            }
+            for issuer in issuers
+        ]
+    }
+
+
+@router.get(
+    "/v1/status-lists/{issuer_id}/",
+    summary="An issuer's status index (its status base): its current list URIs",
+    responses={
+        200: {
+            "content": {
+                "application/json": {
+                    "example": {
+                        "issuer": "vn-79",
+                        "lists": ["http://127.0.0.1:8000/v1/status-lists/vn-79/1"],
+                    }
+                }
+            }
+        },
+        404: {"description": "No such issuer"},
+    },
+)
+def issuer_status_index(issuer_id: IssuerIdPath, ctx: Ctx) -> dict[str, Any]:
+    """Public. The lists under this issuer's status base."""
+    with transaction(ctx) as session:
+        if session.get(IssuerRow, issuer_id) is None:
+            raise ProblemError("not-found", detail="no such issuer")
+        lists = _index(session, ctx, issuer_id).get(issuer_id, [])
+    return {"issuer": issuer_id, "lists": lists}
 
 
 @router.get(
@@ -139,7 +218,7 @@ def _latest_bundle(session: Session, ctx: ServiceContext) -> TrustBundleRow:
 
 @router.get(
     "/v1/trust-bundle",
-    summary="The latest signed trust bundle (DESIGN.md §4)",
+    summary="The latest root-signed trust bundle (DESIGN.md §4)",
     response_class=Response,
     responses={
         200: {
@@ -153,7 +232,7 @@ def _latest_bundle(session: Session, ctx: ServiceContext) -> TrustBundleRow:
 def trust_bundle(
     ctx: Ctx, if_none_match: Annotated[str | None, Header(max_length=2000)] = None
 ) -> Response:
-    """Public. Names every current status list with the SHA-256 of its token."""
+    """Public. Issuers, their keys (with windows) and status bases; it names no list."""
     with transaction(ctx) as session:
         row = _latest_bundle(session, ctx)
         token, version = row.token, row.version
@@ -162,34 +241,102 @@ def trust_bundle(
     )
 
 
+@router.post(
+    "/v1/admin/trust-bundle",
+    summary="Import a root-signed trust bundle (the service holds no root key)",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "content": {_BUNDLE_MEDIA: {"schema": {"type": "string"}}},
+            "required": True,
+        }
+    },
+    responses={
+        201: {
+            "content": {"application/json": {"example": {"version": 8, "issuers": 34}}},
+            "description": "The bundle is stored and served from now on",
+        },
+        **problems("forbidden", "payload-too-large", "validation-error"),
+    },
+)
+async def import_trust_bundle(request: Request, ctx: Ctx, actor: AdminActor) -> dict[str, Any]:
+    """National administrators. Verified against the pinned root keys.
+
+    A lower or equal version is refused (``bundle_rollback``), as is an expired or badly signed
+    bundle (problems ``validation-error`` with the verification ``reason``).
+    """
+    raw = await request.body()
+    if len(raw) > BUNDLE_LIMITS.max_token:
+        raise ProblemError("payload-too-large", detail="the bundle is larger than 8 MiB")
+    try:
+        token = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ProblemError("validation-error", detail="the bundle is not ASCII text") from None
+
+    def store() -> dict[str, Any]:
+        with transaction(ctx) as session:
+            row = bundles.import_bundle(session, ctx.keyring, token)
+            parsed = bundles.current_bundle(session, ctx.settings, ctx.keyring)
+            issuers = len(parsed.issuers) if parsed is not None else 0
+            audit.record(
+                session,
+                actor,
+                "trust_bundle.import",
+                "trust_bundle",
+                row.version,
+                detail={"issuers": issuers},
+            )
+            return {"version": row.version, "issuers": issuers}
+
+    return await run_in_threadpool(store)
+
+
 def _verifier(ctx: ServiceContext) -> Any:
-    """A Verifier over the service's own current bundle and status lists (cached per version)."""
+    """A Verifier over the service's own bundle and current lists (cached until they change)."""
     from asxh_card.verifier import Verifier  # noqa: PLC0415
 
     with transaction(ctx) as session:
         row = _latest_bundle(session, ctx)
-        cached = ctx.cache.get("verifier")
-        if cached is not None and cached[0] == row.version:
-            return cached[1]
-        tokens = {
-            statuslists.list_uri(ctx.settings, list_id): token
-            for list_id, token in session.execute(select(StatusListRow.id, StatusListRow.token))
+        rows = session.scalars(
+            select(StatusListRow).options(defer(StatusListRow.data)).order_by(StatusListRow.id)
+        ).all()
+        tokens = [
+            token
+            for token in (
+                statuslists.refresh_token(session, ctx.settings, ctx.keyring, r) for r in rows
+            )
             if token is not None
-        }
-        token = row.token
+        ]
+        bundle = bundles.current_bundle(session, ctx.settings, ctx.keyring)
         version = row.version
-    root = ctx.keyring.root_signer().public_key
+    if bundle is None:  # pragma: no cover - _latest_bundle found a row
+        raise ProblemError("not-ready", detail="no trust bundle has been imported yet")
+    stamp = (version, hashlib.sha256("".join(tokens).encode()).hexdigest())
+    cached = ctx.cache.get("verifier")
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    acceptable = []
+    for token in tokens:
+        # A list no verifier accepts (e.g. a test-size list) must not stop every other check:
+        # cards on it then answer status_list_missing (cannot check), as offline.
+        try:
+            load_status_list(token, bundle)
+        except VerificationError:
+            continue
+        acceptable.append(token)
     try:
-        verifier = Verifier.from_tokens(token, roots=[root], status_tokens=tokens)
+        verifier = Verifier(
+            roots=ctx.keyring.pinned_roots(), bundle=bundle, status_tokens=acceptable
+        )
     except VerificationError as exc:
-        # The server's own data (e.g. status-list URIs under another ASXH_PUBLIC_URL) does not
-        # load: not the client's fault, never a 422 about the card.
+        # The server's own trust data does not load: not the client's fault, never a 422
+        # about the card (issue 9 §3).
         raise ProblemError(
             "not-ready",
             detail=f"the service cannot check cards: its own trust data does not load "
             f"({exc.reason.value}: {exc.detail[:200]}); check ASXH_PUBLIC_URL",
         ) from None
-    ctx.cache["verifier"] = (version, verifier)
+    ctx.cache["verifier"] = (stamp, verifier)
     return verifier
 
 
