@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.errors import IdentifierError
+from asxh_card.programmes.bhyt import bhyt_groups
 from asxh_card.provinces import (
     BIRTH_PROVINCES,
     CLOSED_PROVINCE_CODES,
@@ -80,6 +81,11 @@ def _today() -> date:
 def _count(n: int) -> str:
     # Lengths go into messages; a 4-digit count could coincide with digits of the input.
     return str(n) if n < 1000 else "more than 999"
+
+
+def _count_vi(n: int) -> str:
+    # The same count as _count, in Vietnamese ("12 chữ số" reads "có 12"): never 4 digits.
+    return str(n) if n < 1000 else "hơn 999"
 
 
 def mask_identifier(text: str) -> str:
@@ -148,10 +154,17 @@ def parse_pin(
     """
     number = text.strip()
     if _DIGITS.fullmatch(number) is None:
-        raise IdentifierError("personal ID number: must contain only the ASCII digits 0-9")
+        raise IdentifierError(
+            "personal ID number: must contain only the ASCII digits 0-9",
+            message_vi="Số định danh cá nhân chỉ được gồm các chữ số từ 0 đến 9.",
+        )
     if len(number) != _PIN_LENGTH:
         raise IdentifierError(
-            f"personal ID number: must be exactly 12 digits, got {_count(len(number))}"
+            f"personal ID number: must be exactly 12 digits, got {_count(len(number))}",
+            message_vi=(
+                "Số định danh cá nhân phải có đúng 12 chữ số, "
+                f"số đã nhập có {_count_vi(len(number))}."
+            ),
         )
     masked = mask_identifier(number)
     place_code = number[:3]
@@ -166,7 +179,12 @@ def parse_pin(
         # than guessed (reference/domain-vn.md §1.5).
         raise IdentifierError(
             f"personal ID number {masked}: digits 1-3 are not a known place-of-birth code "
-            "(pre-2025 province 001-096 or country 101-295)"
+            "(pre-2025 province 001-096 or country 101-295)",
+            message_vi=(
+                f"Số định danh cá nhân {masked}: ba chữ số đầu không phải mã nơi đăng ký khai "
+                "sinh đã biết (mã tỉnh trước năm 2025 từ 001 đến 096, hoặc mã quốc gia từ 101 "
+                "đến 295)."
+            ),
         )
     d4 = int(number[3])
     # Table 1.3: 0/1 20th century, 2/3 21st, ... ; even male, odd female.
@@ -175,16 +193,28 @@ def parse_pin(
     if birth_year > (today or _today()).year:
         raise IdentifierError(
             f"personal ID number {masked}: the birth year given by digits 4-6 "
-            "(century/sex digit and year) is in the future"
+            "(century/sex digit and year) is in the future",
+            message_vi=(
+                f"Số định danh cá nhân {masked}: năm sinh theo chữ số thứ 4 đến thứ 6 "
+                "(thế kỷ, giới tính và năm) nằm trong tương lai."
+            ),
         )
     if date_of_birth is not None and date_of_birth.year != birth_year:
         raise IdentifierError(
             f"personal ID number {masked}: the birth year given by digits 4-6 does not match "
-            "the date of birth"
+            "the date of birth",
+            message_vi=(
+                f"Số định danh cá nhân {masked}: năm sinh theo chữ số thứ 4 đến thứ 6 không "
+                "khớp với ngày sinh."
+            ),
         )
     if sex is not None and sex != pin_sex:
         raise IdentifierError(
-            f"personal ID number {masked}: the sex given by digit 4 does not match the sex given"
+            f"personal ID number {masked}: the sex given by digit 4 does not match the sex given",
+            message_vi=(
+                f"Số định danh cá nhân {masked}: giới tính theo chữ số thứ 4 không khớp với "
+                "giới tính đã khai."
+            ),
         )
     return PersonalId(
         number=number,
@@ -210,12 +240,20 @@ def is_valid_pin(text: str) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 
-def _parse_fixed_digits(text: str, length: int, what: str) -> str:
+def _parse_fixed_digits(text: str, length: int, what: str, what_vi: str) -> str:
     value = text.strip()
     if _DIGITS.fullmatch(value) is None:
-        raise IdentifierError(f"{what}: must contain only the ASCII digits 0-9")
+        raise IdentifierError(
+            f"{what}: must contain only the ASCII digits 0-9",
+            message_vi=f"{what_vi} chỉ được gồm các chữ số từ 0 đến 9.",
+        )
     if len(value) != length:
-        raise IdentifierError(f"{what}: must be exactly {length} digits, got {_count(len(value))}")
+        raise IdentifierError(
+            f"{what}: must be exactly {length} digits, got {_count(len(value))}",
+            message_vi=(
+                f"{what_vi} phải có đúng {length} chữ số, số đã nhập có {_count_vi(len(value))}."
+            ),
+        )
     return value
 
 
@@ -226,7 +264,7 @@ def parse_cmnd(text: str) -> str:
     (reference/domain-vn.md §1.6). CMND cards lost validity on 31 Dec 2024 (Law 26/2023/QH15
     Art. 46); the number survives as an alias.
     """
-    return _parse_fixed_digits(text, 9, "CMND number")
+    return _parse_fixed_digits(text, 9, "CMND number", "Số chứng minh nhân dân (CMND)")
 
 
 def parse_bhxh_number(text: str) -> str:
@@ -234,27 +272,15 @@ def parse_bhxh_number(text: str) -> str:
 
     Shape only: no check digit is published (reference/domain-vn.md §3.4).
     """
-    return _parse_fixed_digits(text, 10, "BHXH number")
+    return _parse_fixed_digits(text, 10, "BHXH number", "Mã số bảo hiểm xã hội (BHXH)")
 
 
-# Beneficiary group codes of the 15-character BHYT card code. Table D (43 codes, Decision
-# 1351/QĐ-BHXH as amended by 1697/QĐ-BHXH and 1018/QĐ-BHXH), LH (social pension 75+, Law on Social
-# Insurance 2024) and the codes seen in a 2026 claim-rule engine but not otherwise verified
-# (reference/domain-vn.md §3.3). The list is not authoritative: VSS adds groups (Law 51/2024/QH15),
-# so an unknown group is accepted and only flagged through BhytCardCode.known_group.
-BHYT_KNOWN_GROUPS: Final[frozenset[str]] = frozenset(
-    {
-        # Table D
-        "DN", "HX", "CH", "NN", "TK", "HC", "XK", "HT", "TB", "NO", "CT", "XB", "TN", "CS",
-        "QN", "CA", "CY", "XN", "MS", "CC", "CK", "CB", "KC", "HD", "TE", "BT", "HN", "DT",
-        "DK", "XD", "TS", "TC", "TQ", "TA", "TY", "HG", "LS", "PV", "CN", "HS", "SV", "GB",
-        "GD",
-        # Social pension recipients aged 75+ (verified)
-        "LH",
-        # Unverified, from a 2026 claim-rule engine
-        "AK", "TG", "DS", "HK", "ND", "TH", "TV", "TD", "TU", "BA",
-    }
-)  # fmt: skip
+# Beneficiary group codes of the 15-character BHYT card code: the 54 codes of
+# asxh_card/data/bhyt_groups.json (reference/domain-vn.md §3.3: Table D of Decision
+# 1351/QĐ-BHXH as amended, LH, and the codes seen in a 2026 claim-rule engine). The list is not
+# authoritative: VSS adds groups (Law 51/2024/QH15), so an unknown group is accepted in a legacy
+# code and only flagged through BhytCardCode.known_group.
+BHYT_KNOWN_GROUPS: Final[frozenset[str]] = frozenset(bhyt_groups())
 
 _BHYT_CODE = re.compile(r"[A-Z]{2}[1-5][0-9]{2}[0-9]{10}")
 
@@ -304,20 +330,30 @@ def parse_bhyt_code(text: str) -> BhytCardCode:
     if len(compact) != 15:
         raise IdentifierError(
             "BHYT card code: must be 15 characters once spaces are removed, "
-            f"got {_count(len(compact))}"
+            f"got {_count(len(compact))}",
+            message_vi=(
+                "Mã thẻ BHYT phải có đúng 15 ký tự (không tính dấu cách), "
+                f"mã đã nhập có {_count_vi(len(compact))}."
+            ),
         )
     if _BHYT_CODE.fullmatch(compact) is None:
         masked = mask_identifier(compact)
         group, level, province = compact[:2], compact[2], compact[3:5]
         if not (group.isascii() and group.isalpha()):
             reason = "characters 1-2 (group code) must be two letters A-Z"
+            reason_vi = "hai ký tự đầu (mã đối tượng) phải là hai chữ cái từ A đến Z"
         elif level not in "12345":
             reason = "character 3 (benefit level) must be a digit 1-5"
+            reason_vi = "ký tự thứ 3 (mức hưởng) phải là một chữ số từ 1 đến 5"
         elif _DIGITS.fullmatch(province) is None:
             reason = "characters 4-5 (province code) must be two digits"
+            reason_vi = "ký tự thứ 4 và 5 (mã tỉnh) phải là hai chữ số"
         else:  # the only rule left
             reason = "characters 6-15 (BHXH number) must be ten digits"
-        raise IdentifierError(f"BHYT card code {masked}: {reason}")
+            reason_vi = "ký tự thứ 6 đến 15 (mã số BHXH) phải là mười chữ số"
+        raise IdentifierError(
+            f"BHYT card code {masked}: {reason}", message_vi=f"Mã thẻ BHYT {masked}: {reason_vi}."
+        )
     return BhytCardCode(
         group=compact[:2],
         level=int(compact[2]),
@@ -363,7 +399,10 @@ def damm_check_digit(digits: str) -> int:
     complete number is validated. Raises :class:`IdentifierError` for any non-digit character.
     """
     if _DIGITS.fullmatch(digits) is None:
-        raise IdentifierError("Damm check digit: input must contain only the ASCII digits 0-9")
+        raise IdentifierError(
+            "Damm check digit: input must contain only the ASCII digits 0-9",
+            message_vi="Chữ số kiểm tra: dữ liệu chỉ được gồm các chữ số từ 0 đến 9.",
+        )
     interim = 0
     for byte in digits.encode("ascii"):
         interim = _DAMM_BY_BYTE[interim][byte]
@@ -379,25 +418,44 @@ def check_asxh_number(value: str) -> str:
     """
     if _DIGITS.fullmatch(value) is None:
         raise IdentifierError(
-            "mã số ASXH: may contain only digits 0-9, with optional spaces or dashes"
+            "mã số ASXH: may contain only digits 0-9, with optional spaces or dashes",
+            message_vi=(
+                "Mã số ASXH chỉ được gồm các chữ số từ 0 đến 9, có thể cách nhau bằng dấu cách "
+                "hoặc dấu gạch ngang."
+            ),
         )
     if len(value) != _ASXH_LENGTH:
-        raise IdentifierError(f"mã số ASXH: must be exactly 11 digits, got {_count(len(value))}")
+        raise IdentifierError(
+            f"mã số ASXH: must be exactly 11 digits, got {_count(len(value))}",
+            message_vi=f"Mã số ASXH phải có đúng 11 chữ số, số đã nhập có {_count_vi(len(value))}.",
+        )
     # The province code is not echoed: messages show at most the last three digits.
     if value[:2] in CLOSED_PROVINCE_CODES:
         raise IdentifierError(
             f"mã số ASXH {mask_identifier(value)}: digits 1-2 are a province code closed on "
-            "1 July 2025 (Decision 19/2025/QĐ-TTg)"
+            "1 July 2025 (Decision 19/2025/QĐ-TTg)",
+            message_vi=(
+                f"Mã số ASXH {mask_identifier(value)}: hai chữ số đầu là mã của một tỉnh đã "
+                "sáp nhập từ ngày 01/07/2025 (Quyết định 19/2025/QĐ-TTg)."
+            ),
         )
     if not is_current_province_code(value[:2]):
         raise IdentifierError(
             f"mã số ASXH {mask_identifier(value)}: digits 1-2 are not one of the 34 current "
-            "province codes"
+            "province codes",
+            message_vi=(
+                f"Mã số ASXH {mask_identifier(value)}: hai chữ số đầu không phải mã của một "
+                "trong 34 tỉnh, thành phố hiện nay."
+            ),
         )
     if damm_check_digit(value) != 0:
         raise IdentifierError(
             f"mã số ASXH {mask_identifier(value)}: wrong check digit (mistyped or transposed "
-            "digits)"
+            "digits)",
+            message_vi=(
+                f"Mã số ASXH {mask_identifier(value)}: sai chữ số kiểm tra (có thể gõ nhầm "
+                "hoặc đảo chỗ hai chữ số)."
+            ),
         )
     return value
 
@@ -510,13 +568,21 @@ def _has_control(value: str) -> bool:
     return not value.isprintable()
 
 
-def _qr_date(value: str, what: str) -> date:
+def _qr_error(message: str, message_vi: str) -> IdentifierError:
+    return IdentifierError(f"CCCD QR: {message}", message_vi=f"Mã QR trên CCCD: {message_vi}")
+
+
+def _qr_date(value: str, what: str, what_vi: str) -> date:
     if _DATE_DDMMYYYY.fullmatch(value) is None:
-        raise IdentifierError(f"CCCD QR: {what} must be 8 digits ddMMyyyy")
+        raise _qr_error(
+            f"{what} must be 8 digits ddMMyyyy", f"{what_vi} phải gồm 8 chữ số dạng ngàythángnăm."
+        )
     try:
         return date(int(value[4:]), int(value[2:4]), int(value[:2]))
     except ValueError:
-        raise IdentifierError(f"CCCD QR: {what} is not a calendar date") from None
+        raise _qr_error(
+            f"{what} is not a calendar date", f"{what_vi} không phải ngày có thật."
+        ) from None
 
 
 def parse_cccd_qr(text: str, *, today: date | None = None) -> CccdQrRecord:
@@ -530,57 +596,80 @@ def parse_cccd_qr(text: str, *, today: date | None = None) -> CccdQrRecord:
     never echoing personal data beyond the last 3 digits of the PIN.
     """
     if len(text) > CCCD_QR_MAX_LENGTH:
-        raise IdentifierError("CCCD QR: text is longer than 1,000 characters")
+        raise _qr_error("text is longer than 1,000 characters", "nội dung dài quá 1.000 ký tự.")
     fields = [f.strip() for f in text.split("|")]
     if not 6 <= len(fields) <= 8:
-        raise IdentifierError(
-            f"CCCD QR: expected 6 to 8 fields separated by '|', got {_count(len(fields))}"
+        raise _qr_error(
+            f"expected 6 to 8 fields separated by '|', got {_count(len(fields))}",
+            f"cần từ 6 đến 8 trường ngăn cách bởi dấu '|', mã đã quét có {_count_vi(len(fields))}.",
         )
     today = today or _today()
     try:
         parse_pin(fields[0], today=today)
     except IdentifierError as err:
-        raise IdentifierError(f"CCCD QR: field 1 (PIN): {err}") from err
+        raise _qr_error(
+            f"field 1 (PIN): {err}", f"trường 1 (số định danh cá nhân): {err.message_vi}"
+        ) from err
 
     cmnd: str | None = None
     if fields[1]:
         try:
             cmnd = parse_cmnd(fields[1])
         except IdentifierError as err:
-            raise IdentifierError(f"CCCD QR: field 2 (old CMND): {err}") from err
+            raise _qr_error(
+                f"field 2 (old CMND): {err}", f"trường 2 (số CMND cũ): {err.message_vi}"
+            ) from err
 
     full_name = _clean_text(fields[2])
     if not full_name:
-        raise IdentifierError("CCCD QR: field 3 (full name) is empty")
+        raise _qr_error("field 3 (full name) is empty", "trường 3 (họ và tên) bị trống.")
     if _has_control(full_name):
-        raise IdentifierError("CCCD QR: field 3 (full name) contains control characters")
+        raise _qr_error(
+            "field 3 (full name) contains control characters",
+            "trường 3 (họ và tên) chứa ký tự điều khiển.",
+        )
 
-    date_of_birth = _qr_date(fields[3], "field 4 (date of birth)")
+    date_of_birth = _qr_date(fields[3], "field 4 (date of birth)", "trường 4 (ngày sinh)")
     if date_of_birth > today:
-        raise IdentifierError("CCCD QR: field 4 (date of birth) is in the future")
+        raise _qr_error(
+            "field 4 (date of birth) is in the future", "trường 4 (ngày sinh) nằm trong tương lai."
+        )
 
     sex = _SEX_WORDS.get(unicodedata.normalize("NFC", fields[4]).casefold())
     if sex is None:
-        raise IdentifierError("CCCD QR: field 5 (sex) must be 'Nam' or 'Nữ'")
+        raise _qr_error(
+            "field 5 (sex) must be 'Nam' or 'Nữ'", "trường 5 (giới tính) phải là 'Nam' hoặc 'Nữ'."
+        )
 
     address = _clean_text(fields[5])
     if not address:
-        raise IdentifierError("CCCD QR: field 6 (address) is empty")
+        raise _qr_error("field 6 (address) is empty", "trường 6 (nơi thường trú) bị trống.")
     if _has_control(address):
-        raise IdentifierError("CCCD QR: field 6 (address) contains control characters")
+        raise _qr_error(
+            "field 6 (address) contains control characters",
+            "trường 6 (nơi thường trú) chứa ký tự điều khiển.",
+        )
 
     issue_date: date | None = None
     if len(fields) > 6 and fields[6]:
-        issue_date = _qr_date(fields[6], "field 7 (issue date)")
+        issue_date = _qr_date(fields[6], "field 7 (issue date)", "trường 7 (ngày cấp)")
         if issue_date > today:
-            raise IdentifierError("CCCD QR: field 7 (issue date) is in the future")
+            raise _qr_error(
+                "field 7 (issue date) is in the future", "trường 7 (ngày cấp) nằm trong tương lai."
+            )
         if issue_date < date_of_birth:
-            raise IdentifierError("CCCD QR: field 7 (issue date) is before the date of birth")
+            raise _qr_error(
+                "field 7 (issue date) is before the date of birth",
+                "trường 7 (ngày cấp) trước ngày sinh.",
+            )
 
     try:
         pin = parse_pin(fields[0], date_of_birth=date_of_birth, sex=sex, today=today)
     except IdentifierError as err:
-        raise IdentifierError(f"CCCD QR: field 1 (PIN) disagrees with the QR: {err}") from err
+        raise _qr_error(
+            f"field 1 (PIN) disagrees with the QR: {err}",
+            f"trường 1 (số định danh cá nhân) không khớp với các trường khác: {err.message_vi}",
+        ) from err
 
     return CccdQrRecord(
         pin=pin,

@@ -415,8 +415,17 @@ def current_province(code: str) -> Province:
         new_name = CURRENT_PROVINCES[old.successor_code]
         raise IdentifierError(
             f"province code {code} ({old.name}) was closed on 1 July 2025; "
-            f"it is now part of {old.successor_code} {new_name}"
+            f"it is now part of {old.successor_code} {new_name}",
+            message_vi=(
+                f"Mã tỉnh {code} ({old.name}) không còn dùng từ ngày 01/07/2025; tỉnh này nay "
+                f"thuộc {old.successor_code} {new_name}."
+            ),
         )
     if len(code) == 2 and code.isascii() and code.isdigit():
-        raise IdentifierError(f"unknown province code {code}")
-    raise IdentifierError("a province code must be 2 ASCII digits")
+        raise IdentifierError(
+            f"unknown province code {code}",
+            message_vi=f"Mã tỉnh {code} không phải mã của một trong 34 tỉnh, thành phố hiện nay.",
+        )
+    raise IdentifierError(
+        "a province code must be 2 ASCII digits", message_vi="Mã tỉnh phải gồm đúng 2 chữ số."
+    )

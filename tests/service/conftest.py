@@ -226,3 +226,17 @@ def data_key_b64() -> str:
 
 Service.BHYT = BHYT
 Service.TGXH = TGXH
+
+
+def cli_env(ctx: ServiceContext) -> dict[str, str]:
+    """The ``ASXH_*`` environment under which ``asxh`` commands open ``ctx``'s database."""
+    settings = ctx.settings
+    return {
+        **os.environ,
+        "ASXH_VAR_DIR": str(settings.var_dir),
+        "ASXH_DATABASE_URL": settings.database_url,
+        "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
+        "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
+        "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
+        "ASXH_PUBLIC_URL": settings.public_url,
+    }

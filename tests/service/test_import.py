@@ -41,7 +41,7 @@ from asxh_card.service.models import (
 )
 from asxh_card.service.security import Principal
 
-from .conftest import _settings
+from .conftest import _settings, cli_env
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
 ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
@@ -225,19 +225,7 @@ def test_xlsx_imports_like_csv(fresh: ServiceContext, tmp_path: Path) -> None:
     assert progress.counts["rows_rejected"] == 0
 
 
-def _env(ctx: ServiceContext) -> dict[str, str]:
-    import base64
-
-    settings = ctx.settings
-    return {
-        **os.environ,
-        "ASXH_VAR_DIR": str(settings.var_dir),
-        "ASXH_DATABASE_URL": settings.database_url,
-        "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
-        "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
-        "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
-        "ASXH_PUBLIC_URL": settings.public_url,
-    }
+_env = cli_env
 
 
 def test_cli_import_writes_the_error_report(fresh: ServiceContext, tmp_path: Path) -> None:
@@ -487,3 +475,24 @@ def test_rotation_signs_new_cards_with_the_new_key_and_old_cards_stay_valid(
     old_kid = next(k for k, state in keys.items() if state == "retiring")
     assert kids[:2] == [old_kid, old_kid]
     assert old_kid not in kids[2:]
+
+
+def test_rejections_give_the_rule_in_vietnamese(fresh: ServiceContext, tmp_path: Path) -> None:
+    """Issue 13.2: the error report's reason_vi is the rule's own sentence, not a generic one.
+
+    A 12-digit PIN whose birth year disagrees with the date of birth, an amount typed in
+    thousands, a programme named twice.
+    """
+    rows = people_rows(3, seed=11)
+    rows[0]["date_of_birth"] = "1931-01-01"  # the PIN says 1940-1999
+    rows[1]["attributes_1"] = "amount=750"
+    rows[2]["programme_3"] = "TGXH"
+    path = write_csv(tmp_path / "vi.csv", rows)
+    assert run_import(fresh, path).counts["rows_rejected"] == 3
+    with session_scope(fresh.sessions) as session:
+        report = list(csv.reader(importing.rejections_csv(session, 1).splitlines()))
+    reasons = {r[1]: r[2] for r in report[1:]}
+    assert "không khớp với ngày sinh" in reasons["pin"]
+    assert "nghìn đồng" in reasons["attributes_1"]
+    assert "TGXH" in reasons["programme_3"]
+    assert all(row["pin"] not in str(report) for row in rows)

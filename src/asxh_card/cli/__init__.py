@@ -22,7 +22,7 @@ MISSING_CLI_MESSAGE = (
 
 try:
     # Each import registers that area's sub-commands on ``app`` (in this order in ``--help``).
-    from asxh_card.cli import demo, issue, keys, ops, service, status, trust, verify  # noqa: F401
+    from asxh_card.cli import bhyt, demo, issue, keys, ops, service, status, trust, verify  # noqa: F401
     from asxh_card.cli._app import app
 except ModuleNotFoundError as exc:  # pragma: no cover - exercised by the wheel test
     if exc.name not in {"typer", "rich", "click"}:

@@ -109,7 +109,10 @@ class Entitlement:
         if self.valid_to is not None:
             _check_day(self.valid_to, "valid_to", code)
             if self.valid_to < self.valid_from:
-                raise EntitlementError(f"{code}: valid_to is before valid_from")
+                raise EntitlementError(
+                    f"{code}: valid_to is before valid_from",
+                    message_vi=f"{code}: ngày hết hạn ở trước ngày bắt đầu hưởng.",
+                )
         if self.status is not None:
             if not isinstance(self.status, StatusRef):
                 raise EntitlementError(f"{code}: status must be a StatusRef")

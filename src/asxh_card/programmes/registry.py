@@ -442,7 +442,12 @@ class ProgrammeRegistry:
             if self.is_never_on_card(key):
                 raise EntitlementError(
                     f"{programme.code}: attribute {_show(key)} may never appear on a card "
-                    "(sensitive or identifying data; Law 91/2025/QH15, Decree 356/2025/ND-CP)"
+                    "(sensitive or identifying data; Law 91/2025/QH15, Decree 356/2025/ND-CP)",
+                    message_vi=(
+                        f"{programme.code}: trường {_show(key)} không bao giờ được ghi lên thẻ "
+                        "(dữ liệu nhạy cảm hoặc định danh; Luật 91/2025/QH15, Nghị định "
+                        "356/2025/NĐ-CP)."
+                    ),
                 )
         programme.check_attributes(attributes)
         if memo_key is not None and len(self._valid_attribute_sets) < _MAX_REMEMBERED_SETS:
@@ -477,7 +482,10 @@ class ProgrammeRegistry:
         programme = self._programmes.get(code)
         if programme is None:
             known = ", ".join(self._programmes)
-            raise EntitlementError(f"unknown programme {_show(code)} (known: {known})")
+            raise EntitlementError(
+                f"unknown programme {_show(code)} (known: {known})",
+                message_vi=f"Không có chế độ {_show(code)} (các chế độ hiện có: {known}).",
+            )
         return programme
 
     def __contains__(self, code: object) -> bool:

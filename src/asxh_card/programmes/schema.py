@@ -120,14 +120,19 @@ class LookupConstraint:
         key_value = attributes[self.key]
         if not isinstance(key_value, int | str) or key_value not in self.table:
             raise EntitlementError(
-                f"{programme}: attribute {self.key!r} has no entry in the {self.value!r} table"
+                f"{programme}: attribute {self.key!r} has no entry in the {self.value!r} table",
+                message_vi=f"{programme}: giá trị của trường {self.key} không có trong bảng.",
             )
         expected = self.table[key_value]
         actual = attributes[self.value]
         if type(actual) is not type(expected) or actual != expected:
             raise EntitlementError(
                 f"{programme}: attribute {self.value!r} must be {expected} for "
-                f"{self.key} {key_value} (rule: {self.value} follows {self.key})"
+                f"{self.key} {key_value} (rule: {self.value} follows {self.key})",
+                message_vi=(
+                    f"{programme}: trường {self.value} phải là {expected} khi {self.key} là "
+                    f"{key_value}."
+                ),
             )
 
 

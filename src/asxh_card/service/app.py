@@ -19,7 +19,7 @@ from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
-from asxh_card.service.routes import admin, auth, cards, health, operations, persons, trust
+from asxh_card.service.routes import admin, auth, bhyt, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
 
 __all__ = ["NotMigratedError", "check_schema", "create_app"]
@@ -86,6 +86,6 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     # Added first, so it runs inside the logging middleware (whose request id it reports).
     app.add_middleware(AdmissionMiddleware)
     app.middleware("http")(request_logging_middleware)
-    for module in (auth, persons, cards, trust, admin, operations, health):
+    for module in (auth, persons, cards, bhyt, trust, admin, operations, health):
         app.include_router(module.router)
     return app

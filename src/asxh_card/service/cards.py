@@ -20,9 +20,11 @@ from sqlalchemy.orm import Session
 from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
 from asxh_card._core.timeutil import VN_TZ, utc_now, vn_date
-from asxh_card.errors import InvalidInputError
+from asxh_card.errors import EntitlementError, InvalidInputError
 from asxh_card.issuing.issuer import Issuer
 from asxh_card.programmes import Entitlement, ProgrammeRegistry
+from asxh_card.programmes.bhyt import bhyt_attributes_for_group
+from asxh_card.programmes.bhyt import bhyt_group as bhyt_group_of
 from asxh_card.service import audit, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
@@ -43,7 +45,7 @@ from asxh_card.service.models import (
     PersonRow,
 )
 from asxh_card.service.settings import Settings
-from asxh_card.service.states import CURRENT, Action, State, transition
+from asxh_card.service.states import CURRENT, STATE_VI, Action, State, transition
 
 __all__ = [
     "CardOutcome",
@@ -70,13 +72,22 @@ def issuer_for(
             if key is not None:
                 return issuer, key
     wanted = ", ".join(sorted(set(programmes)))
-    raise ConflictError(f"no issuer of province {province} with an active key may sign {wanted}")
+    raise ConflictError(
+        f"no issuer of province {province} with an active key may sign {wanted}",
+        message_vi=(
+            f"Tỉnh {province} chưa có đơn vị cấp thẻ với khóa ký đang hoạt động được ký "
+            f"chế độ {wanted}."
+        ),
+    )
 
 
 def _check_programme(actor: Actor, programme: str) -> None:
     principal = actor.principal
     if principal.role == "issuer_officer" and programme not in principal.programmes:
-        raise NotPermittedError(f"your account may not manage programme {programme}")
+        raise NotPermittedError(
+            f"your account may not manage programme {programme}",
+            message_vi=f"Tài khoản của bạn không được quản lý chế độ {programme}.",
+        )
 
 
 def _validated(
@@ -85,8 +96,27 @@ def _validated(
     valid_from: date,
     valid_to: date | None,
     attributes: Mapping[str, Any],
+    *,
+    bhyt_group: str | None = None,
+    rederive: bool = False,
 ) -> dict[str, Any]:
-    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked."""
+    """The attributes in canonical form (BHYT facility ``79 - 024`` -> ``79-024``), checked.
+
+    With a BHYT group the level and coverage follow from it on the day the entitlement starts
+    or today, whichever is later (the level a card printed now must carry). ``rederive`` drops
+    the stored level and coverage first when the group settles them (an update that does not
+    touch the attributes: the level may have moved since, as CN and LH did on 1 Jan 2026).
+    """
+    if bhyt_group is not None:
+        if programme != "BHYT":
+            raise EntitlementError(
+                f"{programme}: bhyt_group is for BHYT entitlements only",
+                message_vi=f"{programme}: chỉ chế độ BHYT mới có nhóm đối tượng BHYT.",
+            )
+        day = max(valid_from, vn_date(utc_now()))
+        if rederive and bhyt_group_of(bhyt_group).level_on(day) is not None:
+            attributes = {k: v for k, v in attributes.items() if k not in ("level", "coverage")}
+        attributes = bhyt_attributes_for_group(bhyt_group, day, attributes)
     canonical = registry.get(programme).normalise_attributes(attributes)
     Entitlement(programme, valid_from, valid_to, canonical).validate_for_issuing(registry)
     return canonical
@@ -103,10 +133,14 @@ def grant(
     valid_to: date | None,
     attributes: Mapping[str, Any],
     category: str | None,
+    bhyt_group: str | None = None,
 ) -> EntitlementRow:
     """Grant ``programme`` to ``person``; allocates the entitlement's status entry."""
-    attributes = _validated(registry, programme, valid_from, valid_to, attributes)
-    _check_programme(actor, programme)
+    registry.get(programme)  # an unknown programme is a bad request, not a permission
+    _check_programme(actor, programme)  # then permission, before the attributes are judged
+    attributes = _validated(
+        registry, programme, valid_from, valid_to, attributes, bhyt_group=bhyt_group
+    )
     current = session.scalars(
         select(EntitlementRow).where(
             EntitlementRow.person_id == person.id,
@@ -117,7 +151,11 @@ def grant(
     if current is not None:
         raise ConflictError(
             f"the person already has a current {programme} entitlement "
-            f"(id {current.id}); update or end it first"
+            f"(id {current.id}); update or end it first",
+            message_vi=(
+                f"Người này đang hưởng chế độ {programme} (mã {current.id}); hãy cập nhật hoặc "
+                "kết thúc chế độ đó trước."
+            ),
         )
     issuer_for(session, person.province, [programme])  # someone may sign it
     now = utc_now()
@@ -129,6 +167,7 @@ def grant(
         valid_to=valid_to,
         attributes=dict(attributes),
         category=category,
+        bhyt_group=bhyt_group,
         state=State.ACTIVE,
         created_by=actor.username,
         created_at=now,
@@ -148,6 +187,14 @@ def grant(
     return entitlement
 
 
+def _entitlement_not_current(entitlement: EntitlementRow) -> TransitionError:
+    state = State(entitlement.state)
+    return TransitionError(
+        f"the entitlement is {entitlement.state}",
+        message_vi=f"Chế độ được hưởng {STATE_VI[state]}: không thể thay đổi.",
+    )
+
+
 def update_entitlement(
     session: Session,
     registry: ProgrammeRegistry,
@@ -158,14 +205,24 @@ def update_entitlement(
     """Change the window, attributes or category of a current entitlement."""
     _check_programme(actor, entitlement.programme)
     if entitlement.state not in CURRENT:
-        raise TransitionError(f"the entitlement is {entitlement.state}")
+        raise _entitlement_not_current(entitlement)
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
     attributes = changes.get("attributes", entitlement.attributes)
-    attributes = _validated(registry, entitlement.programme, valid_from, valid_to, attributes)
+    group = changes.get("bhyt_group", entitlement.bhyt_group)
+    attributes = _validated(
+        registry,
+        entitlement.programme,
+        valid_from,
+        valid_to,
+        attributes,
+        bhyt_group=group,
+        rederive="attributes" not in changes,
+    )
     entitlement.valid_from = valid_from
     entitlement.valid_to = valid_to
     entitlement.attributes = dict(attributes)
+    entitlement.bhyt_group = group
     if "category" in changes:
         entitlement.category = changes["category"]
     entitlement.updated_at = utc_now()
@@ -199,12 +256,21 @@ def end_entitlement(
     """
     _check_programme(actor, entitlement.programme)
     if entitlement.state not in CURRENT:
-        raise TransitionError(f"the entitlement is {entitlement.state}")
+        raise _entitlement_not_current(entitlement)
     if end_date < entitlement.valid_from:
-        raise InvalidInputError("end_date is before the entitlement's valid_from")
+        raise InvalidInputError(
+            "end_date is before the entitlement's valid_from",
+            message_vi="Ngày kết thúc ở trước ngày bắt đầu hưởng chế độ.",
+        )
     if entitlement.valid_to is not None and end_date > entitlement.valid_to:
         # Ending never lengthens the window; extending it is an update (and is validated).
-        raise InvalidInputError("end_date is after the entitlement's valid_to; update it instead")
+        raise InvalidInputError(
+            "end_date is after the entitlement's valid_to; update it instead",
+            message_vi=(
+                "Ngày kết thúc ở sau ngày hết hạn hưởng chế độ; hãy cập nhật chế độ thay vì "
+                "kết thúc."
+            ),
+        )
     now = utc_now()
     entitlement.valid_to = end_date
     entitlement.reason_code = reason_code
@@ -288,7 +354,11 @@ def _check_whole_card(session: Session, actor: Actor, card: CardRow) -> None:
     if others:
         raise NotPermittedError(
             f"card {card.serial} also carries {', '.join(others)}, which your account may not "
-            "manage; change your programme's entitlement instead"
+            "manage; change your programme's entitlement instead",
+            message_vi=(
+                f"Thẻ {card.serial} còn mang chế độ {', '.join(others)} mà tài khoản của bạn "
+                "không được quản lý; hãy thay đổi chế độ thuộc chương trình của bạn."
+            ),
         )
 
 
@@ -450,7 +520,10 @@ def _issue(
     today = vn_date(utc_now())
     entitlements = current_entitlements(session, person, today)
     if not entitlements:
-        raise ConflictError("the person has no current entitlement to put on a card")
+        raise ConflictError(
+            "the person has no current entitlement to put on a card",
+            message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
+        )
     issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
     previous = list(
         session.scalars(
@@ -550,11 +623,16 @@ def replace_card(
 ) -> CardRow:
     """A new card (new serial, current entitlements) and the old one revoked."""
     if old.state == State.REVOKED:
-        raise TransitionError("the card is already revoked")
+        raise TransitionError(
+            "the card is already revoked", message_vi="Thẻ đã bị thu hồi từ trước."
+        )
     person = session.get(PersonRow, old.person_id)
     assert person is not None  # noqa: S101 - foreign key
     if old.state not in CURRENT:
-        raise TransitionError(f"cannot replace a {old.state} card")
+        raise TransitionError(
+            f"cannot replace a {old.state} card",
+            message_vi=f"Không thể cấp thay thẻ {STATE_VI[State(old.state)]}.",
+        )
     # The new card supersedes every current card of its issuer, ``old`` among them.
     outcome = issue_card(
         session, ctx, actor, person, replaces=old, reason_code=reason_code, note=note

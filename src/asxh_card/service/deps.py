@@ -82,7 +82,11 @@ def _principal(
     if isinstance(admitted, Principal):  # verified by the admission middleware
         return admitted
     if not token:
-        raise ProblemError("unauthenticated", headers={"WWW-Authenticate": "Bearer"})
+        raise ProblemError(
+            "unauthenticated",
+            detail_vi="Cần đăng nhập để thực hiện thao tác này.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     try:
         principal = ctx.tokens.verify(token)
     except TokenError:
@@ -96,6 +100,7 @@ def _principal(
     raise ProblemError(
         "unauthenticated",
         detail="the access token is invalid or expired",
+        detail_vi="Phiên đăng nhập không hợp lệ hoặc đã hết hạn: hãy đăng nhập lại.",
         headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
     )
 
@@ -105,7 +110,11 @@ def require(*roles: str) -> Callable[..., Principal]:
 
     def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         if principal.role not in roles:
-            raise ProblemError("forbidden", detail=f"the {principal.role} role may not do this")
+            raise ProblemError(
+                "forbidden",
+                detail=f"the {principal.role} role may not do this",
+                detail_vi=f"Vai trò {principal.role} không được phép thực hiện thao tác này.",
+            )
         return principal
 
     return dependency

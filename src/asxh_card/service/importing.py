@@ -257,6 +257,13 @@ _VI_FIELD: Final = {
 }
 
 
+def _vi(exc: BaseException) -> str | None:
+    """The error's own Vietnamese sentence; None for a class default (the field's is better)."""
+    if isinstance(exc, InvalidInputError) and exc.message_vi != type(exc).default_vi:
+        return exc.message_vi
+    return None
+
+
 def _reject(row: int, name: str, en: str, vi: str | None = None) -> Rejection:
     base = name.rsplit("_", 1)[0] if name[-1:].isdigit() else name
     default_vi = _VI_FIELD.get(base) or {
@@ -311,7 +318,7 @@ def _optional(row: dict[str, str], name: str, reg_row: int, out: list[Rejection]
     try:
         return registry.clean_text(text, name)
     except InvalidInputError as exc:
-        out.append(_reject(reg_row, name, str(exc)))
+        out.append(_reject(reg_row, name, str(exc), _vi(exc)))
         return None
 
 
@@ -327,12 +334,12 @@ def validate_row(
     try:
         name = registry.clean_name(row.get("full_name", ""))
     except InvalidInputError as exc:
-        out.append(_reject(number, "full_name", str(exc)))
+        out.append(_reject(number, "full_name", str(exc), _vi(exc)))
     dob = None
     try:
         dob = _date(row.get("date_of_birth", ""))
     except InvalidInputError as exc:
-        out.append(_reject(number, "date_of_birth", str(exc)))
+        out.append(_reject(number, "date_of_birth", str(exc), _vi(exc)))
     if dob is not None and (dob > today or dob < date(1900, 1, 1)):
         out.append(
             _reject(
@@ -351,7 +358,7 @@ def validate_row(
     try:
         pin = parse_pin(pin_text, date_of_birth=dob, sex=sex).number  # type: ignore[arg-type]
     except AsxhError as exc:
-        out.append(_reject(number, "pin", str(exc)))
+        out.append(_reject(number, "pin", str(exc), _vi(exc)))
     hometown = _optional(row, "hometown", number, out)
     address = _optional(row, "permanent_address", number, out)
     commune = _optional(row, "commune", number, out)
@@ -363,22 +370,25 @@ def validate_row(
             continue
         try:
             if programme in seen:
-                raise InvalidInputError(f"programme {programme} appears twice in the row")
+                raise InvalidInputError(
+                    f"programme {programme} appears twice in the row",
+                    message_vi=f"Chế độ {programme} xuất hiện hai lần trong cùng một dòng.",
+                )
             seen.add(programme)
             reg.get(programme)
         except AsxhError as exc:
-            out.append(_reject(number, f"programme_{n}", str(exc)))
+            out.append(_reject(number, f"programme_{n}", str(exc), _vi(exc)))
             continue
         try:
             start = _date(row.get(f"valid_from_{n}", "") or "")
         except InvalidInputError as exc:
-            out.append(_reject(number, f"valid_from_{n}", str(exc)))
+            out.append(_reject(number, f"valid_from_{n}", str(exc), _vi(exc)))
             continue
         end_text = row.get(f"valid_to_{n}", "").strip()
         try:
             end = _date(end_text) if end_text else None
         except InvalidInputError as exc:
-            out.append(_reject(number, f"valid_to_{n}", str(exc)))
+            out.append(_reject(number, f"valid_to_{n}", str(exc), _vi(exc)))
             continue
         if end is not None and end < today:
             out.append(
@@ -394,7 +404,7 @@ def validate_row(
             attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
             EntitlementModel(programme, start, end, attrs).validate_for_issuing(reg)
         except AsxhError as exc:
-            out.append(_reject(number, f"attributes_{n}", str(exc)))
+            out.append(_reject(number, f"attributes_{n}", str(exc), _vi(exc)))
             continue
         category = row.get(f"category_{n}", "").strip() or None
         ents.append(_Ent(programme, start, end, attrs, category))

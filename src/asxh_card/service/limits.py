@@ -130,7 +130,15 @@ class AdmissionMiddleware:
         request = Request(scope)
         slug = "payload-too-large" if exc.status_code == 413 else "unauthenticated"
         detail = exc.detail if exc.detail != "Unauthorized" else None
-        response = problem_response(slug, request=request, detail=detail, headers=exc.headers)
+        if exc.status_code == 413:
+            detail_vi = "Nội dung yêu cầu vượt quá kích thước cho phép."
+        elif detail is not None:
+            detail_vi = "Phiên đăng nhập không hợp lệ hoặc đã hết hạn: hãy đăng nhập lại."
+        else:
+            detail_vi = "Cần đăng nhập để thực hiện thao tác này."
+        response = problem_response(
+            slug, request=request, detail=detail, detail_vi=detail_vi, headers=exc.headers
+        )
         # The body is not read; the connection is closed after the answer.
         response.headers["Connection"] = "close"
         await response(scope, receive, send)

@@ -214,6 +214,7 @@ class EntitlementRow(Base):
     """A person's entitlement to one programme, with its own status-list entry."""
 
     __tablename__ = "entitlements"
+    __table_args__ = (Index("ix_entitlements_province_bhyt_group", "province", "bhyt_group"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id"), index=True)
@@ -223,6 +224,9 @@ class EntitlementRow(Base):
     valid_to: Mapped[date | None] = mapped_column(Date)
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON)
     category: Mapped[str | None] = mapped_column(String(200))
+    #: BHYT beneficiary group (mã đối tượng, asxh_card/data/bhyt_groups.json): sensitive, never
+    #: on a card; the level on the card follows from it and the date.
+    bhyt_group: Mapped[str | None] = mapped_column(String(2))
     state: Mapped[str] = mapped_column(String(10), default=State.ACTIVE)
     reason_code: Mapped[str | None] = mapped_column(String(40))
     note: Mapped[str | None] = mapped_column(Text)

@@ -4,9 +4,13 @@ Every error response of the service has this shape::
 
     {"type": "https://asxh.gov.vn/problems/validation-error", "status": 422,
      "title": "The request is not valid.", "title_vi": "Yêu cầu không hợp lệ.",
-     "detail": "...", "instance": "/v1/persons", "request_id": "...", "errors": [...]}
+     "detail": "...", "detail_vi": "...", "instance": "/v1/persons", "request_id": "...",
+     "errors": [{"loc": [...], "msg": "...", "msg_vi": "...", "type": "..."}]}
 
 ``type`` URIs are stable (part of the API contract, listed in :data:`PROBLEM_TYPES`).
+Every problem carries ``detail_vi``, natural Vietnamese for the officer: the raise site's own
+sentence (``message_vi`` of the library's and the service's errors, ``detail_vi`` of a
+:class:`ProblemError`, a translation of each pydantic error) or, failing that, the title.
 Messages never echo the submitted values: a PIN or a name could be among them.
 """
 
@@ -42,6 +46,7 @@ __all__ = [
     "ProblemError",
     "clean_errors",
     "install_problem_handlers",
+    "message_vi",
     "problem_response",
 ]
 
@@ -170,13 +175,17 @@ def domain_problem(exc: ServiceError) -> tuple[str, dict[str, str]]:
 
 
 class ProblemError(AsxhError):
-    """Raise to answer with a problem: ``ProblemError("not-found", detail="...")``."""
+    """Raise to answer with a problem: ``ProblemError("not-found", detail="...", detail_vi="...")``.
+
+    ``detail_vi`` is the officer's sentence; left out, the problem's ``title_vi`` stands in.
+    """
 
     def __init__(
         self,
         slug: str,
         *,
         detail: str | None = None,
+        detail_vi: str | None = None,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
         **extra: Any,
@@ -184,9 +193,16 @@ class ProblemError(AsxhError):
         self.kind = PROBLEM_TYPES[slug]
         self.status = status or self.kind.status
         self.detail = detail
+        self.detail_vi = detail_vi
         self.headers = dict(headers or {})
         self.extra = extra
         super().__init__(detail or self.kind.title)
+
+
+def message_vi(exc: BaseException) -> str | None:
+    """The Vietnamese message of a library or service error, if it has one."""
+    text = getattr(exc, "message_vi", None)
+    return text if isinstance(text, str) else None
 
 
 def problem_body(
@@ -194,10 +210,11 @@ def problem_body(
     *,
     request: Request | None = None,
     detail: str | None = None,
+    detail_vi: str | None = None,
     status: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
-    """The JSON body of a problem."""
+    """The JSON body of a problem; ``detail_vi`` defaults to the title in Vietnamese."""
     kind = PROBLEM_TYPES[slug]
     body: dict[str, Any] = {
         "type": PROBLEM_BASE + kind.slug,
@@ -207,6 +224,7 @@ def problem_body(
     }
     if detail:
         body["detail"] = detail
+    body["detail_vi"] = detail_vi or kind.title_vi
     if request is not None:
         body["instance"] = request.url.path
         request_id = getattr(request.state, "request_id", None)
@@ -221,17 +239,99 @@ def problem_response(
     *,
     request: Request | None = None,
     detail: str | None = None,
+    detail_vi: str | None = None,
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
 ) -> JSONResponse:
     """A ``application/problem+json`` response."""
-    body = problem_body(slug, request=request, detail=detail, status=status, **extra)
+    body = problem_body(
+        slug, request=request, detail=detail, detail_vi=detail_vi, status=status, **extra
+    )
     return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
 
 
+#: Pydantic error types in Vietnamese; ``{name}`` fields come from the error's ``ctx`` (limits
+#: of the schema, never the submitted value).
+_PYDANTIC_VI: Final[Mapping[str, str]] = {
+    "missing": "bắt buộc nhưng chưa có",
+    "extra_forbidden": "không có trong biểu mẫu hoặc do hệ thống quản lý: không được gửi",
+    "string_type": "phải là chuỗi ký tự",
+    "string_too_short": "phải có ít nhất {min_length} ký tự",
+    "string_too_long": "không được dài quá {max_length} ký tự",
+    "string_pattern_mismatch": "không đúng định dạng",
+    "int_type": "phải là số nguyên",
+    "int_parsing": "phải là số nguyên",
+    "int_from_float": "phải là số nguyên, không có phần thập phân",
+    "float_type": "phải là số",
+    "float_parsing": "phải là số",
+    "bool_type": "phải là true hoặc false",
+    "bool_parsing": "phải là true hoặc false",
+    "date_type": "phải là ngày dạng YYYY-MM-DD",
+    "date_parsing": "phải là ngày dạng YYYY-MM-DD",
+    "date_from_datetime_parsing": "phải là ngày dạng YYYY-MM-DD",
+    "datetime_type": "phải là thời điểm theo ISO 8601",
+    "datetime_parsing": "phải là thời điểm theo ISO 8601",
+    "literal_error": "phải là một trong các giá trị: {expected}",
+    "enum": "phải là một trong các giá trị: {expected}",
+    "greater_than": "phải lớn hơn {gt}",
+    "greater_than_equal": "phải lớn hơn hoặc bằng {ge}",
+    "less_than": "phải nhỏ hơn {lt}",
+    "less_than_equal": "phải nhỏ hơn hoặc bằng {le}",
+    "too_short": "phải có ít nhất {min_length} phần tử",
+    "too_long": "không được có quá {max_length} phần tử",
+    "list_type": "phải là một danh sách",
+    "dict_type": "phải là một đối tượng JSON",
+    "model_type": "phải là một đối tượng JSON",
+    "model_attributes_type": "phải là một đối tượng JSON",
+    "json_invalid": "không phải JSON hợp lệ",
+    "json_type": "không phải JSON hợp lệ",
+    "uuid_parsing": "phải là UUID",
+    "uuid_type": "phải là UUID",
+    "none_required": "phải để trống",
+}
+
+#: The Vietnamese sentences of the schema's own validators (``ValueError`` texts).
+_VALUE_ERRORS_VI: Final[Mapping[str, str]] = {
+    "must not contain control characters": "không được chứa ký tự điều khiển",
+    "must not contain control characters other than line breaks": (
+        "không được chứa ký tự điều khiển (trừ xuống dòng)"
+    ),
+    "may be left out, but not set to null": "có thể bỏ trống, nhưng không được đặt là null",
+}
+
+
+def _message_vi(error: Mapping[str, Any]) -> str:
+    """One pydantic error in Vietnamese, from its type and its schema limits."""
+    kind = str(error.get("type", ""))
+    ctx = error.get("ctx") or {}
+    if kind in ("value_error", "assertion_error"):
+        cause = ctx.get("error") if isinstance(ctx, Mapping) else None
+        if isinstance(cause, InvalidInputError):
+            return cause.message_vi.rstrip(".")
+        text = str(cause) if cause is not None else ""
+        return _VALUE_ERRORS_VI.get(text, "không hợp lệ")
+    template = _PYDANTIC_VI.get(kind)
+    if template is None:
+        return "không hợp lệ"
+    try:
+        return template.format(**{str(k): v for k, v in dict(ctx).items()})
+    except (KeyError, IndexError, ValueError):
+        return template.split(":")[0].split("{")[0].strip() or "không hợp lệ"
+
+
+def _where_vi(loc: Sequence[str]) -> str:
+    parts = [p for p in loc if p not in ("body", "query", "path", "header")]
+    if not parts:
+        return "Nội dung yêu cầu"
+    return f"Trường {'.'.join(parts)}"
+
+
 def clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
-    """Pydantic errors without the submitted input (which may hold a PIN or a name)."""
+    """Pydantic errors without the submitted input (which may hold a PIN or a name).
+
+    Each carries ``msg_vi``, the same error in Vietnamese (:data:`_PYDANTIC_VI`).
+    """
     cleaned: list[dict[str, Any]] = []
     for error in errors[:50]:
         if not isinstance(error, Mapping):
@@ -241,7 +341,8 @@ def clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
         kind = str(error.get("type", ""))
         if kind == "extra_forbidden":
             message = "unknown or server-owned field: it may not be set by the client"
-        cleaned.append({"loc": loc, "msg": message[:300], "type": kind})
+        message_vi = f"{_where_vi(loc)}: {_message_vi(error)}."
+        cleaned.append({"loc": loc, "msg": message[:300], "msg_vi": message_vi[:300], "type": kind})
     return cleaned
 
 
@@ -254,6 +355,7 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
             "server-owned-field",
             request=request,
             detail=f"these fields may not be set by the client: {fields}",
+            detail_vi=f"Các trường sau do hệ thống quản lý, không được gửi lên: {fields}.",
             errors=errors,
         )
     first = errors[0] if errors else {"loc": [], "msg": "invalid request"}
@@ -262,6 +364,7 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
         "validation-error",
         request=request,
         detail=f"{where}: {first['msg']}" if where else str(first["msg"]),
+        detail_vi=str(first.get("msg_vi") or "") or None,
         errors=errors,
     )
 
@@ -272,6 +375,7 @@ def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
         exc.kind.slug,
         request=request,
         detail=exc.detail,
+        detail_vi=exc.detail_vi,
         status=exc.status,
         headers=exc.headers,
         **exc.extra,
@@ -288,6 +392,7 @@ def _http_handler(request: Request, exc: Exception) -> JSONResponse:
             "validation-error",
             request=request,
             detail=f"the request body is malformed: {exc.detail}",
+            detail_vi="Nội dung yêu cầu bị hỏng hoặc sai định dạng.",
         )
     slug = _STATUS_SLUGS.get(exc.status_code, "http-error")
     detail: str | None = exc.detail
@@ -317,7 +422,13 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
 def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ServiceError)  # noqa: S101 - registered for this type
     slug, headers = domain_problem(exc)
-    return problem_response(slug, request=request, detail=str(exc)[:500], headers=headers)
+    return problem_response(
+        slug,
+        request=request,
+        detail=str(exc)[:500],
+        detail_vi=exc.message_vi[:500],
+        headers=headers,
+    )
 
 
 #: Seconds a client is asked to wait when the database is unreachable, hung or busy.
@@ -340,6 +451,7 @@ def _database_handler(request: Request, exc: Exception) -> JSONResponse:
         "not-ready",
         request=request,
         detail="the database is unavailable or busy; try again shortly",
+        detail_vi="Cơ sở dữ liệu đang bận hoặc không truy cập được; hãy thử lại sau ít giây.",
         headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
     )
 

@@ -61,17 +61,51 @@ _NOT_HERE = (
     "this {what} cannot be registered to this person by your account; "
     "a national administrator can resolve it"
 )
+_NOT_HERE_VI = (
+    "Tài khoản của bạn không thể ghi {what} này cho người này; "
+    "quản trị viên cấp quốc gia có thể xử lý."
+)
+_IDENTIFIER_VI: Final = {
+    "PIN": "số định danh cá nhân",
+    "cmnd": "số CMND",
+    "bhxh": "mã số BHXH",
+    "bhyt": "mã thẻ BHYT",
+}
+
+
+def _not_here(what: str) -> ConflictError:
+    # The same answer whoever holds the identifier (see _NOT_HERE).
+    what_vi = _IDENTIFIER_VI.get(what, "mã định danh")
+    label = what if what == "PIN" else f"{what} identifier"
+    return ConflictError(_NOT_HERE.format(what=label), message_vi=_NOT_HERE_VI.format(what=what_vi))
+
+
+#: Field names of a registration, in Vietnamese, for messages.
+FIELD_VI: Final = {
+    "full_name": "Họ và tên",
+    "hometown": "Quê quán",
+    "permanent_address": "Nơi thường trú",
+    "commune": "Xã, phường",
+    "date_of_birth": "Ngày sinh",
+}
 
 
 def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
     """NFC, single spaces, no control characters, non-empty."""
     text = " ".join(unicodedata.normalize("NFC", value).split())
+    what_vi = FIELD_VI.get(what, f"Trường {what}")
     if not text:
-        raise InvalidInputError(f"{what} must not be empty")
+        raise InvalidInputError(f"{what} must not be empty", message_vi=f"{what_vi} bị trống.")
     if len(text) > max_length:
-        raise InvalidInputError(f"{what} is longer than {max_length} characters")
+        raise InvalidInputError(
+            f"{what} is longer than {max_length} characters",
+            message_vi=f"{what_vi} dài quá {max_length} ký tự.",
+        )
     if any(unicodedata.category(c)[0] == "C" for c in text):
-        raise InvalidInputError(f"{what} contains control characters")
+        raise InvalidInputError(
+            f"{what} contains control characters",
+            message_vi=f"{what_vi} chứa ký tự điều khiển.",
+        )
     return text
 
 
@@ -115,7 +149,10 @@ def person_values(person: PersonRow) -> dict[str, Any]:
 def _check_dob(dob: date) -> None:
     # Today in Vietnam: until 07:00 there the UTC date is still yesterday.
     if dob > vn_date(utc_now()) or dob < date(1900, 1, 1):
-        raise InvalidInputError("date_of_birth must be between 1900-01-01 and today")
+        raise InvalidInputError(
+            "date_of_birth must be between 1900-01-01 and today",
+            message_vi="Ngày sinh phải từ ngày 01/01/1900 đến hôm nay.",
+        )
 
 
 def _new_person(
@@ -209,7 +246,7 @@ def reconcile(
     conflict.
     """
     if not actor.principal.sees(person.province):
-        raise ConflictError(_NOT_HERE.format(what="PIN"))
+        raise _not_here("PIN")
     stored, submitted = person_values(person), data.values()
     differing = [f for f in RECONCILED_FIELDS if stored[f] != submitted[f]]
     if not differing:
@@ -253,7 +290,10 @@ def create_provisional(
     """A person without a PIN yet; the number stays when the PIN is linked later."""
     _check_dob(data.date_of_birth)
     if not data.commune:
-        raise InvalidInputError("commune is required for a provisional person")
+        raise InvalidInputError(
+            "commune is required for a provisional person",
+            message_vi="Cần ghi xã, phường khi đăng ký tạm một người chưa có số định danh.",
+        )
     person = _new_person(session, province, data, provisional=True)
     assert person is not None  # noqa: S101 - no PIN hash, so only number collisions retry
     audit.record(
@@ -280,9 +320,12 @@ def link_pin(
     if person.pin_hash is not None:
         if person.pin_hash == pin_hash:
             return person
-        raise ConflictError("this person already has another PIN")
+        raise ConflictError(
+            "this person already has another PIN",
+            message_vi="Người này đã có một số định danh cá nhân khác.",
+        )
     if find_by_hash(session, pin_hash) is not None:
-        raise ConflictError(_NOT_HERE.format(what="PIN"))
+        raise _not_here("PIN")
     try:
         # Changed inside the savepoint (begin_nested flushes pending changes *before* it): a
         # lost race rolls back only this and leaves the person as it was.
@@ -292,7 +335,7 @@ def link_pin(
             person.provisional = False
             person.updated_at = utc_now()
     except IntegrityError:
-        raise ConflictError(_NOT_HERE.format(what="PIN")) from None
+        raise _not_here("PIN") from None
     audit.record(
         session,
         actor,
@@ -346,7 +389,7 @@ def add_alias(
         lookup = protector.lookup_hash(alias_kind, alias_value)
         existing = _find_alias(session, alias_kind, lookup)
         if existing is not None and existing.person_id != person.id:
-            raise ConflictError(_NOT_HERE.format(what=f"{alias_kind} identifier"))
+            raise _not_here(alias_kind)
         if existing is not None and alias_kind == kind:
             return existing
         if existing is None:
@@ -363,7 +406,10 @@ def add_alias(
         with session.begin_nested():
             session.add_all(new)
     except IntegrityError:
-        raise ConflictError("this identifier was just added elsewhere") from None
+        raise ConflictError(
+            "this identifier was just added elsewhere",
+            message_vi="Mã định danh này vừa được ghi cho người khác.",
+        ) from None
     audit.record(
         session,
         actor,
@@ -406,13 +452,19 @@ def resolve_reconciliation(
 ) -> ReconciliationRow:
     """Accept (apply the submitted values, all or ``fields``) or reject a reconciliation."""
     if reconciliation.state != "open":
-        raise TransitionError("this reconciliation is already resolved")
+        raise TransitionError(
+            "this reconciliation is already resolved",
+            message_vi="Yêu cầu đối chiếu này đã được xử lý.",
+        )
     person = session.get(PersonRow, reconciliation.person_id)
     assert person is not None  # noqa: S101 - foreign key
     chosen = list(reconciliation.differing) if fields is None else fields
     unknown = [f for f in chosen if f not in reconciliation.differing]
     if unknown:
-        raise InvalidInputError(f"fields not under reconciliation: {', '.join(unknown)[:200]}")
+        raise InvalidInputError(
+            f"fields not under reconciliation: {', '.join(unknown)[:200]}",
+            message_vi=f"Các trường không thuộc yêu cầu đối chiếu: {', '.join(unknown)[:200]}.",
+        )
     if action == "accept":
         submitted: Mapping[str, Any] = reconciliation.submitted
         values = {name: submitted[name] for name in chosen}

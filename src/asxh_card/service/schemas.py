@@ -106,6 +106,7 @@ Note = Annotated[StrictStr, Field(max_length=1000), AfterValidator(_note_text)]
 ProvinceCode = Annotated[StrictStr, Field(pattern=r"^[0-9]{2}$")]
 AsxhNumberText = Annotated[StrictStr, Field(min_length=11, max_length=20)]
 Programme = Annotated[StrictStr, Field(pattern=r"^[A-Z][A-Z0-9_]{1,15}$")]
+BhytGroupCode = Annotated[StrictStr, Field(pattern=r"^[A-Z]{2}$")]
 AttributeValue = (
     StrictInt | Annotated[StrictStr, Field(max_length=200), AfterValidator(_single_line)]
 )
@@ -304,8 +305,8 @@ class EntitlementIn(_In):
                     "programme": "BHYT",
                     "valid_from": "2026-01-01",
                     "valid_to": "2026-12-31",
-                    "attributes": {"level": 2, "coverage": 100, "facility": "79-001"},
-                    "category": "HN",
+                    "attributes": {"facility": "79-001"},
+                    "bhyt_group": "CN",
                 },
                 {
                     "programme": "TGXH",
@@ -324,6 +325,12 @@ class EntitlementIn(_In):
         default_factory=dict
     )
     category: Text | None = None
+    bhyt_group: BhytGroupCode | None = Field(
+        default=None,
+        description="BHYT only: the beneficiary group (mã đối tượng, e.g. CN). The level and "
+        "coverage follow from it and the date when left out, and must agree when given. "
+        "Sensitive: never on the card.",
+    )
 
 
 class EntitlementPatch(_In):
@@ -338,6 +345,7 @@ class EntitlementPatch(_In):
     valid_to: Day | None = None
     attributes: Annotated[dict[str, AttributeValue], Field(max_length=16)] | None = None
     category: Text | None = None
+    bhyt_group: BhytGroupCode | None = None
 
     @field_validator("valid_from", "attributes", mode="before")
     @classmethod
@@ -360,6 +368,7 @@ class EntitlementOut(BaseModel):
     valid_to: date | None
     attributes: dict[str, Any]
     category: str | None
+    bhyt_group: str | None = None
     state: str
     reason_code: str | None
     note: str | None

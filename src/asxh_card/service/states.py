@@ -15,7 +15,9 @@ from asxh_card._core.statuslist import Status
 from asxh_card.service.errors import TransitionError
 
 __all__ = [
+    "ACTION_VI",
     "CURRENT",
+    "STATE_VI",
     "TRANSITIONS",
     "Action",
     "CardState",
@@ -63,6 +65,22 @@ TRANSITIONS: Final[Mapping[tuple[State, Action], tuple[State, Status]]] = {
 }
 
 
+#: Vietnamese words for the states, actions and objects of a refused change.
+STATE_VI: Final[Mapping[State, str]] = {
+    State.ACTIVE: "đang có hiệu lực",
+    State.SUSPENDED: "đang bị tạm dừng",
+    State.REVOKED: "đã bị thu hồi",
+    State.ENDED: "đã kết thúc",
+}
+ACTION_VI: Final[Mapping[Action, str]] = {
+    Action.REVOKE: "thu hồi",
+    Action.SUSPEND: "tạm dừng",
+    Action.REINSTATE: "khôi phục",
+    Action.END: "kết thúc",
+}
+_WHAT_VI: Final[Mapping[str, str]] = {"card": "thẻ", "entitlement": "chế độ được hưởng"}
+
+
 def transition(current: str, action: Action | str, what: str) -> tuple[State, Status]:
     """The new state and status value of ``what`` (card, entitlement) after ``action``."""
     step = Action(action)
@@ -70,5 +88,10 @@ def transition(current: str, action: Action | str, what: str) -> tuple[State, St
     allowed = TRANSITIONS.get((state, step))
     if allowed is None or (what == "card" and step is Action.END):
         article = "an" if state.value[:1] in "aeiou" else "a"
-        raise TransitionError(f"cannot {step.value} {article} {state.value} {what}")
+        raise TransitionError(
+            f"cannot {step.value} {article} {state.value} {what}",
+            message_vi=(
+                f"Không thể {ACTION_VI[step]} {_WHAT_VI.get(what, what)} {STATE_VI[state]}."
+            ),
+        )
     return allowed

@@ -378,7 +378,12 @@ def publish_changed(session: Session, settings: Settings, keyring: Keyring) -> N
         if key is None:
             raise StatusPublishError(
                 f"no key of issuer {row.issuer_id} in the published trust bundle may sign its "
-                "status list now; the change was not made (publish a bundle naming its key)"
+                "status list now; the change was not made (publish a bundle naming its key)",
+                message_vi=(
+                    f"Gói dữ liệu tin cậy đã công bố chưa có khóa nào của đơn vị {row.issuer_id} "
+                    "được ký danh sách trạng thái; thay đổi chưa được thực hiện (hãy công bố gói "
+                    "dữ liệu có khóa này)."
+                ),
             )
         _sign(session, settings, keyring, row, key)
 

@@ -118,6 +118,7 @@ def entitlement_out(principal: Principal, row: EntitlementRow, asxh_number: str)
         valid_to=row.valid_to,
         attributes=dict(row.attributes),
         category=row.category if _may_see_category(principal, row.programme) else None,
+        bhyt_group=row.bhyt_group if _may_see_category(principal, row.programme) else None,
         state=row.state,
         reason_code=row.reason_code,
         note=row.note,

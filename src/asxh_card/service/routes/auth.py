@@ -88,7 +88,11 @@ def login(
             province=operator.province if operator else None,
         )
     if not ok:
-        raise ProblemError("invalid-credentials", headers={"WWW-Authenticate": "Bearer"})
+        raise ProblemError(
+            "invalid-credentials",
+            detail_vi="Sai tên đăng nhập hoặc mật khẩu.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return TokenOut(
         access_token=ctx.tokens.issue(principal),
         token_type="bearer",  # noqa: S106 - the OAuth2 token type

@@ -77,6 +77,7 @@ def grant_entitlement(
             valid_to=body.valid_to,
             attributes=body.attributes,
             category=body.category,
+            bhyt_group=body.bhyt_group,
         )
         return entitlement_out(actor.principal, row, person.asxh_number)
 

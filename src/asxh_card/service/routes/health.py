@@ -48,8 +48,13 @@ def ready(ctx: Ctx) -> dict[str, Any]:
         raise ProblemError(
             "not-ready",
             detail="the database is not reachable",
+            detail_vi="Không kết nối được cơ sở dữ liệu.",
             headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
         ) from None
     if revision != head_revision():
-        raise ProblemError("not-ready", detail="the database schema is not migrated")
+        raise ProblemError(
+            "not-ready",
+            detail="the database schema is not migrated",
+            detail_vi="Cơ sở dữ liệu chưa được nâng cấp lên lược đồ mới nhất.",
+        )
     return {"status": "ready", "database": ctx.engine.dialect.name, "revision": revision}

@@ -16,14 +16,13 @@ from starlette.datastructures import UploadFile
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import AsxhError
-from asxh_card.provinces import current_province
 from asxh_card.service import importing, stats
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Ctx, Reader, WriterActor, scoped, transaction
 from asxh_card.service.models import ImportJobRow
-from asxh_card.service.problems import ProblemError
-from asxh_card.service.routes._common import problems
+from asxh_card.service.problems import ProblemError, message_vi
+from asxh_card.service.routes._common import problems, province_for
 from asxh_card.service.security import Principal
 
 router = APIRouter(tags=["operations"])
@@ -33,18 +32,6 @@ MAX_UPLOAD_BYTES: Final = 512 * 1024 * 1024
 _RUNNING = "import_threads"
 
 JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-
-
-def _province_for(principal: Principal, province: str | None) -> str:
-    """The province a write or a filter applies to: an officer's own, or the one named."""
-    if province is not None:
-        current_province(province)
-        if not principal.sees(province):
-            raise ProblemError("forbidden", detail="your account may not act for this province")
-        return province
-    if principal.province is None:
-        raise ProblemError("validation-error", detail="name the province (?province=NN)")
-    return principal.province
 
 
 def job_out(job: ImportJobRow) -> dict[str, Any]:
@@ -103,15 +90,27 @@ async def _save_upload(request: Request, directory: FilePath) -> tuple[FilePath,
     except HTTPException:
         raise
     except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
-        raise ProblemError("validation-error", detail="the request body is malformed") from None
+        raise ProblemError(
+            "validation-error",
+            detail="the request body is malformed",
+            detail_vi="Nội dung yêu cầu bị hỏng hoặc sai định dạng.",
+        ) from None
     try:
         upload = form.get("file")
         if not isinstance(upload, UploadFile) or not upload.filename:
-            raise ProblemError("validation-error", detail="send the list in the field 'file'")
+            raise ProblemError(
+                "validation-error",
+                detail="send the list in the field 'file'",
+                detail_vi="Hãy gửi danh sách trong trường 'file'.",
+            )
         name = FilePath(upload.filename.replace("\\", "/")).name[:200]
         suffix = FilePath(name).suffix.lower()
         if suffix not in (".csv", ".xlsx"):
-            raise ProblemError("validation-error", detail="the file must be .csv or .xlsx")
+            raise ProblemError(
+                "validation-error",
+                detail="the file must be .csv or .xlsx",
+                detail_vi="Tệp phải có đuôi .csv hoặc .xlsx.",
+            )
         target = directory / f"upload-{secrets.token_hex(8)}{suffix}"
         handle = await run_in_threadpool(_create, target)
         size, too_big = 0, False
@@ -126,7 +125,11 @@ async def _save_upload(request: Request, directory: FilePath) -> tuple[FilePath,
             handle.close()
         if too_big:
             await run_in_threadpool(target.unlink)
-            raise ProblemError("payload-too-large", detail="the file is over 512 MiB")
+            raise ProblemError(
+                "payload-too-large",
+                detail="the file is over 512 MiB",
+                detail_vi="Tệp lớn hơn 512 MiB.",
+            )
     finally:
         await form.close()
     return target, name
@@ -150,7 +153,7 @@ async def create_import(
     issued twice. Rows are validated one by one; rejected rows are in
     ``GET /v1/imports/{id}/errors.csv``.
     """
-    target_province = _province_for(actor.principal, province)
+    target_province = province_for(actor.principal, province)
     directory = ctx.settings.var_dir / "imports"
     path, name = await _save_upload(request, directory)
 
@@ -168,7 +171,9 @@ async def create_import(
                 body = job_out(job)
         except AsxhError as exc:
             path.unlink(missing_ok=True)
-            raise ProblemError("validation-error", detail=str(exc)) from None
+            raise ProblemError(
+                "validation-error", detail=str(exc), detail_vi=message_vi(exc)
+            ) from None
         final = directory / f"job-{body['id']}{path.suffix}"
         if created or not final.exists():
             path.replace(final)
@@ -195,7 +200,11 @@ def _job(ctx: ServiceContext, principal: Principal, job_id: int) -> dict[str, An
     with transaction(ctx) as session:
         job = session.get(ImportJobRow, job_id)
         if job is None or not principal.sees(job.province):
-            raise ProblemError("not-found", detail="no such import job")
+            raise ProblemError(
+                "not-found",
+                detail="no such import job",
+                detail_vi="Không tìm thấy lượt nhập danh sách.",
+            )
         return job_out(job)
 
 
@@ -246,7 +255,7 @@ def get_stats(
     six-monthly and yearly reports.
     """
     if province is not None:
-        provinces: list[str] | None = [_province_for(principal, province)]
+        provinces: list[str] | None = [province_for(principal, province)]
     elif principal.is_national:
         provinces = None
     else:

@@ -45,7 +45,10 @@ def _province_for(principal: Principal, requested: str | None) -> str:
     """The province a new person is registered in: the officer's own, or the admin's choice."""
     if principal.role == "national_admin":
         if requested is None:
-            raise InvalidInputError("province is required for a national administrator")
+            raise InvalidInputError(
+                "province is required for a national administrator",
+                message_vi="Quản trị viên cấp quốc gia cần ghi rõ tỉnh (province).",
+            )
         from asxh_card.provinces import current_province  # noqa: PLC0415
 
         return current_province(requested).code
@@ -53,6 +56,7 @@ def _province_for(principal: Principal, requested: str | None) -> str:
         raise ProblemError(
             "server-owned-field",
             detail="province is set by the server from your account",
+            detail_vi="Tỉnh do hệ thống lấy theo tài khoản của bạn, không được gửi lên.",
             errors=[
                 {"loc": ["body", "province"], "msg": "server-owned field", "type": "server_owned"}
             ],
@@ -118,6 +122,8 @@ def register_person(
                 "reconciliation-required",
                 detail="the registry holds different data for this PIN; an officer must resolve "
                 f"reconciliation {rec.id}",
+                detail_vi="Dữ liệu đã lưu cho số định danh này khác với dữ liệu vừa gửi; "
+                f"cán bộ cần xử lý yêu cầu đối chiếu số {rec.id}.",
                 asxh_number=outcome.person.asxh_number,
                 reconciliation_id=rec.id,
                 differing_fields=list(rec.differing),
@@ -164,7 +170,11 @@ def lookup_person(body: LookupIn, ctx: Ctx, actor: ReaderActor) -> PersonOut:
     """
     given = {k: v for k, v in body.model_dump().items() if v is not None}
     if len(given) != 1:
-        raise InvalidInputError("give exactly one of pin, cmnd, bhxh_number, bhyt_code")
+        raise InvalidInputError(
+            "give exactly one of pin, cmnd, bhxh_number, bhyt_code",
+            message_vi="Hãy nhập đúng một trong các mã: số định danh, số CMND, mã số BHXH, "
+            "mã thẻ BHYT.",
+        )
     ((kind, value),) = given.items()
     out = None
     with transaction(ctx) as session:

@@ -80,7 +80,11 @@ def status_list(
         row = statuslists.current_token(session, ctx.settings, ctx.keyring, list_id)
         token = None if row is None or row.issuer_id != issuer_id else row.token
     if token is None:
-        raise ProblemError("not-found", detail="no such status list")
+        raise ProblemError(
+            "not-found",
+            detail="no such status list",
+            detail_vi="Không tìm thấy danh sách trạng thái.",
+        )
     return _public_token(ctx, token, _STATUS_MEDIA, if_none_match)
 
 
@@ -155,7 +159,9 @@ def issuer_status_index(issuer_id: IssuerIdPath, ctx: Ctx) -> dict[str, Any]:
     """Public. The lists under this issuer's status base."""
     with transaction(ctx) as session:
         if session.get(IssuerRow, issuer_id) is None:
-            raise ProblemError("not-found", detail="no such issuer")
+            raise ProblemError(
+                "not-found", detail="no such issuer", detail_vi="Không tìm thấy đơn vị cấp thẻ."
+            )
         lists = _index(session, ctx, issuer_id).get(issuer_id, [])
     return {"issuer": issuer_id, "lists": lists}
 
@@ -212,7 +218,11 @@ def jwks(ctx: Ctx) -> dict[str, Any]:
 def _latest_bundle(session: Session, ctx: ServiceContext) -> TrustBundleRow:
     row = bundles.latest_bundle(session, ctx.settings, ctx.keyring)
     if row is None:
-        raise ProblemError("not-ready", detail="no trust bundle has been signed yet")
+        raise ProblemError(
+            "not-ready",
+            detail="no trust bundle has been signed yet",
+            detail_vi="Chưa có gói dữ liệu tin cậy nào được ký.",
+        )
     return row
 
 
@@ -267,11 +277,19 @@ async def import_trust_bundle(request: Request, ctx: Ctx, actor: AdminActor) -> 
     """
     raw = await request.body()
     if len(raw) > BUNDLE_LIMITS.max_token:
-        raise ProblemError("payload-too-large", detail="the bundle is larger than 8 MiB")
+        raise ProblemError(
+            "payload-too-large",
+            detail="the bundle is larger than 8 MiB",
+            detail_vi="Gói dữ liệu tin cậy lớn hơn 8 MiB.",
+        )
     try:
         token = raw.decode("ascii").strip()
     except UnicodeDecodeError:
-        raise ProblemError("validation-error", detail="the bundle is not ASCII text") from None
+        raise ProblemError(
+            "validation-error",
+            detail="the bundle is not ASCII text",
+            detail_vi="Gói dữ liệu tin cậy không phải văn bản ASCII.",
+        ) from None
 
     def store() -> dict[str, Any]:
         with transaction(ctx) as session:
@@ -310,7 +328,11 @@ def _verifier(ctx: ServiceContext) -> Any:
         bundle = bundles.current_bundle(session, ctx.settings, ctx.keyring)
         version = row.version
     if bundle is None:  # pragma: no cover - _latest_bundle found a row
-        raise ProblemError("not-ready", detail="no trust bundle has been imported yet")
+        raise ProblemError(
+            "not-ready",
+            detail="no trust bundle has been imported yet",
+            detail_vi="Chưa nhập gói dữ liệu tin cậy nào.",
+        )
     stamp = (version, hashlib.sha256("".join(tokens).encode()).hexdigest())
     cached = ctx.cache.get("verifier")
     if cached is not None and cached[0] == stamp:
@@ -408,13 +430,18 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
     if content_type == "application/json":
         raw = await request.body()
         if len(raw) > 16_384:
-            raise ProblemError("payload-too-large", detail="the JSON body is larger than 16 KiB")
+            raise ProblemError(
+                "payload-too-large",
+                detail="the JSON body is larger than 16 KiB",
+                detail_vi="Nội dung JSON lớn hơn 16 KiB.",
+            )
         try:
             body = VerifyIn.model_validate_json(raw)
         except ValidationError as exc:  # also for a body that is not JSON
             raise ProblemError(
                 "validation-error",
                 detail='send {"qr_text": "asxh:/..."}',
+                detail_vi='Hãy gửi {"qr_text": "asxh:/..."}.',
                 errors=clean_errors(exc.errors()),
             ) from None
         verifier = await run_in_threadpool(_verifier, ctx)
@@ -425,16 +452,28 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
         except HTTPException:
             raise  # Starlette's own parse errors: problems.py answers them as validation errors
         except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
-            raise ProblemError("validation-error", detail="the request body is malformed") from None
+            raise ProblemError(
+                "validation-error",
+                detail="the request body is malformed",
+                detail_vi="Nội dung yêu cầu bị hỏng hoặc sai định dạng.",
+            ) from None
         try:
             photo = form.get("photo")
             if not isinstance(photo, StarletteUploadFile):
-                raise ProblemError("validation-error", detail="send the photo in the field 'photo'")
+                raise ProblemError(
+                    "validation-error",
+                    detail="send the photo in the field 'photo'",
+                    detail_vi="Hãy gửi ảnh trong trường 'photo'.",
+                )
             data = await photo.read(MAX_PHOTO_BYTES + 1)
         finally:
             await form.close()
         if len(data) > MAX_PHOTO_BYTES:
-            raise ProblemError("payload-too-large", detail="the photo is larger than 8 MiB")
+            raise ProblemError(
+                "payload-too-large",
+                detail="the photo is larger than 8 MiB",
+                detail_vi="Ảnh lớn hơn 8 MiB.",
+            )
         verifier = await run_in_threadpool(_verifier, ctx)
 
         def from_photo() -> Any:
@@ -449,4 +488,6 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
     raise ProblemError(
         "unsupported-media-type",
         detail="send application/json {\"qr_text\": ...} or multipart/form-data with 'photo'",
+        detail_vi='Hãy gửi application/json {"qr_text": ...} hoặc multipart/form-data có '
+        "trường 'photo'.",
     )

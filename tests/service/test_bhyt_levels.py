@@ -1,0 +1,170 @@
+"""Issue 13.4: the BHYT group is a structured field; outdated levels are listed and re-issued.
+
+From reference/domain-vn.md §3.2-3.3: near-poor households (CN) were at level 3 (95 %) and
+moved to level 2 (100 %) on 1 Jan 2026, as social-pension recipients aged 75+ (LH, 4 -> 2). A
+card printed before that carries the old level; the province lists such holders and re-issues
+their cards in bulk through the replace path (one current card per person).
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from asxh_card.card import parse_card_jws
+from asxh_card.cli import app as cli
+from asxh_card.cli.ops import cli_actor
+from asxh_card.service import bhyt
+from asxh_card.service.db import session_scope
+from asxh_card.service.models import EntitlementRow
+
+from .conftest import cli_env
+
+BHYT_CN = {
+    "programme": "BHYT",
+    "valid_from": "2025-07-01",
+    "valid_to": "2027-12-31",
+    "attributes": {"facility": "79 - 024"},
+    "bhyt_group": "CN",
+}
+
+
+def _card_level(service: Any, serial: str) -> int:
+    card = service.call("off79", "GET", f"/v1/cards/{serial}").json()
+    _header, payload = parse_card_jws(card["token"]) if "token" in card else (None, None)
+    if payload is None:  # the token is not in the response: read it from the database
+        from asxh_card.service.models import CardRow
+
+        with session_scope(service.ctx.sessions) as session:
+            row = session.scalars(select(CardRow).where(CardRow.serial == serial)).one()
+            _header, payload = parse_card_jws(row.token)
+    bhyt = next(e for e in payload["ent"] if e[0] == "BHYT")
+    return int(bhyt[3])
+
+
+def _printed_in_2025(service: Any, number: str, group: str, level: int, coverage: int) -> str:
+    """A holder whose BHYT record and card date from 2025: the old level, the group as data."""
+    body = dict(BHYT_CN, bhyt_group=None)
+    body["attributes"] = {"level": level, "coverage": coverage, "facility": "79-024"}
+    entitlement = service.grant("off79", number, body)
+    with session_scope(service.ctx.sessions) as session:
+        row = session.get(EntitlementRow, entitlement["id"])
+        assert row is not None
+        row.bhyt_group = group  # the group recorded as data, level as printed in 2025
+    return str(service.issue("off79", number)["serial"])
+
+
+def test_group_is_a_structured_field_and_sets_the_level(service: Any) -> None:
+    """Granting CN without a level gives level 2, coverage 100 (today is after 1 Jan 2026)."""
+    number = service.register()
+    out = service.grant("off79", number, BHYT_CN)
+    assert out["bhyt_group"] == "CN"
+    assert out["attributes"] == {"level": 2, "coverage": 100, "facility": "79-024"}
+    card = service.issue("off79", number)
+    assert _card_level(service, card["serial"]) == 2
+    assert "CN" not in card["qr_text"] if "qr_text" in card else True
+    # The group is sensitive: an auditor does not see it.
+    seen = service.call("auditor79", "GET", f"/v1/entitlements/{out['id']}").json()
+    assert seen["bhyt_group"] is None
+
+
+def test_wrong_level_or_unknown_group_is_refused_in_vietnamese(service: Any) -> None:
+    """CN at level 3 after 1 Jan 2026, an unknown group, a group on TGXH: 422 with detail_vi."""
+    number = service.register()
+    url = f"/v1/persons/{number}/entitlements"
+    body = dict(BHYT_CN, attributes={"level": 3, "coverage": 95, "facility": "79-024"})
+    response = service.call("off79", "POST", url, json=body)
+    assert response.status_code == 422, response.text
+    assert "nhóm đối tượng CN có mức hưởng 2" in response.json()["detail_vi"]
+    response = service.call("off79", "POST", url, json=dict(BHYT_CN, bhyt_group="ZZ"))
+    assert response.status_code == 422, response.text
+    assert "mã đối tượng" in response.json()["detail_vi"]
+    tgxh = dict(service.TGXH, bhyt_group="BT")
+    response = service.call("off79", "POST", url, json=tgxh)
+    assert response.status_code == 422, response.text
+    response = service.call("off79", "POST", url, json=dict(BHYT_CN, bhyt_group="cn"))
+    assert response.status_code == 422, response.text
+    assert "detail_vi" in response.json()
+
+
+def test_outdated_levels_are_listed_and_reissued(service: Any) -> None:
+    """A CN card at level 3 and an LH card at level 4 are listed, re-issued, then gone."""
+    cn, lh, ok = service.register(), service.register(), service.register()
+    old_cn = _printed_in_2025(service, cn, "CN", 3, 95)
+    old_lh = _printed_in_2025(service, lh, "LH", 4, 80)
+    service.grant("off79", ok, BHYT_CN)
+    fine = service.issue("off79", ok)["serial"]
+    listed = service.call("off79", "GET", "/v1/bhyt/outdated-levels").json()
+    rows = {r["serial"]: r for r in listed}
+    assert rows[old_cn]["card_level"] == 3
+    assert rows[old_cn]["expected_level"] == 2
+    assert rows[old_lh]["card_level"] == 4
+    assert rows[old_lh]["bhyt_group"] == "LH"
+    assert fine not in rows
+    # On 31 Dec 2025 the CN card was right and the new one would have been wrong.
+    before = service.call("off79", "GET", "/v1/bhyt/outdated-levels?on=2025-12-31").json()
+    assert old_cn not in {r["serial"] for r in before}
+    assert fine in {r["serial"] for r in before}
+
+    url = "/v1/bhyt/outdated-levels/reissue"
+    response = service.call("off79", "POST", url, json={"serials": [old_cn, old_lh]})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert set(report["reissued"]) == {old_cn, old_lh}
+    assert report["failed"] == {}
+    for number, old in ((cn, old_cn), (lh, old_lh)):
+        new = report["reissued"][old]
+        assert _card_level(service, new) == 2
+        cards = service.call("off79", "GET", f"/v1/persons/{number}/cards").json()
+        current = [c for c in cards if c["state"] in ("active", "suspended")]
+        assert [c["serial"] for c in current] == [new]  # one current card per person
+        old_card = next(c for c in cards if c["serial"] == old)
+        assert old_card["state"] == "revoked"
+    ents = service.call("off79", "GET", f"/v1/persons/{cn}/entitlements").json()
+    assert ents[0]["attributes"]["level"] == 2
+    assert ents[0]["attributes"]["coverage"] == 100
+    after = service.call("off79", "GET", "/v1/bhyt/outdated-levels").json()
+    assert not {old_cn, old_lh, *report["reissued"].values()} & {r["serial"] for r in after}
+    again = service.call("off79", "POST", url, json={"serials": [old_cn]}).json()
+    assert again == {"reissued": {}, "failed": {}, "failed_vi": {}}
+
+
+def test_only_who_manages_bhyt_in_the_province_sees_the_list(service: Any) -> None:
+    """Another province's officer, an auditor, a service point: 403 (the group is sensitive)."""
+    assert service.call("off01", "GET", "/v1/bhyt/outdated-levels?province=79").status_code == 403
+    assert service.call("auditor79", "GET", "/v1/bhyt/outdated-levels").status_code == 403
+    assert service.call("sp", "GET", "/v1/bhyt/outdated-levels").status_code == 403
+    response = service.call("off01", "GET", "/v1/bhyt/outdated-levels?province=99")
+    assert response.status_code == 403  # permission before the province code is judged
+    response = service.call("admin", "GET", "/v1/bhyt/outdated-levels")
+    assert response.status_code == 422
+    assert response.json()["detail_vi"] == "Hãy ghi rõ tỉnh (?province=NN)."
+    assert service.call("admin", "GET", "/v1/bhyt/outdated-levels?province=79").status_code == 200
+
+
+def test_cli_lists_and_reissues(service: Any) -> None:
+    """``asxh bhyt-levels --province 79``: exit 1 while cards are outdated, 0 after --reissue."""
+    import json
+
+    number = service.register()
+    old = _printed_in_2025(service, number, "CN", 3, 95)
+    root_jwk = service.ctx.settings.var_dir / "root-public.jwk"
+    root_jwk.write_text(json.dumps(service.ctx.keyring.root_signer().public_key.to_jwk()))
+    # Production shape: the command holds no root key, it checks bundles against the pin.
+    env = cli_env(service.ctx) | {"ASXH_ROOT_PUBLIC_KEY_FILE": str(root_jwk)}
+    listed = CliRunner().invoke(cli, ["bhyt-levels", "--province", "79"], env=env)
+    assert listed.exit_code == 1, listed.output
+    assert old in listed.output
+    bad = CliRunner().invoke(cli, ["bhyt-levels", "--province", "02"], env=env)
+    assert bad.exit_code == 2
+    # The re-issue the command runs (in process: this test world signs its own bundles; a
+    # production command needs a published bundle naming the issuer's key, as every status
+    # change does under the fail-closed trust model).
+    report = bhyt.reissue_outdated(service.ctx, cli_actor(), "79", date(2026, 1, 1))
+    assert old in report.reissued, report
+    clean = CliRunner().invoke(cli, ["bhyt-levels", "--province", "79"], env=env)
+    assert clean.exit_code == 0, clean.output
+    assert "0 thẻ / cards." in clean.output
