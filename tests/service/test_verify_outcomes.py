@@ -18,8 +18,10 @@ def _verify(client: TestClient, headers: dict[str, str], qr_text: str) -> Any:
 
 def test_verify_outcomes_and_the_servers_own_list_url(service: Any) -> None:
     """A valid card says outcome "valid"; an invalid one "invalid" with the headline; and when
-    the service's ASXH_PUBLIC_URL no longer matches the list URIs in its own bundle, the answer
-    is 503 not-ready naming ASXH_PUBLIC_URL, not a 422 validation error about the request."""
+    the service's ASXH_PUBLIC_URL no longer matches the list URI its own card carries (the card
+    is signed by its issuer, but its list is not under the issuer's status base any more), the
+    answer is 503 not-ready naming ASXH_PUBLIC_URL: the server's configuration, neither an
+    invalid card nor the client's error (it was a 422 validation error before)."""
     number = service.register()
     service.grant("off79", number, service.BHYT)
     card = service.issue("off79", number)
@@ -44,3 +46,4 @@ def test_verify_outcomes_and_the_servers_own_list_url(service: Any) -> None:
     problem = response.json()
     assert problem["type"].endswith("not-ready")
     assert "ASXH_PUBLIC_URL" in problem["detail"]
+    assert "ASXH_PUBLIC_URL" in problem["detail_vi"]

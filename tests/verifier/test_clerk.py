@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
-from vworld import AT, World
+from vworld import AT, T0, World
 
 from asxh_card.cli import app
 from asxh_card.errors import Outcome, PayloadTooLargeError, VerificationError
+from asxh_card.verifier import BundleStore
 
 VN = timezone(timedelta(hours=7))
 runner = CliRunner()
@@ -23,10 +24,14 @@ runner = CliRunner()
 
 @pytest.fixture
 def files(world: World, tmp_path: Path) -> tuple[Path, Path]:
+    """The pinned root and a directory synced as ``asxh bundle pull`` leaves it (bundle and the
+    issuers' status lists: every card has one)."""
     root = tmp_path / "root.jwk"
     root.write_text(json.dumps(world.root.public_key.to_jwk()))
-    bundle = tmp_path / "bundle.jwt"
-    bundle.write_text(world.bundle())
+    bundle = tmp_path / "sync"
+    BundleStore(bundle).install(
+        world.bundle(), world.status_tokens(), roots=[world.root.public_key], now=T0
+    )
     return root, bundle
 
 

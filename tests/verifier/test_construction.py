@@ -48,7 +48,7 @@ def _tokens(world: World) -> dict[str, str]:
 def test_constructor_does_no_io(world: World) -> None:
     """Building a Verifier from objects opens no file and no socket (audit hooks watch)."""
     roots = [world.root.public_key]
-    bundle = parse_bundle(world.bundle(embed=False), roots=roots)
+    bundle = parse_bundle(world.bundle(), roots=roots)
     tokens = _tokens(world)
     Verifier(roots=roots, bundle=bundle, status_tokens=tokens)  # warm the registry's cache
     _OPENED.clear()
@@ -76,7 +76,7 @@ def test_constructor_guesses_nothing(world: World, tmp_path: Path, guess: str) -
 
 def test_factories_accept_str_and_path(world: World, tmp_path: Path) -> None:
     """``from_directory`` takes a str or a Path; ``from_tokens`` takes str or bytes."""
-    token = world.bundle(embed=False)
+    token = world.bundle()
     roots = [world.root.public_key]
     BundleStore(tmp_path).install(token, _tokens(world), roots=roots, now=T0)
     for verifier in (
@@ -99,7 +99,7 @@ def test_readme_snippet_with_str_paths(world: World, tmp_path: Path, monkeypatch
     """The README's snippet passes str paths to load_public_key and from_directory; the str
     root path crashed (``'str' object has no attribute 'read_bytes'``)."""
     BundleStore(tmp_path).install(
-        world.bundle(embed=False), _tokens(world), roots=[world.root.public_key], now=T0
+        world.bundle(), _tokens(world), roots=[world.root.public_key], now=T0
     )
     (tmp_path / "root.jwk").write_text(json.dumps(world.root.public_key.to_jwk()))
     monkeypatch.chdir(tmp_path)
@@ -175,7 +175,7 @@ def test_bundle_object_is_verified_again(world: World) -> None:
         genuine,
         issuers={**genuine.issuers, "vn-79": dataclasses.replace(issuer, keys=keys)},
     )
-    verifier = Verifier(roots=roots, bundle=edited)
+    verifier = Verifier(roots=roots, bundle=edited, status_tokens=world.status_tokens())
     with pytest.raises(UnknownKeyError):
         verifier.verify(world.card(signer=attacker), at=AT)
     assert verifier.verify(world.card(), at=AT).serial == "C0001"

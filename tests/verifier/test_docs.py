@@ -35,7 +35,7 @@ def test_verifier_snippet_runs_as_written(
     store = tmp_path / "asxh"
     tokens = {uri: world.status_token(uri) for uri in (URI_79, URI_01)}
     roots = [world.root.public_key]
-    BundleStore(store).install(world.bundle(embed=False), tokens, roots=roots, now=0)
+    BundleStore(store).install(world.bundle(), tokens, roots=roots, now=0)
     (tmp_path / "root.jwk").write_text(json.dumps(world.root.public_key.to_jwk()))
     monkeypatch.chdir(tmp_path)
     code = block.replace('"/var/lib/asxh"', repr(str(store)))

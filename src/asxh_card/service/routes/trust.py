@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from urllib.parse import urlsplit
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request, Response
@@ -14,6 +15,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException
 
 from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
+from asxh_card.card import UncheckedCard
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
@@ -382,6 +384,40 @@ def _result(verify: Any) -> dict[str, Any]:
     return body
 
 
+def _refuse_if_public_url_moved(
+    ctx: ServiceContext, verifier: Any, text: str, answer: dict[str, Any]
+) -> None:
+    """503 not-ready when a card this service signed names its list under another origin.
+
+    Its status URI was fixed at issue time from ``ASXH_PUBLIC_URL``; when that setting changed
+    (e.g. ``asxh serve --port 9000`` on a database issued under port 8000), the service's own
+    trust data no longer covers its own cards. That is the server's configuration, not the
+    card's defect nor the client's (issue 9 §3): the card is only blamed when its signature is
+    not this service's issuer's.
+    """
+    if answer.get("reason") not in {"status_list_invalid", "status_list_missing"}:
+        return
+    try:
+        card = UncheckedCard(text)
+        status = card.verify(verifier.bundle.issuers[card.issuer].keys[card.kid].key).status
+    except (VerificationError, KeyError):
+        return
+    if status is None:  # pragma: no cover - the status reasons need a status reference
+        return
+    base = urlsplit(bundles.status_base(ctx.settings, card.issuer))
+    uri = urlsplit(status.uri)
+    if uri.path.startswith(base.path) and (uri.scheme, uri.netloc) != (base.scheme, base.netloc):
+        raise ProblemError(
+            "not-ready",
+            detail=f"this service's card names its status list under {uri.scheme}://"
+            f"{uri.netloc[:100]}, but ASXH_PUBLIC_URL is {ctx.settings.public_url}: set "
+            "ASXH_PUBLIC_URL back to the URL the cards were issued under",
+            detail_vi=f"Thẻ do dịch vụ này cấp ghi danh sách trạng thái tại {uri.scheme}://"
+            f"{uri.netloc[:100]}, nhưng ASXH_PUBLIC_URL là {ctx.settings.public_url}: hãy đặt "
+            "lại ASXH_PUBLIC_URL như khi cấp thẻ.",
+        )
+
+
 _VERIFY_EXAMPLE = {
     "valid": False,
     "outcome": "invalid",
@@ -445,7 +481,9 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 errors=clean_errors(exc.errors()),
             ) from None
         verifier = await run_in_threadpool(_verifier, ctx)
-        return _result(lambda: verifier.verify(body.qr_text))
+        answer = _result(lambda: verifier.verify(body.qr_text))
+        _refuse_if_public_url_moved(ctx, verifier, body.qr_text, answer)
+        return answer
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
