@@ -9,6 +9,7 @@ their cards in bulk through the replace path (one current card per person).
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -104,6 +105,8 @@ def test_outdated_levels_are_listed_and_reissued(service: Any) -> None:
     assert rows[old_lh]["card_level"] == 4
     assert rows[old_lh]["bhyt_group"] == "LH"
     assert fine not in rows
+    first = service.call("off79", "GET", "/v1/bhyt/outdated-levels?limit=1").json()
+    assert first == listed[:1]
     # On 31 Dec 2025 the CN card was right and the new one would have been wrong.
     before = service.call("off79", "GET", "/v1/bhyt/outdated-levels?on=2025-12-31").json()
     assert old_cn not in {r["serial"] for r in before}
@@ -168,3 +171,46 @@ def test_cli_lists_and_reissues(service: Any) -> None:
     clean = CliRunner().invoke(cli, ["bhyt-levels", "--province", "79"], env=env)
     assert clean.exit_code == 0, clean.output
     assert "0 thẻ / cards." in clean.output
+
+
+def test_migration_turns_group_codes_in_category_into_the_group(tmp_path: Path) -> None:
+    """Migration 0005: BHYT entitlements recorded with a group code as free-text category get it
+    as their structured group (so the outdated-level list finds them); other rows stay."""
+    from sqlalchemy import text
+
+    from asxh_card.service.db import make_engine
+    from asxh_card.service.migrate import upgrade
+
+    url = f"sqlite:///{tmp_path / 'm.db'}"
+    upgrade(url, "0004")
+    engine = make_engine(url)
+    now = "2025-06-01 00:00:00.000000"
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO persons (id, asxh_number, province, full_name, date_of_birth, sex, "
+                "provisional, created_at, updated_at) VALUES "
+                "(1, '79123456785', '79', 'A', '1950-01-01', 'F', 0, :now, :now)"
+            ),
+            {"now": now},
+        )
+        for ent_id, programme, category in (
+            (1, "BHYT", "CN"),
+            (2, "BHYT", " lh "),
+            (3, "BHYT", "near-poor household"),
+            (4, "TGXH", "CN"),
+        ):
+            conn.execute(
+                text(
+                    "INSERT INTO entitlements (id, person_id, province, programme, valid_from, "
+                    "attributes, category, state, created_by, created_at, updated_at) VALUES "
+                    "(:id, 1, '79', :programme, '2025-07-01', '{}', :category, 'active', 't', "
+                    ":now, :now)"
+                ),
+                {"id": ent_id, "programme": programme, "category": category, "now": now},
+            )
+    upgrade(url)
+    with engine.connect() as conn:
+        groups = dict(conn.execute(text("SELECT id, bhyt_group FROM entitlements")).all())
+    engine.dispose()
+    assert groups == {1: "CN", 2: "LH", 3: None, 4: None}

@@ -496,3 +496,27 @@ def test_rejections_give_the_rule_in_vietnamese(fresh: ServiceContext, tmp_path:
     assert "nghìn đồng" in reasons["attributes_1"]
     assert "TGXH" in reasons["programme_3"]
     assert all(row["pin"] not in str(report) for row in rows)
+
+
+def test_bhyt_group_code_in_category_becomes_the_group(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """Issue 13.4: a BHYT row whose category is a group code (CN) gets the structured group, and
+    its level follows from it (left out: level 2 from 2026; level 3 given: refused)."""
+    rows = people_rows(2, seed=12)
+    for row in rows:
+        row["category_2"] = "cn"
+        row["valid_from_2"] = "2025-07-01"
+    rows[0]["attributes_2"] = "facility=79-001"
+    rows[1]["attributes_2"] = "level=3; coverage=95; facility=79-001"
+    path = write_csv(tmp_path / "groups.csv", rows)
+    assert run_import(fresh, path).counts["rows_rejected"] == 1
+    with session_scope(fresh.sessions) as session:
+        report = list(csv.reader(importing.rejections_csv(session, 1).splitlines()))
+        bhyt = session.scalars(select(Entitlement).where(Entitlement.programme == "BHYT")).one()
+        assert (bhyt.bhyt_group, bhyt.attributes["level"], bhyt.attributes["coverage"]) == (
+            "CN",
+            2,
+            100,
+        )
+    assert "mức hưởng 2" in report[1][2]

@@ -64,7 +64,7 @@ def bhyt_levels(
                 raise typer.Exit(code=1)
             return
         with session_scope(ctx.sessions) as session:
-            rows = bhyt.outdated_cards(session, ctx.programmes, province, day)[:limit]
+            rows = bhyt.outdated_cards(session, ctx.programmes, province, day, limit=limit)
     finally:
         ctx.engine.dispose()
     table = Table(title=f"Thẻ có mức hưởng BHYT cũ / Outdated BHYT levels ({day:%d/%m/%Y})")

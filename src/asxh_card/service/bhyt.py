@@ -62,12 +62,19 @@ def _card_level(registry: ProgrammeRegistry, card: CardRow, position: int) -> in
 
 
 def outdated_cards(
-    session: Session, registry: ProgrammeRegistry, province: str, day: date
+    session: Session,
+    registry: ProgrammeRegistry,
+    province: str,
+    day: date,
+    *,
+    limit: int | None = None,
 ) -> list[OutdatedCard]:
     """The province's current cards whose BHYT level differs from their group's level on ``day``.
 
     Only entitlements that name a group whose level the data settles on ``day`` are considered
-    (PV, CT and the unverified codes are entered by hand). Ordered by mã số ASXH.
+    (PV, CT and the unverified codes are entered by hand). Ordered by mã số ASXH; at most
+    ``limit`` cards. Each candidate card's signed payload is read (the level on the card, not
+    the one stored since), so a large province takes a while.
     """
     rows = session.execute(
         select(CardRow, EntitlementRow, CardEntitlementRow.position, PersonRow.asxh_number)
@@ -96,6 +103,8 @@ def outdated_cards(
                     number, card.serial, entitlement.id, entitlement.bhyt_group, level, expected
                 )
             )
+            if limit is not None and len(out) >= limit:
+                break
     return out
 
 
@@ -145,7 +154,9 @@ def reissue_outdated(
     reported and the others go on. Running it again finds nothing left to do.
     """
     with session_scope(ctx.sessions) as session:
-        items = outdated_cards(session, ctx.programmes, province, day)
+        items = outdated_cards(
+            session, ctx.programmes, province, day, limit=None if serials else limit
+        )
     if serials is not None:
         wanted = set(serials)
         items = [i for i in items if i.serial in wanted]

@@ -51,6 +51,7 @@ from asxh_card.issuing.issuer import Issuer as CardIssuer
 from asxh_card.keystore import load_private_key
 from asxh_card.programmes import Entitlement as EntitlementModel
 from asxh_card.programmes import ProgrammeRegistry
+from asxh_card.programmes.bhyt import bhyt_attributes_for_group, bhyt_groups
 from asxh_card.service import audit, cards, registry, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
@@ -235,6 +236,7 @@ class _Ent:
     valid_to: date | None
     attributes: dict[str, Any]
     category: str | None
+    bhyt_group: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,14 +402,20 @@ def validate_row(
                 )
             )
             continue
+        category = row.get(f"category_{n}", "").strip() or None
+        # A BHYT row's category that is a beneficiary group code becomes the structured group:
+        # the level and coverage follow from it (and may be left out of the attributes).
+        group = category.upper() if programme == "BHYT" and category else None
+        group = group if group in bhyt_groups() else None
         try:
             attrs = _attributes(row.get(f"attributes_{n}", ""), programme, reg)
+            if group is not None:
+                attrs = bhyt_attributes_for_group(group, max(start, today), attrs)
             EntitlementModel(programme, start, end, attrs).validate_for_issuing(reg)
         except AsxhError as exc:
             out.append(_reject(number, f"attributes_{n}", str(exc), _vi(exc)))
             continue
-        category = row.get(f"category_{n}", "").strip() or None
-        ents.append(_Ent(programme, start, end, attrs, category))
+        ents.append(_Ent(programme, start, end, attrs, category, group))
     if not ents and not any(r.field.startswith(("programme", "valid", "attr")) for r in out):
         out.append(
             _reject(
@@ -958,6 +966,7 @@ class _Importer:
             "valid_to": ent.valid_to,
             "attributes": ent.attributes,
             "category": ent.category,
+            "bhyt_group": ent.bhyt_group,
             "state": "active",
             "created_by": self.actor.username,
             "created_at": now,

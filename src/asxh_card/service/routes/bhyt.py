@@ -79,18 +79,23 @@ def _check_bhyt(principal: Principal) -> None:
     responses=problems("forbidden"),
 )
 def list_outdated(
-    ctx: Ctx, principal: Writer, province: ProvinceQuery = None, on: OnQuery = None
+    ctx: Ctx,
+    principal: Writer,
+    province: ProvinceQuery = None,
+    on: OnQuery = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
 ) -> list[OutdatedCardOut]:
     """The province's current cards whose BHYT level differs from the group's level on ``on``.
 
     E.g. near-poor (CN) and social-pension (LH) holders printed at level 3 or 4 before
-    1 Jan 2026, when both moved to level 2 (Resolution 261/2025/QH15). For a national
-    administrator or an officer who manages BHYT (the group is sensitive).
+    1 Jan 2026, when both moved to level 2 (Resolution 261/2025/QH15). At most ``limit`` (1,000
+    by default): re-issue them and ask again for the next ones. For a national administrator or
+    an officer who manages BHYT (the group is sensitive).
     """
     _check_bhyt(principal)
     target = province_for(principal, province)
     with reading(ctx) as session:
-        rows = bhyt.outdated_cards(session, ctx.programmes, target, on or _today())
+        rows = bhyt.outdated_cards(session, ctx.programmes, target, on or _today(), limit=limit)
     return [
         OutdatedCardOut(
             asxh_number=r.asxh_number,
