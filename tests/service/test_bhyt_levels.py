@@ -214,3 +214,42 @@ def test_migration_turns_group_codes_in_category_into_the_group(tmp_path: Path) 
         groups = dict(conn.execute(text("SELECT id, bhyt_group FROM entitlements")).all())
     engine.dispose()
     assert groups == {1: "CN", 2: "LH", 3: None, 4: None}
+
+
+def _payload(service: Any, serial: str) -> dict[str, Any]:
+    from asxh_card.service.models import CardRow
+
+    with session_scope(service.ctx.sessions) as session:
+        row = session.scalars(select(CardRow).where(CardRow.serial == serial)).one()
+        return parse_card_jws(row.token)[1]
+
+
+def test_reissue_and_replace_keep_the_guardian(service: Any) -> None:
+    """A card with a guardian re-issued for its level (or replaced) keeps the guardian block."""
+    child, parent = service.register(), service.register()
+    body = dict(BHYT_CN, bhyt_group=None)
+    body["attributes"] = {"level": 3, "coverage": 95, "facility": "79-024"}
+    entitlement = service.grant("off79", child, body)
+    with session_scope(service.ctx.sessions) as session:
+        row = session.get(EntitlementRow, entitlement["id"])
+        assert row is not None
+        row.bhyt_group = "CN"
+    guardian = {"asxh_number": parent, "name": "Nguyễn Văn Bố", "relation": "guardian"}
+    issued = service.call(
+        "off79", "POST", "/v1/cards", json={"asxh_number": child, "guardian": guardian}
+    )
+    assert issued.status_code == 201, issued.text
+    card = issued.json()
+    assert _payload(service, card["serial"])["gdn"]["sub"] == parent
+    url = "/v1/bhyt/outdated-levels/reissue"
+    report = service.call("off79", "POST", url, json={"serials": [card["serial"]]}).json()
+    new = report["reissued"][card["serial"]]
+    assert _payload(service, new)["gdn"] == {
+        "sub": parent,
+        "name": "Nguyễn Văn Bố",
+        "rel": "guardian",
+    }
+    replace = {"reason_code": "damaged", "note": "rách"}
+    again = service.call("off79", "POST", f"/v1/cards/{new}/replace", json=replace)
+    assert again.status_code == 201, again.text
+    assert _payload(service, again.json()["serial"])["gdn"]["sub"] == parent

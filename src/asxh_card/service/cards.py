@@ -612,6 +612,15 @@ def _issue(
     return card, previous
 
 
+def _guardian_of(card: CardRow) -> dict[str, Any] | None:
+    """The guardian block of an issued card, as :func:`issue_card` takes it (None if none)."""
+    _header, payload = _card.parse_card_jws(card.token)
+    gdn = payload.get("gdn")
+    if not isinstance(gdn, dict):
+        return None
+    return {"asxh_number": gdn["sub"], "name": gdn["name"], "relation": gdn["rel"]}
+
+
 def replace_card(
     session: Session,
     ctx: ServiceContext,
@@ -633,9 +642,17 @@ def replace_card(
             f"cannot replace a {old.state} card",
             message_vi=f"Không thể cấp thay thẻ {STATE_VI[State(old.state)]}.",
         )
-    # The new card supersedes every current card of its issuer, ``old`` among them.
+    # The new card supersedes every current card of its issuer, ``old`` among them, and keeps
+    # the old card's guardian or authorised person (a replacement is the same card, renewed).
     outcome = issue_card(
-        session, ctx, actor, person, replaces=old, reason_code=reason_code, note=note
+        session,
+        ctx,
+        actor,
+        person,
+        guardian=_guardian_of(old),
+        replaces=old,
+        reason_code=reason_code,
+        note=note,
     )
     if old.state != State.REVOKED:  # another issuer's card: revoke it too
         change_card_status(
