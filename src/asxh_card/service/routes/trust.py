@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
@@ -19,8 +20,9 @@ from asxh_card.card import UncheckedCard
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import single_read
 from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
-from asxh_card.service.models import IssuerRow, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
 from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, IssuerIdPath, problems
 from asxh_card.service.schemas import VerifyIn
@@ -311,8 +313,65 @@ async def import_trust_bundle(request: Request, ctx: Ctx, actor: AdminActor) -> 
     return await run_in_threadpool(store)
 
 
+def _verifier_stamp(ctx: ServiceContext) -> tuple[Any, ...]:
+    """What the cached verifier depends on, read without a transaction or write lock.
+
+    The newest bundle version, every list's version and signing time and, when this service
+    signs its own bundles (demo), the issuer keys' states. Read before the verifier is built,
+    so a change made meanwhile only costs one more rebuild, never a stale answer.
+    """
+    with single_read(ctx.engine) as connection:
+        bundle = connection.execute(select(func.max(TrustBundleRow.version))).scalar()
+        lists = tuple(
+            tuple(row)
+            for row in connection.execute(
+                select(
+                    StatusListRow.id,
+                    StatusListRow.version,
+                    StatusListRow.token_version,
+                    StatusListRow.token_signed_at,
+                ).order_by(StatusListRow.id)
+            )
+        )
+        keys = (
+            tuple(
+                connection.execute(
+                    select(IssuerKeyRow.id, IssuerKeyRow.state, IssuerKeyRow.not_after).order_by(
+                        IssuerKeyRow.id
+                    )
+                )
+            )
+            if ctx.keyring.root_available()
+            else ()
+        )
+    return (bundle, lists, keys)
+
+
+def _stamp_fresh_until(ctx: ServiceContext, stamp: tuple[Any, ...]) -> float:
+    """When a list of ``stamp`` becomes due for re-signing (the cache must look again)."""
+    half = ctx.settings.status_list_ttl // 2
+    signed = [row[3].timestamp() for row in stamp[1] if row[3] is not None]
+    return min(signed, default=time.time()) + half
+
+
 def _verifier(ctx: ServiceContext) -> Any:
-    """A Verifier over the service's own bundle and current lists (cached until they change)."""
+    """A Verifier over the service's own bundle and current lists, cached until they change.
+
+    A request costs one read without a transaction (:func:`_verifier_stamp`) while nothing
+    changed; a revocation, a re-signed list or a new bundle changes the stamp, and a list due
+    for re-signing ends the cache, so the verifier is rebuilt (and the lists re-signed) then.
+    """
+    stamp = _verifier_stamp(ctx)
+    cached = ctx.cache.get("verifier")
+    if cached is not None and cached[0] == stamp and time.time() < cached[1]:
+        return cached[2]
+    verifier = _build_verifier(ctx)
+    ctx.cache["verifier"] = (stamp, _stamp_fresh_until(ctx, stamp), verifier)
+    return verifier
+
+
+def _build_verifier(ctx: ServiceContext) -> Any:
+    """Re-sign the lists that are due and build (or reuse) the verifier over them."""
     from asxh_card.verifier import Verifier  # noqa: PLC0415
 
     with transaction(ctx) as session:
@@ -335,10 +394,10 @@ def _verifier(ctx: ServiceContext) -> Any:
             detail="no trust bundle has been imported yet",
             detail_vi="Chưa nhập gói dữ liệu tin cậy nào.",
         )
-    stamp = (version, hashlib.sha256("".join(tokens).encode()).hexdigest())
-    cached = ctx.cache.get("verifier")
-    if cached is not None and cached[0] == stamp:
-        return cached[1]
+    content = (version, hashlib.sha256("".join(tokens).encode()).hexdigest())
+    built = ctx.cache.get("verifier_content")
+    if built is not None and built[0] == content:
+        return built[1]
     acceptable = []
     for token in tokens:
         # A list no verifier accepts (e.g. a test-size list) must not stop every other check:
@@ -359,8 +418,10 @@ def _verifier(ctx: ServiceContext) -> Any:
             "not-ready",
             detail=f"the service cannot check cards: its own trust data does not load "
             f"({exc.reason.value}: {exc.detail[:200]}); check ASXH_PUBLIC_URL",
+            detail_vi="Dịch vụ chưa kiểm tra được thẻ: dữ liệu tin cậy của chính nó không tải "
+            f"được ({exc.message_vi}); hãy kiểm tra ASXH_PUBLIC_URL.",
         ) from None
-    ctx.cache["verifier"] = (stamp, verifier)
+    ctx.cache["verifier_content"] = (content, verifier)
     return verifier
 
 
