@@ -113,3 +113,15 @@ def test_forbidden_role_is_403_even_with_a_broken_body(service: Any) -> None:
     assert problem["type"].endswith("/forbidden")
     url = f"/v1/persons/{UNKNOWN}/entitlements"
     problem = _vi(service.call("auditor", "POST", url, json={"programme": 1}), 403)
+
+
+def test_operator_rules_speak_vietnamese(service: Any) -> None:
+    """An administrator's mistakes: an officer without programmes, a taken user name."""
+    body = {"username": "canbo.vi", "password": "a long passphrase 2026", "role": "issuer_officer"}
+    problem = _vi(service.call("admin", "POST", "/v1/admin/operators", json=body), 422)
+    assert problem["detail_vi"] == "Cán bộ cấp thẻ cần có tỉnh và các chế độ được quản lý."
+    body |= {"province": "79", "programmes": ["BHYT"]}
+    created = service.call("admin", "POST", "/v1/admin/operators", json=body)
+    assert created.status_code == 201, created.text
+    problem = _vi(service.call("admin", "POST", "/v1/admin/operators", json=body), 409)
+    assert problem["detail_vi"] == "Tên đăng nhập này đã có người dùng."

@@ -128,7 +128,11 @@ class HashingGate:
 
     def __enter__(self) -> None:
         if not self._slots.acquire(timeout=_WAIT_FOR_SLOT):
-            raise BusyError("too many log-ins at once; try again shortly", retry_after=1)
+            raise BusyError(
+                "too many log-ins at once; try again shortly",
+                retry_after=1,
+                message_vi="Có quá nhiều lượt đăng nhập cùng lúc; hãy thử lại sau ít giây.",
+            )
 
     def __exit__(self, *_exc: object) -> None:
         self._slots.release()

@@ -67,11 +67,19 @@ def _check_shape(
 ) -> None:
     """The role rules: officers need a province and programmes; national roles no province."""
     if role not in ROLES:
-        raise InvalidInputError(f"role must be one of {', '.join(ROLES)}")
+        raise InvalidInputError(
+            f"role must be one of {', '.join(ROLES)}",
+            message_vi=f"Vai trò phải là một trong: {', '.join(ROLES)}.",
+        )
     if role == "issuer_officer" and (province is None or not programmes):
-        raise InvalidInputError("an issuer officer needs a province and programmes")
+        raise InvalidInputError(
+            "an issuer officer needs a province and programmes",
+            message_vi="Cán bộ cấp thẻ cần có tỉnh và các chế độ được quản lý.",
+        )
     if role in ("national_admin", "service_point") and province is not None:
-        raise InvalidInputError(f"a {role} has no province")
+        raise InvalidInputError(
+            f"a {role} has no province", message_vi=f"Vai trò {role} không gắn với tỉnh nào."
+        )
     if province is not None:
         current_province(province)
     for code in programmes:
@@ -80,9 +88,15 @@ def _check_shape(
 
 def _check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise InvalidInputError(f"the password needs at least {MIN_PASSWORD_LENGTH} characters")
+        raise InvalidInputError(
+            f"the password needs at least {MIN_PASSWORD_LENGTH} characters",
+            message_vi=f"Mật khẩu cần ít nhất {MIN_PASSWORD_LENGTH} ký tự.",
+        )
     if len(password) > 200 or "\x00" in password:
-        raise InvalidInputError("the password is longer than 200 characters or holds a NUL")
+        raise InvalidInputError(
+            "the password is longer than 200 characters or holds a NUL",
+            message_vi="Mật khẩu dài quá 200 ký tự hoặc chứa ký tự NUL.",
+        )
 
 
 def check_username(username: str) -> str:
@@ -91,7 +105,11 @@ def check_username(username: str) -> str:
     if not 3 <= len(name) <= 64 or not set(name) <= _USERNAME_CHARS or name[0] in "._-":
         raise InvalidInputError(
             "the user name must be 3-64 characters a-z, 0-9, '.', '_', '-' starting with a "
-            "letter or digit"
+            "letter or digit",
+            message_vi=(
+                "Tên đăng nhập phải dài 3-64 ký tự gồm a-z, 0-9, '.', '_', '-' và bắt đầu bằng "
+                "chữ cái hoặc chữ số."
+            ),
         )
     return name
 
@@ -126,7 +144,9 @@ def create_operator(
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise ConflictError("this user name is taken") from None
+        raise ConflictError(
+            "this user name is taken", message_vi="Tên đăng nhập này đã có người dùng."
+        ) from None
     audit.record(
         session,
         actor,
@@ -195,12 +215,18 @@ def change_operator(
     active = change.active if change.active is not None else row.active
     _check_shape(registry, role, province, programmes)
     if row.username == actor.username and (not active or role != row.role):
-        raise ConflictError("you cannot disable your own account or change your own role")
+        raise ConflictError(
+            "you cannot disable your own account or change your own role",
+            message_vi="Bạn không thể tự khóa tài khoản hoặc tự đổi vai trò của mình.",
+        )
     losing_admin = (
         row.role == "national_admin" and row.active and (not active or role != "national_admin")
     )
     if losing_admin and _active_admins(session) <= 1:
-        raise ConflictError("this is the last active national administrator")
+        raise ConflictError(
+            "this is the last active national administrator",
+            message_vi="Đây là quản trị viên cấp quốc gia cuối cùng đang hoạt động.",
+        )
     before = {
         "active": row.active,
         "role": row.role,

@@ -75,7 +75,9 @@ def _rows(ctx: ServiceContext, serials: Sequence[str]) -> Iterator[tuple[str, st
             }
             missing = [s for s in part if s not in rows]
             if missing:
-                raise InvalidInputError(f"no such card: {missing[0]}")
+                raise InvalidInputError(
+                    f"no such card: {missing[0]}", message_vi=f"Không có thẻ {missing[0]}."
+                )
             for issuer_id in {r.issuer_id for r in rows.values()} - names.keys():
                 issuer = session.get(IssuerRow, issuer_id)
                 names[issuer_id] = issuer.name if issuer is not None else issuer_id
@@ -99,7 +101,10 @@ def print_cards(
     file.
     """
     if not serials:
-        raise InvalidInputError("a print batch needs at least one card")
+        raise InvalidInputError(
+            "a print batch needs at least one card",
+            message_vi="Một lô in cần ít nhất một thẻ.",
+        )
     rows = list(_rows(ctx, serials))
     demo = ctx.settings.demo or any("DEMO" in name.upper() for _t, _q, name in rows)
     pdf = BatchPdf(out, backs=backs, demo=demo)

@@ -355,7 +355,10 @@ def normalise_alias(kind: str, value: str) -> str:
         return parse_bhxh_number(value)
     if kind == "bhyt":
         return parse_bhyt_code(value).code
-    raise IdentifierError(f"unknown alias kind {kind[:10]!r}")
+    raise IdentifierError(
+        f"unknown alias kind {kind[:10]!r}",
+        message_vi=f"Không có loại mã định danh {kind[:10]!r}.",
+    )
 
 
 def _find_alias(session: Session, kind: str, lookup: str) -> PersonAliasRow | None:

@@ -25,7 +25,10 @@ def render(
     """
     if kind not in KINDS:
         # Refused before the token is parsed or Pillow is imported.
-        raise InvalidInputError(f"unknown rendering {kind[:20]!r}; one of {', '.join(KINDS)}")
+        raise InvalidInputError(
+            f"unknown rendering {kind[:20]!r}; one of {', '.join(KINDS)}",
+            message_vi=f"Không có kiểu hiển thị {kind[:20]!r}; hãy chọn: {', '.join(KINDS)}.",
+        )
     from asxh_card.issuing import render as r  # noqa: PLC0415 - heavy imports on demand
 
     if kind == "qr.png":

@@ -34,12 +34,13 @@ KidPath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
 
 
 def _insert_or_conflict(session: Session, row: IssuerRow, detail: str) -> None:
+    # Only issuers are inserted here (the Vietnamese message names them).
     """Insert ``row`` or answer 409: the unique key decides, so concurrent requests do too."""
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise ConflictError(detail) from None
+        raise ConflictError(detail, message_vi="Đã có đơn vị cấp thẻ với mã này.") from None
 
 
 def issuer_out(issuer: IssuerRow) -> IssuerOut:
