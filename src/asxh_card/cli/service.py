@@ -7,10 +7,11 @@ base install.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import typer
@@ -173,12 +174,22 @@ def serve(
     people: Annotated[
         int, typer.Option(help="Synthetic people in demo mode", min=0, max=10_000)
     ] = 100,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (uvicorn); more than one needs PostgreSQL", min=1, max=64
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP service with uvicorn (settings from ASXH_* variables)."""
     try:
         import uvicorn  # noqa: PLC0415
 
-        from asxh_card.service.app import NotMigratedError, create_app  # noqa: PLC0415
+        from asxh_card.service.app import (  # noqa: PLC0415
+            DEMO_WORKER_ENV,
+            NotMigratedError,
+            create_app,
+        )
         from asxh_card.service.context import ServiceContext  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         err_console.print(f"[red]The service needs the 'service' extra ({exc.name} missing).[/]")
@@ -187,6 +198,12 @@ def serve(
 
     settings = _settings(demo=demo, default_public_url=local_url(host, port))
     assert isinstance(settings, Settings)  # noqa: S101 - narrowing
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        err_console.print(
+            "[red]--workers needs PostgreSQL (ASXH_DATABASE_URL=postgresql+psycopg://...): "
+            "SQLite has one writer.[/]"
+        )
+        raise typer.Exit(code=2)
     mismatch = public_url_mismatch(settings.public_url, host, port)
     if mismatch is not None:
         err_console.print(f"[yellow]⚠ {escape(mismatch)}[/]", highlight=False, soft_wrap=True)
@@ -207,6 +224,19 @@ def serve(
     except NotMigratedError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=1) from None
-    uvicorn.run(
-        application, host=host, port=port, access_log=False, log_config=None, server_header=False
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(application, **options)
+        return
+    # Each worker process builds its own app from the same environment (the demo was seeded
+    # above, once); they share the database, so log-in limits, idempotency keys, status
+    # allocations and the audit chain stay consistent across them.
+    application.state.ctx.engine.dispose()
+    os.environ[DEMO_WORKER_ENV] = "1" if demo else "0"
+    uvicorn.run("asxh_card.service.app:app_from_env", factory=True, workers=workers, **options)

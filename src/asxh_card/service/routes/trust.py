@@ -576,12 +576,15 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
         verifier = await run_in_threadpool(_verifier, ctx)
 
         def from_photo() -> Any:
-            try:
-                return verifier.verify_image(data)
-            except (MalformedError, PayloadTooLargeError):
-                raise
-            except (ValueError, OSError):
-                raise MalformedError("the upload is not a readable image") from None
+            # At most ctx.images photos are decoded at once (the verifier refuses more than
+            # 50 megapixels from the declared size, before decoding); the surplus is 503.
+            with ctx.images:
+                try:
+                    return verifier.verify_image(data)
+                except (MalformedError, PayloadTooLargeError):
+                    raise
+                except (ValueError, OSError):
+                    raise MalformedError("the upload is not a readable image") from None
 
         return await run_in_threadpool(_result, from_photo)
     raise ProblemError(
