@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
@@ -30,11 +31,43 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 
-def _settings(*, demo: bool) -> object:
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL of ``asxh serve --host H --port N`` on this machine (the default public URL)."""
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def public_url_mismatch(public_url: str, host: str, port: int) -> str | None:
+    """Why ``public_url`` (``ASXH_PUBLIC_URL``) cannot reach this server, or None.
+
+    Only a URL naming this machine (localhost, 127.0.0.1, the listening host) on another port
+    is reported: behind a proxy the public URL legitimately differs from the listening port.
+    """
+    parts = urlsplit(public_url)
+    local = {"localhost", "127.0.0.1", "::1", host.strip("[]")}
+    if parts.hostname not in local:
+        return None
+    named = parts.port or (443 if parts.scheme == "https" else 80)
+    if named == port:
+        return None
+    return (
+        f"ASXH_PUBLIC_URL={public_url} names port {named}, but the service listens on port "
+        f"{port}: status-list URIs on new cards and in the trust bundle will point to port "
+        f"{named} / URL công khai trỏ tới cổng {named} nhưng dịch vụ nghe ở cổng {port}."
+    )
+
+
+def _settings(*, demo: bool, default_public_url: str = "http://127.0.0.1:8000") -> object:
     from asxh_card.service.settings import Settings, SettingsError  # noqa: PLC0415
 
     try:
-        return Settings.from_env(demo=demo)
+        return Settings.from_env(demo=demo, default_public_url=default_public_url)
     except SettingsError as exc:
         err_console.print(f"[red]Settings: {escape(str(exc))}[/]")
         err_console.print("Set the ASXH_* variables (see docs/api.md) or use --demo.")
@@ -163,7 +196,7 @@ def serve(
         raise typer.Exit(code=2) from None
     from asxh_card.service.settings import Settings  # noqa: PLC0415
 
-    settings = _settings(demo=demo)
+    settings = _settings(demo=demo, default_public_url=local_url(host, port))
     assert isinstance(settings, Settings)  # noqa: S101 - narrowing
     if workers > 1 and not settings.database_url.startswith("postgresql"):
         err_console.print(
@@ -171,6 +204,9 @@ def serve(
             "SQLite has one writer.[/]"
         )
         raise typer.Exit(code=2)
+    mismatch = public_url_mismatch(settings.public_url, host, port)
+    if mismatch is not None:
+        err_console.print(f"[yellow]⚠ {escape(mismatch)}[/]", highlight=False, soft_wrap=True)
     started = time.perf_counter()
     try:
         if demo:

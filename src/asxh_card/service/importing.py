@@ -1355,7 +1355,7 @@ class _Importer:
         return self.issuers[key]
 
 
-class _StaleError(Exception):
+class _StaleError(AsxhError):
     """A prepared chunk's assumptions no longer hold: it goes the slow path."""
 
 

@@ -187,8 +187,17 @@ class Settings:
     # -- reading the environment ---------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        demo: bool = False,
+        default_public_url: str = "http://127.0.0.1:8000",
+    ) -> Settings:
         """Build settings from ``ASXH_*`` variables (``os.environ`` by default).
+
+        ``default_public_url`` is the public URL when ``ASXH_PUBLIC_URL`` is unset (``asxh
+        serve --port N`` passes ``http://127.0.0.1:N``, so status-list URIs follow the port).
 
         ``demo=True`` (``asxh serve --demo``) generates missing secrets into the var directory
         and turns on automatic migrations.
@@ -232,7 +241,7 @@ class Settings:
             secret_key=secret,
             data_key=data_key,
             key_passphrase=passphrase,
-            public_url=(get("ASXH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            public_url=(get("ASXH_PUBLIC_URL") or default_public_url).rstrip("/"),
             access_token_minutes=get_int("ASXH_ACCESS_TOKEN_MINUTES", 15),
             root_key_file=Path(root) if root else None,
             root_public_key_file=Path(root_public) if root_public else None,
