@@ -1,24 +1,22 @@
 """Verify a card offline: python verify_offline.py BUNDLE_DIR ROOT.jwk CARD (text or image)."""
 
 import sys
-from pathlib import Path
 
-from asxh_card.errors import VerificationError
-from asxh_card.keystore import load_public_key
-from asxh_card.verifier import Verifier
+from asxh_card import VerificationError, Verifier, load_public_key
 
 bundle_dir, root_file, card = sys.argv[1:4]
 # The root public key is pinned (shipped with the app); the bundle comes from `asxh bundle pull`.
-root = load_public_key(Path(root_file))
+root = load_public_key(root_file)
 try:
-    # A stale or damaged bundle is refused here, with a reason like any invalid card.
+    # A stale or damaged bundle is refused here: outcome cannot_check (update the data).
     verifier = Verifier.from_directory(bundle_dir, roots=[root])
     # Card text is never probed as a path: a bare token is longer than a file name may be.
     is_text = card.startswith(("asxh:", "eyJ"))
     result = verifier.verify(card) if is_text else verifier.verify_image(card)
 except VerificationError as exc:
-    print(f"KHÔNG HỢP LỆ ({exc.reason}): {exc.message('vi')}")
-    sys.exit(1)
+    # Three outcomes: invalid (exit 1) or cannot check (update the data, exit 3), never mixed up.
+    print(f"{exc.headline('vi')} ({exc.reason}): {exc.message('vi')}")
+    sys.exit(3 if exc.cannot_check else 1)
 
 holder = result.holder
 print(f"{holder.name}, sinh {holder.date_of_birth:%d/%m/%Y}, do {result.issuer.name} cấp")

@@ -226,7 +226,9 @@ def _payload(service: Any, serial: str) -> dict[str, Any]:
 
 def test_reissue_and_replace_keep_the_guardian(service: Any) -> None:
     """A card with a guardian re-issued for its level (or replaced) keeps the guardian block."""
-    child, parent = service.register(), service.register()
+    child = service.register()
+    # The guardian is a registered adult, named as registered (issue 10).
+    parent = service.register(full_name="Nguyễn Văn Bố", sex="M", date_of_birth="1975-04-05")
     body = dict(BHYT_CN, bhyt_group=None)
     body["attributes"] = {"level": 3, "coverage": 95, "facility": "79-024"}
     entitlement = service.grant("off79", child, body)
@@ -253,3 +255,24 @@ def test_reissue_and_replace_keep_the_guardian(service: Any) -> None:
     again = service.call("off79", "POST", f"/v1/cards/{new}/replace", json=replace)
     assert again.status_code == 201, again.text
     assert _payload(service, again.json()["serial"])["gdn"]["sub"] == parent
+
+
+def test_an_officer_without_bhyt_is_refused_before_the_body_is_judged(service: Any) -> None:
+    """A TGXH-only officer: 403 on the list and on a re-issue with a broken body (not 422)."""
+    from .conftest import PASSWORD
+
+    body = {
+        "username": "tgxh.only",
+        "password": PASSWORD,
+        "role": "issuer_officer",
+        "province": "79",
+        "programmes": ["TGXH"],
+    }
+    created = service.call("admin", "POST", "/v1/admin/operators", json=body)
+    assert created.status_code == 201, created.text
+    listed = service.call("tgxh.only", "GET", "/v1/bhyt/outdated-levels?on=not-a-day")
+    assert listed.status_code == 403, listed.text
+    url = "/v1/bhyt/outdated-levels/reissue"
+    response = service.call("tgxh.only", "POST", url, json={"limit": 0})
+    assert response.status_code == 403, response.text
+    assert response.json()["detail_vi"] == "Tài khoản của bạn không được quản lý chế độ BHYT."

@@ -302,3 +302,57 @@ def test_serve_demo_prints_how_to_log_in(tmp_path: Path, monkeypatch: pytest.Mon
     passwords = json.loads((tmp_path / "demo-operators.json").read_text())
     assert passwords["officer79"] in output
     assert (tmp_path / "asxh.db").exists()
+
+
+def _serve_demo(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str, public_url: str | None = None
+) -> tuple[Any, list[Any]]:
+    import uvicorn
+
+    apps: list[Any] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **_kw: apps.append(app))
+    for name in ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv("ASXH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("ASXH_PUBLIC_URL", raising=False)
+    if public_url is not None:
+        monkeypatch.setenv("ASXH_PUBLIC_URL", public_url)
+    monkeypatch.setenv("ASXH_VAR_DIR", str(tmp_path))
+    result = CliRunner().invoke(cli_app, ["serve", "--demo", "--people", "2", *args])
+    return result, apps
+
+
+def test_serve_public_url_follows_the_port(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 9 §3: `asxh serve --demo --port 8123` without ASXH_PUBLIC_URL publishes status
+    lists under http://127.0.0.1:8123 (they named port 8000, where nothing listens)."""
+    from fastapi.testclient import TestClient
+
+    from asxh_card._core.b64 import b64url_decode
+
+    result, apps = _serve_demo(tmp_path, monkeypatch, "--port", "8123")
+    assert result.exit_code == 0, result.output
+    assert "ASXH_PUBLIC_URL" not in result.output
+    with TestClient(apps[0]) as client:
+        token = client.get("/v1/trust-bundle").text
+    payload = b64url_decode(token.split(".")[1]).decode()
+    assert "http://127.0.0.1:8123/" in payload
+    assert ":8000/" not in payload
+
+
+def test_serve_reports_a_public_url_on_another_port(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An explicit ASXH_PUBLIC_URL naming this machine on another port is reported at
+    start-up; a public URL behind a proxy is not."""
+    from asxh_card.cli.service import local_url, public_url_mismatch
+
+    result, _ = _serve_demo(
+        tmp_path, monkeypatch, "--port", "8123", public_url="http://127.0.0.1:8000"
+    )
+    assert result.exit_code == 0, result.output
+    assert "names port 8000" in " ".join(result.output.split())
+    assert public_url_mismatch("https://asxh.gov.vn", "0.0.0.0", 8000) is None  # noqa: S104
+    assert public_url_mismatch("http://localhost:8123", "127.0.0.1", 8123) is None
+    assert public_url_mismatch("http://localhost", "127.0.0.1", 8123) is not None
+    assert local_url("0.0.0.0", 9000) == "http://127.0.0.1:9000"  # noqa: S104
+    assert local_url("::1", 9000) == "http://[::1]:9000"

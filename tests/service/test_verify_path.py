@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import struct
+import time
+import zlib
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -71,3 +74,63 @@ def test_cached_verifier_sees_a_revocation_at_once(service: Any) -> None:
     assert answer["reason"] == "revoked"
     other = _card(service)  # a new card on the same list, after the rebuild: valid
     assert _verify(service, other)["valid"] is True
+
+
+def _png_bomb(width: int, height: int) -> bytes:
+    """A real PNG of ``width`` x ``height`` black RGB pixels: tiny on disk, huge decoded."""
+    row = b"\0" * (1 + 3 * width)  # filter byte + pixels
+    packer = zlib.compressobj(9)
+    chunks = [packer.compress(row) for _ in range(height)]
+    data = b"".join(chunks) + packer.flush()
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", data) + chunk(b"IEND", b"")
+    )
+
+
+def test_decompression_bomb_photo_is_refused_from_its_declared_size(service: Any) -> None:
+    """A 300 KB PNG that decodes to 100 megapixels (300 MB) must not be decoded.
+
+    The verifier's cap (50 megapixels, from the header, before decoding) answers it as too
+    large; decoding it would have found no QR code and answered "malformed" instead.
+    """
+    bomb = _png_bomb(10_000, 10_000)
+    assert len(bomb) < 1024 * 1024
+    response = service.call(
+        "sp", "POST", "/v1/verify", files={"photo": ("bomb.png", bomb, "image/png")}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["valid"] is False
+    assert response.json()["reason"] == "payload_too_large"
+
+
+def test_photo_flood_is_answered_503_not_queued(service: Any) -> None:
+    """Photos beyond the decoding slots get 503 with Retry-After, not an unbounded queue.
+
+    Before, every upload was decoded at once in the thread pool (40 threads, up to 50
+    megapixels each): a flood of photos took memory and CPU without bound.
+    """
+    card = _card(service)
+    png = service.call("off79", "GET", f"/v1/cards/{card['serial']}/card.png").content
+    files = {"photo": ("card.png", png, "image/png")}
+    with ExitStack() as busy:
+        for _ in range(service.ctx.settings.image_concurrency):
+            busy.enter_context(service.ctx.images)  # every slot taken by "other photos"
+        started = time.monotonic()
+        refused = service.call("sp", "POST", "/v1/verify", files=files)
+        waited = time.monotonic() - started
+    assert refused.status_code == 503, refused.text
+    assert refused.headers["retry-after"] == "1"
+    assert refused.json()["type"].endswith("not-ready")
+    assert waited < 10
+    # A JSON verification needs no slot, and once the slots are free the photo is read.
+    answer = service.call("sp", "POST", "/v1/verify", json={"qr_text": card["qr_text"]})
+    assert answer.json()["valid"] is True
+    accepted = service.call("sp", "POST", "/v1/verify", files=files)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["valid"] is True

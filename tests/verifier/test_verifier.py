@@ -199,6 +199,7 @@ def test_json_object_shape(world: World) -> None:
     assert set(data) == {
         "format",
         "valid",
+        "outcome",
         "reason",
         "checked_at",
         "bundle_version",

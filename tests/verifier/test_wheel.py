@@ -18,14 +18,15 @@ SCRIPT = textwrap.dedent(
     """
     import importlib.util, json, sys
     from datetime import datetime
-    from asxh_card._core.keys import PublicKey
-    from asxh_card.verifier import Verifier
+    from asxh_card import Verifier, load_public_key
 
     data = json.load(open(sys.argv[1]))
-    verifier = Verifier.from_directory(data["dir"], roots=[PublicKey.from_jwk(data["root"])])
+    # As the README says: str paths, the top-level Verifier.
+    verifier = Verifier.from_directory(data["dir"], roots=[load_public_key(data["root"])])
     result = verifier.verify(data["card"], at=datetime.fromisoformat(data["at"]))
-    assert importlib.util.find_spec("PIL") is None, "Pillow must not be needed"
-    assert "PIL" not in sys.modules and "zxingcpp" not in sys.modules
+    for extra in ("PIL", "zxingcpp", "typer", "rich", "click", "fastapi", "sqlalchemy"):
+        assert importlib.util.find_spec(extra) is None, f"{extra} must not be installed"
+        assert extra not in sys.modules
     print(json.dumps(result.to_json(), ensure_ascii=False))
     """
 )
@@ -33,6 +34,8 @@ SCRIPT = textwrap.dedent(
 
 @pytest.mark.slow
 def test_wheel_without_extras_verifies_from_text(world: World, tmp_path: Path) -> None:
+    """A built wheel installed without extras verifies as the README says (str paths, the
+    top-level Verifier) and pulls no CLI, image, web or database stack."""
     from vworld import AT, URI_01, URI_79
 
     from asxh_card.verifier import BundleStore
@@ -57,12 +60,14 @@ def test_wheel_without_extras_verifies_from_text(world: World, tmp_path: Path) -
     BundleStore(store).install(
         world.bundle(), tokens, roots=[world.root.public_key], now=int(AT.timestamp())
     )
+    root_file = tmp_path / "root.jwk"
+    root_file.write_text(json.dumps(world.root.public_key.to_jwk()))
     data = tmp_path / "data.json"
     data.write_text(
         json.dumps(
             {
                 "dir": str(store),
-                "root": world.root.public_key.to_jwk(),
+                "root": str(root_file),
                 "card": world.card(),
                 "at": AT.isoformat(),
             }
@@ -80,3 +85,14 @@ def test_wheel_without_extras_verifies_from_text(world: World, tmp_path: Path) -
     result = json.loads(out.stdout)
     assert result["valid"] is True
     assert result["holder"]["asxh_number"] == world.holder
+    # Issue 14 item 8: the base install has no CLI stack; `asxh` says which extra to install.
+    cli = subprocess.run(
+        [str(env_dir / "bin" / "asxh"), "verify", "-"],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 2
+    assert "pip install 'asxh-card[cli]'" in cli.stderr
+    assert "Traceback" not in cli.stderr

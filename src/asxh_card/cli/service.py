@@ -7,10 +7,12 @@ base install.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 import typer
 from rich.markup import escape
@@ -29,11 +31,43 @@ audit_app = typer.Typer(
 app.add_typer(audit_app, name="audit")
 
 
-def _settings(*, demo: bool) -> object:
+_ANY_ADDRESS = frozenset({"0.0.0.0", "::", ""})  # noqa: S104 - names, not a bind
+
+
+def local_url(host: str, port: int) -> str:
+    """The URL of ``asxh serve --host H --port N`` on this machine (the default public URL)."""
+    if host in _ANY_ADDRESS:
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def public_url_mismatch(public_url: str, host: str, port: int) -> str | None:
+    """Why ``public_url`` (``ASXH_PUBLIC_URL``) cannot reach this server, or None.
+
+    Only a URL naming this machine (localhost, 127.0.0.1, the listening host) on another port
+    is reported: behind a proxy the public URL legitimately differs from the listening port.
+    """
+    parts = urlsplit(public_url)
+    local = {"localhost", "127.0.0.1", "::1", host.strip("[]")}
+    if parts.hostname not in local:
+        return None
+    named = parts.port or (443 if parts.scheme == "https" else 80)
+    if named == port:
+        return None
+    return (
+        f"ASXH_PUBLIC_URL={public_url} names port {named}, but the service listens on port "
+        f"{port}: status-list URIs on new cards and in the trust bundle will point to port "
+        f"{named} / URL công khai trỏ tới cổng {named} nhưng dịch vụ nghe ở cổng {port}."
+    )
+
+
+def _settings(*, demo: bool, default_public_url: str = "http://127.0.0.1:8000") -> object:
     from asxh_card.service.settings import Settings, SettingsError  # noqa: PLC0415
 
     try:
-        return Settings.from_env(demo=demo)
+        return Settings.from_env(demo=demo, default_public_url=default_public_url)
     except SettingsError as exc:
         err_console.print(f"[red]Settings: {escape(str(exc))}[/]")
         err_console.print("Set the ASXH_* variables (see docs/api.md) or use --demo.")
@@ -140,20 +174,39 @@ def serve(
     people: Annotated[
         int, typer.Option(help="Synthetic people in demo mode", min=0, max=10_000)
     ] = 100,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes (uvicorn); more than one needs PostgreSQL", min=1, max=64
+        ),
+    ] = 1,
 ) -> None:
     """Run the HTTP service with uvicorn (settings from ASXH_* variables)."""
     try:
         import uvicorn  # noqa: PLC0415
 
-        from asxh_card.service.app import NotMigratedError, create_app  # noqa: PLC0415
+        from asxh_card.service.app import (  # noqa: PLC0415
+            DEMO_WORKER_ENV,
+            NotMigratedError,
+            create_app,
+        )
         from asxh_card.service.context import ServiceContext  # noqa: PLC0415
     except ModuleNotFoundError as exc:
         err_console.print(f"[red]The service needs the 'service' extra ({exc.name} missing).[/]")
         raise typer.Exit(code=2) from None
     from asxh_card.service.settings import Settings  # noqa: PLC0415
 
-    settings = _settings(demo=demo)
+    settings = _settings(demo=demo, default_public_url=local_url(host, port))
     assert isinstance(settings, Settings)  # noqa: S101 - narrowing
+    if workers > 1 and not settings.database_url.startswith("postgresql"):
+        err_console.print(
+            "[red]--workers needs PostgreSQL (ASXH_DATABASE_URL=postgresql+psycopg://...): "
+            "SQLite has one writer.[/]"
+        )
+        raise typer.Exit(code=2)
+    mismatch = public_url_mismatch(settings.public_url, host, port)
+    if mismatch is not None:
+        err_console.print(f"[yellow]⚠ {escape(mismatch)}[/]", highlight=False, soft_wrap=True)
     started = time.perf_counter()
     try:
         if demo:
@@ -171,6 +224,19 @@ def serve(
     except NotMigratedError as exc:
         err_console.print(f"[red]{escape(str(exc))}[/]")
         raise typer.Exit(code=1) from None
-    uvicorn.run(
-        application, host=host, port=port, access_log=False, log_config=None, server_header=False
-    )
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "access_log": False,
+        "log_config": None,
+        "server_header": False,
+    }
+    if workers == 1:
+        uvicorn.run(application, **options)
+        return
+    # Each worker process builds its own app from the same environment (the demo was seeded
+    # above, once); they share the database, so log-in limits, idempotency keys, status
+    # allocations and the audit chain stay consistent across them.
+    application.state.ctx.engine.dispose()
+    os.environ[DEMO_WORKER_ENV] = "1" if demo else "0"
+    uvicorn.run("asxh_card.service.app:app_from_env", factory=True, workers=workers, **options)

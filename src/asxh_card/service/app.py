@@ -7,6 +7,7 @@ migrates first.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -15,6 +16,7 @@ from fastapi import FastAPI
 from asxh_card import __version__
 from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import read_scope
 from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
@@ -22,7 +24,10 @@ from asxh_card.service.problems import install_problem_handlers
 from asxh_card.service.routes import admin, auth, bhyt, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
 
-__all__ = ["NotMigratedError", "check_schema", "create_app"]
+__all__ = ["DEMO_WORKER_ENV", "NotMigratedError", "app_from_env", "check_schema", "create_app"]
+
+#: Set by ``asxh serve --workers N`` for its worker processes: "1" when serving the demo.
+DEMO_WORKER_ENV = "ASXH_SERVE_DEMO"
 
 DESCRIPTION = """
 The provincial issuers' service for Vietnam's electronic social-security (ASXH) card:
@@ -59,6 +64,9 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         upgrade(settings.database_url)
     ctx = context or ServiceContext.build(settings)
     check_schema(ctx)
+    with read_scope(ctx.sessions) as session:
+        # Key files left by a process killed while creating a key (no row names them).
+        ctx.keyring.set_aside_orphans(session)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -89,3 +97,13 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     for module in (auth, persons, cards, bhyt, trust, admin, operations, health):
         app.include_router(module.router)
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The app of one ``asxh serve --workers N`` worker process, from the ``ASXH_*`` variables.
+
+    The parent process has migrated (and, in demo mode, seeded) the database already.
+    """
+    demo = os.environ.get(DEMO_WORKER_ENV) == "1"
+    settings = Settings.from_env(demo=demo).with_(auto_migrate=False)
+    return create_app(settings)

@@ -38,6 +38,7 @@ class ServiceContext:
     tokens: AccessTokens
     limiter: LoginLimiter
     hashing: HashingGate
+    images: HashingGate
     keyring: Keyring
     programmes: ProgrammeRegistry
     cache: dict[str, Any] = field(default_factory=dict)
@@ -76,6 +77,11 @@ class ServiceContext:
                 per_address=settings.login_max_failures_address,
             ),
             hashing=HashingGate(settings.password_concurrency),
+            images=HashingGate(
+                settings.image_concurrency,
+                busy="too many photos at once",
+                busy_vi="Có quá nhiều ảnh đang được đọc cùng lúc; hãy thử lại sau ít giây.",
+            ),
             keyring=keyring,
             programmes=ProgrammeRegistry.default(),
         )

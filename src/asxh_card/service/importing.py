@@ -1383,7 +1383,7 @@ class _Importer:
         return moment is not None and utc_now() >= moment
 
 
-class _StaleError(Exception):
+class _StaleError(AsxhError):
     """A prepared chunk's assumptions no longer hold: it goes the slow path."""
 
 

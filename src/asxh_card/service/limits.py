@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from asxh_card.errors import AsxhError
 from asxh_card.service.problems import problem_response
 from asxh_card.service.security import TokenError
 
@@ -51,7 +52,7 @@ def body_limit(path: str) -> int:
     return BODY_LIMITS.get(path, MAX_BODY_BYTES)
 
 
-class BodyTooLargeError(HTTPException):
+class BodyTooLargeError(HTTPException, AsxhError):
     """More body bytes arrived than the route allows.
 
     An ``HTTPException``, so FastAPI's body parsing re-raises it unchanged and the problem

@@ -121,17 +121,27 @@ class LoginLimiter:
 
 
 class HashingGate:
-    """At most ``slots`` password checks at a time; others wait briefly, then are refused."""
+    """At most ``slots`` costly jobs at a time; others wait briefly, then are refused.
 
-    def __init__(self, slots: int) -> None:
+    Password checks (argon2) and photo decoding (``POST /v1/verify``) each have one: the
+    surplus gets :class:`BusyError` (503 with ``Retry-After``) within a second instead of
+    queueing without bound.
+    """
+
+    def __init__(
+        self,
+        slots: int,
+        *,
+        busy: str = "too many log-ins at once",
+        busy_vi: str = "Có quá nhiều lượt đăng nhập cùng lúc; hãy thử lại sau ít giây.",
+    ) -> None:
         self._slots = threading.BoundedSemaphore(max(1, slots))
+        self._busy, self._busy_vi = busy, busy_vi
 
     def __enter__(self) -> None:
         if not self._slots.acquire(timeout=_WAIT_FOR_SLOT):
             raise BusyError(
-                "too many log-ins at once; try again shortly",
-                retry_after=1,
-                message_vi="Có quá nhiều lượt đăng nhập cùng lúc; hãy thử lại sau ít giây.",
+                f"{self._busy}; try again shortly", retry_after=1, message_vi=self._busy_vi
             )
 
     def __exit__(self, *_exc: object) -> None:

@@ -26,6 +26,8 @@ Variable                       Default                              Meaning
 ``ASXH_AUTO_MIGRATE``          ``0`` (demo: ``1``)                  run ``db upgrade`` at start
 ``ASXH_PASSWORD_CONCURRENCY``  ``2``                                password checks at once per
                                                                     worker (more wait, then 503)
+``ASXH_IMAGE_CONCURRENCY``     ``2``                                photos decoded at once per
+                                                                    worker by POST /v1/verify
 ``ASXH_DB_TIMEOUT_SECONDS``    ``5``                                bound on a database connect,
                                                                     lock wait or statement (503)
 ============================== ==================================== ==============================
@@ -125,6 +127,8 @@ class Settings:
     login_max_failures_address: int = 20
     # Password checks at once per worker (argon2 is CPU- and memory-bound).
     password_concurrency: int = 2
+    # Photos decoded at once per worker by POST /v1/verify (each up to 50 megapixels).
+    image_concurrency: int = 2
     # Seconds a database connect, lock wait or statement may take before the request is
     # answered 503 not-ready (SQLite busy timeout; PostgreSQL connect/statement/lock timeouts).
     db_timeout_seconds: float = 5.0
@@ -148,6 +152,8 @@ class Settings:
             raise SettingsError("ASXH_PUBLIC_URL is too long for status-list URIs on a card")
         if not 1 <= self.password_concurrency <= 64:
             raise SettingsError("ASXH_PASSWORD_CONCURRENCY must be between 1 and 64")
+        if not 1 <= self.image_concurrency <= 64:
+            raise SettingsError("ASXH_IMAGE_CONCURRENCY must be between 1 and 64")
         if not 0 < self.db_timeout_seconds <= 300:
             raise SettingsError("ASXH_DB_TIMEOUT_SECONDS must be between 1 and 300")
         if not 0 < self.status_list_max_age <= 5:
@@ -181,8 +187,17 @@ class Settings:
     # -- reading the environment ---------------------------------------------------------------
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None, *, demo: bool = False) -> Settings:
+    def from_env(
+        cls,
+        environ: Mapping[str, str] | None = None,
+        *,
+        demo: bool = False,
+        default_public_url: str = "http://127.0.0.1:8000",
+    ) -> Settings:
         """Build settings from ``ASXH_*`` variables (``os.environ`` by default).
+
+        ``default_public_url`` is the public URL when ``ASXH_PUBLIC_URL`` is unset (``asxh
+        serve --port N`` passes ``http://127.0.0.1:N``, so status-list URIs follow the port).
 
         ``demo=True`` (``asxh serve --demo``) generates missing secrets into the var directory
         and turns on automatic migrations.
@@ -226,7 +241,7 @@ class Settings:
             secret_key=secret,
             data_key=data_key,
             key_passphrase=passphrase,
-            public_url=(get("ASXH_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            public_url=(get("ASXH_PUBLIC_URL") or default_public_url).rstrip("/"),
             access_token_minutes=get_int("ASXH_ACCESS_TOKEN_MINUTES", 15),
             root_key_file=Path(root) if root else None,
             root_public_key_file=Path(root_public) if root_public else None,
@@ -237,6 +252,7 @@ class Settings:
             auto_migrate=demo or auto in {"1", "true", "yes"},
             log_level=get("ASXH_LOG_LEVEL") or "INFO",
             password_concurrency=get_int("ASXH_PASSWORD_CONCURRENCY", 2),
+            image_concurrency=get_int("ASXH_IMAGE_CONCURRENCY", 2),
             db_timeout_seconds=float(get_int("ASXH_DB_TIMEOUT_SECONDS", 5)),
         )
         settings.check_secrets()

@@ -16,6 +16,7 @@ import msgspec
 from asxh_card._core.statuslist import StatusRef
 from asxh_card._core.timeutil import as_aware, vn_date
 from asxh_card.card import Guardian, Holder
+from asxh_card.errors import Outcome
 from asxh_card.programmes import AttributeValue, EntitlementState
 
 __all__ = [
@@ -116,6 +117,11 @@ class VerificationResult(msgspec.Struct, frozen=True):
         """Always True: an invalid card raises :class:`~asxh_card.errors.VerificationError`."""
         return True
 
+    @property
+    def outcome(self) -> Outcome:
+        """Always ``Outcome.VALID``; the other two outcomes are on the error raised instead."""
+        return Outcome.VALID
+
     def entitlement(self, programme: str) -> EntitlementResult | None:
         """The entitlement for ``programme`` (e.g. ``"BHYT"``), or None if the card has none."""
         return next((e for e in self.entitlements if e.programme == programme), None)
@@ -168,6 +174,7 @@ class VerificationResult(msgspec.Struct, frozen=True):
         return {
             "format": JSON_FORMAT_VERSION,
             "valid": True,
+            "outcome": Outcome.VALID.value,
             "reason": None,
             "checked_at": self.checked_at.isoformat(),
             "bundle_version": self.bundle_version,

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.service import bhyt
+from asxh_card.service.audit import Actor
 from asxh_card.service.deps import Ctx, Writer, WriterActor, reading
 from asxh_card.service.errors import NotPermittedError
 from asxh_card.service.routes._common import problems, province_for
@@ -72,6 +73,20 @@ def _check_bhyt(principal: Principal) -> None:
         )
 
 
+def _bhyt_reader(principal: Writer) -> Principal:
+    _check_bhyt(principal)  # a dependency: refused before the query or body is judged
+    return principal
+
+
+def _bhyt_actor(actor: WriterActor) -> Actor:
+    _check_bhyt(actor.principal)
+    return actor
+
+
+BhytManager = Annotated[Principal, Depends(_bhyt_reader)]
+BhytActor = Annotated[Actor, Depends(_bhyt_actor)]
+
+
 @router.get(
     "/v1/bhyt/outdated-levels",
     response_model=list[OutdatedCardOut],
@@ -80,7 +95,7 @@ def _check_bhyt(principal: Principal) -> None:
 )
 def list_outdated(
     ctx: Ctx,
-    principal: Writer,
+    principal: BhytManager,
     province: ProvinceQuery = None,
     on: OnQuery = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
@@ -92,7 +107,6 @@ def list_outdated(
     by default): re-issue them and ask again for the next ones. For a national administrator or
     an officer who manages BHYT (the group is sensitive).
     """
-    _check_bhyt(principal)
     target = province_for(principal, province)
     with reading(ctx) as session:
         rows = bhyt.outdated_cards(session, ctx.programmes, target, on or _today(), limit=limit)
@@ -116,7 +130,7 @@ def list_outdated(
     responses=problems("forbidden"),
 )
 async def reissue_outdated(
-    ctx: Ctx, actor: WriterActor, body: ReissueIn, province: ProvinceQuery = None
+    ctx: Ctx, actor: BhytActor, body: ReissueIn, province: ProvinceQuery = None
 ) -> Any:
     """Update each entitlement's level and coverage and replace its card (old one superseded).
 
@@ -124,7 +138,6 @@ async def reissue_outdated(
     programme, and a card that also carries programmes the officer may not manage is reported
     in ``failed`` (an officer who manages them re-issues it).
     """
-    _check_bhyt(actor.principal)
     target = province_for(actor.principal, province)
     report = await run_in_threadpool(
         bhyt.reissue_outdated,

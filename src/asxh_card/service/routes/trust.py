@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
@@ -15,6 +16,7 @@ from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException
 
 from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
+from asxh_card.card import UncheckedCard
 from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
 from asxh_card.service import audit, bundles, statuslists
 from asxh_card.service.context import ServiceContext
@@ -405,7 +407,20 @@ def _build_verifier(ctx: ServiceContext) -> Any:
         except VerificationError:
             continue
         acceptable.append(token)
-    verifier = Verifier(roots=ctx.keyring.pinned_roots(), bundle=bundle, status_tokens=acceptable)
+    try:
+        verifier = Verifier(
+            roots=ctx.keyring.pinned_roots(), bundle=bundle, status_tokens=acceptable
+        )
+    except VerificationError as exc:
+        # The server's own trust data does not load: not the client's fault, never a 422
+        # about the card (issue 9 §3).
+        raise ProblemError(
+            "not-ready",
+            detail=f"the service cannot check cards: its own trust data does not load "
+            f"({exc.reason.value}: {exc.detail[:200]}); check ASXH_PUBLIC_URL",
+            detail_vi="Dịch vụ chưa kiểm tra được thẻ: dữ liệu tin cậy của chính nó không tải "
+            f"được ({exc.message_vi}); hãy kiểm tra ASXH_PUBLIC_URL.",
+        ) from None
     ctx.cache["verifier_content"] = (content, verifier)
     return verifier
 
@@ -414,8 +429,12 @@ def _result(verify: Any) -> dict[str, Any]:
     try:
         result = verify()
     except VerificationError as exc:
+        # Three outcomes: "cannot_check" (update the data) is never shown as an invalid card.
         return {
             "valid": False,
+            "outcome": exc.outcome.value,
+            "headline_vi": exc.headline("vi"),
+            "headline_en": exc.headline("en"),
             "reason": exc.reason.value,
             "message_vi": exc.message_vi,
             "message_en": exc.message_en,
@@ -426,8 +445,45 @@ def _result(verify: Any) -> dict[str, Any]:
     return body
 
 
+def _refuse_if_public_url_moved(
+    ctx: ServiceContext, verifier: Any, text: str, answer: dict[str, Any]
+) -> None:
+    """503 not-ready when a card this service signed names its list under another origin.
+
+    Its status URI was fixed at issue time from ``ASXH_PUBLIC_URL``; when that setting changed
+    (e.g. ``asxh serve --port 9000`` on a database issued under port 8000), the service's own
+    trust data no longer covers its own cards. That is the server's configuration, not the
+    card's defect nor the client's (issue 9 §3): the card is only blamed when its signature is
+    not this service's issuer's.
+    """
+    if answer.get("reason") not in {"status_list_invalid", "status_list_missing"}:
+        return
+    try:
+        card = UncheckedCard(text)
+        status = card.verify(verifier.bundle.issuers[card.issuer].keys[card.kid].key).status
+    except (VerificationError, KeyError):
+        return
+    if status is None:  # pragma: no cover - the status reasons need a status reference
+        return
+    base = urlsplit(bundles.status_base(ctx.settings, card.issuer))
+    uri = urlsplit(status.uri)
+    if uri.path.startswith(base.path) and (uri.scheme, uri.netloc) != (base.scheme, base.netloc):
+        raise ProblemError(
+            "not-ready",
+            detail=f"this service's card names its status list under {uri.scheme}://"
+            f"{uri.netloc[:100]}, but ASXH_PUBLIC_URL is {ctx.settings.public_url}: set "
+            "ASXH_PUBLIC_URL back to the URL the cards were issued under",
+            detail_vi=f"Thẻ do dịch vụ này cấp ghi danh sách trạng thái tại {uri.scheme}://"
+            f"{uri.netloc[:100]}, nhưng ASXH_PUBLIC_URL là {ctx.settings.public_url}: hãy đặt "
+            "lại ASXH_PUBLIC_URL như khi cấp thẻ.",
+        )
+
+
 _VERIFY_EXAMPLE = {
     "valid": False,
+    "outcome": "invalid",
+    "headline_vi": "THẺ KHÔNG HỢP LỆ",
+    "headline_en": "INVALID CARD",
     "reason": "revoked",
     "message_vi": "Thẻ đã bị thu hồi.",
     "message_en": "The card has been revoked.",
@@ -486,7 +542,9 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 errors=clean_errors(exc.errors()),
             ) from None
         verifier = await run_in_threadpool(_verifier, ctx)
-        return _result(lambda: verifier.verify(body.qr_text))
+        answer = _result(lambda: verifier.verify(body.qr_text))
+        _refuse_if_public_url_moved(ctx, verifier, body.qr_text, answer)
+        return answer
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
@@ -518,12 +576,15 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
         verifier = await run_in_threadpool(_verifier, ctx)
 
         def from_photo() -> Any:
-            try:
-                return verifier.verify_image(data)
-            except (MalformedError, PayloadTooLargeError):
-                raise
-            except (ValueError, OSError):
-                raise MalformedError("the upload is not a readable image") from None
+            # At most ctx.images photos are decoded at once (the verifier refuses more than
+            # 50 megapixels from the declared size, before decoding); the surplus is 503.
+            with ctx.images:
+                try:
+                    return verifier.verify_image(data)
+                except (MalformedError, PayloadTooLargeError):
+                    raise
+                except (ValueError, OSError):
+                    raise MalformedError("the upload is not a readable image") from None
 
         return await run_in_threadpool(_result, from_photo)
     raise ProblemError(
