@@ -226,7 +226,9 @@ def _payload(service: Any, serial: str) -> dict[str, Any]:
 
 def test_reissue_and_replace_keep_the_guardian(service: Any) -> None:
     """A card with a guardian re-issued for its level (or replaced) keeps the guardian block."""
-    child, parent = service.register(), service.register()
+    child = service.register()
+    # The guardian is a registered adult, named as registered (issue 10).
+    parent = service.register(full_name="Nguyễn Văn Bố", sex="M", date_of_birth="1975-04-05")
     body = dict(BHYT_CN, bhyt_group=None)
     body["attributes"] = {"level": 3, "coverage": 95, "facility": "79-024"}
     entitlement = service.grant("off79", child, body)

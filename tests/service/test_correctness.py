@@ -5,6 +5,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from asxh_card.ids import generate_asxh_number
+
 
 def _cards(service: Any, number: str) -> list[dict[str, Any]]:
     response = service.call("off79", "GET", f"/v1/persons/{number}/cards")
@@ -103,3 +105,49 @@ def test_409_does_not_tell_another_province_that_a_pin_is_registered(service: An
         assert response.status_code == 409, response.text
         details.add(response.json()["detail"])
     assert len(details) == 1  # the same answer whether the owner is in 79 or in 01
+
+
+def test_guardian_must_be_a_registered_adult_the_officer_may_see(service: Any) -> None:
+    """A card names as guardian whoever the officer typed: an unregistered number, someone of
+    another province, a name that is not that person's, or a child.
+
+    Before, the guardian's mã số ASXH was only checked for its shape and check digit, so a
+    card could give a stranger (or nobody) the right to act for the holder.
+    """
+    child = service.register(date_of_birth="2019-03-04", sex="F")
+    service.grant("off79", child, service.TGXH)
+    parent = service.register(date_of_birth="1985-06-07", sex="M")  # "Trần Văn Hùng"
+    elsewhere = service.register("off01", "01", date_of_birth="1980-01-02", sex="M")
+    minor = service.register(date_of_birth="2015-01-01", sex="M")
+    unknown = generate_asxh_number("79").value
+    good = {"asxh_number": parent, "name": "Trần Văn Hùng", "relation": "guardian"}
+
+    def issue(guardian: dict[str, Any]) -> Any:
+        return service.call(
+            "off79", "POST", "/v1/cards", json={"asxh_number": child, "guardian": guardian}
+        )
+
+    refused = {
+        "unknown": issue(good | {"asxh_number": unknown}),
+        "other province": issue(good | {"asxh_number": elsewhere}),
+        "wrong name": issue(good | {"name": "Lê Văn Tám"}),
+        "minor": issue(good | {"asxh_number": minor}),
+        "the holder": issue(good | {"asxh_number": child}),
+    }
+    for case, response in refused.items():
+        assert response.status_code == 422, (case, response.text)
+        problem = response.json()
+        assert problem["type"].endswith("validation-error"), (case, problem)
+        assert "guardian" in problem["detail"], (case, problem)
+        assert problem["detail_vi"], (case, problem)
+    # The same answer for "not registered" and "registered in a province you may not see".
+    assert refused["unknown"].json()["detail_vi"].replace(unknown, "N") == refused[
+        "other province"
+    ].json()["detail_vi"].replace(elsewhere, "N")
+    assert "Hà Nội" not in refused["other province"].text
+    accepted = issue(good | {"name": "TRẦN VĂN HÙNG"})  # case is not a different name
+    assert accepted.status_code == 201, accepted.text
+    verified = service.call(
+        "sp", "POST", "/v1/verify", json={"qr_text": accepted.json()["qr_text"]}
+    )
+    assert verified.json()["guardian"]["asxh_number"] == parent

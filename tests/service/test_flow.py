@@ -325,7 +325,7 @@ def test_entitlement_revocation_reaches_every_card(service: Any) -> None:
 
 def test_guardian_on_the_card(service: Any) -> None:
     child = service.register(full_name="Nguyễn Thị Mai", sex="F")
-    parent = service.register()
+    parent = service.register(sex="M", date_of_birth="1980-02-03")  # registered as named below
     service.grant("off79", child, service.TGXH)
     guardian = {"asxh_number": parent, "name": "Trần Văn Hùng", "relation": "guardian"}
     response = service.call(

@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from asxh_card import __version__
 from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import read_scope
 from asxh_card.service.limits import AdmissionMiddleware
 from asxh_card.service.logs import configure_logging, request_logging_middleware
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
@@ -63,6 +64,9 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         upgrade(settings.database_url)
     ctx = context or ServiceContext.build(settings)
     check_schema(ctx)
+    with read_scope(ctx.sessions) as session:
+        # Key files left by a process killed while creating a key (no row names them).
+        ctx.keyring.set_aside_orphans(session)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -414,6 +414,49 @@ def current_entitlements(session: Session, person: PersonRow, today: date) -> li
     return [e for e in rows if e.valid_to is None or e.valid_to >= today]
 
 
+#: A guardian or authorised person acts for the holder: an adult (Bộ luật Dân sự 2015, Điều 20).
+GUARDIAN_MIN_AGE = 18
+
+
+def check_guardian(
+    session: Session, actor: Actor, person: PersonRow, guardian: Mapping[str, Any]
+) -> None:
+    """Refuse a guardian who is not a registered adult the officer may see, named as registered.
+
+    ``guardian`` has the parsed ``asxh_number`` and cleaned ``name``. A number unknown here and
+    one registered in a province the officer may not see get the same answer (as for 409s).
+    """
+    number = guardian["asxh_number"]
+    if number == person.asxh_number:
+        raise InvalidInputError(
+            "guardian.asxh_number: the guardian must be another person than the holder",
+            message_vi="Người giám hộ phải là người khác, không phải chính chủ thẻ.",
+        )
+    row = session.scalars(select(PersonRow).where(PersonRow.asxh_number == number)).first()
+    if row is None or not actor.principal.sees(row.province):
+        raise InvalidInputError(
+            f"guardian.asxh_number: {number} is not a registered person you may see; "
+            "register the guardian first",
+            message_vi=(
+                f"Mã số ASXH {number} của người giám hộ chưa được đăng ký (hoặc bạn không được "
+                "xem); hãy đăng ký người giám hộ trước."
+            ),
+        )
+    if row.full_name.casefold() != str(guardian["name"]).casefold():
+        raise InvalidInputError(
+            f"guardian.name does not match the name registered for {number}",
+            message_vi=f"Họ tên người giám hộ không khớp với họ tên đã đăng ký của mã số {number}.",
+        )
+    today = vn_date(utc_now())
+    born = row.date_of_birth
+    age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    if age < GUARDIAN_MIN_AGE:
+        raise InvalidInputError(
+            f"guardian.asxh_number: the guardian must be at least {GUARDIAN_MIN_AGE} years old",
+            message_vi=f"Người giám hộ phải từ đủ {GUARDIAN_MIN_AGE} tuổi trở lên.",
+        )
+
+
 def issue_card(
     session: Session,
     ctx: ServiceContext,

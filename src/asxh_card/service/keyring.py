@@ -6,10 +6,14 @@ stays in its encrypted file (:mod:`asxh_card.keystore`), decrypted with ``ASXH_K
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
+from typing import Final
 
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session, SessionTransaction
@@ -27,6 +31,14 @@ __all__ = ["Keyring"]
 #: one or a savepoint) that created it; and whether the session's listeners are installed.
 _NEW_KEY_FILES = "asxh_new_key_files"
 _LISTENING = "asxh_key_file_listeners"
+#: The names :meth:`Keyring.create_issuer_key` gives, and ``write_atomic``'s temporary files.
+_ISSUER_KEY_FILE: Final = re.compile(r"[a-z0-9][a-z0-9-]*-\d{14}-[0-9a-f]{8}\.pem")
+_TEMPORARY_FILE: Final = re.compile(r"\.asxh-[0-9a-f]{16}\.tmp")
+#: A key file younger than this may belong to a transaction still running (another worker).
+ORPHAN_AGE_SECONDS: Final = 15 * 60
+ORPHANED_DIR: Final = "orphaned"
+
+_log = logging.getLogger("asxh_card.service.keyring")
 
 
 def _ending(session: Session) -> SessionTransaction | None:
@@ -197,6 +209,41 @@ class Keyring:
         with self._lock:
             for path in gone:
                 self._cache.pop(str(path), None)
+
+    def set_aside_orphans(self, session: Session) -> list[str]:
+        """Move key files no key row names out of the key directory (run at start).
+
+        A process killed (``kill -9``, power loss) between writing a new issuer key's file
+        and committing its row leaves an encrypted private key nobody knows about; one killed
+        mid-write leaves a temporary file. Files older than :data:`ORPHAN_AGE_SECONDS` (younger
+        ones may belong to another worker's transaction still running) are moved to
+        ``<keys>/orphaned/`` (owner-only), not deleted: a key directory shared by mistake with
+        another database must not lose that database's keys. Returns the names moved.
+        """
+        if not self.keys_dir.is_dir():
+            return []
+        known = {name for name in session.scalars(select(IssuerKeyRow.key_file)) if name}
+        cutoff = time.time() - ORPHAN_AGE_SECONDS
+        moved: list[str] = []
+        for path in sorted(self.keys_dir.iterdir()):
+            name = path.name
+            orphan = (_ISSUER_KEY_FILE.fullmatch(name) and name not in known) or (
+                _TEMPORARY_FILE.fullmatch(name)
+            )
+            if not orphan or not path.is_file() or path.stat().st_mtime > cutoff:
+                continue
+            target = self.keys_dir / ORPHANED_DIR
+            target.mkdir(mode=0o700, exist_ok=True)
+            for item in (path, path.with_suffix(".jwk")):
+                if item.exists():
+                    item.replace(target / item.name)
+            moved.append(name)
+        if moved:
+            _log.warning(
+                "key files without a key row moved aside",
+                extra={"event": "orphan_key_files", "files": moved, "to": str(target)},
+            )
+        return moved
 
     @staticmethod
     def active_key(session: Session, issuer_id: str) -> IssuerKeyRow | None:

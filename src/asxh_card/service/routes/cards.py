@@ -223,6 +223,7 @@ def issue_card(
         if guardian is not None:
             guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value
             guardian["name"] = clean_name(guardian["name"], "guardian.name")
+            card_service.check_guardian(session, actor, person, guardian)
         outcome = card_service.issue_card(
             session,
             ctx,
