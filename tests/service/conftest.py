@@ -13,6 +13,7 @@ import secrets
 import uuid
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -165,16 +166,26 @@ def service(
     if request.param == "sqlite":
         yield from build_service(tmp, f"sqlite:///{tmp / 'asxh.db'}", "sqlite")
         return
+    with postgres_schema() as url:
+        yield from build_service(tmp, url, "postgresql")
+
+
+@contextmanager
+def postgres_schema(prefix: str = "t") -> Iterator[str]:
+    """A fresh schema on the test PostgreSQL database, dropped afterwards; yields its URL.
+
+    Skips without ``ASXH_TEST_POSTGRES_URL``, or fails when ``ASXH_REQUIRE_POSTGRES=1`` (CI).
+    """
     if not POSTGRES_URL:
         if os.environ.get("ASXH_REQUIRE_POSTGRES") == "1":
             pytest.fail("ASXH_REQUIRE_POSTGRES=1 but ASXH_TEST_POSTGRES_URL is not set")
         pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
-        yield from build_service(tmp, _postgres_schema_url(POSTGRES_URL, schema), "postgresql")
+        yield _postgres_schema_url(POSTGRES_URL, schema)
     finally:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))

@@ -18,7 +18,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager, suppress
@@ -26,9 +25,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from .conftest import POSTGRES_URL, _postgres_schema_url, new_person
+from .conftest import new_person, postgres_schema
 
 ASXH = str(Path(sys.executable).with_name("asxh"))
 BHYT = {
@@ -49,20 +47,8 @@ def _free_port() -> int:
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh schema on the test PostgreSQL database (dropped afterwards)."""
-    if not POSTGRES_URL:
-        if os.environ.get("ASXH_REQUIRE_POSTGRES") == "1":
-            pytest.fail("ASXH_REQUIRE_POSTGRES=1 but ASXH_TEST_POSTGRES_URL is not set")
-        pytest.skip("several workers need PostgreSQL: set ASXH_TEST_POSTGRES_URL")
-    schema = f"w_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _postgres_schema_url(POSTGRES_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema("w") as url:
+        yield url
 
 
 @contextmanager
