@@ -186,3 +186,27 @@ def test_several_workers_on_sqlite_are_refused(tmp_path: Path) -> None:
     )
     assert started.returncode == 2, started.stdout + started.stderr
     assert "--workers needs PostgreSQL" in started.stderr
+
+
+@pytest.mark.postgres
+def test_workers_follow_the_port_when_public_url_is_unset(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Issue 9 §3 with ``--workers 2``: without ASXH_PUBLIC_URL the public URL follows --port
+    in the worker processes too (they read the environment, and fell back to port 8000, so
+    their status index and new cards named another server's lists)."""
+    port = _free_port()
+    env = {key: value for key, value in os.environ.items() if key != "ASXH_PUBLIC_URL"} | {
+        "ASXH_DATABASE_URL": postgres_url,
+        "ASXH_VAR_DIR": str(tmp_path / "var"),
+        "ASXH_SECRET_KEY": secrets.token_urlsafe(32),
+        "ASXH_DATA_KEY": base64.b64encode(secrets.token_bytes(32)).decode(),
+        "ASXH_KEY_PASSPHRASE": "workers follow the port",
+        "ASXH_LOG_LEVEL": "WARNING",
+    }
+    with _serve(env, port, tmp_path / "w.log", "--workers", "2") as base:
+        for _ in range(4):  # whichever worker answers
+            index = httpx.get(f"{base}/v1/status-lists", timeout=30).json()
+            bases = {issuer["status_base"] for issuer in index["issuers"]}
+            assert bases
+            assert all(b.startswith(f"{base}/") for b in bases), bases

@@ -239,4 +239,7 @@ def serve(
     # allocations and the audit chain stay consistent across them.
     application.state.ctx.engine.dispose()
     os.environ[DEMO_WORKER_ENV] = "1" if demo else "0"
+    # The workers read the environment: give them the public URL resolved here (it follows
+    # --port when ASXH_PUBLIC_URL is unset), or their cards would name port 8000's lists.
+    os.environ["ASXH_PUBLIC_URL"] = settings.public_url
     uvicorn.run("asxh_card.service.app:app_from_env", factory=True, workers=workers, **options)
