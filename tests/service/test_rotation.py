@@ -10,9 +10,7 @@ service itself.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +35,7 @@ from asxh_card.service.models import CardRow, IssuerKeyRow, PersonRow
 from asxh_card.service.rotation import cards_signed_by
 from asxh_card.verifier import Verifier
 
-from .conftest import Service, build_service
+from .conftest import Service, build_service, cli_env
 from .test_import import EXAMPLE, people_rows, run_import, write_csv
 
 runner = CliRunner()
@@ -142,18 +140,8 @@ def world(tmp_path: Path) -> Iterator[World]:
         self_signed_bundles=False,
         root_public_key_file=pinned,
     ):
-        settings = service.ctx.settings
         assert not service.ctx.keyring.root_available()
-        env = {
-            **os.environ,
-            "ASXH_VAR_DIR": str(settings.var_dir),
-            "ASXH_DATABASE_URL": settings.database_url,
-            "ASXH_SECRET_KEY": base64.b64encode(settings.secret_key).decode(),
-            "ASXH_DATA_KEY": base64.b64encode(settings.data_key).decode(),
-            "ASXH_KEY_PASSPHRASE": settings.key_passphrase.decode(),
-            "ASXH_PUBLIC_URL": settings.public_url,
-            "ASXH_ROOT_PUBLIC_KEY_FILE": str(pinned),
-        }
+        env = {**cli_env(service.ctx), "ASXH_ROOT_PUBLIC_KEY_FILE": str(pinned)}
         env.pop("ASXH_ROOT_KEY_FILE", None)
         world = World(service=service, env=env, ceremony=ceremony)
         world.ceremony_round()
