@@ -471,3 +471,79 @@ def test_cli_import_with_two_workers_shows_count_rate_and_eta(
     assert "ETA" in text
     assert "cards issued 30" in text
     assert counts(fresh) == (30, 90, 30, 90)
+
+
+def test_full_status_lists_roll_over_and_rows_match_the_signed_cards(tmp_path: Path) -> None:
+    """Status lists that fill during an import are closed and the next ones opened; every card's
+    entries are distinct and counted, and what is stored (person, entitlements, card, links)
+    is what the signed card says."""
+    from asxh_card.card import parse_card_jws
+    from asxh_card.service.models import StatusAllocationRow, StatusListRow
+
+    settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'asxh.db'}").with_(
+        status_list_size=128, allow_small_status_lists=True
+    )
+    upgrade(settings.database_url)
+    ctx = ServiceContext.build(settings)
+    with session_scope(ctx.sessions) as session:
+        ensure_issuer(session, ctx, "vn-79", name="Sở test", province="79")
+    rows = people_rows(60, seed=12)
+    path = write_csv(tmp_path / "lists.csv", rows)
+    progress = run_import(ctx, path, chunk_size=20)
+    assert progress.counts["cards_issued"] == 60
+    assert counts(ctx) == (60, 180, 60, 180)
+    by_pin = {r["pin"]: r for r in rows}
+    with session_scope(ctx.sessions) as session:
+        lists = session.scalars(select(StatusListRow).order_by(StatusListRow.id)).all()
+        assert len(lists) >= 3, "60 cards of 4 entries each need several lists of 128"
+        assert all(lst.full for lst in lists[:-1])
+        for lst in lists:
+            taken = session.scalar(
+                select(func.count())
+                .select_from(StatusAllocationRow)
+                .where(StatusAllocationRow.list_id == lst.id)
+            )
+            assert lst.allocated == taken
+        entries: set[tuple[int, int]] = set()
+        for card in session.scalars(select(Card)):
+            _header, claims = parse_card_jws(card.token)
+            person = session.get(Person, card.person_id)
+            assert person is not None
+            row = by_pin[fresh_pin(ctx, person)]
+            assert claims["sub"] == person.asxh_number
+            assert claims["name"] == person.full_name == row["full_name"]
+            assert claims["dob"] == person.date_of_birth.isoformat() == row["date_of_birth"]
+            assert claims["status"]["status_list"]["idx"] == card.status_idx
+            assert claims["status"]["status_list"]["uri"].endswith(f"/{card.status_list_id}")
+            links = session.scalars(
+                select(CardEntitlement)
+                .where(CardEntitlement.card_id == card.id)
+                .order_by(CardEntitlement.position)
+            ).all()
+            ents = [session.get(Entitlement, link.entitlement_id) for link in links]
+            assert [e.programme for e in ents if e] == [c[0] for c in claims["ent"]]
+            for link, ent, claim in zip(links, ents, claims["ent"], strict=True):
+                assert ent is not None
+                assert ent.person_id == person.id
+                assert link.status_idx == card.status_idx + 1 + link.position
+                assert claim[1] == ent.valid_from.isoformat()
+                assert claim[2] == (ent.valid_to.isoformat() if ent.valid_to else None)
+            assert ents[0] is not None
+            assert dict(ents[0].attributes) == {
+                "level": 2,
+                "coverage": 100,
+                "facility": "79-001",
+            }
+            assert card.expires_at.timestamp() == claims["exp"]
+            block = {(card.status_list_id, card.status_idx + i) for i in range(4)}
+            assert not block & entries
+            entries |= block
+    ctx.engine.dispose()
+
+
+def fresh_pin(ctx: ServiceContext, person: Person) -> str:
+    """The person's PIN, decrypted with the service's data key."""
+    from asxh_card.service.security import DataProtector
+
+    assert person.pin_cipher is not None
+    return DataProtector(ctx.settings.data_key).decrypt("pin", person.pin_cipher)

@@ -23,7 +23,10 @@ from sqlalchemy.types import TypeDecorator
 
 __all__ = [
     "UTCDateTime",
+    "bind_processors",
     "bulk_insert",
+    "dialect_named",
+    "insert_tuples",
     "make_engine",
     "make_sessionmaker",
     "read_scope",
@@ -233,6 +236,36 @@ def _memoised(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return cached
 
 
+def bind_processors(table: Table, names: Sequence[str], dialect: Dialect) -> list[Any]:
+    """The bind processor of each column in ``names`` for ``dialect`` (None: passed as is).
+
+    The same conversions SQLAlchemy applies (UTC datetimes, JSON, dates, booleans), for code
+    that builds DB-API parameters itself, possibly in another process (a fresh dialect of the
+    same name converts alike: :func:`dialect_named`).
+    """
+    return [table.c[n].type._cached_bind_processor(dialect) for n in names]
+
+
+def dialect_named(name: str) -> Dialect:
+    """A fresh dialect object for ``name`` (``connection.dialect.name``), not connected."""
+    driver = "psycopg" if name == "postgresql" else "pysqlite"
+    dialect: Dialect = URL.create(f"{name}+{driver}").get_dialect()()
+    return dialect
+
+
+def insert_tuples(
+    session: Session, table: Table, names: Sequence[str], params: Sequence[Sequence[Any]]
+) -> None:
+    """Insert ``params`` (already converted, in the order of ``names``) with one executemany."""
+    if not params:
+        return
+    connection = session.connection()
+    mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    marks = ", ".join([mark] * len(names))
+    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - names of the schema
+    connection.exec_driver_sql(sql, params)
+
+
 def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` with one DB-API ``executemany``, values converted by the column types.
 
@@ -242,12 +275,8 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
     """
     if not rows:
         return
-    connection = session.connection()
-    dialect = connection.dialect
     names = list(rows[0])
-    processors = [table.c[n].type._cached_bind_processor(dialect) for n in names]
-    marks = ", ".join(["?" if dialect.paramstyle == "qmark" else "%s"] * len(names))
-    sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - names of the schema
+    processors = bind_processors(table, names, session.connection().dialect)
     converters = [_memoised(p) if p is not None else None for p in processors]
     params = [
         tuple(
@@ -256,4 +285,4 @@ def bulk_insert(session: Session, table: Table, rows: Sequence[Mapping[str, Any]
         )
         for row in rows
     ]
-    connection.exec_driver_sql(sql, params)
+    insert_tuples(session, table, names, params)

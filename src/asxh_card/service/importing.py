@@ -55,7 +55,14 @@ from asxh_card.programmes.bhyt import bhyt_attributes_for_group, bhyt_groups
 from asxh_card.service import audit, cards, registry, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import bulk_insert, reserve_ids, session_scope
+from asxh_card.service.db import (
+    bind_processors,
+    bulk_insert,
+    dialect_named,
+    insert_tuples,
+    reserve_ids,
+    session_scope,
+)
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import (
     Base,
@@ -449,19 +456,77 @@ def validate_row(
 
 _WORKER: dict[str, Any] = {}
 
+#: A valid row as it travels between processes: plain tuples pickle several times faster than
+#: the dataclasses (row, PIN look-up hash, PIN cipher, name, date of birth, sex, hometown,
+#: address, commune, entitlements as (programme, from, to, attributes, category, BHYT group)).
+_FlatEnt = tuple[str, date, date | None, dict[str, Any], str | None, str | None]
+_Flat = tuple[
+    int, str, bytes, str, date, str, str | None, str | None, str | None, tuple[_FlatEnt, ...]
+]
 
-def _worker_init(data_key: bytes, passphrase: bytes) -> None:
+
+def _flat(item: _Valid) -> _Flat:
+    data = item.data
+    return (
+        item.row,
+        item.pin_hash,
+        item.pin_cipher,
+        data.full_name,
+        data.date_of_birth,
+        data.sex,
+        data.hometown,
+        data.permanent_address,
+        data.commune,
+        tuple(
+            (e.programme, e.valid_from, e.valid_to, e.attributes, e.category, e.bhyt_group)
+            for e in item.entitlements
+        ),
+    )
+
+
+def _unflat(flat: _Flat) -> _Valid:
+    row, pin_hash, pin_cipher, name, dob, sex, hometown, address, commune, ents = flat
+    return _Valid(
+        row=row,
+        pin_hash=pin_hash,
+        pin_cipher=pin_cipher,
+        data=registry.PersonData(
+            full_name=name,
+            date_of_birth=dob,
+            sex=sex,
+            hometown=hometown,
+            permanent_address=address,
+            commune=commune,
+        ),
+        entitlements=tuple(_Ent(*e) for e in ents),
+    )
+
+
+def _worker_init(data_key: bytes, passphrase: bytes, dialect: str = "sqlite") -> None:
     _WORKER["protector"] = DataProtector(data_key)
     _WORKER["registry"] = ProgrammeRegistry.default()
     _WORKER["passphrase"] = passphrase
     _WORKER["issuers"] = {}
+    # The database's own conversions (SQLAlchemy bind processors of a dialect of the same name),
+    # so that the rows a worker builds go to executemany as they are.
+    engine = dialect_named(dialect)
+    names = ("date_of_birth", "provisional", "created_at")
+    day, flag, moment = bind_processors(_table(PersonRow), names, engine)
+    (as_json,) = bind_processors(_table(EntitlementRow), ("attributes",), engine)
+    _WORKER["convert"] = tuple(
+        (lambda value: value) if p is None else p for p in (day, flag, moment, as_json)
+    )
 
 
 def _validate_chunk(
     rows: list[tuple[int, dict[str, str]]], today: date
-) -> list[_Valid | list[Rejection]]:
+) -> list[_Flat | list[Rejection]]:
     protector, reg = _WORKER["protector"], _WORKER["registry"]
-    return [validate_row(n, r, protector, reg, today) for n, r in rows]
+    out: list[_Flat | list[Rejection]] = []
+    for n, r in rows:
+        result = validate_row(n, r, protector, reg, today)
+        out.append(result if isinstance(result, list) else _flat(result))
+    return out
 
 
 _EntTuple = tuple[str, date, date | None, dict[str, Any]]
@@ -470,28 +535,181 @@ _EntTuple = tuple[str, date, date | None, dict[str, Any]]
 _SignJob = tuple[str, str, str, str, date, str, tuple[_EntTuple, ...], date, int, str]
 
 
+def _sign_one(
+    issuing: tuple[str, str, str],
+    holder: _card.Holder,
+    ents: Sequence[_EntTuple],
+    expires: date,
+    status: StatusRef,
+) -> tuple[str, str, str, int]:
+    """Sign one card with the worker's cached issuer: ``(serial, token, qr_text, expires_at)``."""
+    issuer_id, key_file, province = issuing
+    issuers: dict[tuple[str, str], CardIssuer] = _WORKER["issuers"]
+    issuer = issuers.get((issuer_id, key_file))
+    if issuer is None:
+        issuer = CardIssuer(
+            issuer_id=issuer_id,
+            province=province,
+            signer=load_private_key(Path(key_file), _WORKER["passphrase"]),
+            registry=_WORKER["registry"],
+        )
+        issuers[(issuer_id, key_file)] = issuer
+    issued = issuer.issue(
+        holder,
+        tuple(EntitlementModel(p, f, t, a) for p, f, t, a in ents),
+        expires=expires,
+        status=status,
+    )
+    return issued.serial, issued.token, issued.qr_text, issued.claims.expires_at
+
+
 def _sign_chunk(jobs: list[_SignJob]) -> list[tuple[str, str, str, int]]:
     """Sign cards: ``(serial, token, qr_text, expires_at)`` each."""
     out = []
-    issuers: dict[tuple[str, str], CardIssuer] = _WORKER["issuers"]
     for issuer_id, key_file, province, number, dob, name_sex, ents, expires, idx, uri in jobs:
-        issuer = issuers.get((issuer_id, key_file))
-        if issuer is None:
-            issuer = CardIssuer(
-                issuer_id=issuer_id,
-                province=province,
-                signer=load_private_key(Path(key_file), _WORKER["passphrase"]),
-                registry=_WORKER["registry"],
-            )
-            issuers[(issuer_id, key_file)] = issuer
         name, sex = name_sex.split("\x1f")
-        issued = issuer.issue(
-            _card.Holder(asxh_number=number, name=name, date_of_birth=dob, sex=sex),  # type: ignore[arg-type]
-            tuple(EntitlementModel(p, f, t, a) for p, f, t, a in ents),
-            expires=expires,
-            status=StatusRef(idx=idx, uri=uri),
+        holder = _card.Holder(asxh_number=number, name=name, date_of_birth=dob, sex=sex)  # type: ignore[arg-type]
+        out.append(
+            _sign_one((issuer_id, key_file, province), holder, ents, expires, StatusRef(idx, uri))
         )
-        out.append((issued.serial, issued.token, issued.qr_text, issued.claims.expires_at))
+    return out
+
+
+#: Columns of the rows :func:`_sign_new` builds; the writer puts the ids it reserved in front
+#: (``id``, and ``person_id`` for entitlements and cards).
+_PERSON_COLUMNS: Final = (
+    "id",
+    "asxh_number",
+    "province",
+    "pin_hash",
+    "pin_cipher",
+    "full_name",
+    "date_of_birth",
+    "sex",
+    "hometown",
+    "permanent_address",
+    "commune",
+    "provisional",
+    "created_at",
+    "updated_at",
+)
+_ENTITLEMENT_COLUMNS: Final = (
+    "id",
+    "person_id",
+    "province",
+    "programme",
+    "valid_from",
+    "valid_to",
+    "attributes",
+    "category",
+    "bhyt_group",
+    "state",
+    "created_by",
+    "created_at",
+    "updated_at",
+)
+_ALLOCATION_COLUMNS: Final = ("list_id", "idx", "purpose", "created_at")
+_CARD_COLUMNS: Final = (
+    "id",
+    "person_id",
+    "serial",
+    "province",
+    "issuer_id",
+    "kid",
+    "token",
+    "qr_text",
+    "state",
+    "status_list_id",
+    "status_idx",
+    "issued_at",
+    "expires_at",
+    "import_job_id",
+    "created_by",
+)
+_LINK_COLUMNS: Final = ("card_id", "entitlement_id", "position", "status_idx")
+
+#: What a chunk of new people shares: province, the chunk's moment, the actor's name, the job,
+#: today in Vietnam and the card validity in days.
+_NewConsts = tuple[str, datetime, str, int, date, int]
+#: A new person's card to sign: the row, mã số ASXH, issuer id, kid, key file, status list id,
+#: first status index and the list's URI.
+_NewJob = tuple[_Flat, str, str, str, str, int, int, str]
+#: The rows of one new person, converted for the database: person, entitlements, status
+#: allocations, card (without the ids the writer reserves).
+_NewRows = tuple[
+    tuple[Any, ...], tuple[tuple[Any, ...], ...], tuple[tuple[Any, ...], ...], tuple[Any, ...]
+]
+
+
+def _sign_new(consts: _NewConsts, jobs: list[_NewJob]) -> list[_NewRows]:
+    """Sign the cards of new people and build all their rows (the fast path's worker side).
+
+    The rows come back converted by the database's own bind processors, so the writing
+    process only puts the reserved ids in front and runs one executemany per table.
+    """
+    province, now, created_by, job_id, today, validity_days = consts
+    day, flag, moment, as_json = _WORKER["convert"]
+    stamp, no = moment(now), flag(False)  # noqa: FBT003 - the column's value
+    out: list[_NewRows] = []
+    for flat, number, issuer_id, kid, key_file, list_id, idx, uri in jobs:
+        _row, pin_hash, pin_cipher, name, dob, sex, hometown, address, commune, ents = flat
+        holder = _card.Holder(asxh_number=number, name=name, date_of_birth=dob, sex=sex)  # type: ignore[arg-type]
+        expires = _expiry([e[2] for e in ents], validity_days, today)
+        serial, token, qr_text, expires_at = _sign_one(
+            (issuer_id, key_file, province),
+            holder,
+            [e[:4] for e in ents],
+            expires,
+            StatusRef(idx, uri),
+        )
+        person = (
+            number,
+            province,
+            pin_hash,
+            pin_cipher,
+            name,
+            day(dob),
+            sex,
+            hometown,
+            address,
+            commune,
+            no,
+            stamp,
+            stamp,
+        )
+        ent_rows = tuple(
+            (
+                province,
+                programme,
+                day(start),
+                None if end is None else day(end),
+                as_json(attributes),
+                category,
+                group,
+                "active",
+                created_by,
+                stamp,
+                stamp,
+            )
+            for programme, start, end, attributes, category, group in ents
+        )
+        allocations = tuple((list_id, idx + i, "card", stamp) for i in range(1 + len(ents)))
+        card = (
+            serial,
+            province,
+            issuer_id,
+            kid,
+            token,
+            qr_text,
+            "active",
+            list_id,
+            idx,
+            stamp,
+            moment(datetime.fromtimestamp(expires_at, VN_TZ)),
+            job_id,
+            created_by,
+        )
+        out.append((person, ent_rows, allocations, card))
     return out
 
 
@@ -627,7 +845,7 @@ def run_job(
         start, province = job.next_row, job.province
         progress = Progress(job.total_rows, job.next_row, dict(job.counts))
     count = (multiprocessing.cpu_count() if workers is None else workers) or 0
-    init = (ctx.settings.data_key, ctx.settings.key_passphrase)
+    init = (ctx.settings.data_key, ctx.settings.key_passphrase, ctx.engine.dialect.name)
     pool: Executor
     if count <= 0 or progress.total - start <= chunk_size:
         _worker_init(*init)
@@ -791,39 +1009,40 @@ class _Importer:
         if on_progress is not None:
             on_progress(progress)
 
-    def _split(self, results: list[_Valid | list[Rejection]]) -> tuple[_Chunk, list[_Valid]]:
+    def _split(self, results: list[_Flat | list[Rejection]]) -> tuple[_Chunk, list[_Flat]]:
         """The chunk's rejections so far and its valid rows (one per PIN, programmes allowed)."""
         chunk = _Chunk(
             now=utc_now(),
             rejections=[r for item in results if isinstance(item, list) for r in item],
             counts=dict.fromkeys(_COUNT_NAMES, 0),
         )
-        first: dict[str, _Valid] = {}
+        first: dict[str, _Flat] = {}
+        officer = self.actor.principal.role == "issuer_officer"
         for item in results:
-            if not isinstance(item, _Valid):
+            if isinstance(item, list):
                 continue
-            earlier = first.get(item.pin_hash)
+            earlier = first.get(item[1])
             if earlier is not None:
                 chunk.rejections.append(
                     _reject(
-                        item.row,
+                        item[0],
                         "pin",
-                        f"the same PIN is on row {earlier.row}",
-                        f"Số định danh trùng với dòng {earlier.row}",
+                        f"the same PIN is on row {earlier[0]}",
+                        f"Số định danh trùng với dòng {earlier[0]}",
                     )
                 )
-            elif self.actor.principal.role != "issuer_officer" or self._may_grant(item, chunk):
-                first[item.pin_hash] = item
+            elif not officer or self._may_grant(item[0], [e[0] for e in item[9]], chunk):
+                first[item[1]] = item
         return chunk, list(first.values())
 
     def commit_chunk(
-        self, consumed: int, chunk: _Chunk, valid: list[_Valid], progress: Progress
+        self, consumed: int, chunk: _Chunk, valid: list[_Flat], progress: Progress
     ) -> None:
         """Write one chunk and the job's new position in one transaction (the slow path)."""
         with session_scope(self.ctx.sessions) as session:
             job = self._locked_job(session, progress)
             if valid:
-                self._people(session, valid, chunk)
+                self._people(session, [_unflat(f) for f in valid], chunk)
             totals = self._finish(session, job, chunk, consumed, progress)
         progress.counts, progress.done = totals, consumed
 
@@ -884,7 +1103,7 @@ class _Importer:
 
     # -- the fast path: new people only, signed while the previous chunk is written ----------
 
-    def _prepare(self, consumed: int, chunk: _Chunk, valid: list[_Valid]) -> _Prepared | None:
+    def _prepare(self, consumed: int, chunk: _Chunk, valid: list[_Flat]) -> _Prepared | None:
         """Everything a chunk of new people needs, decided from reads; signing started.
 
         None when the chunk needs the slow path: someone in it is registered already, or a
@@ -892,12 +1111,14 @@ class _Importer:
         """
         settings = self.ctx.settings
         with session_scope(self.ctx.sessions) as session:
-            hashes = [v.pin_hash for v in valid]
+            hashes = [v[1] for v in valid]
             if session.scalars(select(PersonRow.id).where(PersonRow.pin_hash.in_(hashes))).first():
                 return None
             numbers = _draw_numbers(session, self.province, len(valid))
-            signing = [self._issuer(session, [e.programme for e in v.entitlements]) for v in valid]
-            lists: dict[str, tuple[StatusListRow, statuslists.ListSpace, int]] = {}
+            signing = [self._issuer(session, [e[0] for e in v[9]]) for v in valid]
+            current: dict[str, tuple[StatusListRow, statuslists.ListSpace]] = {}
+            #: every list this chunk draws from: its row, space and allocation count before
+            lists: dict[int, tuple[StatusListRow, statuslists.ListSpace, int]] = {}
             for issuer_id in {s[0] for s in signing}:
                 row = session.scalars(
                     select(StatusListRow)
@@ -907,58 +1128,74 @@ class _Importer:
                 ).first()
                 if row is None:
                     return None
-                space = self.spaces.get(row.id)
-                if space is None:
-                    taken = session.scalars(
-                        select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
-                    ).all()
-                    space = self.spaces[row.id] = statuslists.ListSpace(row.id, row.size, taken)
-                lists[issuer_id] = (row, space, space.allocated)
+                current[issuer_id] = self._space(session, row, lists)
             blocks: list[tuple[int, int]] = []
             for item, (issuer_id, _kid, _file) in zip(valid, signing, strict=True):
-                row, space, _base = lists[issuer_id]
-                count = 1 + len(item.entitlements)
+                row, space = current[issuer_id]
+                count = 1 + len(item[9])
                 start = space.draw(count) if space.allocated + count <= row.size else None
                 if start is None:
-                    self.spaces.clear()  # undo this chunk's draws: re-read next time
-                    return None
+                    # The list is crowded (random runs no longer fit, about 60 % taken): the
+                    # next one opens here, so the chunk stays on the fast path. A chunk still
+                    # being written on the crowded list claims its entries all the same.
+                    row = statuslists.open_next(session, settings, issuer_id, row.id)
+                    row, space = current[issuer_id] = self._space(session, row, lists)
+                    start = space.draw(count) if space.allocated + count <= row.size else None
+                    if start is None:  # pragma: no cover - a list just opened is empty
+                        self.spaces.clear()  # undo this chunk's draws: re-read next time
+                        return None
                 blocks.append((row.id, start))
-        jobs: list[_SignJob] = []
-        for item, number, (issuer_id, _kid, key_file), (list_id, idx) in zip(
-            valid, numbers, signing, blocks, strict=True
-        ):
-            ents = tuple(
-                (e.programme, e.valid_from, e.valid_to, e.attributes) for e in item.entitlements
+        uris = {
+            (row.issuer_id, list_id): statuslists.list_uri(settings, row.issuer_id, list_id)
+            for list_id, (row, _space, _base) in lists.items()
+        }
+        jobs: list[_NewJob] = [
+            (item, number, issuer_id, kid, key_file, list_id, idx, uris[(issuer_id, list_id)])
+            for item, number, (issuer_id, kid, key_file), (list_id, idx) in zip(
+                valid, numbers, signing, blocks, strict=True
             )
-            data = item.data
-            jobs.append(
-                (
-                    issuer_id,
-                    key_file,
-                    self.province,
-                    number,
-                    data.date_of_birth,
-                    f"{data.full_name}\x1f{data.sex}",
-                    ents,
-                    _expiry([e[2] for e in ents], settings.card_validity_days, chunk.today),
-                    idx,
-                    statuslists.list_uri(settings, issuer_id, list_id),
-                )
-            )
+        ]
+        consts: _NewConsts = (
+            self.province,
+            chunk.now,
+            self.actor.username,
+            self.job_id,
+            chunk.today,
+            settings.card_validity_days,
+        )
         step = -(-len(jobs) // self.workers)
         futures = [
-            self.pool.submit(_sign_chunk, jobs[i : i + step]) for i in range(0, len(jobs), step)
+            self.pool.submit(_sign_new, consts, jobs[i : i + step])
+            for i in range(0, len(jobs), step)
         ]
         return _Prepared(
             consumed=consumed,
             chunk=chunk,
             valid=valid,
-            numbers=numbers,
             signing=signing,
             blocks=blocks,
-            lists={row.id: (base, space.allocated - base) for row, space, base in lists.values()},
+            lists={
+                list_id: (base, space.allocated - base)
+                for list_id, (_row, space, base) in lists.items()
+            },
             signed=_join(futures),
         )
+
+    def _space(
+        self,
+        session: Session,
+        row: StatusListRow,
+        lists: dict[int, tuple[StatusListRow, statuslists.ListSpace, int]],
+    ) -> tuple[StatusListRow, statuslists.ListSpace]:
+        """The list's taken entries in memory (read once, then kept from chunk to chunk)."""
+        space = self.spaces.get(row.id)
+        if space is None:
+            taken = session.scalars(
+                select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+            ).all()
+            space = self.spaces[row.id] = statuslists.ListSpace(row.id, row.size, taken)
+        lists.setdefault(row.id, (row, space, space.allocated))
+        return row, space
 
     def _entitlement_row(self, person_id: int, ent: _Ent, now: datetime) -> dict[str, Any]:
         """The ``entitlements`` row of a new, active entitlement."""
@@ -984,85 +1221,62 @@ class _Importer:
             row = session.scalars(
                 select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
             ).one()
-            if row.allocated != base or row.full:
+            # Only another writer's allocations make the drawn entries stale; a list marked
+            # full meanwhile (this import opened the next one) still takes what was drawn.
+            if row.allocated != base:
                 raise _StaleError
             row.allocated = base + added
-            row.full = row.allocated >= row.size
+            row.full = row.full or row.allocated >= row.size
 
     def _write_prepared(self, prepared: _Prepared, progress: Progress) -> bool:
         """Write a prepared chunk in one transaction; False (nothing written) if it is stale."""
-        signed = prepared.signed.result()
+        built: list[_NewRows] = prepared.signed.result()
         if any(self._switched(kid) for _i, kid, _f in set(prepared.signing)):
             return False  # signed across a key switch: the slow path signs with the new key
-        chunk, valid, now = prepared.chunk, prepared.valid, prepared.chunk.now
+        chunk = prepared.chunk
         try:
             with session_scope(self.ctx.sessions) as session:
                 job = self._locked_job(session, progress)
                 self._claim_lists(session, prepared.lists)
-                person_ids = _insert_with_ids(
+                people, cards = _table(PersonRow), _table(CardRow)
+                person_ids = reserve_ids(session, people, len(built))
+                insert_tuples(
                     session,
-                    _table(PersonRow),
-                    [
-                        _person_row(item, number, self.province, now)
-                        for item, number in zip(valid, prepared.numbers, strict=True)
-                    ],
+                    people,
+                    _PERSON_COLUMNS,
+                    [(pid, *rows[0]) for pid, rows in zip(person_ids, built, strict=True)],
                 )
-                ent_rows = [
-                    self._entitlement_row(pid, e, now)
-                    for item, pid in zip(valid, person_ids, strict=True)
-                    for e in item.entitlements
-                ]
-                ent_ids = _insert_with_ids(session, _table(EntitlementRow), ent_rows)
-                allocations = [
-                    {"list_id": list_id, "idx": idx + i, "purpose": "card", "created_at": now}
-                    for item, (list_id, idx) in zip(valid, prepared.blocks, strict=True)
-                    for i in range(1 + len(item.entitlements))
-                ]
-                bulk_insert(session, _table(StatusAllocationRow), allocations)
-                card_ids = _insert_with_ids(
-                    session,
-                    _table(CardRow),
-                    [
-                        {
-                            "serial": serial,
-                            "person_id": pid,
-                            "province": self.province,
-                            "issuer_id": issuer_id,
-                            "kid": kid,
-                            "token": token,
-                            "qr_text": qr_text,
-                            "state": "active",
-                            "status_list_id": list_id,
-                            "status_idx": idx,
-                            "issued_at": now,
-                            "expires_at": datetime.fromtimestamp(expires_at, VN_TZ),
-                            "import_job_id": self.job_id,
-                            "created_by": self.actor.username,
-                        }
-                        for pid, (issuer_id, kid, _f), (list_id, idx), (
-                            serial,
-                            token,
-                            qr_text,
-                            expires_at,
-                        ) in zip(person_ids, prepared.signing, prepared.blocks, signed, strict=True)
-                    ],
+                ent_ids = iter(
+                    reserve_ids(session, _table(EntitlementRow), sum(len(b[1]) for b in built))
                 )
-                links = []
-                ent_iter = iter(ent_ids)
-                for item, card_id, (_list, idx) in zip(
-                    valid, card_ids, prepared.blocks, strict=True
+                card_ids = reserve_ids(session, cards, len(built))
+                ent_rows: list[tuple[Any, ...]] = []
+                links: list[tuple[int, int, int, int]] = []
+                for pid, cid, rows, (_list, idx) in zip(
+                    person_ids, card_ids, built, prepared.blocks, strict=True
                 ):
-                    for pos, _ent in enumerate(item.entitlements):
-                        links.append(
-                            {
-                                "card_id": card_id,
-                                "entitlement_id": next(ent_iter),
-                                "position": pos,
-                                "status_idx": idx + 1 + pos,
-                            }
-                        )
-                bulk_insert(session, _table(CardEntitlementRow), links)
-                chunk.counts["people_created"] += len(valid)
+                    for pos, ent in enumerate(rows[1]):
+                        eid = next(ent_ids)
+                        ent_rows.append((eid, pid, *ent))
+                        links.append((cid, eid, pos, idx + 1 + pos))
+                insert_tuples(session, _table(EntitlementRow), _ENTITLEMENT_COLUMNS, ent_rows)
+                insert_tuples(
+                    session,
+                    _table(StatusAllocationRow),
+                    _ALLOCATION_COLUMNS,
+                    [a for rows in built for a in rows[2]],
+                )
+                insert_tuples(
+                    session,
+                    cards,
+                    _CARD_COLUMNS,
+                    [
+                        (cid, pid, *rows[3])
+                        for cid, pid, rows in zip(card_ids, person_ids, built, strict=True)
+                    ],
+                )
+                insert_tuples(session, _table(CardEntitlementRow), _LINK_COLUMNS, links)
+                chunk.counts["people_created"] += len(built)
                 chunk.counts["entitlements_granted"] += len(ent_rows)
                 chunk.counts["cards_issued"] += len(card_ids)
                 totals = self._finish(session, job, chunk, prepared.consumed, progress)
@@ -1072,16 +1286,16 @@ class _Importer:
         progress.counts, progress.done = totals, prepared.consumed
         return True
 
-    def _may_grant(self, item: _Valid, chunk: _Chunk) -> bool:
+    def _may_grant(self, row: int, programmes: Sequence[str], chunk: _Chunk) -> bool:
         """An issuer officer imports only the programmes the account manages."""
-        for n, ent in enumerate(item.entitlements, start=1):
-            if ent.programme not in self.actor.principal.programmes:
+        for n, programme in enumerate(programmes, start=1):
+            if programme not in self.actor.principal.programmes:
                 chunk.rejections.append(
                     _reject(
-                        item.row,
+                        row,
                         f"programme_{n}",
-                        f"your account may not manage programme {ent.programme}",
-                        f"Tài khoản của bạn không quản lý chế độ {ent.programme}",
+                        f"your account may not manage programme {programme}",
+                        f"Tài khoản của bạn không quản lý chế độ {programme}",
                     )
                 )
                 return False
@@ -1393,8 +1607,7 @@ class _Prepared:
 
     consumed: int
     chunk: _Chunk
-    valid: list[_Valid]
-    numbers: list[str]
+    valid: list[_Flat]
     signing: list[tuple[str, str, str]]
     blocks: list[tuple[int, int]]
     #: list id -> (its allocated count the chunk was drawn on, entries the chunk adds)
