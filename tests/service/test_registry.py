@@ -5,7 +5,11 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import pytest
+
+from asxh_card.errors import InvalidInputError
 from asxh_card.ids import parse_asxh_number
+from asxh_card.service import registry
 
 FULLWIDTH = str.maketrans("0123456789", "".join(chr(0xFF10 + d) for d in range(10)))
 
@@ -436,3 +440,19 @@ def test_provincial_operator_without_a_province_sees_no_other_province(service: 
             session, service.ctx.protector, nowhere, province="01", pin=body["pin"], data=data
         )
     assert "national administrator" in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["a\x07b", "Phường\u200bSài Gòn", "12 Lê Lợi\u202e", "x\ue000y"])
+def test_text_fields_refuse_control_format_and_private_characters(bad: str) -> None:
+    """Spoofing attack: invisible or reordering characters (bell, zero-width space, right-to-
+    left override, private use) in an address are refused, never stored."""
+    with pytest.raises(InvalidInputError, match="control characters"):
+        registry.clean_text(bad, "permanent_address")
+
+
+def test_text_fields_keep_vietnamese_text_and_fold_spaces() -> None:
+    """Vietnamese letters and punctuation pass; runs of spaces (also no-break) become one."""
+    assert (
+        registry.clean_text(" 12  Lê Lợi,\u00a0Phường Sài Gòn ", "permanent_address")
+        == "12 Lê Lợi, Phường Sài Gòn"
+    )

@@ -60,6 +60,7 @@ from asxh_card.service.db import (
     bulk_insert,
     dialect_named,
     insert_tuples,
+    present,
     reserve_ids,
     session_scope,
 )
@@ -171,6 +172,22 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
     Row numbers are the spreadsheet's (the header is row 1). Raises :class:`ImportSourceError`
     for an unreadable file or a bad header.
     """
+    rows = _read_raw(path)
+    _one, header = next(rows)
+    for number, values in rows:
+        yield number, _as_dict(header, values)
+
+
+def _as_dict(header: Sequence[str], values: Sequence[str]) -> dict[str, str]:
+    return {h: v for h, v in zip(header, values, strict=False) if h}
+
+
+def _read_raw(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """``(1, normalised header)``, then ``(row number, cells)`` for each non-empty data row.
+
+    The cells stay a list until a worker process pairs them with the header (a dict per row
+    costs the reading process more than the whole row's database work).
+    """
     suffix = path.suffix.lower()
     try:
         if suffix == ".xlsx":
@@ -187,19 +204,19 @@ def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         ) from None
 
 
-def _read_csv(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_csv(path: Path) -> Iterator[tuple[int, list[str]]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)
         first = next(reader, None)
         if first is None:
             raise ImportSourceError("the file is empty", "tệp rỗng")
-        header = _normalise_header(first)
+        yield 1, _normalise_header(first)
         for number, values in enumerate(reader, start=2):
             if any(v.strip() for v in values):
-                yield number, {h: v for h, v in zip(header, values, strict=False) if h}
+                yield number, values
 
 
-def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
+def _read_xlsx(path: Path) -> Iterator[tuple[int, list[str]]]:
     import openpyxl  # noqa: PLC0415 - only for .xlsx
     from openpyxl.utils.exceptions import InvalidFileException  # noqa: PLC0415
 
@@ -215,11 +232,11 @@ def _read_xlsx(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
         first = next(rows, None)
         if first is None:
             raise ImportSourceError("the first sheet is empty", "trang tính đầu tiên rỗng")
-        header = _normalise_header(list(first))
+        yield 1, _normalise_header(list(first))
         for number, values in enumerate(rows, start=2):
             cells = [_cell(v) for v in values]
             if any(c.strip() for c in cells):
-                yield number, {h: c for h, c in zip(header, cells, strict=False) if h}
+                yield number, cells
     finally:
         book.close()
 
@@ -519,12 +536,12 @@ def _worker_init(data_key: bytes, passphrase: bytes, dialect: str = "sqlite") ->
 
 
 def _validate_chunk(
-    rows: list[tuple[int, dict[str, str]]], today: date
+    header: list[str], rows: list[tuple[int, list[str]]], today: date
 ) -> list[_Flat | list[Rejection]]:
     protector, reg = _WORKER["protector"], _WORKER["registry"]
     out: list[_Flat | list[Rejection]] = []
-    for n, r in rows:
-        result = validate_row(n, r, protector, reg, today)
+    for n, values in rows:
+        result = validate_row(n, _as_dict(header, values), protector, reg, today)
         out.append(result if isinstance(result, list) else _flat(result))
     return out
 
@@ -801,22 +818,24 @@ def open_job(
     return job, True
 
 
-_Rows = list[tuple[int, dict[str, str]]]
+_Rows = list[tuple[int, list[str]]]
 
 
-def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[int, _Rows]]:
-    """``(rows consumed so far, chunk)``: data rows after the first ``skip``."""
+def _chunks(path: Path, skip: int, size: int) -> Iterator[tuple[int, list[str], _Rows]]:
+    """``(rows consumed so far, header, chunk)``: data rows after the first ``skip``."""
+    rows = _read_raw(path)
+    _one, header = next(rows)
     chunk: _Rows = []
     position = 0
-    for position, item in enumerate(read_rows(path), start=1):
+    for position, item in enumerate(rows, start=1):
         if position <= skip:
             continue
         chunk.append(item)
         if len(chunk) == size:
-            yield position, chunk
+            yield position, header, chunk
             chunk = []
     if chunk:
-        yield position, chunk
+        yield position, header, chunk
 
 
 def run_job(
@@ -951,10 +970,10 @@ class _Importer:
                 item = next(chunks, None)
                 if item is None:
                     return
-                consumed, rows = item
+                consumed, header, rows = item
                 step = -(-len(rows) // self.workers)
                 futures = [
-                    self.pool.submit(_validate_chunk, rows[i : i + step], today)
+                    self.pool.submit(_validate_chunk, header, rows[i : i + step], today)
                     for i in range(0, len(rows), step)
                 ]
                 pending.append((consumed, _join(futures)))
@@ -1111,8 +1130,7 @@ class _Importer:
         """
         settings = self.ctx.settings
         with session_scope(self.ctx.sessions) as session:
-            hashes = [v[1] for v in valid]
-            if session.scalars(select(PersonRow.id).where(PersonRow.pin_hash.in_(hashes))).first():
+            if present(session, _table(PersonRow), "pin_hash", [v[1] for v in valid]):
                 return None
             numbers = _draw_numbers(session, self.province, len(valid))
             signing = [self._issuer(session, [e[0] for e in v[9]]) for v in valid]
@@ -1126,8 +1144,8 @@ class _Importer:
                     .order_by(StatusListRow.id)
                     .limit(1)
                 ).first()
-                if row is None:
-                    return None
+                if row is None:  # the issuer's first list
+                    row = statuslists.open_next(session, settings, issuer_id)
                 current[issuer_id] = self._space(session, row, lists)
             blocks: list[tuple[int, int]] = []
             for item, (issuer_id, _kid, _file) in zip(valid, signing, strict=True):
@@ -1668,10 +1686,7 @@ def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
         if wanted == 0:
             break
         draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen
-        taken = set(
-            session.scalars(select(PersonRow.asxh_number).where(PersonRow.asxh_number.in_(draw)))
-        )
-        chosen |= draw - taken
+        chosen |= draw - present(session, _table(PersonRow), "asxh_number", list(draw))
     if len(chosen) != count:  # pragma: no cover - 10^8 numbers per province
         raise RuntimeError("could not draw unused mã số ASXH")
     return list(chosen)

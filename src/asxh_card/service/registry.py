@@ -101,7 +101,9 @@ def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
             f"{what} is longer than {max_length} characters",
             message_vi=f"{what_vi} dài quá {max_length} ký tự.",
         )
-    if any(unicodedata.category(c)[0] == "C" for c in text):
+    # isprintable() is False for every category C character (and for separators, which the
+    # split above removed); only then is each character looked at.
+    if not text.isprintable() and any(unicodedata.category(c)[0] == "C" for c in text):
         raise InvalidInputError(
             f"{what} contains control characters",
             message_vi=f"{what_vi} chứa ký tự điều khiển.",

@@ -108,17 +108,20 @@ def _open_list(session: Session, issuer_id: str, size: int) -> StatusListRow:
     return row
 
 
-def open_next(session: Session, settings: Settings, issuer_id: str, crowded: int) -> StatusListRow:
-    """Mark list ``crowded`` full and return the issuer's open list (a new one if none).
+def open_next(
+    session: Session, settings: Settings, issuer_id: str, crowded: int | None = None
+) -> StatusListRow:
+    """Mark list ``crowded`` (if any) full and return the issuer's open list (new if none).
 
     For a bulk writer whose random draws no longer find a free run in ``crowded``: its
     allocation count is left alone (other writers' pending claims compare against it).
     """
-    row = session.scalars(
-        select(StatusListRow).where(StatusListRow.id == crowded).with_for_update()
-    ).one()
-    row.full = True
-    session.flush()
+    if crowded is not None:
+        row = session.scalars(
+            select(StatusListRow).where(StatusListRow.id == crowded).with_for_update()
+        ).one()
+        row.full = True
+        session.flush()
     return _open_list(session, issuer_id, settings.status_list_size)
 
 
