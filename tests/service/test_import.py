@@ -547,3 +547,22 @@ def fresh_pin(ctx: ServiceContext, person: Person) -> str:
 
     assert person.pin_cipher is not None
     return DataProtector(ctx.settings.data_key).decrypt("pin", person.pin_cipher)
+
+
+def test_an_import_leaves_the_collector_settings_of_the_process_as_they_were(
+    fresh: ServiceContext, tmp_path: Path
+) -> None:
+    """The service runs imports in its own process: the GC thresholds an import raises and the
+    heap it freezes are restored when it ends, also when two overlap."""
+    import gc
+
+    before = gc.get_threshold()
+    frozen = gc.get_freeze_count()
+    with importing._fewer_collections():
+        with importing._fewer_collections():
+            assert gc.get_threshold() == importing._IMPORT_GC_THRESHOLDS
+        assert gc.get_threshold() == importing._IMPORT_GC_THRESHOLDS
+    assert gc.get_threshold() == before
+    run_import(fresh, write_csv(tmp_path / "gc.csv", people_rows(5, seed=3)))
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == frozen
