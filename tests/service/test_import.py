@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -473,14 +474,40 @@ def test_cli_import_with_two_workers_shows_count_rate_and_eta(
     assert counts(fresh) == (30, 90, 30, 90)
 
 
-def test_full_status_lists_roll_over_and_rows_match_the_signed_cards(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh SQLite file, or a fresh schema of the test PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'asxh.db'}"
+        return
+    from .conftest import POSTGRES_URL, _postgres_schema_url
+
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
+    import uuid
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _postgres_schema_url(POSTGRES_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_full_status_lists_roll_over_and_rows_match_the_signed_cards(
+    tmp_path: Path, database_url: str
+) -> None:
     """Status lists that fill during an import are closed and the next ones opened; every card's
     entries are distinct and counted, and what is stored (person, entitlements, card, links)
-    is what the signed card says."""
+    is what the signed card says (SQLite and PostgreSQL)."""
     from asxh_card.card import parse_card_jws
     from asxh_card.service.models import StatusAllocationRow, StatusListRow
 
-    settings = _settings(tmp_path, f"sqlite:///{tmp_path / 'asxh.db'}").with_(
+    settings = _settings(tmp_path, database_url).with_(
         status_list_size=128, allow_small_status_lists=True
     )
     upgrade(settings.database_url)

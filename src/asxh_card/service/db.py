@@ -257,10 +257,23 @@ def dialect_named(name: str) -> Dialect:
 def insert_tuples(
     session: Session, table: Table, names: Sequence[str], params: Sequence[Sequence[Any]]
 ) -> None:
-    """Insert ``params`` (already converted, in the order of ``names``) with one executemany."""
+    """Insert ``params`` (already converted, in the order of ``names``) in one statement.
+
+    SQLite: one ``executemany``; PostgreSQL: one ``COPY ... FROM STDIN``.
+    """
     if not params:
         return
     connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # COPY: one stream, rows adapted by psycopg's own dumpers (no statement per row).
+        cursor = connection.connection.cursor()
+        try:
+            with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+                for row in params:
+                    copy.write_row(row)
+        finally:
+            cursor.close()
+        return
     mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     marks = ", ".join([mark] * len(names))
     sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})"  # noqa: S608 - names of the schema
