@@ -23,6 +23,7 @@ from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
 from asxh_card.service.routes import admin, auth, bhyt, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
+from asxh_card.service.web import install_web
 
 __all__ = ["DEMO_WORKER_ENV", "NotMigratedError", "app_from_env", "check_schema", "create_app"]
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     app.middleware("http")(request_logging_middleware)
     for module in (auth, persons, cards, bhyt, trust, admin, operations, health):
         app.include_router(module.router)
+    install_web(app, ctx)
     return app
 
 
