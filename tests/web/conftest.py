@@ -40,6 +40,7 @@ from ..service.conftest import (  # noqa: TID252
     Service,
     _settings,
     build_service,
+    new_person,
 )
 
 with warnings.catch_warnings():
@@ -232,3 +233,70 @@ def log_in(tab: Any, user: str, password: str = PASSWORD) -> None:
     tab.fill("#password", password)
     tab.click("button[type=submit]")
     tab.wait_for_url(re.compile(r".*/$"))
+
+
+# -- cards to check ---------------------------------------------------------------------------
+
+
+def issue_card(
+    api: Service, user: str = "off79", province: str = "79", **person: Any
+) -> dict[str, Any]:
+    """Register a person, grant BHYT and TGXH, issue a card: the card (with ``qr_text``)."""
+    body = new_person(province, **person)
+    if user == "admin":  # a national administrator names the province
+        body["province"] = province
+    response = api.call(user, "POST", "/v1/persons", json=body)
+    assert response.status_code == 201, response.text
+    number = str(response.json()["asxh_number"])
+    bhyt = dict(Service.BHYT)
+    if province != "79":
+        bhyt["attributes"] = {**bhyt["attributes"], "facility": f"{province}-001"}
+    api.grant(user, number, bhyt)
+    api.grant(user, number, Service.TGXH)
+    card = api.issue(user, number)
+    card["asxh_number"] = number
+    return card
+
+
+def stale_issuer_card(ctx: ServiceContext, api: Service) -> dict[str, Any]:
+    """A card of a new issuer (province 48) whose status list the service can no longer re-sign.
+
+    The issuer's key is backdated (so a list signed two hours ago is inside its window), a card
+    is issued, then its list is replaced by one signed two hours ago that expired an hour ago,
+    and the key file is dropped from the key row, as when the published bundle no longer lets
+    this server sign: every check of that card is then "cannot check" (``status_list_stale``).
+    """
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from asxh_card._core.statuslist import StatusList, sign_status_list
+    from asxh_card.service import statuslists
+    from asxh_card.service.models import IssuerKeyRow, StatusListRow
+
+    with session_scope(ctx.sessions) as session:
+        ensure_issuer(session, ctx, "vn-48", name="Sở Y tế Đà Nẵng (test)", province="48")
+        for key in session.scalars(select(IssuerKeyRow).where(IssuerKeyRow.issuer_id == "vn-48")):
+            key.not_before = datetime.now(UTC) - timedelta(days=2)
+    card = issue_card(api, "admin", "48")
+    now = int(time.time())
+    with session_scope(ctx.sessions) as session:
+        key = session.scalars(
+            select(IssuerKeyRow).where(
+                IssuerKeyRow.issuer_id == "vn-48", IssuerKeyRow.state == "active"
+            )
+        ).one()
+        for row in session.scalars(select(StatusListRow).where(StatusListRow.issuer_id == "vn-48")):
+            issued = now - 7200
+            row.token = sign_status_list(
+                StatusList(row.data, row.bits),
+                ctx.keyring.signer(key),
+                uri=statuslists.list_uri(ctx.settings, row.issuer_id, row.id),
+                issued_at=issued,
+                expires_at=issued + 3600,
+                ttl=3600,
+            )
+            row.token_version = row.version
+            row.token_signed_at = datetime.fromtimestamp(issued, UTC)
+        key.key_file = None
+    return card

@@ -36,6 +36,7 @@ from starlette.datastructures import FormData
 
 from asxh_card import __version__
 from asxh_card._core.timeutil import VN_TZ, as_aware
+from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import single_read
 from asxh_card.service.deps import ADMIN, ANY_ROLE, READERS, WRITERS
@@ -213,7 +214,7 @@ def optional_principal(request: Request) -> Principal | None:
     return session.principal if session is not None else None
 
 
-class LoginRequiredError(Exception):
+class LoginRequiredError(AsxhError):
     """The page needs a log-in: answered by a redirect to ``/login?next=...``."""
 
     def __init__(self, next_path: str) -> None:
