@@ -56,7 +56,7 @@ def test_valid_card_from_pasted_text_shows_holder_and_programmes(
     assert 'data-programme="BHYT"' in html
     assert "Mức 2 (100%)" in html
     assert "Nơi KCB ban đầu: 79-001" in html
-    assert "01/01/2026 – 31/12/2026" in html
+    assert "01/01/2026 \u2013 31/12/2026" in html  # en dash
     assert "750.000 đ/tháng" in html
     assert "Dữ liệu trạng thái thẻ cập nhật lúc" in html
     assert "giờ Việt Nam" in html
@@ -144,7 +144,7 @@ def test_body_over_the_route_limit_is_refused_before_reading(web: Web) -> None:
 
 
 def test_decompression_bomb_png_is_refused_before_decoding(web: Web) -> None:
-    """A small PNG declaring 8000×8000 px (64 megapixels) is refused (payload too large), as by the API."""
+    """A small PNG declaring 8000 x 8000 px (64 megapixels) is refused before decoding."""
     buffer = io.BytesIO()
     Image.new("1", (8000, 8000)).save(buffer, format="PNG")
     response = _post(web, photo=buffer.getvalue())

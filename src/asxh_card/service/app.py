@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from asxh_card import __version__
 from asxh_card.errors import AsxhError
@@ -74,11 +75,15 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         yield
         ctx.engine.dispose()
 
-    app = FastAPI(
+    # The OpenAPI pages (/docs, /redoc) load Swagger UI and ReDoc from this service itself
+    # (fastapi-offline ships the assets): a provincial network has no route to a CDN.
+    app = FastAPIOffline(
         title="ASXH card service",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No "validator" badge fetched from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
         openapi_tags=[
             {"name": "auth", "description": "Log in; who am I"},
             {"name": "registry", "description": "Persons, mã số ASXH, aliases, reconciliation"},
