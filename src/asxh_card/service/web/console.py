@@ -212,6 +212,7 @@ def may_change_card(principal: Principal | None, card: CardOut) -> bool:
 @router.get("/persons", response_class=HTMLResponse)
 def persons(request: Request, principal: PageReader) -> Response:
     """Find a person: by mã số ASXH, by PIN (a POST form) or by name and date of birth."""
+    del principal  # the dependency admits readers only
     return render(request, "console/persons.html", _find_context())
 
 
@@ -261,7 +262,7 @@ def find_person(request: Request, form: CheckedForm, principal: PageReader) -> R
     if len(found) == 1:
         return _redirect(f"/console/persons/{found[0].asxh_number}")
     context = _find_context(kind=kind, values=values, results=found, not_found=not found)
-    return render(request, "console/persons.html", context)
+    return render(request, "console/persons.html", context, status_code=200 if found else 404)
 
 
 # -- register ---------------------------------------------------------------------------------
@@ -470,7 +471,7 @@ def _person_result(
     values: Mapping[str, Any] | None = None,
 ) -> Response:
     """Run a person-page form; back to the page with the message, or with the error."""
-    result, problem = attempt(request, action)
+    _result, problem = attempt(request, action)
     if problem is None:
         return _redirect(f"/console/persons/{number}", done)
     context = _person_context(
@@ -549,7 +550,9 @@ def update(
 
 
 @router.post("/entitlements/{entitlement_id}/end", response_class=HTMLResponse)
-def end(request: Request, entitlement_id: int, form: CheckedForm, principal: PageWriter) -> Response:
+def end(
+    request: Request, entitlement_id: int, form: CheckedForm, principal: PageWriter
+) -> Response:
     """End an entitlement on a day (today or earlier revokes its status entry at once)."""
     ctx = web_ctx(request)
     number = _entitlement_person(request, principal, entitlement_id)
@@ -667,7 +670,9 @@ def card_page(request: Request, serial: str, principal: PageReader) -> Response:
 
 
 @router.get("/cards/{serial}/{rendering}")
-def card_rendering(request: Request, serial: str, rendering: str, principal: PageReader) -> Response:
+def card_rendering(
+    request: Request, serial: str, rendering: str, principal: PageReader
+) -> Response:
     """The card's QR (PNG, SVG), card picture (PNG) or print PDF, rendered on demand."""
     if rendering not in usecases.RENDERINGS:
         raise NotFoundError("card")
@@ -698,13 +703,17 @@ def replace(request: Request, serial: str, form: CheckedForm, principal: PageWri
         request,
         principal,
         serial,
-        lambda: usecases.replace_card(ctx, _actor(request, principal), serial, _status_change(form)),
+        lambda: usecases.replace_card(
+            ctx, _actor(request, principal), serial, _status_change(form)
+        ),
         "done.replaced",
     )
 
 
 @router.post("/cards/{serial}/status", response_class=HTMLResponse)
-def change_card(request: Request, serial: str, form: CheckedForm, principal: PageWriter) -> Response:
+def change_card(
+    request: Request, serial: str, form: CheckedForm, principal: PageWriter
+) -> Response:
     """Suspend, revoke or reinstate the whole card (its status list changes at once)."""
     ctx = web_ctx(request)
     action = _field(form, "action") or ""
@@ -775,7 +784,5 @@ def resolve(
     )
     if problem is not None:
         context = _reconciliation_context(request, principal, reconciliation_id, error=problem)
-        return render(
-            request, "console/reconciliation.html", context, status_code=problem.status
-        )
+        return render(request, "console/reconciliation.html", context, status_code=problem.status)
     return _redirect(f"/console/persons/{result.asxh_number}", "done.resolved")

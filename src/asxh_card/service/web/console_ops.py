@@ -22,9 +22,9 @@ from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.service import importjobs, stats, usecases
 from asxh_card.service.audit import Actor
 from asxh_card.service.deps import province_for, request_id
+from asxh_card.service.errors import NotFoundError
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.security import Principal
-from asxh_card.service.errors import NotFoundError
 from asxh_card.service.web.console import FORM_ERRORS, form_problem, may_write
 from asxh_card.service.web.i18n import Translator, request_lang
 from asxh_card.service.web.pages import (
@@ -101,9 +101,7 @@ async def upload(request: Request, principal: PageWriter) -> Response:
         async def act() -> tuple[dict[str, Any], int]:
             target = province_for(principal, province)  # permission before the file is kept
             path, name = await importjobs.save_upload(form.get("file"), importjobs.upload_dir(ctx))
-            return await run_in_threadpool(
-                importjobs.open_import, ctx, actor, path, name, target
-            )
+            return await run_in_threadpool(importjobs.open_import, ctx, actor, path, name, target)
 
         try:
             body, _status = await act()
@@ -200,7 +198,9 @@ def month_chart(
             bars.append(
                 Bar(x, top + plot - h, bar_w - 1, h, value, _SERIES[j], f"{metric} {month}")
             )
-        labels.append((left + i * slot + slot / 2, height - bottom + 16, f"{month[5:]}/{month[2:4]}"))
+        labels.append(
+            (left + i * slot + slot / 2, height - bottom + 16, f"{month[5:]}/{month[2:4]}")
+        )
     series = tuple((_SERIES[j], metric) for j, metric in enumerate(metrics))
     return Chart(width, height, tuple(bars), tuple(labels), top + plot, series)
 
@@ -239,9 +239,7 @@ def dashboard(request: Request, principal: PageReader) -> Response:
             result.by_month, ("cards_replaced", "cards_revoked", "cards_suspended"), today
         ),
         "programmes": bar_list(result.active_entitlements),
-        "states": bar_list(
-            result.cards_by_state, lambda state: t(f"console.state.{state}")
-        ),
+        "states": bar_list(result.cards_by_state, lambda state: t(f"console.state.{state}")),
         "province": province,
         "national": principal.is_national,
         "by_province": sorted(result.by_province.items()),

@@ -75,7 +75,7 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "field.action": ("Thao tác", "Action"),
     "field.fields": ("Các trường", "Fields"),
     "attr.amount": ("Số tiền hằng tháng (đồng)", "Monthly amount (VND)"),
-    "attr.level": ("Mức hưởng (1–5)", "Benefit level (1–5)"),
+    "attr.level": ("Mức hưởng (1-5)", "Benefit level (1-5)"),
     "attr.coverage": ("Tỷ lệ chi trả (%)", "Coverage (%)"),
     "attr.facility": ("Nơi KCB ban đầu (vd. 79-001)", "Primary-care facility (e.g. 79-001)"),
     "attr.kind": ("Loại", "Kind"),
@@ -111,11 +111,15 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "register.title": ("Đăng ký người hưởng", "Register a person"),
     "register.scan_title": ("1. Quét mã QR trên CCCD", "1. Scan the CCCD QR code"),
     "register.scan_hint": (
-        "Quét mã QR ở mặt trước thẻ CCCD gắn chip bằng máy quét (con trỏ trong ô bên dưới), "
-        "hoặc dán nội dung đã đọc. Các trường sẽ được điền sẵn để bạn đối chiếu với thẻ.",
-        "Scan the QR code on the front of the chip CCCD with a scanner (cursor in the box "
-        "below), or paste the text read from it. The form is filled in for you to check "
-        "against the card.",
+        (
+            "Quét mã QR ở mặt trước thẻ CCCD gắn chip bằng máy quét (con trỏ trong ô bên dưới), "
+            "hoặc dán nội dung đã đọc. Các trường sẽ được điền sẵn để bạn đối chiếu với thẻ."
+        ),
+        (
+            "Scan the QR code on the front of the chip CCCD with a scanner (cursor in the box "
+            "below), or paste the text read from it. The form is filled in for you to check "
+            "against the card."
+        ),
     ),
     "register.qr_text": ("Nội dung mã QR", "QR text"),
     "register.scan_submit": ("Điền từ mã QR", "Fill in from the QR"),
@@ -125,10 +129,14 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     ),
     "register.data_title": ("2. Thông tin người hưởng", "2. The person's data"),
     "register.hint": (
-        "Cùng một số định danh luôn nhận cùng một mã số ASXH. Nếu dữ liệu khác với dữ liệu đã "
-        "lưu, hệ thống mở yêu cầu đối chiếu thay vì ghi đè.",
-        "The same ID number always gets the same ASXH number. Data that differ from the "
-        "stored data open a reconciliation instead of overwriting.",
+        (
+            "Cùng một số định danh luôn nhận cùng một mã số ASXH. Nếu dữ liệu khác với dữ liệu đã "
+            "lưu, hệ thống mở yêu cầu đối chiếu thay vì ghi đè."
+        ),
+        (
+            "The same ID number always gets the same ASXH number. Data that differ from the "
+            "stored data open a reconciliation instead of overwriting."
+        ),
     ),
     "register.submit": ("Đăng ký", "Register"),
     # -- person page -------------------------------------------------------------------------
@@ -216,8 +224,10 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "card.issue_title": ("Cấp thẻ", "Issue a card"),
     "card.issue_hint": (
         "Thẻ ghi mọi chế độ đang hưởng; thẻ đang dùng của cùng cơ quan cấp được thay thế.",
-        "The card carries every current entitlement; the current card of the same issuer is "
-        "superseded.",
+        (
+            "The card carries every current entitlement; the current card of the same issuer is "
+            "superseded."
+        ),
     ),
     "card.guardian": ("Người giám hộ hoặc được ủy quyền (nếu có)", "Guardian or authorised person"),
     "card.guardian_number": ("Mã số ASXH của người giám hộ", "Guardian's ASXH number"),
@@ -243,10 +253,11 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "rec.current": ("Đang lưu", "Stored"),
     "rec.submitted": ("Mới gửi", "Submitted"),
     "rec.take_hint": (
-        "Chấp nhận: lấy các trường đã đánh dấu (không đánh dấu: lấy tất cả). Từ chối: giữ dữ "
-        "liệu đang lưu.",
-        "Accept: take the ticked fields (none ticked: all of them). Reject: keep the stored "
-        "data.",
+        (
+            "Chấp nhận: lấy các trường đã đánh dấu (không đánh dấu: lấy tất cả). Từ chối: giữ dữ "
+            "liệu đang lưu."
+        ),
+        "Accept: take the ticked fields (none ticked: all of them). Reject: keep the stored data.",
     ),
     "rec.accept": ("Chấp nhận", "Accept"),
     "rec.reject": ("Từ chối", "Reject"),
@@ -265,17 +276,24 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "done.ended": ("Đã kết thúc chế độ.", "Entitlement ended."),
     "done.entitlement_changed": ("Đã thay đổi trạng thái chế độ.", "Entitlement state changed."),
     "done.issued": ("Đã cấp thẻ.", "Card issued."),
-    "done.replaced": ("Đã cấp lại thẻ; thẻ cũ đã bị thu hồi.", "Card replaced; the old one is revoked."),
+    "done.replaced": (
+        "Đã cấp lại thẻ; thẻ cũ đã bị thu hồi.",
+        "Card replaced; the old one is revoked.",
+    ),
     "done.card_changed": ("Đã thay đổi trạng thái thẻ.", "Card state changed."),
     "done.resolved": ("Đã xử lý yêu cầu đối chiếu.", "Reconciliation resolved."),
     # -- bulk import -------------------------------------------------------------------------
     "imports.title": ("Nhập danh sách", "Bulk import"),
     "imports.upload": ("Tải lên danh sách", "Upload a list"),
     "imports.upload_hint": (
-        "Tệp CSV hoặc XLSX theo mẫu của asxh import (tối đa 512 MiB). Mỗi dòng hợp lệ được đăng "
-        "ký, cấp chế độ và cấp thẻ; tải lại cùng tệp sẽ tiếp tục, không cấp trùng.",
-        "A CSV or XLSX file in the asxh import layout (at most 512 MiB). Every valid row is "
-        "registered, granted and issued a card; the same file again resumes, never twice.",
+        (
+            "Tệp CSV hoặc XLSX theo mẫu của asxh import (tối đa 512 MiB). Mỗi dòng hợp lệ được "
+            "đăng ký, cấp chế độ và cấp thẻ; tải lại cùng tệp sẽ tiếp tục, không cấp trùng."
+        ),
+        (
+            "A CSV or XLSX file in the asxh import layout (at most 512 MiB). Every valid row is "
+            "registered, granted and issued a card; the same file again resumes, never twice."
+        ),
     ),
     "imports.file": ("Tệp danh sách", "List file"),
     "imports.submit": ("Tải lên và nhập", "Upload and import"),
@@ -301,10 +319,14 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "imports.count.rows_rejected": ("Dòng bị từ chối", "Rows rejected"),
     "imports.errors": ("Tải báo cáo lỗi (CSV)", "Download the error report (CSV)"),
     "imports.errors_hint": (
-        "Mỗi dòng bị từ chối kèm lý do bằng tiếng Việt và tiếng Anh; báo cáo không chứa dữ liệu "
-        "cá nhân của dòng.",
-        "Each rejected row with the reason in Vietnamese and English; the report holds none of "
-        "the row's personal data.",
+        (
+            "Mỗi dòng bị từ chối kèm lý do bằng tiếng Việt và tiếng Anh; báo cáo không chứa "
+            "dữ liệu cá nhân của dòng."
+        ),
+        (
+            "Each rejected row with the reason in Vietnamese and English; the report holds none of "
+            "the row's personal data."
+        ),
     ),
     "imports.state.queued": ("Đang chờ", "Queued"),
     "imports.state.running": ("Đang nhập", "Running"),
@@ -339,10 +361,14 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     # -- audit trail -------------------------------------------------------------------------
     "audit.title": ("Nhật ký kiểm toán", "Audit trail"),
     "audit.intro": (
-        "Ai đã làm gì, với đối tượng nào, khi nào (giờ Việt Nam). Không bao giờ có số định danh "
-        "hay họ tên. Nhật ký là chuỗi băm có chữ ký: asxh audit verify kiểm tra toàn bộ.",
-        "Who did what to which object, and when (Vietnam time). Never an ID number or a name. "
-        "The log is a signed hash chain: asxh audit verify checks all of it.",
+        (
+            "Ai đã làm gì, với đối tượng nào, khi nào (giờ Việt Nam). Không bao giờ có số định "
+            "danh hay họ tên. Nhật ký là chuỗi băm có chữ ký: asxh audit verify kiểm tra toàn bộ."
+        ),
+        (
+            "Who did what to which object, and when (Vietnam time). Never an ID number or a name. "
+            "The log is a signed hash chain: asxh audit verify checks all of it."
+        ),
     ),
     "audit.at": ("Thời điểm", "When"),
     "audit.actor": ("Người thực hiện", "Who"),
