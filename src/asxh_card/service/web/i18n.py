@@ -14,6 +14,8 @@ from typing import Final
 
 from starlette.requests import Request
 
+from asxh_card.service.web.i18n_console import CONSOLE_MESSAGES
+
 __all__ = ["DEFAULT_LANG", "LANGS", "LANG_COOKIE", "MESSAGES", "Translator", "request_lang"]
 
 LANGS: Final = ("vi", "en")
@@ -21,7 +23,7 @@ DEFAULT_LANG: Final = "vi"
 LANG_COOKIE: Final = "asxh_lang"
 
 #: key -> (Vietnamese, English). Keep keys grouped by page; Vietnamese with full diacritics.
-MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
+_CORE: Final[Mapping[str, tuple[str, str]]] = {
     # -- layout ------------------------------------------------------------------------------
     "site.name": ("Thẻ An sinh xã hội", "Social-security card"),
     "site.tagline": (
@@ -52,7 +54,6 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "role.issuer_officer": ("Cán bộ cấp thẻ", "Issuing officer"),
     "role.auditor": ("Kiểm toán viên", "Auditor"),
     "role.service_point": ("Điểm dịch vụ", "Service point"),
-    "role.province": ("Tỉnh/thành phố {code}", "Province {code}"),
     "role.national": ("Toàn quốc", "Nationwide"),
     # -- home --------------------------------------------------------------------------------
     "home.title": ("Trang chủ", "Home"),
@@ -185,6 +186,10 @@ MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
     "error.request_id": ("Mã yêu cầu (để báo lỗi)", "Request id (to report the error)"),
     "error.status": ("Mã lỗi HTTP {status}", "HTTP status {status}"),
 }
+
+
+#: Every page's words: the foundation's and the console's (``i18n_console.py``).
+MESSAGES: Final[Mapping[str, tuple[str, str]]] = {**_CORE, **CONSOLE_MESSAGES}
 
 
 def request_lang(request: Request) -> str:
