@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -47,12 +48,13 @@ MAX_PHOTO_BYTES: Final = 8 * 1024 * 1024
 class Checker:
     """The cached verifier and when its data was signed.
 
-    ``lists_signed_at``: the oldest ``iat`` (Unix seconds) of the status lists it holds, i.e.
-    the revocation data is at least this recent; ``bundle_issued_at``: the bundle's ``iat``.
+    ``lists_signed_at``: per issuer, the oldest ``iat`` (Unix seconds) of its status lists the
+    verifier holds: that issuer's revocation data is at least this recent.
+    ``bundle_issued_at``: the bundle's ``iat``.
     """
 
     verifier: Any
-    lists_signed_at: int | None
+    lists_signed_at: Mapping[str, int]
     bundle_issued_at: int
 
 
@@ -156,7 +158,7 @@ def _build_checker(ctx: ServiceContext) -> Checker:
         checker: Checker = built[1]
         return checker
     acceptable = []
-    signed: list[int] = []
+    signed: dict[str, int] = {}
     for token in tokens:
         # A list no verifier accepts (e.g. a test-size list) must not stop every other check:
         # cards on it then answer status_list_missing (cannot check), as offline.
@@ -165,7 +167,7 @@ def _build_checker(ctx: ServiceContext) -> Checker:
         except VerificationError:
             continue
         acceptable.append(token)
-        signed.append(loaded.issued_at)
+        signed[loaded.issuer] = min(signed.get(loaded.issuer, loaded.issued_at), loaded.issued_at)
     try:
         verifier = Verifier(
             roots=ctx.keyring.pinned_roots(), bundle=bundle, status_tokens=acceptable
@@ -180,7 +182,7 @@ def _build_checker(ctx: ServiceContext) -> Checker:
             detail_vi="Dịch vụ chưa kiểm tra được thẻ: dữ liệu tin cậy của chính nó không tải "
             f"được ({exc.message_vi}); hãy kiểm tra ASXH_PUBLIC_URL.",
         ) from None
-    checker = Checker(verifier, min(signed, default=None), bundle.issued_at)
+    checker = Checker(verifier, signed, bundle.issued_at)
     ctx.cache["verifier_content"] = (content, checker)
     return checker
 

@@ -122,8 +122,6 @@ def _view(result: dict[str, Any], checker: verifying.Checker, t: Translator) -> 
     view: dict[str, Any] = {
         "outcome": outcome,
         "error": None,
-        "data_signed_at": checker.lists_signed_at,
-        "bundle_signed_at": checker.bundle_issued_at,
     }
     if outcome != "valid":
         view["failure"] = {
@@ -134,6 +132,8 @@ def _view(result: dict[str, Any], checker: verifying.Checker, t: Translator) -> 
         return view
     holder = result["holder"]
     guardian = result.get("guardian")
+    # When the card's issuer last signed its status lists: how recent "not revoked" is.
+    view["data_signed_at"] = checker.lists_signed_at.get(result["issuer"]["id"])
     view["card"] = {
         "holder_name": holder["name"],
         "date_of_birth": _day(holder["date_of_birth"]),

@@ -54,7 +54,6 @@ _CORE: Final[Mapping[str, tuple[str, str]]] = {
     "role.issuer_officer": ("Cán bộ cấp thẻ", "Issuing officer"),
     "role.auditor": ("Kiểm toán viên", "Auditor"),
     "role.service_point": ("Điểm dịch vụ", "Service point"),
-    "role.province": ("Tỉnh/thành phố {code}", "Province {code}"),
     "role.national": ("Toàn quốc", "Nationwide"),
     # -- home --------------------------------------------------------------------------------
     "home.title": ("Trang chủ", "Home"),

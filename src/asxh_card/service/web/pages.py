@@ -36,7 +36,8 @@ from starlette.datastructures import FormData
 
 from asxh_card import __version__
 from asxh_card._core.timeutil import VN_TZ, as_aware
-from asxh_card.errors import AsxhError
+from asxh_card.errors import AsxhError, InvalidInputError
+from asxh_card.provinces import current_province
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import single_read
 from asxh_card.service.deps import ADMIN, ANY_ROLE, READERS, WRITERS
@@ -127,6 +128,16 @@ def vn_datetime(value: datetime | int | None) -> str:
     return moment.strftime("%H:%M %d/%m/%Y")
 
 
+def province_name(code: str | None) -> str:
+    """``Thành phố Hồ Chí Minh (79)`` for a current province code, else the code itself."""
+    if not code:
+        return ""
+    try:
+        return f"{current_province(code).name} ({code})"
+    except InvalidInputError:
+        return code
+
+
 def _build_env() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES_DIR),
@@ -138,6 +149,7 @@ def _build_env() -> Environment:
     )
     env.filters["vn_date"] = vn_date
     env.filters["vn_datetime"] = vn_datetime
+    env.filters["province_name"] = province_name
     env.globals["version"] = __version__
     return env
 
