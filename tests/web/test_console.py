@@ -405,9 +405,9 @@ def test_dashboard_draws_charts_for_the_province(web: Web) -> None:
     assert page.status_code == 200
     assert '<svg class="chart" id="chart-months"' in page.text
     assert "<script" not in page.text
-    assert "Tỉnh/thành phố: 79." in page.text
+    assert "Tỉnh/thành phố: Thành phố Hồ Chí Minh (79)." in page.text
     national = web.login("admin").get("/console/dashboard?province=01")
-    assert "Tỉnh/thành phố: 01." in national.text
+    assert "Tỉnh/thành phố: Thành phố Hà Nội (01)." in national.text
     assert web.login("off79").get("/console/dashboard?province=01").status_code == 403
 
 

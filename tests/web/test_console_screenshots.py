@@ -40,7 +40,7 @@ def test_console_screenshots(browser: Any, live: Live, tmp_path: Path) -> None:
     live.api.call(
         "off79",
         "POST",
-        f"/v1/persons",
+        "/v1/persons",
         json={
             "pin": _pin_of(live, card["asxh_number"]),
             "full_name": "Nguyễn Thị Minh Khai",

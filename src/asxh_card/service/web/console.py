@@ -449,7 +449,8 @@ def _person_context(
 @router.get("/persons/{number}", response_class=HTMLResponse)
 def person_page(request: Request, number: str, principal: PageReader) -> Response:
     """A person of the operator's province: data, entitlements, cards, open reconciliations."""
-    return render(request, "console/person.html", _person_context(request, principal, number))
+    context = _person_context(request, principal, _person_number(number))
+    return render(request, "console/person.html", context)
 
 
 def _person_number(number: str) -> str:

@@ -183,7 +183,7 @@ def month_chart(
 ) -> Chart:
     """Grouped vertical bars: ``metrics`` for each of the last ``months`` months to ``until``."""
     keys = _months(until, months)
-    width, height, top, bottom, left = 720, 260, 20, 40, 8
+    width, height, top, bottom, left = 720, 260, 24, 40, 8
     values = [by_month.get(m, {}).get(k, 0) for m in keys for k in metrics]
     peak = max([*values, 1])
     slot = (width - 2 * left) / len(keys)
@@ -208,12 +208,12 @@ def month_chart(
 def bar_list(values: dict[str, int], label: Callable[[str], str] = str) -> Chart:
     """Horizontal bars, one per key (programmes, card states), longest scale = the largest."""
     items = sorted(values.items())
-    row, width, label_w = 30, 720, 150
+    row, width, label_w = 30, 420, 130
     height = max(row * len(items) + 10, 40)
     peak = max([v for _, v in items] + [1])
     bars, labels = [], []
     for i, (key, value) in enumerate(items):
-        w = (width - label_w - 70) * value / peak
+        w = (width - label_w - 50) * value / peak
         y = 5 + i * row
         bars.append(Bar(label_w, y + 4, w, row - 10, value, _SERIES[0], key))
         labels.append((label_w - 8, y + row / 2 + 4, label(key)))

@@ -152,6 +152,7 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         "No ID number yet; the ASXH number stays when it is added.",
     ),
     "person.aliases": ("Mã cũ", "Legacy identifiers"),
+    "person.province": ("Tỉnh/thành phố", "Province"),
     "person.registered_at": ("Đăng ký lúc", "Registered at"),
     "person.entitlements": ("Chế độ được hưởng", "Entitlements"),
     "person.no_entitlements": ("Chưa có chế độ nào.", "No entitlement yet."),
