@@ -451,4 +451,5 @@ def test_every_word_the_console_builds_is_in_the_catalogue() -> None:
     assert missing == []
     for key in wanted:
         vi, en = MESSAGES[key]
-        assert vi and en, key
+        assert vi, key
+        assert en, key
