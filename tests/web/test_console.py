@@ -453,3 +453,45 @@ def test_every_word_the_console_builds_is_in_the_catalogue() -> None:
         vi, en = MESSAGES[key]
         assert vi, key
         assert en, key
+
+
+def test_a_national_administrator_names_the_province(web: Web) -> None:
+    """The admin's form asks for the province; the person is registered there."""
+    admin = web.login("admin")
+    form = admin.get("/console/persons/new").text
+    assert 'id="province"' in form
+    assert 'id="province"' not in web.login("off79").get("/console/persons/new").text
+    dob = _dob()
+    data = {
+        "pin": _pin(dob, "M", "001"),
+        "full_name": "Ngô Văn Bình",
+        "date_of_birth": dob.isoformat(),
+        "sex": "M",
+        "province": "01",
+    }
+    response = _post(admin, "/console/persons/new", "/console/persons/new", data)
+    assert response.status_code == 303, response.text
+    number = response.headers["location"].split("/")[-1].split("?")[0]
+    assert number.startswith("01")
+    assert web.login("off01").get(f"/console/persons/{number}").status_code == 200
+    assert web.login("off79").get(f"/console/persons/{number}").status_code == 404
+    missing = _post(admin, "/console/persons/new", "/console/persons/new", {**data, "province": ""})
+    assert missing.status_code == 422
+    assert "tỉnh" in missing.text
+
+
+def test_every_console_page_renders_in_english(web: Web) -> None:
+    """The English switch reaches every console page (no Vietnamese-only words left)."""
+    client = web.login("admin")
+    client.get("/?lang=en")
+    for url in (
+        "/console/persons",
+        "/console/persons/new",
+        "/console/reconciliations",
+        "/console/imports",
+        "/console/dashboard",
+        "/console/audit",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert '<html lang="en">' in page.text, url
