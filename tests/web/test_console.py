@@ -495,3 +495,46 @@ def test_every_console_page_renders_in_english(web: Web) -> None:
         page = client.get(url)
         assert page.status_code == 200, url
         assert '<html lang="en">' in page.text, url
+
+
+def test_register_from_a_photo_of_the_cccd_qr(web: Web) -> None:
+    """A phone photo of the CCCD QR is read on the server and fills the form."""
+    import qrcode
+
+    client = web.login("off79")
+    dob = date(1977, 6, 9)
+    pin = _pin(dob, "F")
+    text = f"{pin}||Đinh Thị Lan|09061977|Nữ|4 Trần Phú, Phường Chợ Quán|"
+    picture = io.BytesIO()
+    qrcode.make(text, border=4, box_size=6).save(picture, format="PNG")
+    token = csrf_of(client.get("/console/persons/new").text)
+    page = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token, "qr_text": ""},
+        files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
+    )
+    assert page.status_code == 200, page.text
+    assert 'id="scanned"' in page.text
+    assert f'value="{pin}"' in page.text
+    assert 'value="Đinh Thị Lan"' in page.text
+    not_image = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token},
+        files={"photo": ("cccd.png", b"not a picture", "image/png")},
+    )
+    assert not_image.status_code == 422
+    assert "Tệp không phải là ảnh" in not_image.text
+    blank = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(blank, format="PNG")
+    nothing = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token},
+        files={"photo": ("blank.png", blank.getvalue(), "image/png")},
+    )
+    assert nothing.status_code == 422
+    assert "Không đọc được mã QR của CCCD" in nothing.text
+    forged = client.post(
+        "/console/persons/new/scan",
+        files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
+    )
+    assert forged.status_code == 403  # no CSRF token: the photo is not even read
