@@ -16,6 +16,7 @@ import pytest
 import asxh_card
 from asxh_card import hazmat
 from asxh_card._core.keys import JWKError, PrivateKey, PublicKey
+from asxh_card._core.statuslist import StatusRef
 from asxh_card.card import CardClaims, Holder, UncheckedCard, VerifiedClaims
 from asxh_card.errors import (
     AsxhError,
@@ -47,6 +48,7 @@ def _claims(issuer: str = "vn-79", province: str = "79") -> CardClaims:
         expires_at=NOW + 86_400 * 30,
         holder=Holder(_number("7900000001"), "Nguyễn Văn An", date(1990, 1, 2), "M"),
         entitlements=(Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}),),
+        status=StatusRef(7, f"https://asxh.example.vn/v1/status-lists/{issuer}/1"),
     )
 
 
