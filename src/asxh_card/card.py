@@ -69,6 +69,8 @@ __all__ = [
     "ISSUER_ID_PATTERN",
     "MAX_QR_TEXT_LENGTH",
     "SERIAL_PATTERN",
+    "STATUS_REQUIRED_EN",
+    "STATUS_REQUIRED_VI",
     "CardClaims",
     "Guardian",
     "Holder",
