@@ -16,7 +16,7 @@ from starlette.datastructures import UploadFile
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import AsxhError
-from asxh_card.service import importing, stats
+from asxh_card.service import importing, stats, usecases
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import Ctx, Reader, WriterActor, scoped, transaction
@@ -254,14 +254,7 @@ def get_stats(
     ``from``/``to`` select whole months (Vietnam time); ``format=csv`` answers a CSV for the
     six-monthly and yearly reports.
     """
-    if province is not None:
-        provinces: list[str] | None = [province_for(principal, province)]
-    elif principal.is_national:
-        provinces = None
-    else:
-        provinces = [principal.province] if principal.province else []
-    with transaction(ctx) as session:
-        result = stats.compute(session, provinces, since=since, until=until)
+    result = usecases.stats_for(ctx, principal, province=province, since=since, until=until)
     if fmt == "csv":
         stamp = f"{utc_now():%Y%m%d}"
         return Response(
