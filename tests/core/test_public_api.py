@@ -188,3 +188,24 @@ def test_hazmat_verify_card_reports_a_lookup_bug_as_internal_not_malformed() -> 
         hazmat.verify_card(text, keys=broken, now=NOW)
     assert caught.value.reason == "internal_error"
     assert caught.value.outcome is Outcome.CANNOT_CHECK
+
+
+def test_every_core_module_is_under_the_layering_contracts() -> None:
+    """Issue 14 item 4: the import-linter contracts that keep the core free of web, database,
+    image and CLI code (and of the verifier, issuing, service, CLI) list every core module, so
+    a new module of the core cannot slip out of them."""
+    import tomllib
+
+    contracts = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"
+    ]["importlinter"]["contracts"]
+    upper = {"cli", "issuing", "service", "verifier"}
+    core = {
+        f"asxh_card.{info.name}"
+        for info in pkgutil.iter_modules([str(SRC)])
+        if info.name not in upper and info.name != "__main__"
+    }
+    core_contracts = [c for c in contracts if c["name"].startswith("the core ")]
+    assert len(core_contracts) == 2
+    for contract in core_contracts:
+        assert set(contract["source_modules"]) == core, contract["name"]
