@@ -203,7 +203,8 @@ def test_every_core_module_is_under_the_layering_contracts() -> None:
     core = {
         f"asxh_card.{info.name}"
         for info in pkgutil.iter_modules([str(SRC)])
-        if info.name not in upper and info.name != "__main__"
+        # __main__ runs the CLI; data holds resource files only (no code to import anything).
+        if info.name not in upper and info.name not in {"__main__", "data"}
     }
     core_contracts = [c for c in contracts if c["name"].startswith("the core ")]
     assert len(core_contracts) == 2
