@@ -538,3 +538,34 @@ def test_register_from_a_photo_of_the_cccd_qr(web: Web) -> None:
         files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
     )
     assert forged.status_code == 403  # no CSRF token: the photo is not even read
+
+
+def test_updating_a_bhyt_entitlement_keeps_the_group_level(web: Web) -> None:
+    """Changing only the end date of a grouped BHYT entitlement leaves level and coverage to
+    the group (the form does not send the stored level back as if typed)."""
+    client = web.login("off79")
+    number = _register(web, client)
+    assert _grant_bhyt(client, number).status_code == 303
+    page = client.get(f"/console/persons/{number}").text
+    entitlement = re.search(r'action="/console/entitlements/(\d+)/update"', page)
+    assert entitlement is not None
+    ent_id = entitlement.group(1)
+    assert f'id="u{ent_id}-level" name="attr_level" type="number"' in page
+    level_input = re.search(rf'id="u{ent_id}-level"[^>]*>', page)
+    assert level_input is not None
+    assert 'value=""' in level_input.group(0)
+    response = _post(
+        client,
+        f"/console/persons/{number}",
+        f"/console/entitlements/{ent_id}/update",
+        {
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-10-31",
+            "bhyt_group": "HT",
+            "attr_facility": "79-001",
+        },
+    )
+    assert response.status_code == 303, response.text
+    after = client.get(f"/console/persons/{number}").text
+    assert "31/10/2026" in after
+    assert "Mức 3 (95%)" in after

@@ -471,6 +471,13 @@ def _person_context(
         "manages": lambda code: manages(principal, code),
         "may_change_card": lambda card: may_change_card(principal, card),
         "is_current": lambda state: state in CURRENT,
+        # With a BHYT group the level and coverage follow from it (and may have moved since,
+        # as CN and LH did on 1 Jan 2026): the update form leaves them empty unless typed.
+        "update_values": lambda e: {
+            k: v
+            for k, v in e.attributes.items()
+            if not (e.bhyt_group and k in ("level", "coverage"))
+        },
         "reason_codes": REASON_CODES,
         "bhyt_groups": sorted(bhyt_groups().values(), key=lambda g: g.code),
         "today": vn_date(utc_now()).isoformat(),
