@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
+import msgspec
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -354,20 +356,69 @@ def _stamp_fresh_until(ctx: ServiceContext, stamp: tuple[Any, ...]) -> float:
     return min(signed, default=time.time()) + half
 
 
-def _verifier(ctx: ServiceContext) -> Any:
+@dataclass(frozen=True, slots=True)
+class _CachedVerifier:
+    stamp: tuple[Any, ...]
+    fresh_until: float  # wall clock: a list of the stamp is due for re-signing then
+    generation: int  # the process's write count (caches.WriteClock) when the stamp was read
+    read_at: float  # monotonic time of the stamp's read
+    verifier: Any
+
+
+def _verifier(ctx: ServiceContext, *, force: bool = True) -> Any:
     """A Verifier over the service's own bundle and current lists, cached until they change.
 
-    A request costs one read without a transaction (:func:`_verifier_stamp`) while nothing
-    changed; a revocation, a re-signed list or a new bundle changes the stamp, and a list due
-    for re-signing ends the cache, so the verifier is rebuilt (and the lists re-signed) then.
+    Reads the stamp (:func:`_verifier_stamp`, one read without a transaction); while it is
+    unchanged the cached verifier serves, and a list due for re-signing ends the cache, so the
+    verifier is rebuilt (and the lists re-signed) then. :func:`_warm_verifier` skips even the
+    stamp's read while the cache is fresh per ``caches.py``; so does this function unless
+    ``force``, when another request has just looked.
     """
-    stamp = _verifier_stamp(ctx)
-    cached = ctx.cache.get("verifier")
-    if cached is not None and cached[0] == stamp and time.time() < cached[1]:
-        return cached[2]
-    verifier = _build_verifier(ctx)
-    ctx.cache["verifier"] = (stamp, _stamp_fresh_until(ctx, stamp), verifier)
-    return verifier
+    with ctx.verifier_lock:
+        # One look at a time: requests that found the cache stale together wait here for the
+        # first one's look instead of each reading (and maybe rebuilding) on its own.
+        if not force:
+            warm = _warm_verifier(ctx)
+            if warm is not None:
+                return warm
+        generation = ctx.clock.writes  # before the read: a commit meanwhile ends the entry
+        read_at = time.monotonic()
+        stamp = _verifier_stamp(ctx)
+        cached: _CachedVerifier | None = ctx.cache.get("verifier")
+        if cached is not None and cached.stamp == stamp and time.time() < cached.fresh_until:
+            verifier = cached.verifier
+            fresh_until = cached.fresh_until
+        else:
+            verifier = _build_verifier(ctx)
+            fresh_until = _stamp_fresh_until(ctx, stamp)
+        ctx.cache["verifier"] = _CachedVerifier(stamp, fresh_until, generation, read_at, verifier)
+        return verifier
+
+
+def _warm_verifier(ctx: ServiceContext) -> Any | None:
+    """The cached verifier while nothing says it is stale, with no SQL; else None.
+
+    Stale: this process committed a write since its stamp was read (a revocation answered here
+    is seen at once), the stamp is older than ``ASXH_CACHE_MS`` (another worker's revocation is
+    seen within that bound), or a list is due for re-signing.
+    """
+    cached: _CachedVerifier | None = ctx.cache.get("verifier")
+    if (
+        cached is None
+        or cached.generation != ctx.clock.writes
+        or time.monotonic() - cached.read_at >= ctx.settings.cache_ms / 1000
+        or time.time() >= cached.fresh_until
+    ):
+        return None
+    return cached.verifier
+
+
+async def _current_verifier(ctx: ServiceContext) -> tuple[Any, bool]:
+    """The verifier to answer with, and whether it came from the cache without a look."""
+    warm = _warm_verifier(ctx)
+    if warm is not None:
+        return warm, True
+    return await run_in_threadpool(lambda: _verifier(ctx, force=False)), False
 
 
 def _build_verifier(ctx: ServiceContext) -> Any:
@@ -423,6 +474,11 @@ def _build_verifier(ctx: ServiceContext) -> Any:
         ) from None
     ctx.cache["verifier_content"] = (content, verifier)
     return verifier
+
+
+def _json_response(answer: dict[str, Any]) -> Response:
+    """``answer`` as JSON, encoded once by msgspec (no response model to validate it again)."""
+    return Response(content=msgspec.json.encode(answer), media_type="application/json")
 
 
 def _result(verify: Any) -> dict[str, Any]:
@@ -520,7 +576,7 @@ _VERIFY_EXAMPLE = {
         **problems("forbidden", "payload-too-large", "unsupported-media-type", "not-ready"),
     },
 )
-async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any]:
+async def verify(request: Request, ctx: Ctx, principal: Anyone) -> Response:
     """Uses the offline verifier with the service's own latest bundle and status lists."""
     del principal
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -541,10 +597,19 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 detail_vi='Hãy gửi {"qr_text": "asxh:/..."}.',
                 errors=clean_errors(exc.errors()),
             ) from None
-        verifier = await run_in_threadpool(_verifier, ctx)
+        verifier, unlooked = await _current_verifier(ctx)
         answer = _result(lambda: verifier.verify(body.qr_text))
+        if unlooked and not answer["valid"]:
+            # Answered from the cache without a look at the database: a list, key or bundle
+            # another worker made since may be what the card needs. A "not valid" is only
+            # given after a look (a "valid" can only turn invalid by a revocation, whose bound
+            # is ASXH_CACHE_MS).
+            fresh = await run_in_threadpool(_verifier, ctx)
+            if fresh is not verifier:
+                verifier = fresh
+                answer = _result(lambda: verifier.verify(body.qr_text))
         _refuse_if_public_url_moved(ctx, verifier, body.qr_text, answer)
-        return answer
+        return _json_response(answer)
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
@@ -586,7 +651,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 except (ValueError, OSError):
                     raise MalformedError("the upload is not a readable image") from None
 
-        return await run_in_threadpool(_result, from_photo)
+        return _json_response(await run_in_threadpool(_result, from_photo))
     raise ProblemError(
         "unsupported-media-type",
         detail="send application/json {\"qr_text\": ...} or multipart/form-data with 'photo'",
