@@ -130,6 +130,8 @@ def _print_demo(info: object, host: str, port: int, var_dir: Path) -> None:
             f"ASXH service with {info.people} synthetic people, issuers vn-79 (Hồ Chí Minh) "
             "and vn-01 (Hà Nội)."
         ),
+        f"Web pages (Vietnamese, English switch): officers log in at {base}/login;",
+        f"  card check for service points (no log-in): {base}/check",
         f"OpenAPI (try it out): {base}/docs",
         "",
         "Operators (user / password / role):",

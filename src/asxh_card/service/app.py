@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 
 from asxh_card import __version__
 from asxh_card.errors import AsxhError
@@ -23,6 +24,7 @@ from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
 from asxh_card.service.routes import admin, auth, bhyt, cards, health, operations, persons, trust
 from asxh_card.service.settings import Settings
+from asxh_card.service.web import install_web
 
 __all__ = ["DEMO_WORKER_ENV", "NotMigratedError", "app_from_env", "check_schema", "create_app"]
 
@@ -73,11 +75,15 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         yield
         ctx.engine.dispose()
 
-    app = FastAPI(
+    # The OpenAPI pages (/docs, /redoc) load Swagger UI and ReDoc from this service itself
+    # (fastapi-offline ships the assets): a provincial network has no route to a CDN.
+    app = FastAPIOffline(
         title="ASXH card service",
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        # No "validator" badge fetched from validator.swagger.io.
+        swagger_ui_parameters={"validatorUrl": None},
         openapi_tags=[
             {"name": "auth", "description": "Log in; who am I"},
             {"name": "registry", "description": "Persons, mã số ASXH, aliases, reconciliation"},
@@ -96,6 +102,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     app.add_middleware(RequestLogMiddleware)
     for module in (auth, persons, cards, bhyt, trust, admin, operations, health):
         app.include_router(module.router)
+    install_web(app, ctx)
     return app
 
 

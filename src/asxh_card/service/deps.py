@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -12,6 +12,7 @@ from sqlalchemy import Select, false
 from sqlalchemy.orm import QueryableAttribute, Session
 from starlette.concurrency import run_in_threadpool
 
+from asxh_card.provinces import current_province
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import read_scope, session_scope, single_read
@@ -28,8 +29,10 @@ __all__ = [
     "ReaderActor",
     "WriterActor",
     "acting",
+    "check_role",
     "get_ctx",
     "in_scope",
+    "province_for",
     "reading",
     "request_id",
     "require",
@@ -124,19 +127,45 @@ async def _principal(
     )
 
 
+def check_role(principal: Principal, roles: Collection[str]) -> None:
+    """Refuse (403 problem) an operator whose role is not one of ``roles``."""
+    if principal.role not in roles:
+        raise ProblemError(
+            "forbidden",
+            detail=f"the {principal.role} role may not do this",
+            detail_vi=f"Vai trò {principal.role} không được phép thực hiện thao tác này.",
+        )
+
+
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only ``roles`` (403 problem otherwise)."""
 
     async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-        if principal.role not in roles:
-            raise ProblemError(
-                "forbidden",
-                detail=f"the {principal.role} role may not do this",
-                detail_vi=f"Vai trò {principal.role} không được phép thực hiện thao tác này.",
-            )
+        check_role(principal, roles)
         return principal
 
     return dependency
+
+
+def province_for(principal: Principal, province: str | None) -> str:
+    """The province a write or a filter applies to: an officer's own, or the one named."""
+    if province is not None:
+        # Permission first: a forbidden officer is told 403 whatever code they typed.
+        if not principal.sees(province):
+            raise ProblemError(
+                "forbidden",
+                detail="your account may not act for this province",
+                detail_vi="Tài khoản của bạn không được thao tác cho tỉnh này.",
+            )
+        current_province(province)
+        return province
+    if principal.province is None:
+        raise ProblemError(
+            "validation-error",
+            detail="name the province (?province=NN)",
+            detail_vi="Hãy ghi rõ tỉnh (?province=NN).",
+        )
+    return principal.province
 
 
 def in_scope(principal: Principal, province: str) -> bool:

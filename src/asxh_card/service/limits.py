@@ -9,6 +9,8 @@ receives it:
 * **Authentication first**: a request with a body to an authenticated ``/v1/`` route must carry
   a valid bearer token; without one it is answered 401 before a byte of the body is read. The
   principal is handed on in the request state so the route does not verify the token twice.
+  A web form posted anywhere else (outside :data:`PUBLIC_WEB_BODY_ROUTES`) needs a session
+  cookie with a good signature the same way; the page then checks the account and CSRF token.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ __all__ = [
     "BODY_LIMITS",
     "MAX_BODY_BYTES",
     "PUBLIC_BODY_ROUTES",
+    "PUBLIC_WEB_BODY_ROUTES",
     "AdmissionMiddleware",
     "BodyTooLargeError",
     "body_limit",
@@ -41,9 +44,13 @@ MAX_BODY_BYTES: Final = 64 * 1024
 BODY_LIMITS: Final[Mapping[str, int]] = {
     "/v1/verify": 9 * 1024 * 1024,
     "/v1/imports": 513 * 1024 * 1024,
+    "/check": 9 * 1024 * 1024,  # the card-check page's photo upload, as /v1/verify
+    "/console/imports": 513 * 1024 * 1024,  # the console's list upload, as /v1/imports
 }
 #: ``/v1/`` routes that take a body without a token (the login form).
 PUBLIC_BODY_ROUTES: Final = frozenset({"/v1/auth/token"})
+#: Web forms anyone may post (log-in, the public card check); other web forms need a session.
+PUBLIC_WEB_BODY_ROUTES: Final = frozenset({"/login", "/check"})
 _BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -86,12 +93,11 @@ class AdmissionMiddleware:
         if declared.isdigit() and int(declared) > limit:
             await self._refuse(scope, receive, send, BodyTooLargeError(limit))
             return
-        if (
-            scope["method"] in _BODY_METHODS
-            and path.startswith("/v1/")
-            and path not in PUBLIC_BODY_ROUTES
-        ):
-            refused = self._authenticate(scope, headers)
+        if scope["method"] in _BODY_METHODS:
+            if path.startswith("/v1/"):
+                refused = None if path in PUBLIC_BODY_ROUTES else self._authenticate(scope, headers)
+            else:
+                refused = None if path in PUBLIC_WEB_BODY_ROUTES else self._web_session(scope)
             if refused is not None:
                 await self._refuse(scope, receive, send, refused)
                 return
@@ -123,6 +129,16 @@ class AdmissionMiddleware:
                 headers={"WWW-Authenticate": 'Bearer error="invalid_token"'},
             )
         scope.setdefault("state", {})["principal"] = principal
+        return None
+
+    @staticmethod
+    def _web_session(scope: Scope) -> HTTPException | None:
+        sessions: Any = getattr(scope["app"].state, "web_sessions", None)
+        if sessions is None:
+            return None
+        request = Request(scope)
+        if sessions.verify(request.cookies.get("asxh_session")) is None:
+            return HTTPException(401, "log in first: the session is missing or expired")
         return None
 
     @staticmethod

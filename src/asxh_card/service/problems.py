@@ -23,7 +23,7 @@ from typing import Any, Final
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -243,11 +243,22 @@ def problem_response(
     status: int | None = None,
     headers: Mapping[str, str] | None = None,
     **extra: Any,
-) -> JSONResponse:
-    """A ``application/problem+json`` response."""
+) -> Response:
+    """A ``application/problem+json`` response (an HTML page for a browser on a web page).
+
+    The web pages install ``app.state.problem_page``; it answers the problems of web requests
+    (a browser asking for HTML, outside the API paths) with a page and returns ``None`` for
+    everything else, which keeps its JSON problem.
+    """
     body = problem_body(
         slug, request=request, detail=detail, detail_vi=detail_vi, status=status, **extra
     )
+    app = request.scope.get("app") if request is not None else None
+    page = getattr(getattr(app, "state", None), "problem_page", None)
+    if page is not None and request is not None:
+        html: Response | None = page(request, body, dict(headers or {}))
+        if html is not None:
+            return html
     return JSONResponse(body, status_code=body["status"], media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -346,7 +357,7 @@ def clean_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
+def _validation_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for this type
     errors = clean_errors(exc.errors())
     if errors and all(e["type"] == "extra_forbidden" for e in errors):
@@ -369,7 +380,7 @@ def _validation_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
+def _problem_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)  # noqa: S101 - registered for this type
     return problem_response(
         exc.kind.slug,
@@ -382,7 +393,7 @@ def _problem_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _http_handler(request: Request, exc: Exception) -> JSONResponse:
+def _http_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)  # noqa: S101 - registered for this type
     if exc.status_code == 400:
         # FastAPI and Starlette answer a body they cannot parse (multipart, forms) with a bare
@@ -405,7 +416,7 @@ def _http_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
+def _invalid_input_handler(request: Request, exc: Exception) -> Response:
     from asxh_card.errors import EntitlementError, IdentifierError  # noqa: PLC0415
 
     slug = "validation-error"
@@ -419,7 +430,7 @@ def _invalid_input_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
+def _domain_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)  # noqa: S101 - registered for this type
     slug, headers = domain_problem(exc)
     return problem_response(
@@ -435,7 +446,7 @@ def _domain_handler(request: Request, exc: Exception) -> JSONResponse:
 DATABASE_RETRY_AFTER: Final = 5
 
 
-def _database_handler(request: Request, exc: Exception) -> JSONResponse:
+def _database_handler(request: Request, exc: Exception) -> Response:
     # The database is down, hung (a statement or lock wait hit its timeout) or busy: the
     # request may succeed later, so 503 with Retry-After rather than a 500. The exception's
     # text can quote parameters, so only its type is logged.
@@ -456,7 +467,7 @@ def _database_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
+def _verification_handler(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VerificationError)  # noqa: S101 - registered for this type
     return problem_response(
         "validation-error",
@@ -467,7 +478,7 @@ def _verification_handler(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def _internal_handler(request: Request, exc: Exception) -> JSONResponse:
+def _internal_handler(request: Request, exc: Exception) -> Response:
     # The exception type and the route only: a message could contain personal data.
     _log.error(
         "unhandled error",

@@ -51,6 +51,7 @@ __all__ = [
     "ReconciliationOut",
     "RegisterIn",
     "ResolveIn",
+    "SearchIn",
     "StatusChangeIn",
     "StatusRefOut",
     "TokenOut",
@@ -194,6 +195,23 @@ class LookupIn(_In):
     cmnd: Annotated[StrictStr, Field(max_length=20)] | None = None
     bhxh_number: Annotated[StrictStr, Field(max_length=20)] | None = None
     bhyt_code: Annotated[StrictStr, Field(max_length=30)] | None = None
+
+
+class SearchIn(_In):
+    """Find people of your province by full name and date of birth (in the body)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"full_name": "Nguyen Van An", "date_of_birth": "1990-05-17"}]
+        },
+    )
+
+    full_name: Name = Field(
+        description="Case and spacing do not matter; typed without diacritics it matches every "
+        "spelling with them"
+    )
+    date_of_birth: Day
 
 
 class AliasIn(_In):

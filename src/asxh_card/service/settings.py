@@ -12,6 +12,7 @@ Variable                       Default                              Meaning
 ``ASXH_KEY_PASSPHRASE``        (required; demo: generated)          decrypts issuer/root key files
 ``ASXH_PUBLIC_URL``            ``http://127.0.0.1:8000``            base of status-list URIs
 ``ASXH_ACCESS_TOKEN_MINUTES``  ``15``                               access-token lifetime
+``ASXH_WEB_SESSION_MINUTES``   ``480``                              web-page log-in lifetime
 ``ASXH_ROOT_PUBLIC_KEY_FILE``  (none)                               pinned national root public
                                                                     JWK: uploaded bundles must be
                                                                     signed by it
@@ -109,6 +110,8 @@ class Settings:
     key_passphrase: bytes = b""
     public_url: str = "http://127.0.0.1:8000"
     access_token_minutes: int = 15
+    # Web pages: an officer's session cookie lasts one working day (ASXH_WEB_SESSION_MINUTES).
+    web_session_minutes: int = 480
     root_key_file: Path | None = None
     root_public_key_file: Path | None = None
     # Demo only: the service keeps a national root key and signs its own bundles. A production
@@ -155,6 +158,8 @@ class Settings:
             raise SettingsError("ASXH_STATUS_LIST_SIZE must be a multiple of 4")
         if not 1 <= self.access_token_minutes <= 24 * 60:
             raise SettingsError("ASXH_ACCESS_TOKEN_MINUTES must be between 1 and 1440")
+        if not 1 <= self.web_session_minutes <= 24 * 60:
+            raise SettingsError("ASXH_WEB_SESSION_MINUTES must be between 1 and 1440")
         if not self.public_url.startswith(("http://", "https://")):
             raise SettingsError("ASXH_PUBLIC_URL must start with http:// or https://")
         if len(self.public_url) > 120:
@@ -254,6 +259,7 @@ class Settings:
             key_passphrase=passphrase,
             public_url=(get("ASXH_PUBLIC_URL") or default_public_url).rstrip("/"),
             access_token_minutes=get_int("ASXH_ACCESS_TOKEN_MINUTES", 15),
+            web_session_minutes=get_int("ASXH_WEB_SESSION_MINUTES", 480),
             root_key_file=Path(root) if root else None,
             root_public_key_file=Path(root_public) if root_public else None,
             self_signed_bundles=demo,

@@ -7,9 +7,8 @@ from typing import Annotated, Any, Final
 from fastapi import Path
 
 from asxh_card.card import ISSUER_ID_PATTERN, SERIAL_PATTERN
-from asxh_card.provinces import current_province
-from asxh_card.service.problems import PROBLEM_BASE, PROBLEM_TYPES, ProblemError
-from asxh_card.service.security import Principal
+from asxh_card.service.deps import province_for
+from asxh_card.service.problems import PROBLEM_BASE, PROBLEM_TYPES
 
 __all__ = ["IdPath", "IssuerIdPath", "NumberPath", "SerialPath", "problems", "province_for"]
 
@@ -52,24 +51,3 @@ def problems(*slugs: str) -> dict[int | str, dict[str, Any]]:
         )
         entry["content"][_MEDIA]["examples"][slug] = {"value": _example(slug)}
     return responses
-
-
-def province_for(principal: Principal, province: str | None) -> str:
-    """The province a write or a filter applies to: an officer's own, or the one named."""
-    if province is not None:
-        # Permission first: a forbidden officer is told 403 whatever code they typed.
-        if not principal.sees(province):
-            raise ProblemError(
-                "forbidden",
-                detail="your account may not act for this province",
-                detail_vi="Tài khoản của bạn không được thao tác cho tỉnh này.",
-            )
-        current_province(province)
-        return province
-    if principal.province is None:
-        raise ProblemError(
-            "validation-error",
-            detail="name the province (?province=NN)",
-            detail_vi="Hãy ghi rõ tỉnh (?province=NN).",
-        )
-    return principal.province

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
@@ -12,10 +11,10 @@ from sqlalchemy.orm import Session, selectinload
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.provinces import current_province
-from asxh_card.service import audit, operators, rotation
-from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, reading, scoped, transaction
+from asxh_card.service import audit, operators, rotation, usecases
+from asxh_card.service.deps import Admin, AdminActor, Ctx, Reader, reading, transaction
 from asxh_card.service.errors import ConflictError
-from asxh_card.service.models import AuditEventRow, IssuerRow, OperatorRow
+from asxh_card.service.models import IssuerRow, OperatorRow
 from asxh_card.service.routes._common import IssuerIdPath, problems
 from asxh_card.service.schemas import (
     IssuerIn,
@@ -305,27 +304,4 @@ def audit_log(
     before_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
 ) -> list[dict[str, Any]]:
     """Who did what to which object, and when. Officers see their province only."""
-    with reading(ctx) as session:
-        query = scoped(select(AuditEventRow), principal, AuditEventRow.province)
-        if before_id is not None:
-            query = query.where(AuditEventRow.id < before_id)
-        rows = session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit)).all()
-        return [
-            {
-                "id": r.id,
-                "at": _iso(r.at),
-                "actor": r.actor,
-                "role": r.role,
-                "action": r.action,
-                "object_type": r.object_type,
-                "object_id": r.object_id,
-                "province": r.province,
-                "detail": r.detail,
-                "request_id": r.request_id,
-            }
-            for r in rows
-        ]
-
-
-def _iso(moment: datetime) -> str:
-    return moment.isoformat()
+    return usecases.audit_page(ctx, principal, limit=limit, before_id=before_id)

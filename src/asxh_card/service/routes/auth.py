@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from sqlalchemy import select
 
-from asxh_card.service import audit
-from asxh_card.service.audit import Actor
-from asxh_card.service.deps import Anyone, Ctx, request_id, transaction
-from asxh_card.service.errors import RateLimitedError
-from asxh_card.service.logins import normalise_username
-from asxh_card.service.models import OperatorRow
-from asxh_card.service.operators import principal_of
+from asxh_card.service.authn import log_in
+from asxh_card.service.deps import Anyone, Ctx, request_id
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems
 from asxh_card.service.schemas import TokenOut
-from asxh_card.service.security import Principal
 
 router = APIRouter(tags=["auth"])
-#: Who a failed log-in is recorded as: the name tried is the audited object, not the actor.
-_LOGIN = Principal(username="anonymous", role="anonymous", province=None, programmes=())
-_log = logging.getLogger("asxh_card.service.auth")
 
 
 @router.post(
@@ -60,34 +49,8 @@ def login(
     ``Retry-After`` rather than waiting.
     """
     address = request.client.host if request.client else "unknown"
-    name = normalise_username(username)
-    try:
-        ctx.limiter.reserve(ctx.sessions, name, address)
-    except RateLimitedError:
-        _log.warning("login rate-limited", extra={"event": "login_limited"})
-        raise
-    # Read the account, then check the password outside any transaction: no database lock is
-    # held while argon2 runs, and at most ctx.hashing's slots run at once.
-    with transaction(ctx) as session:
-        operator = session.scalars(select(OperatorRow).where(OperatorRow.username == name)).first()
-    with ctx.hashing:
-        ok = ctx.passwords.verify(password, operator.password_hash if operator else None)
-    ok = ok and operator is not None and operator.active
-    actor = Actor(_LOGIN, request_id(request))
-    with transaction(ctx) as session:
-        if ok and operator is not None:
-            ctx.limiter.success(session, name, address)
-            principal = principal_of(operator)
-            actor = Actor(principal, actor.request_id)
-        audit.record(
-            session,
-            actor,
-            "operator.login" if ok else "operator.login_failed",
-            "operator",
-            name[:40],
-            province=operator.province if operator else None,
-        )
-    if not ok:
+    principal = log_in(ctx, username, password, address=address, request_id=request_id(request))
+    if principal is None:
         raise ProblemError(
             "invalid-credentials",
             detail_vi="Sai tên đăng nhập hoặc mật khẩu.",

@@ -5,13 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Response
-from sqlalchemy import select
 
-from asxh_card.ids import parse_asxh_number
-from asxh_card.service import cards as card_service
-from asxh_card.service.deps import Ctx, Reader, WriterActor, reading, transaction
-from asxh_card.service.models import CardRow, EntitlementRow, IssuerRow
-from asxh_card.service.registry import clean_name
+from asxh_card.service import usecases
+from asxh_card.service.deps import Ctx, Reader, WriterActor
 from asxh_card.service.routes._common import IdPath, NumberPath, SerialPath, problems
 from asxh_card.service.schemas import (
     CardIn,
@@ -21,13 +17,6 @@ from asxh_card.service.schemas import (
     EntitlementOut,
     EntitlementPatch,
     StatusChangeIn,
-)
-from asxh_card.service.views import (
-    card_out,
-    entitlement_out,
-    get_card,
-    get_entitlement,
-    get_person,
 )
 
 router = APIRouter()
@@ -65,21 +54,7 @@ def grant_entitlement(
     ``category`` (the sensitive reason) is stored and shown only to who manages the programme;
     it never goes on a card.
     """
-    with transaction(ctx) as session:
-        person = get_person(session, actor.principal, number)
-        row = card_service.grant(
-            session,
-            ctx.programmes,
-            actor,
-            person,
-            programme=body.programme,
-            valid_from=body.valid_from,
-            valid_to=body.valid_to,
-            attributes=body.attributes,
-            category=body.category,
-            bhyt_group=body.bhyt_group,
-        )
-        return entitlement_out(actor.principal, row, person.asxh_number)
+    return usecases.grant_entitlement(ctx, actor, number, body)
 
 
 @router.get(
@@ -91,14 +66,7 @@ def grant_entitlement(
 )
 def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[EntitlementOut]:
     """All entitlements, current and past."""
-    with reading(ctx) as session:
-        person = get_person(session, principal, number)
-        rows = session.scalars(
-            select(EntitlementRow)
-            .where(EntitlementRow.person_id == person.id)
-            .order_by(EntitlementRow.id)
-        ).all()
-        return [entitlement_out(principal, r, person.asxh_number) for r in rows]
+    return usecases.list_entitlements(ctx, principal, number)
 
 
 @router.get(
@@ -110,9 +78,7 @@ def list_entitlements(number: NumberPath, ctx: Ctx, principal: Reader) -> list[E
 )
 def read_entitlement(entitlement_id: IdPath, ctx: Ctx, principal: Reader) -> EntitlementOut:
     """One entitlement of your province."""
-    with reading(ctx) as session:
-        row = get_entitlement(session, principal, entitlement_id)
-        return entitlement_out(principal, row, row.person.asxh_number)
+    return usecases.read_entitlement(ctx, principal, entitlement_id)
 
 
 @router.patch(
@@ -126,11 +92,7 @@ def update_entitlement(
     entitlement_id: IdPath, body: EntitlementPatch, ctx: Ctx, actor: WriterActor
 ) -> EntitlementOut:
     """Change window, attributes or category; re-issue the card to carry the change."""
-    changes = body.model_dump(exclude_unset=True)
-    with transaction(ctx) as session:
-        row = get_entitlement(session, actor.principal, entitlement_id)
-        card_service.update_entitlement(session, ctx.programmes, actor, row, changes)
-        return entitlement_out(actor.principal, row, row.person.asxh_number)
+    return usecases.update_entitlement(ctx, actor, entitlement_id, body)
 
 
 @router.post(
@@ -144,17 +106,7 @@ def end_entitlement(
     entitlement_id: IdPath, body: EndIn, ctx: Ctx, actor: WriterActor
 ) -> EntitlementOut:
     """End on ``end_date``; today or earlier also revokes its status entry at once."""
-    with transaction(ctx) as session:
-        row = get_entitlement(session, actor.principal, entitlement_id)
-        card_service.end_entitlement(
-            session,
-            actor,
-            row,
-            end_date=body.end_date,
-            reason_code=body.reason_code,
-            note=body.note,
-        )
-        return entitlement_out(actor.principal, row, row.person.asxh_number)
+    return usecases.end_entitlement(ctx, actor, entitlement_id, body)
 
 
 @router.post(
@@ -176,17 +128,7 @@ def change_entitlement(
 
     Every card carrying it shows the change at once; the card's other entitlements stay valid.
     """
-    with transaction(ctx) as session:
-        row = get_entitlement(session, actor.principal, entitlement_id)
-        card_service.change_entitlement_status(
-            session,
-            actor,
-            row,
-            action=action,
-            reason_code=body.reason_code,
-            note=body.note,
-        )
-        return entitlement_out(actor.principal, row, row.person.asxh_number)
+    return usecases.change_entitlement(ctx, actor, entitlement_id, action, body)
 
 
 # -- cards ------------------------------------------------------------------------------------
@@ -217,24 +159,10 @@ def issue_card(
 
     Send an ``Idempotency-Key`` header: a retry with the same key returns the same card.
     """
-    with transaction(ctx) as session:
-        person = get_person(session, actor.principal, body.asxh_number)
-        guardian = body.guardian.model_dump() if body.guardian else None
-        if guardian is not None:
-            guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value
-            guardian["name"] = clean_name(guardian["name"], "guardian.name")
-            card_service.check_guardian(session, actor, person, guardian)
-        outcome = card_service.issue_card(
-            session,
-            ctx,
-            actor,
-            person,
-            idempotency_key=idempotency_key,
-            guardian=guardian,
-        )
-        if not outcome.created:
-            response.status_code = 200
-        return card_out(session, ctx, outcome.card)
+    card, created = usecases.issue_card(ctx, actor, body, idempotency_key=idempotency_key)
+    if not created:
+        response.status_code = 200
+    return card
 
 
 @router.get(
@@ -246,12 +174,7 @@ def issue_card(
 )
 def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]:
     """Every card issued to the person, newest first."""
-    with reading(ctx) as session:
-        person = get_person(session, principal, number)
-        rows = session.scalars(
-            select(CardRow).where(CardRow.person_id == person.id).order_by(CardRow.id.desc())
-        ).all()
-        return [card_out(session, ctx, r) for r in rows]
+    return usecases.list_cards(ctx, principal, number)
 
 
 @router.get(
@@ -263,8 +186,7 @@ def list_cards(number: NumberPath, ctx: Ctx, principal: Reader) -> list[CardOut]
 )
 def read_card(serial: SerialPath, ctx: Ctx, principal: Reader) -> CardOut:
     """A card of your province (404 for any other)."""
-    with reading(ctx) as session:
-        return card_out(session, ctx, get_card(session, principal, serial))
+    return usecases.read_card(ctx, principal, serial)
 
 
 @router.post(
@@ -279,17 +201,7 @@ def replace_card(
     *, serial: SerialPath, body: StatusChangeIn, ctx: Ctx, actor: WriterActor
 ) -> CardOut:
     """A new card (new serial) from the current entitlements; the old card is revoked."""
-    with transaction(ctx) as session:
-        old = get_card(session, actor.principal, serial)
-        card = card_service.replace_card(
-            session,
-            ctx,
-            actor,
-            old,
-            reason_code=body.reason_code,
-            note=body.note,
-        )
-        return card_out(session, ctx, card)
+    return usecases.replace_card(ctx, actor, serial, body)
 
 
 @router.post(
@@ -308,27 +220,12 @@ def change_card(
     actor: WriterActor,
 ) -> CardOut:
     """Flips the card-level status-list entry (visible in its status list at once)."""
-    with transaction(ctx) as session:
-        card = get_card(session, actor.principal, serial)
-        card_service.change_card_status(
-            session,
-            actor,
-            card,
-            action=action,
-            reason_code=body.reason_code,
-            note=body.note,
-        )
-        return card_out(session, ctx, card)
+    return usecases.change_card(ctx, actor, serial, action, body)
 
 
 # -- renderings -------------------------------------------------------------------------------
 
-_FORMATS = {
-    "qr.png": "image/png",
-    "qr.svg": "image/svg+xml",
-    "card.png": "image/png",
-    "print.pdf": "application/pdf",
-}
+_FORMATS = usecases.RENDERINGS
 
 
 @router.get(
@@ -351,18 +248,7 @@ def render_card(
     principal: Reader,
 ) -> Response:
     """Rendered on demand from the stored token (nothing is cached on disk)."""
-    from asxh_card.service import rendering as render  # noqa: PLC0415 - Pillow on demand
-
-    with reading(ctx) as session:
-        card = get_card(session, principal, serial)
-        token, text = card.token, card.qr_text
-        issuer = session.get(IssuerRow, card.issuer_id)
-        authority = issuer.name if issuer is not None else None
-    data = render.render(
-        rendering, token=token, qr_text=text, registry=ctx.programmes, authority=authority
-    )
+    data, media_type = usecases.render_card(ctx, principal, serial, rendering)
     return Response(
-        content=data,
-        media_type=_FORMATS[rendering],
-        headers={"Cache-Control": "private, no-store"},
+        content=data, media_type=media_type, headers={"Cache-Control": "private, no-store"}
     )

@@ -6,24 +6,16 @@ Also the reconciliation of differing data. PINs travel only in request bodies, n
 from __future__ import annotations
 
 from fastapi import APIRouter, Response
-from sqlalchemy import select
 
-from asxh_card.errors import InvalidInputError
-from asxh_card.service import audit, registry
+from asxh_card.service import registry, usecases
 from asxh_card.service.deps import (
     Ctx,
     Reader,
     ReaderActor,
     WriterActor,
-    in_scope,
-    reading,
-    scoped,
     transaction,
 )
-from asxh_card.service.errors import NotFoundError
-from asxh_card.service.models import ReconciliationRow
 from asxh_card.service.problems import ProblemError
-from asxh_card.service.registry import PersonData, clean_name, clean_text
 from asxh_card.service.routes._common import IdPath, NumberPath, problems
 from asxh_card.service.schemas import (
     AliasIn,
@@ -34,50 +26,11 @@ from asxh_card.service.schemas import (
     ReconciliationOut,
     RegisterIn,
     ResolveIn,
+    SearchIn,
 )
-from asxh_card.service.security import Principal
-from asxh_card.service.views import get_person, get_reconciliation, person_out, reconciliation_out
+from asxh_card.service.views import get_person, person_out
 
 router = APIRouter(tags=["registry"])
-
-
-def _province_for(principal: Principal, requested: str | None) -> str:
-    """The province a new person is registered in: the officer's own, or the admin's choice."""
-    if principal.role == "national_admin":
-        if requested is None:
-            raise InvalidInputError(
-                "province is required for a national administrator",
-                message_vi="Quản trị viên cấp quốc gia cần ghi rõ tỉnh (province).",
-            )
-        from asxh_card.provinces import current_province  # noqa: PLC0415
-
-        return current_province(requested).code
-    if requested is not None:
-        raise ProblemError(
-            "server-owned-field",
-            detail="province is set by the server from your account",
-            detail_vi="Tỉnh do hệ thống lấy theo tài khoản của bạn, không được gửi lên.",
-            errors=[
-                {"loc": ["body", "province"], "msg": "server-owned field", "type": "server_owned"}
-            ],
-        )
-    assert principal.province is not None  # noqa: S101 - officers always have one
-    return principal.province
-
-
-def _data(body: RegisterIn | ProvisionalIn, commune: str | None = None) -> PersonData:
-    return PersonData(
-        full_name=clean_name(body.full_name, "full_name"),
-        date_of_birth=body.date_of_birth,
-        sex=body.sex,
-        hometown=clean_text(body.hometown, "hometown") if body.hometown else None,
-        permanent_address=(
-            clean_text(body.permanent_address, "permanent_address")
-            if body.permanent_address
-            else None
-        ),
-        commune=commune,
-    )
 
 
 @router.post(
@@ -105,37 +58,22 @@ def register_person(
     permanent address nothing is overwritten: the answer is a ``reconciliation-required``
     problem (409) listing the differing fields and the reconciliation to resolve.
     """
-    province = _province_for(actor.principal, body.province)
-    data = _data(body)
-    with transaction(ctx) as session:
-        outcome = registry.register(
-            session,
-            ctx.protector,
-            actor,
-            province=province,
-            pin=body.pin,
-            data=data,
+    outcome = usecases.register_person(ctx, actor, body)
+    if outcome.reconciliation_id is not None:  # stored: the officer resolves it
+        raise ProblemError(
+            "reconciliation-required",
+            detail="the registry holds different data for this PIN; an officer must resolve "
+            f"reconciliation {outcome.reconciliation_id}",
+            detail_vi="Dữ liệu đã lưu cho số định danh này khác với dữ liệu vừa gửi; "
+            f"cán bộ cần xử lý yêu cầu đối chiếu số {outcome.reconciliation_id}.",
+            asxh_number=outcome.asxh_number,
+            reconciliation_id=outcome.reconciliation_id,
+            differing_fields=list(outcome.differing),
         )
-        if outcome.reconciliation is not None:
-            rec = outcome.reconciliation
-            raise_after = ProblemError(
-                "reconciliation-required",
-                detail="the registry holds different data for this PIN; an officer must resolve "
-                f"reconciliation {rec.id}",
-                detail_vi="Dữ liệu đã lưu cho số định danh này khác với dữ liệu vừa gửi; "
-                f"cán bộ cần xử lý yêu cầu đối chiếu số {rec.id}.",
-                asxh_number=outcome.person.asxh_number,
-                reconciliation_id=rec.id,
-                differing_fields=list(rec.differing),
-            )
-        else:
-            raise_after = None
-            body_out = person_out(session, ctx, outcome.person)
-    if raise_after is not None:
-        raise raise_after  # after the commit: the reconciliation is stored
+    assert outcome.person is not None  # noqa: S101 - no reconciliation: the person
     if not outcome.created:
         response.status_code = 200
-    return body_out
+    return outcome.person
 
 
 @router.post(
@@ -150,11 +88,7 @@ def register_provisional(body: ProvisionalIn, ctx: Ctx, actor: WriterActor) -> P
 
     The mã số ASXH given now stays the same when the PIN is linked later.
     """
-    province = _province_for(actor.principal, body.province)
-    data = _data(body, commune=clean_text(body.commune, "commune"))
-    with transaction(ctx) as session:
-        person = registry.create_provisional(session, actor, province=province, data=data)
-        return person_out(session, ctx, person)
+    return usecases.register_provisional(ctx, actor, body)
 
 
 @router.post(
@@ -168,35 +102,22 @@ def lookup_person(body: LookupIn, ctx: Ctx, actor: ReaderActor) -> PersonOut:
 
     Every look-up, found or not, is audited (``person.lookup``, never the value looked up).
     """
-    given = {k: v for k, v in body.model_dump().items() if v is not None}
-    if len(given) != 1:
-        raise InvalidInputError(
-            "give exactly one of pin, cmnd, bhxh_number, bhyt_code",
-            message_vi="Hãy nhập đúng một trong các mã: số định danh, số CMND, mã số BHXH, "
-            "mã thẻ BHYT.",
-        )
-    ((kind, value),) = given.items()
-    out = None
-    with transaction(ctx) as session:
-        if kind == "pin":
-            person = registry.find_by_pin(session, ctx.protector, value)
-        else:
-            alias = {"cmnd": "cmnd", "bhxh_number": "bhxh", "bhyt_code": "bhyt"}[kind]
-            person = registry.find_by_alias(session, ctx.protector, alias, value)
-        if person is not None and in_scope(actor.principal, person.province):
-            out = person_out(session, ctx, person)
-        audit.record(
-            session,
-            actor,
-            "person.lookup",
-            "person",
-            out.asxh_number if out else "-",
-            province=out.province if out else actor.principal.province,
-            detail={"kind": kind, "found": out is not None},
-        )
-    if out is None:  # after the commit: the look-up is audited either way
-        raise NotFoundError("person")
-    return out
+    return usecases.lookup_person(ctx, actor, body)
+
+
+@router.post(
+    "/v1/persons/search",
+    response_model=list[PersonOut],
+    summary="Find people of your province by name and date of birth (in the body)",
+    responses=problems("forbidden"),
+)
+def search_persons(body: SearchIn, ctx: Ctx, actor: ReaderActor) -> list[PersonOut]:
+    """At most 50 people of your province with this name and date of birth.
+
+    Case and spacing do not matter; a name typed without diacritics matches every spelling
+    with them. Audited (``person.search``, the number found, never the name).
+    """
+    return usecases.search_persons(ctx, actor, body)
 
 
 @router.get(
@@ -207,8 +128,7 @@ def lookup_person(body: LookupIn, ctx: Ctx, actor: ReaderActor) -> PersonOut:
 )
 def read_person(number: NumberPath, ctx: Ctx, principal: Reader) -> PersonOut:
     """A person of your province (404 for any other)."""
-    with reading(ctx) as session:
-        return person_out(session, ctx, get_person(session, principal, number))
+    return usecases.read_person(ctx, principal, number)
 
 
 @router.post(
@@ -254,14 +174,7 @@ def add_alias(number: NumberPath, body: AliasIn, ctx: Ctx, actor: WriterActor) -
 )
 def list_reconciliations(ctx: Ctx, principal: Reader) -> list[ReconciliationOut]:
     """Registrations whose data differ from the registry, waiting for a decision."""
-    with reading(ctx) as session:
-        query = scoped(
-            select(ReconciliationRow).where(ReconciliationRow.state == "open"),
-            principal,
-            ReconciliationRow.province,
-        )
-        rows = session.scalars(query.order_by(ReconciliationRow.id).limit(500)).all()
-        return [reconciliation_out(session, row) for row in rows]
+    return usecases.list_reconciliations(ctx, principal)
 
 
 @router.get(
@@ -274,10 +187,7 @@ def read_reconciliation(
     reconciliation_id: IdPath, ctx: Ctx, principal: Reader
 ) -> ReconciliationOut:
     """Submitted and current values of the differing fields."""
-    with reading(ctx) as session:
-        return reconciliation_out(
-            session, get_reconciliation(session, principal, reconciliation_id)
-        )
+    return usecases.read_reconciliation(ctx, principal, reconciliation_id)
 
 
 @router.post(
@@ -294,18 +204,7 @@ def resolve_reconciliation(
     ``accept`` applies them (all differing fields, or ``fields``); ``reject`` keeps the
     registry's.
     """
-    with transaction(ctx) as session:
-        row = get_reconciliation(session, actor.principal, reconciliation_id)
-        registry.resolve_reconciliation(
-            session,
-            ctx.protector,
-            actor,
-            row,
-            action=body.action,
-            fields=body.fields,
-            note=body.note,
-        )
-        return reconciliation_out(session, row)
+    return usecases.resolve_reconciliation(ctx, actor, reconciliation_id, body)
 
 
 __all__ = ["router"]

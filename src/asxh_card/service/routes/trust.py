@@ -2,36 +2,29 @@
 
 from __future__ import annotations
 
-import hashlib
-import time
-from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 import msgspec
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer, selectinload
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.exceptions import HTTPException
 
-from asxh_card.bundle import BUNDLE_LIMITS, load_status_list
-from asxh_card.card import UncheckedCard
-from asxh_card.errors import MalformedError, PayloadTooLargeError, VerificationError
-from asxh_card.service import audit, bundles, statuslists
+from asxh_card.bundle import BUNDLE_LIMITS
+from asxh_card.service import audit, bundles, statuslists, verifying
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import single_read
 from asxh_card.service.deps import AdminActor, Anyone, Ctx, transaction
-from asxh_card.service.models import IssuerKeyRow, IssuerRow, StatusListRow, TrustBundleRow
+from asxh_card.service.models import IssuerRow, StatusListRow
 from asxh_card.service.problems import ProblemError, clean_errors
 from asxh_card.service.routes._common import IdPath, IssuerIdPath, problems
 from asxh_card.service.schemas import VerifyIn
 
 router = APIRouter(tags=["trust"])
 
-MAX_PHOTO_BYTES = 8 * 1024 * 1024
+MAX_PHOTO_BYTES = verifying.MAX_PHOTO_BYTES
 _STATUS_MEDIA = "application/statuslist+jwt"
 _BUNDLE_MEDIA = "application/jwt"
 
@@ -221,17 +214,6 @@ def jwks(ctx: Ctx) -> dict[str, Any]:
     return {"keys": keys}
 
 
-def _latest_bundle(session: Session, ctx: ServiceContext) -> TrustBundleRow:
-    row = bundles.latest_bundle(session, ctx.settings, ctx.keyring)
-    if row is None:
-        raise ProblemError(
-            "not-ready",
-            detail="no trust bundle has been signed yet",
-            detail_vi="Chưa có gói dữ liệu tin cậy nào được ký.",
-        )
-    return row
-
-
 @router.get(
     "/v1/trust-bundle",
     summary="The latest root-signed trust bundle (DESIGN.md §4)",
@@ -250,7 +232,7 @@ def trust_bundle(
 ) -> Response:
     """Public. Issuers, their keys (with windows) and status bases; it names no list."""
     with transaction(ctx) as session:
-        row = _latest_bundle(session, ctx)
+        row = verifying.latest_bundle(session, ctx)
         token, version = row.token, row.version
     return _public_token(
         ctx, token, _BUNDLE_MEDIA, if_none_match, {"X-Bundle-Version": str(version)}
@@ -315,226 +297,6 @@ async def import_trust_bundle(request: Request, ctx: Ctx, actor: AdminActor) -> 
     return await run_in_threadpool(store)
 
 
-def _verifier_stamp(ctx: ServiceContext) -> tuple[Any, ...]:
-    """What the cached verifier depends on, read without a transaction or write lock.
-
-    The newest bundle version, every list's version and signing time and, when this service
-    signs its own bundles (demo), the issuer keys' states. Read before the verifier is built,
-    so a change made meanwhile only costs one more rebuild, never a stale answer.
-    """
-    with single_read(ctx.engine) as connection:
-        bundle = connection.execute(select(func.max(TrustBundleRow.version))).scalar()
-        lists = tuple(
-            tuple(row)
-            for row in connection.execute(
-                select(
-                    StatusListRow.id,
-                    StatusListRow.version,
-                    StatusListRow.token_version,
-                    StatusListRow.token_signed_at,
-                ).order_by(StatusListRow.id)
-            )
-        )
-        keys = (
-            tuple(
-                connection.execute(
-                    select(IssuerKeyRow.id, IssuerKeyRow.state, IssuerKeyRow.not_after).order_by(
-                        IssuerKeyRow.id
-                    )
-                )
-            )
-            if ctx.keyring.root_available()
-            else ()
-        )
-    return (bundle, lists, keys)
-
-
-def _stamp_fresh_until(ctx: ServiceContext, stamp: tuple[Any, ...]) -> float:
-    """When a list of ``stamp`` becomes due for re-signing (the cache must look again)."""
-    half = ctx.settings.status_list_ttl // 2
-    signed = [row[3].timestamp() for row in stamp[1] if row[3] is not None]
-    return min(signed, default=time.time()) + half
-
-
-@dataclass(frozen=True, slots=True)
-class _CachedVerifier:
-    stamp: tuple[Any, ...]
-    fresh_until: float  # wall clock: a list of the stamp is due for re-signing then
-    generation: int  # the process's write count (caches.WriteClock) when the stamp was read
-    read_at: float  # monotonic time of the stamp's read
-    verifier: Any
-
-
-def _verifier(ctx: ServiceContext, *, force: bool = True) -> Any:
-    """A Verifier over the service's own bundle and current lists, cached until they change.
-
-    Reads the stamp (:func:`_verifier_stamp`, one read without a transaction); while it is
-    unchanged the cached verifier serves, and a list due for re-signing ends the cache, so the
-    verifier is rebuilt (and the lists re-signed) then. :func:`_warm_verifier` skips even the
-    stamp's read while the cache is fresh per ``caches.py``; so does this function unless
-    ``force``, when another request has just looked.
-    """
-    with ctx.verifier_lock:
-        # One look at a time: requests that found the cache stale together wait here for the
-        # first one's look instead of each reading (and maybe rebuilding) on its own.
-        if not force:
-            warm = _warm_verifier(ctx)
-            if warm is not None:
-                return warm
-        generation = ctx.clock.writes  # before the read: a commit meanwhile ends the entry
-        read_at = time.monotonic()
-        stamp = _verifier_stamp(ctx)
-        cached: _CachedVerifier | None = ctx.cache.get("verifier")
-        if cached is not None and cached.stamp == stamp and time.time() < cached.fresh_until:
-            verifier = cached.verifier
-            fresh_until = cached.fresh_until
-        else:
-            verifier = _build_verifier(ctx)
-            fresh_until = _stamp_fresh_until(ctx, stamp)
-        ctx.cache["verifier"] = _CachedVerifier(stamp, fresh_until, generation, read_at, verifier)
-        return verifier
-
-
-def _warm_verifier(ctx: ServiceContext) -> Any | None:
-    """The cached verifier while nothing says it is stale, with no SQL; else None.
-
-    Stale: this process committed a write since its stamp was read (a revocation answered here
-    is seen at once), the stamp is older than ``ASXH_CACHE_MS`` (another worker's revocation is
-    seen within that bound), or a list is due for re-signing.
-    """
-    cached: _CachedVerifier | None = ctx.cache.get("verifier")
-    if (
-        cached is None
-        or cached.generation != ctx.clock.writes
-        or time.monotonic() - cached.read_at >= ctx.settings.cache_ms / 1000
-        or time.time() >= cached.fresh_until
-    ):
-        return None
-    return cached.verifier
-
-
-async def _current_verifier(ctx: ServiceContext) -> tuple[Any, bool]:
-    """The verifier to answer with, and whether it came from the cache without a look."""
-    warm = _warm_verifier(ctx)
-    if warm is not None:
-        return warm, True
-    return await run_in_threadpool(lambda: _verifier(ctx, force=False)), False
-
-
-def _build_verifier(ctx: ServiceContext) -> Any:
-    """Re-sign the lists that are due and build (or reuse) the verifier over them."""
-    from asxh_card.verifier import Verifier  # noqa: PLC0415
-
-    with transaction(ctx) as session:
-        row = _latest_bundle(session, ctx)
-        rows = session.scalars(
-            select(StatusListRow).options(defer(StatusListRow.data)).order_by(StatusListRow.id)
-        ).all()
-        tokens = [
-            token
-            for token in (
-                statuslists.refresh_token(session, ctx.settings, ctx.keyring, r) for r in rows
-            )
-            if token is not None
-        ]
-        bundle = bundles.current_bundle(session, ctx.settings, ctx.keyring)
-        version = row.version
-    if bundle is None:  # pragma: no cover - _latest_bundle found a row
-        raise ProblemError(
-            "not-ready",
-            detail="no trust bundle has been imported yet",
-            detail_vi="Chưa nhập gói dữ liệu tin cậy nào.",
-        )
-    content = (version, hashlib.sha256("".join(tokens).encode()).hexdigest())
-    built = ctx.cache.get("verifier_content")
-    if built is not None and built[0] == content:
-        return built[1]
-    acceptable = []
-    for token in tokens:
-        # A list no verifier accepts (e.g. a test-size list) must not stop every other check:
-        # cards on it then answer status_list_missing (cannot check), as offline.
-        try:
-            load_status_list(token, bundle)
-        except VerificationError:
-            continue
-        acceptable.append(token)
-    try:
-        verifier = Verifier(
-            roots=ctx.keyring.pinned_roots(), bundle=bundle, status_tokens=acceptable
-        )
-    except VerificationError as exc:
-        # The server's own trust data does not load: not the client's fault, never a 422
-        # about the card (issue 9 §3).
-        raise ProblemError(
-            "not-ready",
-            detail=f"the service cannot check cards: its own trust data does not load "
-            f"({exc.reason.value}: {exc.detail[:200]}); check ASXH_PUBLIC_URL",
-            detail_vi="Dịch vụ chưa kiểm tra được thẻ: dữ liệu tin cậy của chính nó không tải "
-            f"được ({exc.message_vi}); hãy kiểm tra ASXH_PUBLIC_URL.",
-        ) from None
-    ctx.cache["verifier_content"] = (content, verifier)
-    return verifier
-
-
-def _json_response(answer: dict[str, Any]) -> Response:
-    """``answer`` as JSON, encoded once by msgspec (no response model to validate it again)."""
-    return Response(content=msgspec.json.encode(answer), media_type="application/json")
-
-
-def _result(verify: Any) -> dict[str, Any]:
-    try:
-        result = verify()
-    except VerificationError as exc:
-        # Three outcomes: "cannot_check" (update the data) is never shown as an invalid card.
-        return {
-            "valid": False,
-            "outcome": exc.outcome.value,
-            "headline_vi": exc.headline("vi"),
-            "headline_en": exc.headline("en"),
-            "reason": exc.reason.value,
-            "message_vi": exc.message_vi,
-            "message_en": exc.message_en,
-            "detail": exc.detail[:300],
-        }
-    body: dict[str, Any] = {"valid": bool(result.valid)}
-    body.update(result.to_json())
-    return body
-
-
-def _refuse_if_public_url_moved(
-    ctx: ServiceContext, verifier: Any, text: str, answer: dict[str, Any]
-) -> None:
-    """503 not-ready when a card this service signed names its list under another origin.
-
-    Its status URI was fixed at issue time from ``ASXH_PUBLIC_URL``; when that setting changed
-    (e.g. ``asxh serve --port 9000`` on a database issued under port 8000), the service's own
-    trust data no longer covers its own cards. That is the server's configuration, not the
-    card's defect nor the client's (issue 9 §3): the card is only blamed when its signature is
-    not this service's issuer's.
-    """
-    if answer.get("reason") not in {"status_list_invalid", "status_list_missing"}:
-        return
-    try:
-        card = UncheckedCard(text)
-        status = card.verify(verifier.bundle.issuers[card.issuer].keys[card.kid].key).status
-    except (VerificationError, KeyError):
-        return
-    if status is None:  # pragma: no cover - the status reasons need a status reference
-        return
-    base = urlsplit(bundles.status_base(ctx.settings, card.issuer))
-    uri = urlsplit(status.uri)
-    if uri.path.startswith(base.path) and (uri.scheme, uri.netloc) != (base.scheme, base.netloc):
-        raise ProblemError(
-            "not-ready",
-            detail=f"this service's card names its status list under {uri.scheme}://"
-            f"{uri.netloc[:100]}, but ASXH_PUBLIC_URL is {ctx.settings.public_url}: set "
-            "ASXH_PUBLIC_URL back to the URL the cards were issued under",
-            detail_vi=f"Thẻ do dịch vụ này cấp ghi danh sách trạng thái tại {uri.scheme}://"
-            f"{uri.netloc[:100]}, nhưng ASXH_PUBLIC_URL là {ctx.settings.public_url}: hãy đặt "
-            "lại ASXH_PUBLIC_URL như khi cấp thẻ.",
-        )
-
-
 _VERIFY_EXAMPLE = {
     "valid": False,
     "outcome": "invalid",
@@ -545,6 +307,11 @@ _VERIFY_EXAMPLE = {
     "message_en": "The card has been revoked.",
     "detail": "",
 }
+
+
+def _json_response(answer: dict[str, Any]) -> Response:
+    """``answer`` as JSON, encoded once by msgspec (no response model to validate it again)."""
+    return Response(content=msgspec.json.encode(answer), media_type="application/json")
 
 
 @router.post(
@@ -597,19 +364,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> Response:
                 detail_vi='Hãy gửi {"qr_text": "asxh:/..."}.',
                 errors=clean_errors(exc.errors()),
             ) from None
-        verifier, unlooked = await _current_verifier(ctx)
-        answer = _result(lambda: verifier.verify(body.qr_text))
-        if unlooked and not answer["valid"]:
-            # Answered from the cache without a look at the database: a list, key or bundle
-            # another worker made since may be what the card needs. A "not valid" is only
-            # given after a look (a "valid" can only turn invalid by a revocation, whose bound
-            # is ASXH_CACHE_MS).
-            fresh = await run_in_threadpool(_verifier, ctx)
-            if fresh is not verifier:
-                verifier = fresh
-                answer = _result(lambda: verifier.verify(body.qr_text))
-        _refuse_if_public_url_moved(ctx, verifier, body.qr_text, answer)
-        return _json_response(answer)
+        return _json_response(await verifying.check_text_async(ctx, body.qr_text))
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
@@ -638,20 +393,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> Response:
                 detail="the photo is larger than 8 MiB",
                 detail_vi="Ảnh lớn hơn 8 MiB.",
             )
-        verifier = await run_in_threadpool(_verifier, ctx)
-
-        def from_photo() -> Any:
-            # At most ctx.images photos are decoded at once (the verifier refuses more than
-            # 50 megapixels from the declared size, before decoding); the surplus is 503.
-            with ctx.images:
-                try:
-                    return verifier.verify_image(data)
-                except (MalformedError, PayloadTooLargeError):
-                    raise
-                except (ValueError, OSError):
-                    raise MalformedError("the upload is not a readable image") from None
-
-        return _json_response(await run_in_threadpool(_result, from_photo))
+        return _json_response(await run_in_threadpool(verifying.check_photo, ctx, data))
     raise ProblemError(
         "unsupported-media-type",
         detail="send application/json {\"qr_text\": ...} or multipart/form-data with 'photo'",
