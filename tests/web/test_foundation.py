@@ -367,3 +367,23 @@ def test_oversized_login_fields_are_refused_as_a_failed_login(web: Web, field: s
     data[field] = "a" * 300 if field == "username" else "a\x00b"
     response = browser.post("/login", data=data)
     assert response.status_code == 401
+
+
+def test_logged_in_officer_skips_the_login_form(web: Web) -> None:
+    """GET /login with a live session goes straight to the page asked for."""
+    browser = web.login("auditor79")
+    response = browser.get("/login?next=/check")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/check"
+
+
+def test_session_cookie_is_not_an_api_token_nor_the_reverse(web: Web) -> None:
+    """Token confusion: the web cookie is refused as a bearer token, and a bearer token
+    planted as the session cookie does not log a browser in (separate keys and formats)."""
+    browser = web.login("off79")
+    cookie = browser.cookies["asxh_session"]
+    api = web.service.client.get("/v1/me", headers={"Authorization": f"Bearer {cookie}"})
+    assert api.status_code == 401
+    planted = web.client()
+    planted.cookies.set("asxh_session", web.service.token("off79"))
+    assert "Xin chào" not in planted.get("/").text
