@@ -10,7 +10,8 @@ Claims (short names: every character costs QR space)::
     sex   "M" or "F"
     ent   entitlements, each ``[programme, from, to | null, attribute values...]`` with
           the values in the order the programme registry lists the attributes
-    status  card-level Token Status List reference ``{"status_list": {"idx", "uri"}}``
+    status  card-level Token Status List reference ``{"status_list": {"idx", "uri"}}``;
+            required: a card without one could never be revoked (DESIGN.md §4)
     gdn   optional guardian / authorised person {"sub", "name", "rel"}
 
 Status block: entitlement ``i`` (0-based, in ``ent`` order) has its own entry at
@@ -49,10 +50,12 @@ from asxh_card.errors import (
     AsxhError,
     EntitlementError,
     IdentifierError,
+    InputTypeError,
     InternalVerifierError,
     InvalidInputError,
     MalformedError,
     PayloadTooLargeError,
+    StatusReferenceMissingError,
     UnknownKeyError,
     VerificationError,
 )
@@ -66,6 +69,8 @@ __all__ = [
     "ISSUER_ID_PATTERN",
     "MAX_QR_TEXT_LENGTH",
     "SERIAL_PATTERN",
+    "STATUS_REQUIRED_EN",
+    "STATUS_REQUIRED_VI",
     "CardClaims",
     "Guardian",
     "Holder",
@@ -87,6 +92,15 @@ CARD_HEADER = frozenset({"alg", "kid", "typ", "zip"})
 #: QR version 40 holds at most 7,089 numeric characters; nothing longer can come from a QR.
 MAX_QR_TEXT_LENGTH = 7_100
 MAX_ENTITLEMENTS = 16
+#: Why a card without a status reference is refused (the codec, ``Issuer``, ``asxh issue``).
+STATUS_REQUIRED_EN = (
+    "a card needs a status reference (StatusRef: its index in the issuer's status list): "
+    "without one it could never be revoked"
+)
+STATUS_REQUIRED_VI = (
+    "Thẻ phải có tham chiếu danh sách trạng thái (vị trí của thẻ trong danh sách trạng thái "
+    "của cơ quan cấp): thiếu nó thì thẻ không bao giờ thu hồi được."
+)
 Relation = Literal["guardian", "authorised"]
 #: ``(issuer id, kid) -> PublicKey``; raise an :class:`~asxh_card.errors.VerificationError`
 #: subclass (or return None) when the pair is unknown.
@@ -235,7 +249,7 @@ class VerifiedClaims(msgspec.Struct, frozen=True):
     guardian: Guardian | None
     entitlements: tuple[Entitlement, ...]
     programmes: frozenset[str]
-    status: StatusRef | None
+    status: StatusRef
 
 
 def _check_name(name: object, what: str) -> str:
@@ -283,17 +297,17 @@ class CardClaims:
     expires_at: int
     holder: Holder
     entitlements: tuple[Entitlement, ...]
-    status: StatusRef | None = None
+    #: The card's entry in its issuer's status list (DESIGN.md §4): required, since a card
+    #: without one could never be revoked.
+    status: StatusRef
     guardian: Guardian | None = None
 
     def __post_init__(self) -> None:
         """Give each entitlement its entry in the card's status block, or refuse a mismatch."""
-        if self.status is None:
-            if any(e.status is not None for e in self.entitlements):
-                raise InvalidInputError(
-                    "entitlement status entries need a card status: they follow the card's entry"
-                )
-            return
+        if not isinstance(self.status, StatusRef):
+            raise (InvalidInputError if self.status is None else InputTypeError)(
+                STATUS_REQUIRED_EN, message_vi=STATUS_REQUIRED_VI
+            )
         first, uri = self.status.idx + 1, self.status.uri
         if all(
             e.status is not None and e.status.idx == first + i and e.status.uri == uri
@@ -326,9 +340,8 @@ class CardClaims:
             "dob": self.holder.date_of_birth.isoformat(),
             "sex": self.holder.sex,
             "ent": [e.to_claim(registry) for e in self.entitlements],
+            "status": self.status.to_claim(),
         }
-        if self.status is not None:
-            claims["status"] = self.status.to_claim()
         if self.guardian is not None:
             claims["gdn"] = {
                 "sub": self.guardian.asxh_number,
@@ -387,10 +400,12 @@ def _check_claims(claims: _ClaimSet, registry: ProgrammeRegistry | None) -> Veri
     reg = ProgrammeRegistry.default() if registry is None else registry
     try:
         entitlements = tuple(map(reg.parse_typed_claim, claims.ent))
-        status = None
-        if claims.status:
-            ref = claims.status.status_list
-            status = StatusRef(ref.idx, check_status_uri(ref.uri))
+        if not claims.status:
+            # The signature is good (checked before the claims): refuse a card nobody could
+            # revoke, with its own reason rather than a schema message (DESIGN.md §4).
+            raise StatusReferenceMissingError("the card has no status claim")
+        ref = claims.status.status_list
+        status = StatusRef(ref.idx, check_status_uri(ref.uri))
     except EntitlementError as exc:
         raise MalformedError(str(exc)) from None
     programmes = frozenset(map(_PROGRAMME_OF, entitlements))

@@ -52,6 +52,7 @@ __all__ = [
     "StatusListMissingError",
     "StatusListRollbackError",
     "StatusListStaleError",
+    "StatusReferenceMissingError",
     "SuspendedError",
     "UnknownIssuerError",
     "UnknownKeyError",
@@ -151,6 +152,7 @@ class Reason(StrEnum):
     STATUS_LIST_MISSING = "status_list_missing"
     STATUS_LIST_ROLLBACK = "status_list_rollback"
     LIFETIME_TOO_LONG = "lifetime_too_long"
+    STATUS_REFERENCE_MISSING = "status_reference_missing"
     INTERNAL_ERROR = "internal_error"
 
 
@@ -235,6 +237,22 @@ class PayloadTooLargeError(MalformedError):
     reason = Reason.PAYLOAD_TOO_LARGE
     default_vi = "Dữ liệu thẻ vượt quá kích thước cho phép."
     default_en = "The card data is larger than allowed."
+
+
+class StatusReferenceMissingError(MalformedError):
+    """The card carries no status reference, so it could never be revoked (DESIGN.md §4).
+
+    Every card names its entry in a status list; a card without one is refused as invalid even
+    when its signature is good (a leaked or buggy issuer would otherwise mint unrevocable cards).
+    """
+
+    reason = Reason.STATUS_REFERENCE_MISSING
+    default_vi = (
+        "Thẻ không có tham chiếu danh sách trạng thái nên không thể bị thu hồi: thẻ không hợp lệ."
+    )
+    default_en = (
+        "The card carries no status reference, so it could never be revoked: it is not valid."
+    )
 
 
 class AlgorithmNotAllowedError(VerificationError):

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.errors import IdentifierError
+from asxh_card.names import normalise_name
 from asxh_card.programmes.bhyt import bhyt_groups
 from asxh_card.provinces import (
     BIRTH_PROVINCES,
@@ -558,7 +559,7 @@ class CccdQrRecord:
 
 
 def _clean_text(value: str) -> str:
-    return " ".join(unicodedata.normalize("NFC", value).split())
+    return normalise_name(value)  # the one NFC + single-space rule (asxh_card.names)
 
 
 def _has_control(value: str) -> bool:

@@ -63,17 +63,17 @@ def test_wire_format(es256_key: PrivateKey, kit: Kit) -> None:
 
 
 def test_claims_member_order_and_optional_members(kit: Kit) -> None:
-    """Claims come in a fixed order; status and gdn are left out when absent."""
+    """Claims come in a fixed order; gdn is left out when absent, status never is."""
     full = kit.claims().to_claims()
     assert list(full) == [
         "iss", "sub", "iat", "nbf", "exp", "jti", "v", "prov",
         "name", "dob", "sex", "ent", "status", "gdn",
     ]  # fmt: skip
     assert full["gdn"] == {"sub": kit.guardian_number, "name": "Trần Văn Bình", "rel": "guardian"}
-    bare = kit.claims(status=None, guardian=None).to_claims()
-    assert "status" not in bare
+    bare = kit.claims(guardian=None).to_claims()
+    assert "status" in bare
     assert "gdn" not in bare
-    assert _card.CardClaims.from_claims(bare) == kit.claims(status=None, guardian=None)
+    assert _card.CardClaims.from_claims(bare) == kit.claims(guardian=None)
 
 
 def test_from_claims_with_explicit_registry(kit: Kit) -> None:
@@ -352,12 +352,14 @@ def test_entitlement_status_outside_the_block_is_refused(kit: Kit) -> None:
         kit.claims(entitlements=tuple(ents))
 
 
-def test_entitlement_status_without_card_status_is_refused(kit: Kit) -> None:
-    """Entitlement entries follow the card's entry: without a card status there are none."""
+def test_card_without_status_is_refused_even_with_entitlement_entries(kit: Kit) -> None:
+    """Attack "unrevocable card": entitlement entries follow the card's entry; a card without
+    its own status reference is refused (not signed with only its entitlements' entries)."""
     with_entries = kit.claims().entitlements
-    with pytest.raises(InvalidInputError, match="need a card status"):
+    with pytest.raises(InvalidInputError, match="status reference"):
         kit.claims(entitlements=with_entries, status=None)
-    assert all(e.status is None for e in kit.claims(status=None).entitlements)
+    with pytest.raises(InvalidInputError, match="status reference"):
+        kit.claims(status={"idx": 1, "uri": kit.status_uri})
 
 
 def test_block_survives_the_wire(es256_key: PrivateKey, kit: Kit) -> None:

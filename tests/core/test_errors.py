@@ -38,6 +38,7 @@ STABLE_CODES = {
     "status_list_missing",
     "status_list_rollback",
     "lifetime_too_long",
+    "status_reference_missing",
     "internal_error",
 }
 

@@ -16,6 +16,7 @@ import pytest
 import asxh_card
 from asxh_card import hazmat
 from asxh_card._core.keys import JWKError, PrivateKey, PublicKey
+from asxh_card._core.statuslist import StatusRef
 from asxh_card.card import CardClaims, Holder, UncheckedCard, VerifiedClaims
 from asxh_card.errors import (
     AsxhError,
@@ -47,6 +48,7 @@ def _claims(issuer: str = "vn-79", province: str = "79") -> CardClaims:
         expires_at=NOW + 86_400 * 30,
         holder=Holder(_number("7900000001"), "Nguyễn Văn An", date(1990, 1, 2), "M"),
         entitlements=(Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000}),),
+        status=StatusRef(7, f"https://asxh.example.vn/v1/status-lists/{issuer}/1"),
     )
 
 
@@ -186,3 +188,25 @@ def test_hazmat_verify_card_reports_a_lookup_bug_as_internal_not_malformed() -> 
         hazmat.verify_card(text, keys=broken, now=NOW)
     assert caught.value.reason == "internal_error"
     assert caught.value.outcome is Outcome.CANNOT_CHECK
+
+
+def test_every_core_module_is_under_the_layering_contracts() -> None:
+    """Issue 14 item 4: the import-linter contracts that keep the core free of web, database,
+    image and CLI code (and of the verifier, issuing, service, CLI) list every core module, so
+    a new module of the core cannot slip out of them."""
+    import tomllib
+
+    contracts = tomllib.loads((SRC.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))[
+        "tool"
+    ]["importlinter"]["contracts"]
+    upper = {"cli", "issuing", "service", "verifier"}
+    core = {
+        f"asxh_card.{info.name}"
+        for info in pkgutil.iter_modules([str(SRC)])
+        # __main__ runs the CLI; data holds resource files only (no code to import anything).
+        if info.name not in upper and info.name not in {"__main__", "data"}
+    }
+    core_contracts = [c for c in contracts if c["name"].startswith("the core ")]
+    assert len(core_contracts) == 2
+    for contract in core_contracts:
+        assert set(contract["source_modules"]) == core, contract["name"]

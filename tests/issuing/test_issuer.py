@@ -51,30 +51,38 @@ def test_issue_happy_path_verifies(issuer, holder, guardian, bhyt_entitlement, l
     assert verified.expires_at == int(datetime(2030, 12, 31, 16, 59, 59, tzinfo=UTC).timestamp())
 
 
-def test_names_are_nfc_normalised(issuer, holder, bhyt_entitlement, lookup):
+def test_names_are_nfc_normalised(issuer, holder, bhyt_entitlement, lookup, statuses):
     """A decomposed (NFD) name with stray spaces is signed as NFC with single spaces."""
     nfd = "  " + unicodedata.normalize("NFD", "Nguyễn  Thị Ngọc Hường") + " "
-    card = issuer.issue(replace(holder, name=nfd), [bhyt_entitlement], expires=date(2030, 1, 1))
+    card = issuer.issue(
+        replace(holder, name=nfd),
+        [bhyt_entitlement],
+        expires=date(2030, 1, 1),
+        status=statuses.ref(),
+    )
     assert card.claims.holder.name == "Nguyễn Thị Ngọc Hường"
     assert verify_card(card.qr_text, keys=lookup, now=NOW_S).holder.name == "Nguyễn Thị Ngọc Hường"
 
 
-def test_asxh_number_with_spaces_is_stored_compact(issuer, holder, bhyt_entitlement):
+def test_asxh_number_with_spaces_is_stored_compact(issuer, holder, bhyt_entitlement, statuses):
     """The display form PP NNNN NNNN C is accepted and signed as 11 digits."""
     card = issuer.issue(
-        replace(holder, asxh_number="79 1598 8000 8"), [bhyt_entitlement], expires=date(2030, 1, 1)
+        replace(holder, asxh_number="79 1598 8000 8"),
+        [bhyt_entitlement],
+        expires=date(2030, 1, 1),
+        status=statuses.ref(),
     )
     assert card.claims.holder.asxh_number == "79159880008"
 
 
-def test_refuses_never_on_card_attribute(issuer, holder):
+def test_refuses_never_on_card_attribute(issuer, holder, statuses):
     """A sensitive attribute (the reason for assistance) is refused with EntitlementError."""
     ent = Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 750_000, "reason": "disability"})
     with pytest.raises(EntitlementError, match="may never appear on a card"):
-        issuer.issue(holder, [ent], expires=date(2030, 1, 1))
+        issuer.issue(holder, [ent], expires=date(2030, 1, 1), status=statuses.ref())
 
 
-def test_refuses_never_on_card_attribute_in_any_spelling(issuer, holder):
+def test_refuses_never_on_card_attribute_in_any_spelling(issuer, holder, statuses):
     """Case and separators do not smuggle a never-on-card field through."""
     ent = Entitlement(
         "BHYT",
@@ -83,7 +91,7 @@ def test_refuses_never_on_card_attribute_in_any_spelling(issuer, holder):
         {"level": 2, "coverage": 100, "facility": "79-123", "BHYT-Group": "HN"},
     )
     with pytest.raises(EntitlementError, match="may never appear on a card"):
-        issuer.issue(holder, [ent], expires=date(2030, 1, 1))
+        issuer.issue(holder, [ent], expires=date(2030, 1, 1), status=statuses.ref())
 
 
 @pytest.mark.parametrize(
@@ -95,16 +103,19 @@ def test_refuses_never_on_card_attribute_in_any_spelling(issuer, holder):
         ("79I59880008", "digits"),
     ],
 )
-def test_refuses_bad_asxh_number(issuer, holder, bhyt_entitlement, number, rule):
+def test_refuses_bad_asxh_number(issuer, holder, bhyt_entitlement, *, number, rule, statuses):
     """A bad mã số ASXH is refused with IdentifierError naming the rule, never echoing it."""
     with pytest.raises(IdentifierError, match=rule) as info:
         issuer.issue(
-            replace(holder, asxh_number=number), [bhyt_entitlement], expires=date(2030, 1, 1)
+            replace(holder, asxh_number=number),
+            [bhyt_entitlement],
+            expires=date(2030, 1, 1),
+            status=statuses.ref(),
         )
     assert number not in str(info.value)
 
 
-def test_refuses_bad_guardian_number_and_self_guardian(issuer, holder, bhyt_entitlement):
+def test_refuses_bad_guardian_number_and_self_guardian(issuer, holder, bhyt_entitlement, statuses):
     """The guardian's number is checked too, and a holder cannot be their own guardian."""
     with pytest.raises(IdentifierError):
         issuer.issue(
@@ -112,6 +123,7 @@ def test_refuses_bad_guardian_number_and_self_guardian(issuer, holder, bhyt_enti
             [bhyt_entitlement],
             guardian=Guardian("79428804830", "A B"),
             expires=date(2030, 1, 1),
+            status=statuses.ref(),
         )
     with pytest.raises(InvalidInputError, match="another person"):
         issuer.issue(
@@ -119,6 +131,7 @@ def test_refuses_bad_guardian_number_and_self_guardian(issuer, holder, bhyt_enti
             [bhyt_entitlement],
             guardian=Guardian(holder.asxh_number, "A B"),
             expires=date(2030, 1, 1),
+            status=statuses.ref(),
         )
 
 
@@ -132,48 +145,65 @@ def test_refuses_bad_guardian_number_and_self_guardian(issuer, holder, bhyt_enti
         ({"expires": datetime(2030, 1, 1)}, "timezone-aware"),  # noqa: DTZ001 - the point of the test
     ],
 )
-def test_refuses_bad_validity_window(issuer, holder, bhyt_entitlement, kwargs, rule):
+def test_refuses_bad_validity_window(issuer, holder, bhyt_entitlement, *, kwargs, rule, statuses):
     """Windows that make no sense are refused with InvalidInputError naming the rule."""
     with pytest.raises(InvalidInputError, match=rule):
-        issuer.issue(holder, [bhyt_entitlement], **kwargs)
+        issuer.issue(holder, [bhyt_entitlement], **kwargs, status=statuses.ref())
 
 
-def test_refuses_entitlement_outside_card_window(issuer, holder):
+def test_refuses_entitlement_outside_card_window(issuer, holder, statuses):
     """An entitlement that ended before the card starts, or starts after it ends, is refused."""
     ended = Entitlement("BHXH", date(2020, 1, 1), date(2025, 12, 31), {"kind": "pensioner"})
     with pytest.raises(EntitlementError, match="ends before"):
-        issuer.issue(holder, [ended], not_before=date(2026, 3, 1), expires=date(2030, 1, 1))
+        issuer.issue(
+            holder,
+            [ended],
+            not_before=date(2026, 3, 1),
+            expires=date(2030, 1, 1),
+            status=statuses.ref(),
+        )
     late = Entitlement("BHXH", date(2031, 1, 1), None, {"kind": "pensioner"})
     with pytest.raises(EntitlementError, match="starts after"):
-        issuer.issue(holder, [late], expires=date(2030, 1, 1))
+        issuer.issue(holder, [late], expires=date(2030, 1, 1), status=statuses.ref())
 
 
-def test_refuses_bad_entitlements(issuer, holder, bhyt_entitlement):
+def test_refuses_bad_entitlements(issuer, holder, bhyt_entitlement, statuses):
     """Invalid attributes, duplicates, an empty list and unknown programmes are refused."""
     wrong = Entitlement(
         "BHYT", date(2026, 1, 1), None, {"level": 4, "coverage": 100, "facility": "79-123"}
     )
     with pytest.raises(EntitlementError, match="coverage"):
-        issuer.issue(holder, [wrong], expires=date(2030, 1, 1))
+        issuer.issue(holder, [wrong], expires=date(2030, 1, 1), status=statuses.ref())
     with pytest.raises(EntitlementError, match="twice"):
-        issuer.issue(holder, [bhyt_entitlement, bhyt_entitlement], expires=date(2030, 1, 1))
+        issuer.issue(
+            holder,
+            [bhyt_entitlement, bhyt_entitlement],
+            expires=date(2030, 1, 1),
+            status=statuses.ref(),
+        )
     with pytest.raises(EntitlementError, match="1-16"):
-        issuer.issue(holder, [], expires=date(2030, 1, 1))
+        issuer.issue(holder, [], expires=date(2030, 1, 1), status=statuses.ref())
     with pytest.raises(EntitlementError, match="unknown programme"):
-        issuer.issue(holder, [Entitlement("XYZ", date(2026, 1, 1))], expires=date(2030, 1, 1))
+        issuer.issue(
+            holder,
+            [Entitlement("XYZ", date(2026, 1, 1))],
+            expires=date(2030, 1, 1),
+            status=statuses.ref(),
+        )
 
 
-def test_refuses_bad_holder_fields(issuer, holder, bhyt_entitlement):
+def test_refuses_bad_holder_fields(issuer, holder, bhyt_entitlement, statuses):
     """Empty or non-letter names, a future birth date and a bad status URI are refused."""
     for name in ("  ", "Nguyễn <script>", "Lê 3", "- .", "Nguyễn\u200bAn"):
         bad = replace(holder, name=name)
         with pytest.raises(InvalidInputError, match="name"):
-            issuer.issue(bad, [bhyt_entitlement], expires=date(2030, 1, 1))
+            issuer.issue(bad, [bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref())
     with pytest.raises(InvalidInputError, match="future"):
         issuer.issue(
             replace(holder, date_of_birth=date(2027, 1, 1)),
             [bhyt_entitlement],
             expires=date(2030, 1, 1),
+            status=statuses.ref(),
         )
     with pytest.raises(EntitlementError, match="uri"):
         issuer.issue(
@@ -275,11 +305,16 @@ def test_example_sized_card_fits_version_20(issuer, holder, guardian, largest_en
     assert card.qr_version <= 20
 
 
-def test_issue_many_is_lazy_and_stops_at_first_refusal(issuer, holder, bhyt_entitlement):
+def test_issue_many_is_lazy_and_stops_at_first_refusal(issuer, holder, bhyt_entitlement, statuses):
     """issue_many yields cards in order; a refused request raises when reached."""
     from asxh_card.issuing import CardRequest
 
-    good = CardRequest(holder=holder, entitlements=(bhyt_entitlement,), expires=date(2030, 1, 1))
+    good = CardRequest(
+        holder=holder,
+        entitlements=(bhyt_entitlement,),
+        expires=date(2030, 1, 1),
+        status=statuses.ref(),
+    )
     bad = replace(good, holder=replace(holder, asxh_number="79159880009"))
     cards = issuer.issue_many([good, good, bad, good])
     assert next(cards).serial != next(cards).serial
@@ -287,12 +322,12 @@ def test_issue_many_is_lazy_and_stops_at_first_refusal(issuer, holder, bhyt_enti
         next(cards)
 
 
-def test_eddsa_keys_issue_verifiable_cards(holder, bhyt_entitlement):
+def test_eddsa_keys_issue_verifiable_cards(holder, bhyt_entitlement, statuses):
     """An Ed25519 signer is used exactly like an ES256 one (Signer interface)."""
     key = PrivateKey.generate("EdDSA")
     now = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
     card = Issuer(issuer_id="vn-79", province="79", signer=key, clock=lambda: now).issue(
-        holder, [bhyt_entitlement], expires=date(2030, 1, 1)
+        holder, [bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref()
     )
     assert card.token.startswith("eyJhbGciOiJFZERTQSI")
     verified = verify_card(card.qr_text, keys=lambda _i, _k: key.public_key, now=NOW_S)
@@ -313,7 +348,7 @@ def test_issuer_imports_no_rendering_library():
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
 
 
-def test_issuer_signs_with_its_own_registry(key, holder, lookup, child_benefit_registry):
+def test_issuer_signs_with_its_own_registry(key, holder, lookup, child_benefit_registry, statuses):
     """A programme added by data only is issued with the Issuer's registry, and verifies."""
     registry = child_benefit_registry
     issuer = Issuer(
@@ -324,7 +359,7 @@ def test_issuer_signs_with_its_own_registry(key, holder, lookup, child_benefit_r
         clock=lambda: datetime(2026, 3, 1, 8, 0, tzinfo=UTC),
     )
     child = Entitlement("TE", date(2026, 1, 1), None, {"amount": 500_000})
-    card = issuer.issue(holder, [child], expires=date(2030, 1, 1))
+    card = issuer.issue(holder, [child], expires=date(2030, 1, 1), status=statuses.ref())
     verified = verify_card(card.qr_text, keys=lookup, now=NOW_S, registry=registry)
     assert verified.entitlements[0].attributes == {"amount": 500_000}
 

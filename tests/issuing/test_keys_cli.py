@@ -164,7 +164,7 @@ def test_keys_show_from_jwk_and_by_decrypting(tmp_path: Path):
     assert wrong.exit_code == 1
 
 
-def test_rotation_new_kid_and_old_cards_still_verify(holder, bhyt_entitlement):
+def test_rotation_new_kid_and_old_cards_still_verify(holder, bhyt_entitlement, statuses):
     """A new key has a new kid; a JWKS of old + new keys verifies cards signed by either."""
     t0 = datetime(2026, 1, 10, tzinfo=UTC)
     t1 = datetime(2026, 6, 1, tzinfo=UTC)
@@ -173,11 +173,11 @@ def test_rotation_new_kid_and_old_cards_still_verify(holder, bhyt_entitlement):
     keyset = KeySet("vn-79")
     keyset.add(old.public_key, not_before=int(t0.timestamp()))
     old_card = Issuer(issuer_id="vn-79", province="79", signer=old, clock=lambda: t0).issue(
-        holder, [bhyt_entitlement], expires=date(2030, 1, 1)
+        holder, [bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref()
     )
     keyset.rotate(new.public_key, at=int(t1.timestamp()))
     new_card = Issuer(issuer_id="vn-79", province="79", signer=new, clock=lambda: t1).issue(
-        holder, [bhyt_entitlement], expires=date(2030, 1, 1)
+        holder, [bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref()
     )
     published = KeySet.from_jwks("vn-79", json.loads(json.dumps(keyset.to_jwks())))
     now = int(datetime(2026, 7, 1, tzinfo=UTC).timestamp())
@@ -192,7 +192,7 @@ def test_rotation_new_kid_and_old_cards_still_verify(holder, bhyt_entitlement):
     assert all("d" not in k for k in keyset.to_jwks()["keys"])
 
 
-def test_keyset_refuses_duplicates_and_unknown_keys(holder, bhyt_entitlement):
+def test_keyset_refuses_duplicates_and_unknown_keys(holder, bhyt_entitlement, statuses):
     """A kid is published once; lookups of another issuer or kid find nothing."""
     key = PrivateKey.generate("ES256")
     keyset = KeySet("vn-79")
@@ -204,7 +204,7 @@ def test_keyset_refuses_duplicates_and_unknown_keys(holder, bhyt_entitlement):
     assert keyset.lookup("vn-01", key.kid) is None
     t0 = datetime(2026, 1, 10, tzinfo=UTC)
     other = Issuer(issuer_id="vn-79", province="79", signer=PrivateKey.generate(), clock=lambda: t0)
-    card = other.issue(holder, [bhyt_entitlement], expires=date(2030, 1, 1))
+    card = other.issue(holder, [bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref())
     with pytest.raises(UnknownKeyError):
         verify_card(card.qr_text, keys=keyset.lookup, now=int(t0.timestamp()))
     keyset.retire(key.kid, at=100)

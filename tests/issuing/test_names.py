@@ -66,10 +66,15 @@ def test_names_breaking_the_rule_are_refused(bad: object, rule: str) -> None:
         assert bad not in str(caught.value)
 
 
-def test_issuer_signs_the_typographic_name_in_ascii(issuer, holder, bhyt_entitlement, lookup):
+def test_issuer_signs_the_typographic_name_in_ascii(
+    issuer, holder, bhyt_entitlement, lookup, statuses
+):
     """H(U+2019)Hen Niê is issued (old main refused it) and verifies as H'Hen Niê."""
     card = issuer.issue(
-        replace(holder, name=TYPOGRAPHIC), [bhyt_entitlement], expires=date(2030, 1, 1)
+        replace(holder, name=TYPOGRAPHIC),
+        [bhyt_entitlement],
+        expires=date(2030, 1, 1),
+        status=statuses.ref(),
     )
     assert card.claims.holder.name == "H'Hen Niê"
     assert verify_card(card.qr_text, keys=lookup, now=NOW_S).holder.name == "H'Hen Niê"

@@ -162,18 +162,20 @@ def test_photo_like_card_decodes(card):
     assert decode(jpeg, zxingcpp.BarcodeFormat.QRCode) == [card.qr_text]
 
 
-def test_card_never_prints_what_it_must_not(card, issuer, holder, bhyt_entitlement):
+def test_card_never_prints_what_it_must_not(card, issuer, holder, bhyt_entitlement, statuses):
     """Only chosen fields are drawn: programme lines come from code, never from free attributes."""
     from asxh_card.programmes import Entitlement
 
     gn = Entitlement("GN", date(2026, 1, 1), None, {"kind": "poor", "household": "HN-SECRET"})
-    issued = issuer.issue(holder, [gn, bhyt_entitlement], expires=date(2030, 1, 1))
+    issued = issuer.issue(
+        holder, [gn, bhyt_entitlement], expires=date(2030, 1, 1), status=statuses.ref()
+    )
     text = " ".join(f"{x.text} {x.dates} {x.extra}" for x in render_face.face_lines(issued.claims))
     assert "HN-SECRET" not in text
     assert "poor" not in text
 
 
-def test_card_face_shows_each_programme_with_its_own_dates(issuer, holder):
+def test_card_face_shows_each_programme_with_its_own_dates(issuer, holder, statuses):
     """Issue 13.1, from domain-vn §2.4/§3.2: a clinic reads BHYT's own end, level and facility.
 
     The card is valid to 2030 but BHYT ends 31/12/2027: the face must say so, with the benefit
@@ -191,7 +193,7 @@ def test_card_face_shows_each_programme_with_its_own_dates(issuer, holder):
         Entitlement("NCC", start, None, {"amount": 2_789_000}),
         Entitlement("TGXH", start, None, {"amount": 750_000}),
     ]
-    issued = issuer.issue(holder, ents, expires=date(2030, 12, 31))
+    issued = issuer.issue(holder, ents, expires=date(2030, 12, 31), status=statuses.ref())
     lines = {x.programme: x for x in render_face.face_lines(issued.claims)}
     assert lines["BHYT"].dates == "01/01/2026 – 31/12/2027"  # noqa: RUF001
     assert "Mức 2" in lines["BHYT"].text

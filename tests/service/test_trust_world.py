@@ -33,6 +33,7 @@ from asxh_card.trust import build_bundle
 from asxh_card.verifier import BundleStore, Verifier
 
 runner = CliRunner()
+TRUST_DOC = Path(__file__).resolve().parents[2] / "docs" / "trust-bundle.md"
 
 
 def _service_helpers() -> Any:
@@ -163,7 +164,18 @@ def test_revoke_republish_pull_refuse_without_a_root_key(
     # The ceremony's bundle, uploaded by an operator with asxh bundle publish.
     bundle_file = _ceremony(service, url, ceremony, 1)
     monkeypatch.setenv("ASXH_ACCESS_TOKEN", service.token("admin"))
-    published = runner.invoke(cli, ["bundle", "publish", str(bundle_file), "--url", url])
+    # docs/trust-bundle.md "Commands", the publish line as written (the token and the address
+    # swapped for this service's); test_docs_trust.py runs the block's other lines.
+    (documented,) = [
+        line.split(" #", 1)[0]
+        for line in TRUST_DOC.read_text(encoding="utf-8").splitlines()
+        if line.startswith("ASXH_ACCESS_TOKEN=")
+    ]
+    assert documented.startswith("ASXH_ACCESS_TOKEN=... asxh bundle publish bundle.jwt --url ")
+    args = documented.split()[2:]
+    args = [str(bundle_file) if a == "bundle.jwt" else a for a in args]
+    args = [url if a == "https://asxh.gov.vn" else a for a in args]
+    published = runner.invoke(cli, args)
     assert published.exit_code == 0, published.output
     again = runner.invoke(cli, ["bundle", "publish", str(bundle_file), "--url", url])
     assert again.exit_code == 1

@@ -68,7 +68,7 @@ def test_programme_outside_the_issuers_scope(world: World) -> None:
         signer=world.key_01,
         issuer="vn-01",
         province="01",
-        status=None,
+        status=StatusRef(10, URI_01),
         entitlements=(Entitlement("TGXH", date(2026, 1, 1), None, {"amount": 500_000}),),
     )
     assert reason_of(lambda: world.verifier().verify(card, at=AT)) == "issuer_out_of_scope"

@@ -39,12 +39,22 @@ from asxh_card.programmes import Entitlement
 __all__ = ["CardDescription", "CardFileError", "parse_card_description", "parse_card_json"]
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+# "status" is required too, but checked by _Parser.status, which says how to get one.
 _TOP = ({"issuer", "province", "holder", "entitlements", "validity"}, {"guardian", "status"})
 _HOLDER = ({"asxh_number", "name", "date_of_birth", "sex"}, set[str]())
 # No per-entitlement status: an entitlement's entry follows the card's (card.py, status block).
 _ENTITLEMENT = ({"programme", "from"}, {"to", "attributes"})
 _GUARDIAN = ({"asxh_number", "name"}, {"relation"})
 _STATUS = ({"idx", "uri"}, set[str]())
+_STATUS_HINT_EN = (
+    "the card's index in its issuer's status list, without which it could never be revoked; "
+    "make a list with `asxh status new` and give each card a free index: docs/issuing.md"
+)
+_STATUS_HINT_VI = (
+    "vị trí của thẻ trong danh sách trạng thái của cơ quan cấp, thiếu nó thì thẻ không bao giờ "
+    "thu hồi được; tạo danh sách bằng `asxh status new` và cho mỗi thẻ một vị trí còn trống: "
+    "docs/issuing.md"
+)
 _VALIDITY = ({"expires"}, {"not_before"})
 
 
@@ -108,6 +118,12 @@ class _Parser:
         raise self.fail(where, "must be a date YYYY-MM-DD or an ISO 8601 date-time")
 
     def status(self, value: object, where: str) -> StatusRef:
+        if value is None:
+            # Required: a card without a status entry could never be revoked (DESIGN.md §4).
+            raise CardFileError(
+                f"{self.source}: {where}: required ({_STATUS_HINT_EN})",
+                message_vi=f"{self.source}: {where}: bắt buộc ({_STATUS_HINT_VI})",
+            )
         raw = self.obj(value, where, _STATUS)
         idx = raw["idx"]
         if type(idx) is not int or idx < 0:
@@ -166,7 +182,7 @@ class _Parser:
                 self.moment(not_before, "validity.not_before") if not_before is not None else None
             ),
             guardian=guardian,
-            status=self.status(raw["status"], "status") if raw.get("status") is not None else None,
+            status=self.status(raw.get("status"), "status"),
         )
         return CardDescription(
             issuer=self.text(raw["issuer"], "issuer"),

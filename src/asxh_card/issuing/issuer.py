@@ -96,7 +96,9 @@ class CardRequest:
     expires: Moment
     not_before: Moment | None = None
     guardian: _card.Guardian | None = None
-    status: StatusRef | None = None
+    #: The card's entry in its issuer's status list: required (a card without one could never
+    #: be revoked, DESIGN.md §4). Keyword-only, so it follows the optional fields.
+    status: StatusRef = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,13 +203,14 @@ class Issuer:
         expires: Moment,
         not_before: Moment | None = None,
         guardian: _card.Guardian | None = None,
-        status: StatusRef | None = None,
+        status: StatusRef,
     ) -> _card.CardClaims:
         """Check everything and return the claims of a card (not yet signed).
 
         Raises :class:`~asxh_card.errors.InvalidInputError` subclasses: ``IdentifierError`` for
         a bad mã số ASXH, ``EntitlementError`` for a bad entitlement or a never-on-card field,
-        ``InvalidInputError`` for anything else (name, dates, window).
+        ``InvalidInputError`` for anything else (name, dates, window, a missing ``status``:
+        every card carries its entry in a status list, or it could never be revoked).
         """
         now_dt = self._clock()
         now = int(as_aware(now_dt).timestamp())
@@ -249,13 +252,15 @@ class Issuer:
                 raise EntitlementError(
                     f"{ent.programme}: the entitlement starts after the card expires"
                 )
-        if status is not None:
-            if not isinstance(status, StatusRef):
-                raise InvalidInputError("status must be a StatusRef")
-            # The card's entry: the rules a verifier applies (http(s) URL, idx >= 0), the same
-            # check Entitlement.validate makes of an entitlement's entry. The entitlements'
-            # entries follow it (card.status_block), filled in by CardClaims.
-            check_status_fields(status.idx, status.uri)
+        given: object = status  # typed StatusRef, but callers may pass anything
+        if given is None:
+            raise InvalidInputError(_card.STATUS_REQUIRED_EN, message_vi=_card.STATUS_REQUIRED_VI)
+        if not isinstance(given, StatusRef):
+            raise InvalidInputError("status must be a StatusRef")
+        # The card's entry: the rules a verifier applies (http(s) URL, idx >= 0), the same
+        # check Entitlement.validate makes of an entitlement's entry. The entitlements'
+        # entries follow it (card.status_block), filled in by CardClaims.
+        check_status_fields(given.idx, given.uri)
         serial: object = self._serials()
         if not isinstance(serial, str) or not _card.SERIAL_PATTERN.fullmatch(serial):
             raise InvalidInputError("the serial generator returned an invalid serial")
@@ -295,7 +300,7 @@ class Issuer:
         expires: Moment,
         not_before: Moment | None = None,
         guardian: _card.Guardian | None = None,
-        status: StatusRef | None = None,
+        status: StatusRef,
     ) -> IssuedCard:
         """Check, sign and size one card. See :meth:`build_claims` for what is refused."""
         claims = self.build_claims(

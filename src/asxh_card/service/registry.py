@@ -29,6 +29,7 @@ from asxh_card.ids import (
     parse_pin,
 )
 from asxh_card.names import clean_person_name as clean_name
+from asxh_card.names import normalise_name
 from asxh_card.service import audit
 from asxh_card.service.audit import Actor
 from asxh_card.service.errors import ConflictError, TransitionError
@@ -92,7 +93,7 @@ FIELD_VI: Final = {
 
 def clean_text(value: str, what: str, *, max_length: int = 300) -> str:
     """NFC, single spaces, no control characters, non-empty."""
-    text = " ".join(unicodedata.normalize("NFC", value).split())
+    text = normalise_name(value)  # the one NFC + single-space rule (asxh_card.names)
     what_vi = FIELD_VI.get(what, f"Trường {what}")
     if not text:
         raise InvalidInputError(f"{what} must not be empty", message_vi=f"{what_vi} bị trống.")

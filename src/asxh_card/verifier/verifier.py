@@ -90,7 +90,7 @@ __all__ = ["BUNDLE_FILE", "DEFAULT_MAX_CARD_LIFETIME", "STATUS_DIR", "Verifier",
 DEFAULT_MAX_CARD_LIFETIME = timedelta(days=3653)
 
 # Plain ints: compared for every card and entitlement, and an IntEnum lookup costs more.
-_VALID, _REVOKED, _SUSPENDED = int(Status.VALID), int(Status.REVOKED), int(Status.SUSPENDED)
+_REVOKED, _SUSPENDED = int(Status.REVOKED), int(Status.SUSPENDED)
 
 StatusPolicy = Literal["refuse", "warn"]
 
@@ -447,17 +447,15 @@ class Verifier:
             )
         check_times(claims.iat, claims.nbf, claims.exp, now=now, leeway=self._leeway)
         # One lookup for the card and all its entitlements: their entries are consecutive.
+        # Every card has a status reference (the codec refuses one without: DESIGN.md §4).
         status = checked.status
-        if status is None:
-            entitlement_values: list[int] = [_VALID] * len(entitlements)
-        else:
-            card_value, *entitlement_values = self._status_block(
-                status, 1 + len(entitlements), issuer_id, now, warnings
-            )
-            if card_value == _REVOKED:
-                raise RevokedError("the card is revoked in its status list")
-            if card_value == _SUSPENDED:
-                raise SuspendedError("the card is suspended in its status list")
+        card_value, *entitlement_values = self._status_block(
+            status, 1 + len(entitlements), issuer_id, now, warnings
+        )
+        if card_value == _REVOKED:
+            raise RevokedError("the card is revoked in its status list")
+        if card_value == _SUSPENDED:
+            raise SuspendedError("the card is suspended in its status list")
         day = vn_day(now)
         results = []
         for position, (entitlement, value) in enumerate(
@@ -481,9 +479,7 @@ class Verifier:
                     valid_to=entitlement.valid_to,
                     attributes=entitlement.attributes,
                     state=state,
-                    status=None
-                    if status is None
-                    else StatusRef(status.idx + 1 + position, status.uri),
+                    status=StatusRef(status.idx + 1 + position, status.uri),
                 )
             )
         return VerificationResult(

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.web import auth_pages, check_pages
+from asxh_card.service.web import auth_pages, check_pages, console, console_ops
 from asxh_card.service.web.pages import (
     STATIC_DIR,
     LoginRequiredError,
@@ -31,5 +31,5 @@ def install_web(app: FastAPI, ctx: ServiceContext) -> None:
     app.state.problem_page = problem_page
     app.add_exception_handler(LoginRequiredError, login_redirect)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth_pages, check_pages):
+    for module in (auth_pages, check_pages, console, console_ops):
         app.include_router(module.router)

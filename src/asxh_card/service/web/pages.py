@@ -180,6 +180,13 @@ class NavItem:
 NAV: Final[list[NavItem]] = [
     NavItem("nav.home", "/"),
     NavItem("nav.check", "/check"),
+    # The officer console (console.py, console_ops.py); each page checks the roles again.
+    NavItem("nav.persons", "/console/persons", READERS),
+    NavItem("nav.register", "/console/persons/new", WRITERS),
+    NavItem("nav.reconciliations", "/console/reconciliations", READERS),
+    NavItem("nav.imports", "/console/imports", READERS),
+    NavItem("nav.dashboard", "/console/dashboard", READERS),
+    NavItem("nav.audit", "/console/audit", ("auditor", "national_admin")),
     NavItem("nav.api_docs", "/docs", ANY_ROLE),
 ]
 
