@@ -453,3 +453,119 @@ def test_every_word_the_console_builds_is_in_the_catalogue() -> None:
         vi, en = MESSAGES[key]
         assert vi, key
         assert en, key
+
+
+def test_a_national_administrator_names_the_province(web: Web) -> None:
+    """The admin's form asks for the province; the person is registered there."""
+    admin = web.login("admin")
+    form = admin.get("/console/persons/new").text
+    assert 'id="province"' in form
+    assert 'id="province"' not in web.login("off79").get("/console/persons/new").text
+    dob = _dob()
+    data = {
+        "pin": _pin(dob, "M", "001"),
+        "full_name": "Ngô Văn Bình",
+        "date_of_birth": dob.isoformat(),
+        "sex": "M",
+        "province": "01",
+    }
+    response = _post(admin, "/console/persons/new", "/console/persons/new", data)
+    assert response.status_code == 303, response.text
+    number = response.headers["location"].split("/")[-1].split("?")[0]
+    assert number.startswith("01")
+    assert web.login("off01").get(f"/console/persons/{number}").status_code == 200
+    assert web.login("off79").get(f"/console/persons/{number}").status_code == 404
+    missing = _post(admin, "/console/persons/new", "/console/persons/new", {**data, "province": ""})
+    assert missing.status_code == 422
+    assert "tỉnh" in missing.text
+
+
+def test_every_console_page_renders_in_english(web: Web) -> None:
+    """The English switch reaches every console page (no Vietnamese-only words left)."""
+    client = web.login("admin")
+    client.get("/?lang=en")
+    for url in (
+        "/console/persons",
+        "/console/persons/new",
+        "/console/reconciliations",
+        "/console/imports",
+        "/console/dashboard",
+        "/console/audit",
+    ):
+        page = client.get(url)
+        assert page.status_code == 200, url
+        assert '<html lang="en">' in page.text, url
+
+
+def test_register_from_a_photo_of_the_cccd_qr(web: Web) -> None:
+    """A phone photo of the CCCD QR is read on the server and fills the form."""
+    import qrcode
+
+    client = web.login("off79")
+    dob = date(1977, 6, 9)
+    pin = _pin(dob, "F")
+    text = f"{pin}||Đinh Thị Lan|09061977|Nữ|4 Trần Phú, Phường Chợ Quán|"
+    picture = io.BytesIO()
+    qrcode.make(text, border=4, box_size=6).save(picture, format="PNG")
+    token = csrf_of(client.get("/console/persons/new").text)
+    page = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token, "qr_text": ""},
+        files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
+    )
+    assert page.status_code == 200, page.text
+    assert 'id="scanned"' in page.text
+    assert f'value="{pin}"' in page.text
+    assert 'value="Đinh Thị Lan"' in page.text
+    not_image = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token},
+        files={"photo": ("cccd.png", b"not a picture", "image/png")},
+    )
+    assert not_image.status_code == 422
+    assert "Tệp không phải là ảnh" in not_image.text
+    blank = io.BytesIO()
+    Image.new("RGB", (200, 200), "white").save(blank, format="PNG")
+    nothing = client.post(
+        "/console/persons/new/scan",
+        data={"csrf_token": token},
+        files={"photo": ("blank.png", blank.getvalue(), "image/png")},
+    )
+    assert nothing.status_code == 422
+    assert "Không đọc được mã QR của CCCD" in nothing.text
+    forged = client.post(
+        "/console/persons/new/scan",
+        files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
+    )
+    assert forged.status_code == 403  # no CSRF token: the photo is not even read
+
+
+def test_updating_a_bhyt_entitlement_keeps_the_group_level(web: Web) -> None:
+    """Changing only the end date of a grouped BHYT entitlement leaves level and coverage to
+    the group (the form does not send the stored level back as if typed)."""
+    client = web.login("off79")
+    number = _register(web, client)
+    assert _grant_bhyt(client, number).status_code == 303
+    page = client.get(f"/console/persons/{number}").text
+    entitlement = re.search(r'action="/console/entitlements/(\d+)/update"', page)
+    assert entitlement is not None
+    ent_id = entitlement.group(1)
+    assert f'id="u{ent_id}-level" name="attr_level" type="number"' in page
+    level_input = re.search(rf'id="u{ent_id}-level"[^>]*>', page)
+    assert level_input is not None
+    assert 'value=""' in level_input.group(0)
+    response = _post(
+        client,
+        f"/console/persons/{number}",
+        f"/console/entitlements/{ent_id}/update",
+        {
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-10-31",
+            "bhyt_group": "HT",
+            "attr_facility": "79-001",
+        },
+    )
+    assert response.status_code == 303, response.text
+    after = client.get(f"/console/persons/{number}").text
+    assert "31/10/2026" in after
+    assert "Mức 3 (95%)" in after

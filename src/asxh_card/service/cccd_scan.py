@@ -11,13 +11,20 @@ unsigned: it only fills the form, the officer checks it against the card.
 
 from __future__ import annotations
 
+import io
 import re
 import unicodedata
 from typing import Final
 
+from asxh_card.errors import InvalidInputError
 from asxh_card.ids import CCCD_QR_MAX_LENGTH, CccdQrRecord, parse_cccd_qr
 
-__all__ = ["parse_scanned", "plain_cccd_text"]
+__all__ = ["MAX_PHOTO_BYTES", "parse_scanned", "plain_cccd_text", "read_cccd_photo"]
+
+#: A phone photo of a card is a few MB (as the check page's photos).
+MAX_PHOTO_BYTES: Final = 8 * 1024 * 1024
+#: Refused from the declared size, before the pixels are decoded (decompression bombs).
+MAX_PHOTO_PIXELS: Final = 50_000_000
 
 #: A label before a field: letters, spaces and a few marks (never a digit) up to a colon.
 _LABEL: Final = re.compile(r"^[^\W\d_][^\d:|]{0,40}:\s*", re.UNICODE)
@@ -84,3 +91,44 @@ def plain_cccd_text(text: str) -> str:
 def parse_scanned(text: str) -> CccdQrRecord:
     """Parse a scanned or pasted CCCD QR text, labelled or not (raises ``IdentifierError``)."""
     return parse_cccd_qr(plain_cccd_text(text))
+
+
+def read_cccd_photo(data: bytes) -> str:
+    """The text of the CCCD QR code in a photo (zxing-cpp, as the card check reads cards).
+
+    Blocking and costly: call it from a worker thread, inside the service's image gate.
+    Raises :class:`InvalidInputError` for a file that is too large, not an image, or holds no
+    QR code with CCCD fields (the messages never echo what was read).
+    """
+    import zxingcpp  # noqa: PLC0415
+    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow on demand
+
+    if len(data) > MAX_PHOTO_BYTES:
+        raise InvalidInputError("the photo is larger than 8 MB", message_vi="Ảnh lớn hơn 8 MB.")
+    try:
+        image = Image.open(io.BytesIO(data))
+        width, height = image.size
+        if width * height > MAX_PHOTO_PIXELS:
+            raise InvalidInputError(
+                "the photo has more than 50 megapixels",
+                message_vi="Ảnh lớn hơn 50 megapixel; hãy chụp lại với độ phân giải thấp hơn.",
+            )
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        raise InvalidInputError(
+            "the file is not an image, or the image is damaged",
+            message_vi="Tệp không phải là ảnh hoặc ảnh bị hỏng.",
+        ) from None
+    for found in zxingcpp.read_barcodes(
+        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
+    ):
+        if found.text and "|" in found.text:
+            return found.text
+    raise InvalidInputError(
+        "no CCCD QR code could be read from the photo; take it again: good light, sharp, the "
+        "whole QR code in the frame, or scan or paste its text",
+        message_vi=(
+            "Không đọc được mã QR của CCCD trên ảnh. Hãy chụp lại: đủ ánh sáng, ảnh rõ nét, mã "
+            "QR nằm trọn trong khung hình; hoặc quét, dán nội dung mã."
+        ),
+    )

@@ -16,7 +16,9 @@ from typing import Any, BinaryIO, Final
 
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
 
 from asxh_card.errors import AsxhError
 from asxh_card.service import importing
@@ -34,6 +36,7 @@ __all__ = [
     "job_out",
     "list_imports",
     "open_import",
+    "read_form",
     "save_upload",
     "start",
     "upload_dir",
@@ -91,6 +94,25 @@ def start(ctx: ServiceContext, actor: Actor, job_id: int, path: Path) -> None:
                 running.discard(job_id)
 
     threading.Thread(target=work, name=f"import-{job_id}", daemon=True).start()
+
+
+async def read_form(request: Request, *, max_fields: int) -> FormData:
+    """The multipart form of an upload (one file of at most 512 MiB, ``max_fields`` fields).
+
+    A broken body is the client's error (422), told in both languages.
+    """
+    try:
+        return await request.form(
+            max_files=1, max_fields=max_fields, max_part_size=MAX_UPLOAD_BYTES
+        )
+    except HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
+        raise ProblemError(
+            "validation-error",
+            detail="the request body is malformed",
+            detail_vi="Nội dung yêu cầu bị hỏng hoặc sai định dạng.",
+        ) from None
 
 
 def _create(path: Path) -> BinaryIO:

@@ -46,6 +46,7 @@ BODY_LIMITS: Final[Mapping[str, int]] = {
     "/v1/imports": 513 * 1024 * 1024,
     "/check": 9 * 1024 * 1024,  # the card-check page's photo upload, as /v1/verify
     "/console/imports": 513 * 1024 * 1024,  # the console's list upload, as /v1/imports
+    "/console/persons/new/scan": 9 * 1024 * 1024,  # a photo of the CCCD QR (8 MB)
 }
 #: ``/v1/`` routes that take a body without a token (the login form).
 PUBLIC_BODY_ROUTES: Final = frozenset({"/v1/auth/token"})

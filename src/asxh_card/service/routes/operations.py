@@ -6,14 +6,13 @@ from datetime import date
 from pathlib import Path as FilePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import importjobs, stats, usecases
 from asxh_card.service.deps import Ctx, Reader, WriterActor
-from asxh_card.service.problems import ProblemError
 from asxh_card.service.routes._common import problems, province_for
 
 router = APIRouter(tags=["operations"])
@@ -23,18 +22,7 @@ JobId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 async def _save_upload(request: Request, directory: FilePath) -> tuple[FilePath, str]:
     """Stream the multipart field ``file`` to ``directory``; returns the path and file name."""
-    try:
-        form = await request.form(
-            max_files=1, max_fields=2, max_part_size=importjobs.MAX_UPLOAD_BYTES
-        )
-    except HTTPException:
-        raise
-    except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
-        raise ProblemError(
-            "validation-error",
-            detail="the request body is malformed",
-            detail_vi="Nội dung yêu cầu bị hỏng hoặc sai định dạng.",
-        ) from None
+    form = await importjobs.read_form(request, max_fields=2)
     try:
         return await importjobs.save_upload(form.get("file"), directory)
     finally:

@@ -22,19 +22,21 @@ from urllib.parse import quote
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
 
 from asxh_card._core.timeutil import utc_now, vn_date
 from asxh_card.errors import InvalidInputError
-from asxh_card.ids import parse_asxh_number
+from asxh_card.ids import CccdQrRecord, parse_asxh_number
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.programmes.bhyt import bhyt_groups
 from asxh_card.programmes.display import describe_attributes, programme_name
 from asxh_card.service import usecases
 from asxh_card.service.audit import Actor
-from asxh_card.service.cccd_scan import parse_scanned
+from asxh_card.service.cccd_scan import MAX_PHOTO_BYTES, parse_scanned, read_cccd_photo
 from asxh_card.service.deps import WRITERS, request_id
-from asxh_card.service.errors import NotFoundError, ServiceError
+from asxh_card.service.errors import BusyError, NotFoundError, ServiceError
 from asxh_card.service.problems import PROBLEM_TYPES, ProblemError, clean_errors, domain_problem
 from asxh_card.service.schemas import (
     CardIn,
@@ -58,6 +60,7 @@ from asxh_card.service.web.pages import (
     CheckedForm,
     PageReader,
     PageWriter,
+    check_csrf,
     render,
     web_ctx,
 )
@@ -287,15 +290,37 @@ def register_form(request: Request, principal: PageWriter) -> Response:
 
 
 @router.post("/persons/new/scan", response_class=HTMLResponse)
-def register_scan(request: Request, form: CheckedForm, principal: PageWriter) -> Response:
-    """Pre-fill the form from the CCCD QR text (the library's parser; labels tolerated)."""
-    text = form.get("qr_text")
+async def register_scan(request: Request, principal: PageWriter) -> Response:
+    """Pre-fill the form from the CCCD QR: its text (scanned or pasted) or a photo of it.
+
+    The text goes through the library's parser (labels tolerated, ``cccd_scan``); a photo is
+    read on the server with zxing-cpp, at most ``ctx.images`` at once, as on the check page.
+    """
+    form = await _scan_form(request)
     try:
-        record = parse_scanned(text if isinstance(text, str) else "")
-    except InvalidInputError as exc:
+        await run_in_threadpool(check_csrf, request, form)
+        photo = form.get("photo")
+        data = b""
+        if isinstance(photo, UploadFile) and (photo.size or photo.filename):
+            data = await photo.read(MAX_PHOTO_BYTES + 1)
+        text = form.get("qr_text")
+        text = text if isinstance(text, str) else ""
+    finally:
+        await form.close()
+    ctx = web_ctx(request)
+
+    def read() -> CccdQrRecord:
+        if not data:
+            return parse_scanned(text)
+        with ctx.images:
+            return parse_scanned(read_cccd_photo(data))
+
+    try:
+        record = await run_in_threadpool(read)
+    except (InvalidInputError, BusyError) as exc:
         problem = form_problem(request, exc)
         context = _register_context(principal, scan_error=problem)
-        return render(request, "console/register.html", context, status_code=422)
+        return render(request, "console/register.html", context, status_code=problem.status)
     values = {
         "pin": record.pin.number,
         "full_name": record.full_name,
@@ -306,6 +331,20 @@ def register_scan(request: Request, form: CheckedForm, principal: PageWriter) ->
     }
     context = _register_context(principal, values=values, scanned=True)
     return render(request, "console/register.html", context)
+
+
+async def _scan_form(request: Request) -> FormData:
+    """The scan form: a photo (at most 8 MB), the QR text and the CSRF token."""
+    try:
+        return await request.form(max_files=1, max_fields=2, max_part_size=16 * 1024)
+    except HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
+        raise ProblemError(
+            "validation-error",
+            detail="the form is malformed",
+            detail_vi="Biểu mẫu gửi lên bị hỏng hoặc sai định dạng.",
+        ) from None
 
 
 @router.post("/persons/new", response_class=HTMLResponse)
@@ -432,6 +471,13 @@ def _person_context(
         "manages": lambda code: manages(principal, code),
         "may_change_card": lambda card: may_change_card(principal, card),
         "is_current": lambda state: state in CURRENT,
+        # With a BHYT group the level and coverage follow from it (and may have moved since,
+        # as CN and LH did on 1 Jan 2026): the update form leaves them empty unless typed.
+        "update_values": lambda e: {
+            k: v
+            for k, v in e.attributes.items()
+            if not (e.bhyt_group and k in ("level", "coverage"))
+        },
         "reason_codes": REASON_CODES,
         "bhyt_groups": sorted(bhyt_groups().values(), key=lambda g: g.code),
         "today": vn_date(utc_now()).isoformat(),

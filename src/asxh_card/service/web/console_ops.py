@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -80,18 +80,7 @@ async def upload(request: Request, principal: PageWriter) -> Response:
     the CSRF token is checked before the file is kept.
     """
     ctx = web_ctx(request)
-    try:
-        form = await request.form(
-            max_files=1, max_fields=_IMPORT_FIELDS, max_part_size=importjobs.MAX_UPLOAD_BYTES
-        )
-    except HTTPException:
-        raise
-    except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
-        raise ProblemError(
-            "validation-error",
-            detail="the form is malformed",
-            detail_vi="Biểu mẫu gửi lên bị hỏng hoặc sai định dạng.",
-        ) from None
+    form = await importjobs.read_form(request, max_fields=_IMPORT_FIELDS)
     try:
         await run_in_threadpool(check_csrf, request, form)
         raw = form.get("province")

@@ -122,6 +122,17 @@ CONSOLE_MESSAGES: Final[Mapping[str, tuple[str, str]]] = {
         ),
     ),
     "register.qr_text": ("Nội dung mã QR", "QR text"),
+    "register.photo": ("Hoặc chụp ảnh mã QR trên CCCD", "Or take a photo of the CCCD QR code"),
+    "register.photo_hint": (
+        (
+            "Ảnh JPEG hoặc PNG, tối đa 8 MB; mã QR rõ nét, đủ sáng. Ảnh chỉ dùng để đọc mã, không "
+            "được lưu lại."
+        ),
+        (
+            "JPEG or PNG, at most 8 MB; the QR code sharp and well lit. The photo is only read, "
+            "never kept."
+        ),
+    ),
     "register.scan_submit": ("Điền từ mã QR", "Fill in from the QR"),
     "register.scanned": (
         "Đã điền từ mã QR. Hãy đối chiếu với thẻ rồi bấm Đăng ký.",
