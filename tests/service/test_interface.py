@@ -7,6 +7,7 @@ import logging
 import string
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import MetaData, select
@@ -423,6 +424,21 @@ def test_expired_and_forged_tokens(service: Any) -> None:
     tampered = f"{header}.{payload[:-2]}AA.{signature}"
     response = service.call(None, "GET", "/v1/me", headers={"Authorization": f"Bearer {tampered}"})
     assert response.status_code == 401
+
+
+def test_a_remembered_token_still_expires() -> None:
+    """Checked tokens are remembered (no signature check per request) only until ``exp``."""
+    from asxh_card.service.security import AccessTokens, Principal, TokenError
+
+    tokens = AccessTokens(b"a test secret for access tokens", minutes=15)
+    token = tokens.issue(Principal("off79", "issuer_officer", "79", ("BHYT",)), now=1_000_000)
+    assert tokens.verify(token, now=1_000_100).username == "off79"
+    assert tokens.verify(token, now=1_000_100).username == "off79"  # from memory
+    with pytest.raises(TokenError, match="expired"):
+        tokens.verify(token, now=1_000_000 + 15 * 60)
+    header, payload, signature = token.split(".")
+    with pytest.raises(TokenError):
+        tokens.verify(f"{header}.{payload}.{signature[:-4]}AAAA", now=1_000_100)
 
 
 def test_unexpected_errors_become_a_500_problem_without_details(service: Any) -> None:

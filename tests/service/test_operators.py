@@ -55,6 +55,55 @@ def test_disabling_an_operator_ends_its_tokens_at_once(service: Any) -> None:
     assert _me(service, _login(service, name).json()["access_token"]).status_code == 200
 
 
+def test_a_disabled_operators_token_is_refused_on_post_routes_too(service: Any) -> None:
+    """Attack: a dismissed officer keeps writing with a still-unexpired access token.
+
+    The admission middleware checks a token's signature before any body is read; the routes
+    then trusted it without looking at the account, so a disabled account kept every ``POST``.
+    """
+    name = _create(service)
+    headers = {"Authorization": f"Bearer {_login(service, name).json()['access_token']}"}
+    check = {"qr_text": "asxh:/not-a-card"}
+    assert service.client.post("/v1/verify", json=check, headers=headers).status_code == 200
+    response = service.call("admin", "PATCH", f"/v1/admin/operators/{name}", json={"active": False})
+    assert response.status_code == 200, response.text
+    assert service.client.post("/v1/verify", json=check, headers=headers).status_code == 401
+    person = service.client.post("/v1/persons", json=service.person(), headers=headers)
+    assert person.status_code == 401, person.text
+
+
+def test_an_account_disabled_on_another_worker_is_refused_within_the_cache_bound(
+    service: Any,
+) -> None:
+    """Attack window: worker B keeps admitting a token whose account worker A disabled.
+
+    B does not see A's commits: it reads the account again once its cached state is older
+    than ``ASXH_CACHE_MS`` (here 300 ms).
+    """
+    import time
+
+    from asxh_card.service.context import ServiceContext
+
+    from .conftest import TestClient
+
+    name = _create(service)
+    token = _login(service, name).json()["access_token"]
+    other = ServiceContext.build(service.ctx.settings.with_(cache_ms=300))
+    try:
+        with TestClient(create_app(other.settings, context=other)) as worker_b:
+            headers = {"Authorization": f"Bearer {token}"}
+            assert worker_b.get("/v1/me", headers=headers).status_code == 200
+            response = service.call(
+                "admin", "PATCH", f"/v1/admin/operators/{name}", json={"active": False}
+            )
+            assert response.status_code == 200, response.text
+            assert _me(service, token).status_code == 401  # worker A: at once
+            time.sleep(0.35)
+            assert worker_b.get("/v1/me", headers=headers).status_code == 401
+    finally:
+        other.engine.dispose()
+
+
 def test_password_reset_ends_old_tokens_and_old_password(service: Any) -> None:
     """Attack: whoever learnt the old password (or holds a token) keeps access after a reset."""
     name = _create(service)

@@ -159,3 +159,42 @@ def test_check_page_is_public_and_english_on_request(web: Web) -> None:
     assert "Check an ASXH card" in page.text
     assert 'capture="environment"' in page.text
     assert 'accept="image/*"' in page.text
+
+
+def test_busy_photo_decoding_is_cannot_check_not_invalid(web: Web, card: dict[str, Any]) -> None:
+    """All photo slots taken (a flood of photos): 503 'cannot check', never 'not valid'."""
+    png = web.service.call("off79", "GET", f"/v1/cards/{card['serial']}/qr.png").content
+    gate = web.ctx.images
+    slots = web.ctx.settings.image_concurrency
+    for _ in range(slots):
+        gate.__enter__()
+    try:
+        response = _post(web, photo=png)
+    finally:
+        for _ in range(slots):
+            gate.__exit__(None, None, None)
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "5"
+    assert 'data-outcome="cannot_check"' in response.text
+    assert "KHÔNG HỢP LỆ" not in response.text
+    assert "quá nhiều ảnh" in response.text.lower()
+
+
+def test_pasted_text_over_the_limit_is_413(web: Web) -> None:
+    """More than 16,384 characters of pasted text: 413 and the limit in words."""
+    response = _post(web, text="asxh:/" + "1" * 20_000)
+    assert response.status_code == 413
+    assert "tối đa 16.384 ký tự" in response.text
+
+
+def test_broken_multipart_body_is_422(web: Web) -> None:
+    """A body that is not the form it claims to be: 422 with a plain message."""
+    browser = web.client()
+    browser.get("/check")
+    response = browser.post(
+        "/check",
+        content=b"--x\r\nContent-Disposition: form-data\r\n\r\nno name\r\n",
+        headers={"Content-Type": "multipart/form-data; boundary=x"},
+    )
+    assert response.status_code == 422
+    assert "Không đọc được biểu mẫu gửi lên" in response.text

@@ -336,14 +336,16 @@ def test_static_files_are_served_from_the_package(web: Web) -> None:
     assert css.headers["content-type"].startswith("text/css")
 
 
-_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_.]*[a-z0-9_])["']""")
+_KEY = re.compile(r"""\bt\(\s*["']([a-z0-9_]+\.[a-z0-9_.]*[a-z0-9_])["']""")
 
 
 def test_every_template_key_is_in_the_catalogue() -> None:
-    """No page shows a raw key: every literal t("...") in the templates has both languages."""
+    """No page shows a raw key: every literal t("...") in templates and handlers is known."""
     used: set[str] = set()
     for template in Path(TEMPLATES_DIR).rglob("*.html"):
         used |= set(_KEY.findall(template.read_text(encoding="utf-8")))
+    for module in Path(TEMPLATES_DIR).parent.glob("*.py"):  # t("...") in the page handlers
+        used |= set(_KEY.findall(module.read_text(encoding="utf-8")))
     missing = sorted(k for k in used if k not in MESSAGES)
     assert not missing, missing
     for key, (vi, en) in MESSAGES.items():
@@ -367,3 +369,23 @@ def test_oversized_login_fields_are_refused_as_a_failed_login(web: Web, field: s
     data[field] = "a" * 300 if field == "username" else "a\x00b"
     response = browser.post("/login", data=data)
     assert response.status_code == 401
+
+
+def test_logged_in_officer_skips_the_login_form(web: Web) -> None:
+    """GET /login with a live session goes straight to the page asked for."""
+    browser = web.login("auditor79")
+    response = browser.get("/login?next=/check")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/check"
+
+
+def test_session_cookie_is_not_an_api_token_nor_the_reverse(web: Web) -> None:
+    """Token confusion: the web cookie is refused as a bearer token, and a bearer token
+    planted as the session cookie does not log a browser in (separate keys and formats)."""
+    browser = web.login("off79")
+    cookie = browser.cookies["asxh_session"]
+    api = web.service.client.get("/v1/me", headers={"Authorization": f"Bearer {cookie}"})
+    assert api.status_code == 401
+    planted = web.client()
+    planted.cookies.set("asxh_session", web.service.token("off79"))
+    assert "Xin chào" not in planted.get("/").text

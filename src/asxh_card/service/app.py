@@ -19,7 +19,7 @@ from asxh_card.errors import AsxhError
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import read_scope
 from asxh_card.service.limits import AdmissionMiddleware
-from asxh_card.service.logs import configure_logging, request_logging_middleware
+from asxh_card.service.logs import RequestLogMiddleware, configure_logging
 from asxh_card.service.migrate import current_revision, head_revision, upgrade
 from asxh_card.service.problems import install_problem_handlers
 from asxh_card.service.routes import admin, auth, bhyt, cards, health, operations, persons, trust
@@ -99,7 +99,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
     install_problem_handlers(app)
     # Added first, so it runs inside the logging middleware (whose request id it reports).
     app.add_middleware(AdmissionMiddleware)
-    app.middleware("http")(request_logging_middleware)
+    app.add_middleware(RequestLogMiddleware)
     for module in (auth, persons, cards, bhyt, trust, admin, operations, health):
         app.include_router(module.router)
     install_web(app, ctx)

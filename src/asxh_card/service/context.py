@@ -13,9 +13,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from asxh_card.programmes import ProgrammeRegistry
 from asxh_card.service import statuslists
 from asxh_card.service.audit import AuditSigner
+from asxh_card.service.caches import TOUCHED_OPERATORS, AccountCache, WriteClock
 from asxh_card.service.db import make_engine, make_sessionmaker
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.logins import HashingGate, LoginLimiter
+from asxh_card.service.models import OperatorRow
 from asxh_card.service.security import (
     AccessTokens,
     DataProtector,
@@ -41,8 +43,11 @@ class ServiceContext:
     images: HashingGate
     keyring: Keyring
     programmes: ProgrammeRegistry
+    clock: WriteClock
+    accounts: AccountCache
     cache: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    verifier_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def build(cls, settings: Settings, *, engine: Engine | None = None) -> ServiceContext:
@@ -60,6 +65,20 @@ class ServiceContext:
                 statuslists.publish_changed(session, settings, keyring)
 
         event.listen(sessions, "before_commit", publish)
+        clock = WriteClock()
+
+        def note_operators(session: Session, *_args: Any) -> None:
+            changed = (*session.new, *session.dirty, *session.deleted)
+            if any(isinstance(obj, OperatorRow) for obj in changed):
+                session.info[TOUCHED_OPERATORS] = True
+
+        def committed(session: Session) -> None:
+            # The caches of this process read the database again (caches.py): a revocation,
+            # a disabled account or a new bundle is seen by the next request at once.
+            clock.committed(accounts=bool(session.info.pop(TOUCHED_OPERATORS, False)))
+
+        event.listen(sessions, "before_flush", note_operators)
+        event.listen(sessions, "after_commit", committed)
         return cls(
             settings=settings,
             engine=engine,
@@ -84,4 +103,6 @@ class ServiceContext:
             ),
             keyring=keyring,
             programmes=ProgrammeRegistry.default(),
+            clock=clock,
+            accounts=AccountCache(clock, ttl=settings.cache_ms / 1000),
         )

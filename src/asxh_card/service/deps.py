@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Awaitable, Callable, Collection, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, TypeVar
 
@@ -10,12 +10,13 @@ from fastapi import Depends, Request
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Select, false
 from sqlalchemy.orm import QueryableAttribute, Session
+from starlette.concurrency import run_in_threadpool
 
 from asxh_card.provinces import current_province
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import read_scope, session_scope, single_read
-from asxh_card.service.operators import check_current
+from asxh_card.service.operators import account_state
 from asxh_card.service.problems import ProblemError
 from asxh_card.service.security import Principal, TokenError
 
@@ -49,7 +50,11 @@ ANY_ROLE = ("national_admin", "issuer_officer", "auditor", "service_point")
 _Select = TypeVar("_Select", bound=Select[Any])
 
 
-def get_ctx(request: Request) -> ServiceContext:
+# The dependencies below are ``async def``: FastAPI runs a plain ``def`` dependency in the
+# thread pool, and those hand-offs cost more than the work itself on every request.
+
+
+async def get_ctx(request: Request) -> ServiceContext:
     """The app's service context."""
     ctx: ServiceContext = request.app.state.ctx
     return ctx
@@ -78,28 +83,42 @@ def request_id(request: Request) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _principal(
+def _account_is_current(ctx: ServiceContext, principal: Principal) -> bool:
+    """Read the account (one statement, no lock) and remember it in ``ctx.accounts``."""
+    generation = ctx.accounts.generation()  # before the read: a commit meanwhile ends it
+    with single_read(ctx.engine) as connection:
+        state = account_state(connection, principal.username)
+    ctx.accounts.store(principal.username, state, generation)
+    return state is not None and state[0] and state[1] == principal.version
+
+
+async def _principal(
     request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
 ) -> Principal:
     admitted = getattr(request.state, "principal", None)
-    if isinstance(admitted, Principal):  # verified by the admission middleware
-        return admitted
-    if not token:
+    principal: Principal | None
+    if isinstance(admitted, Principal):  # signature checked by the admission middleware
+        principal = admitted
+    elif not token:
         raise ProblemError(
             "unauthenticated",
             detail_vi="Cần đăng nhập để thực hiện thao tác này.",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    try:
-        principal = ctx.tokens.verify(token)
-    except TokenError:
-        principal = None
+    else:
+        try:
+            principal = ctx.tokens.verify(token)
+        except TokenError:
+            principal = None
     if principal is not None:
         # Stateless signature first (cheap refusal of garbage), then the account itself: a
-        # disabled, re-roled or reset account's tokens stop working at once.
-        with single_read(ctx.engine) as connection:
-            if check_current(connection, principal):
-                return principal
+        # disabled, re-roled or reset account's tokens stop working at once on this worker
+        # and within ASXH_CACHE_MS on the others (caches.py).
+        current = ctx.accounts.current(principal)
+        if current is None:
+            current = await run_in_threadpool(_account_is_current, ctx, principal)
+        if current:
+            return principal
     raise ProblemError(
         "unauthenticated",
         detail="the access token is invalid or expired",
@@ -118,10 +137,10 @@ def check_role(principal: Principal, roles: Collection[str]) -> None:
         )
 
 
-def require(*roles: str) -> Callable[..., Principal]:
+def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only ``roles`` (403 problem otherwise)."""
 
-    def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
+    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
         check_role(principal, roles)
         return principal
 
@@ -169,13 +188,13 @@ Admin = Annotated[Principal, Depends(require(*ADMIN))]
 Anyone = Annotated[Principal, Depends(require(*ANY_ROLE))]
 
 
-def acting(*roles: str) -> Callable[..., Actor]:
+def acting(*roles: str) -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits only ``roles`` and hands the handler an :class:`Actor`."""
     check = Depends(require(*roles))
 
     # A default, not ``Annotated``: the annotations are strings resolved in the module's
     # globals, where the local ``check`` does not exist.
-    def dependency(request: Request, principal: Principal = check) -> Actor:
+    async def dependency(request: Request, principal: Principal = check) -> Actor:
         return Actor(principal, request_id(request))
 
     return dependency

@@ -30,6 +30,7 @@ from asxh_card.service.security import ROLES, PasswordHasher, Principal
 __all__ = [
     "MIN_PASSWORD_LENGTH",
     "OperatorChange",
+    "account_state",
     "change_operator",
     "check_current",
     "create_operator",
@@ -52,14 +53,20 @@ def principal_of(row: OperatorRow) -> Principal:
     )
 
 
-def check_current(connection: Connection | Session, principal: Principal) -> bool:
-    """Whether the token's account exists, is active and has not changed since the token."""
+def account_state(connection: Connection | Session, username: str) -> tuple[bool, int] | None:
+    """The account's ``active`` flag and ``token_version`` (None: no such account)."""
     row = connection.execute(
         select(OperatorRow.active, OperatorRow.token_version).where(
-            OperatorRow.username == principal.username
+            OperatorRow.username == username
         )
     ).first()
-    return row is not None and bool(row.active) and row.token_version == principal.version
+    return None if row is None else (bool(row.active), int(row.token_version))
+
+
+def check_current(connection: Connection | Session, principal: Principal) -> bool:
+    """Whether the token's account exists, is active and has not changed since the token."""
+    state = account_state(connection, principal.username)
+    return state is not None and state[0] and state[1] == principal.version
 
 
 def _check_shape(

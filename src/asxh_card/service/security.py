@@ -131,6 +131,10 @@ class TokenError(AsxhError, ValueError):
     """An access token is malformed, badly signed or expired."""
 
 
+#: Checked access tokens remembered per worker (then the memory starts afresh).
+_MAX_CHECKED_TOKENS: Final = 4096
+
+
 class AccessTokens:
     """Issue and check short-lived access tokens."""
 
@@ -138,6 +142,10 @@ class AccessTokens:
         seed = derive_key(secret, b"asxh-service/access-token/ed25519/v1")
         self._key = PrivateKey(ed25519.Ed25519PrivateKey.from_private_bytes(seed))
         self.lifetime = minutes * 60
+        # Tokens whose signature and claims were checked, until they expire: an Ed25519 check
+        # per request costs more than the rest of a warm verification. Keyed by the exact
+        # token text, so nothing unchecked is ever admitted; bounded, so memory is too.
+        self._checked: dict[str, tuple[int, Principal]] = {}
 
     def issue(self, principal: Principal, *, now: int | None = None) -> str:
         """A signed token for ``principal`` valid for the configured lifetime."""
@@ -156,6 +164,19 @@ class AccessTokens:
 
     def verify(self, token: str, *, now: int | None = None) -> Principal:
         """Check signature, type and expiry; raise :class:`TokenError` otherwise."""
+        current = int(time.time()) if now is None else now
+        known = self._checked.get(token)
+        if known is not None:
+            if known[0] > current:
+                return known[1]
+            self._checked.pop(token, None)
+        principal, exp = self._check(token, current)
+        if len(self._checked) >= _MAX_CHECKED_TOKENS:
+            self._checked.clear()
+        self._checked[token] = (exp, principal)
+        return principal
+
+    def _check(self, token: str, current: int) -> tuple[Principal, int]:
         try:
             parsed = _jws.parse_compact(
                 token,
@@ -170,7 +191,6 @@ class AccessTokens:
             claims = _jws.decode_payload(parsed, limits=_TOKEN_LIMITS)
         except VerificationError as exc:
             raise TokenError(exc.reason.value) from None
-        current = int(time.time()) if now is None else now
         if not isinstance(claims, dict):
             raise TokenError("malformed")
         exp, role, sub = claims.get("exp"), claims.get("role"), claims.get("sub")
@@ -185,6 +205,7 @@ class AccessTokens:
             raise TokenError("malformed")
         if type(ver) is not int or ver < 0:
             raise TokenError("malformed")
-        return Principal(
+        principal = Principal(
             username=sub, role=role, province=prov, programmes=tuple(progs), version=ver
         )
+        return principal, exp

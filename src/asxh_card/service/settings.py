@@ -31,6 +31,11 @@ Variable                       Default                              Meaning
                                                                     worker by POST /v1/verify
 ``ASXH_DB_TIMEOUT_SECONDS``    ``5``                                bound on a database connect,
                                                                     lock wait or statement (503)
+``ASXH_CACHE_MS``              ``1000``                             how long a worker trusts its
+                                                                    cached verifier and account
+                                                                    states without a look at the
+                                                                    database (other workers'
+                                                                    changes; its own: at once)
 ============================== ==================================== ==============================
 
 Outside demo mode a missing secret is a startup error (:class:`SettingsError`). In demo mode
@@ -135,6 +140,10 @@ class Settings:
     # Seconds a database connect, lock wait or statement may take before the request is
     # answered 503 not-ready (SQLite busy timeout; PostgreSQL connect/statement/lock timeouts).
     db_timeout_seconds: float = 5.0
+    # Milliseconds a worker answers from its cached verifier and account states before it
+    # looks at the database again (caches.py): the bound on seeing another worker's revocation
+    # or disabled account. Its own commits end the caches at once. 0: look on every request.
+    cache_ms: int = 1000
     # Allow status lists smaller than 131,072 entries: tests of list roll-over only.
     allow_small_status_lists: bool = False
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -161,6 +170,8 @@ class Settings:
             raise SettingsError("ASXH_IMAGE_CONCURRENCY must be between 1 and 64")
         if not 0 < self.db_timeout_seconds <= 300:
             raise SettingsError("ASXH_DB_TIMEOUT_SECONDS must be between 1 and 300")
+        if not 0 <= self.cache_ms <= 5000:
+            raise SettingsError("ASXH_CACHE_MS must be between 0 and 5000 (revocations in 5 s)")
         if not 0 < self.status_list_max_age <= 5:
             raise SettingsError("status_list_max_age must be 1-5 seconds (revocations in 5 s)")
 
@@ -260,6 +271,7 @@ class Settings:
             password_concurrency=get_int("ASXH_PASSWORD_CONCURRENCY", 2),
             image_concurrency=get_int("ASXH_IMAGE_CONCURRENCY", 2),
             db_timeout_seconds=float(get_int("ASXH_DB_TIMEOUT_SECONDS", 5)),
+            cache_ms=get_int("ASXH_CACHE_MS", 1000),
         )
         settings.check_secrets()
         return settings

@@ -2,9 +2,10 @@
 
 The service verifies with the offline :class:`~asxh_card.verifier.Verifier` over its own latest
 bundle and status lists, the same code a service point runs offline. The verifier is cached
-until the bundle, a list or (demo) a key changes (:func:`cached_checker`), so a check costs one
-read without a transaction. Both ways in (the API and the web page) call :func:`check_text` or
-:func:`check_photo`; nothing here is per route.
+until the bundle, a list or (demo) a key changes (:func:`cached_checker`); while the cache is
+fresh (``caches.py``: no commit in this process since, younger than ``ASXH_CACHE_MS``) a check
+runs no SQL at all (:func:`check_text_async`). Both ways in (the API and the web page) call
+:func:`check_text` (or its async form) or :func:`check_photo`; nothing here is per route.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
+from starlette.concurrency import run_in_threadpool
 
 from asxh_card.bundle import load_status_list
 from asxh_card.card import UncheckedCard
@@ -35,8 +37,11 @@ __all__ = [
     "cached_checker",
     "check_photo",
     "check_text",
+    "check_text_async",
+    "current_checker",
     "latest_bundle",
     "verifier_stamp",
+    "warm_checker",
 ]
 
 #: Largest photo accepted (``POST /v1/verify`` and the check page); pixels are capped by the
@@ -111,21 +116,85 @@ def _stamp_fresh_until(ctx: ServiceContext, stamp: tuple[Any, ...]) -> float:
     return min(signed, default=time.time()) + half
 
 
-def cached_checker(ctx: ServiceContext) -> Checker:
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    stamp: tuple[Any, ...]
+    fresh_until: float  # wall clock: a list of the stamp is due for re-signing then
+    generation: int  # the process's write count (caches.WriteClock) when the stamp was read
+    read_at: float  # monotonic time of the stamp's read
+    checker: Checker
+
+
+def cached_checker(ctx: ServiceContext, *, force: bool = True) -> Checker:
     """A Verifier over the service's own bundle and current lists, cached until they change.
 
-    A request costs one read without a transaction (:func:`verifier_stamp`) while nothing
-    changed; a revocation, a re-signed list or a new bundle changes the stamp, and a list due
-    for re-signing ends the cache, so the verifier is rebuilt (and the lists re-signed) then.
+    Reads the stamp (:func:`verifier_stamp`, one read without a transaction); while it is
+    unchanged the cached verifier serves, and a list due for re-signing ends the cache, so the
+    verifier is rebuilt (and the lists re-signed) then. :func:`warm_checker` skips even the
+    stamp's read while the cache is fresh per ``caches.py``; so does this function unless
+    ``force``, when another request has just looked. Blocking: call from a worker thread.
     """
-    stamp = verifier_stamp(ctx)
-    cached = ctx.cache.get("verifier")
-    if cached is not None and cached[0] == stamp and time.time() < cached[1]:
-        held: Checker = cached[2]
-        return held
-    checker = _build_checker(ctx)
-    ctx.cache["verifier"] = (stamp, _stamp_fresh_until(ctx, stamp), checker)
-    return checker
+    with ctx.verifier_lock:
+        # One look at a time: requests that found the cache stale together wait here for the
+        # first one's look instead of each reading (and maybe rebuilding) on its own.
+        if not force:
+            warm = warm_checker(ctx)
+            if warm is not None:
+                return warm
+        generation = ctx.clock.writes  # before the read: a commit meanwhile ends the entry
+        read_at = time.monotonic()
+        stamp = verifier_stamp(ctx)
+        cached: _Cached | None = ctx.cache.get("verifier")
+        if cached is not None and cached.stamp == stamp and time.time() < cached.fresh_until:
+            checker, fresh_until = cached.checker, cached.fresh_until
+        else:
+            checker, fresh_until = _build_checker(ctx), _stamp_fresh_until(ctx, stamp)
+        ctx.cache["verifier"] = _Cached(stamp, fresh_until, generation, read_at, checker)
+        return checker
+
+
+def warm_checker(ctx: ServiceContext) -> Checker | None:
+    """The cached verifier while nothing says it is stale, with no SQL; else None.
+
+    Stale: this process committed a write since its stamp was read (a revocation answered here
+    is seen at once), the stamp is older than ``ASXH_CACHE_MS`` (another worker's revocation is
+    seen within that bound), or a list is due for re-signing.
+    """
+    cached: _Cached | None = ctx.cache.get("verifier")
+    if (
+        cached is None
+        or cached.generation != ctx.clock.writes
+        or time.monotonic() - cached.read_at >= ctx.settings.cache_ms / 1000
+        or time.time() >= cached.fresh_until
+    ):
+        return None
+    return cached.checker
+
+
+async def current_checker(ctx: ServiceContext) -> tuple[Checker, bool]:
+    """The checker to answer with, and whether it came from the cache without a look."""
+    warm = warm_checker(ctx)
+    if warm is not None:
+        return warm, True
+    return await run_in_threadpool(lambda: cached_checker(ctx, force=False)), False
+
+
+async def check_text_async(ctx: ServiceContext, text: str) -> dict[str, Any]:
+    """:func:`check_text` on the event loop: no thread hand-off while the cache is warm.
+
+    A "not valid" is never answered from a cache that has not looked at the database: a list,
+    key or bundle another worker made since may be what the card needs (only valid → revoked
+    waits for ``ASXH_CACHE_MS``).
+    """
+    checker, unlooked = await current_checker(ctx)
+    result = answer(lambda: checker.verifier.verify(text))
+    if unlooked and not result["valid"]:
+        fresh = await run_in_threadpool(cached_checker, ctx)
+        if fresh is not checker:
+            checker = fresh
+            result = answer(lambda: checker.verifier.verify(text))
+    refuse_if_public_url_moved(ctx, checker.verifier, text, result)
+    return result
 
 
 def _build_checker(ctx: ServiceContext) -> Checker:

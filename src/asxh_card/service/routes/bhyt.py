@@ -73,12 +73,12 @@ def _check_bhyt(principal: Principal) -> None:
         )
 
 
-def _bhyt_reader(principal: Writer) -> Principal:
+async def _bhyt_reader(principal: Writer) -> Principal:
     _check_bhyt(principal)  # a dependency: refused before the query or body is judged
     return principal
 
 
-def _bhyt_actor(actor: WriterActor) -> Actor:
+async def _bhyt_actor(actor: WriterActor) -> Actor:
     _check_bhyt(actor.principal)
     return actor
 

@@ -19,8 +19,8 @@ router = APIRouter(tags=["health"])
     summary="Liveness",
     responses={200: {"content": {"application/json": {"example": {"status": "ok"}}}}},
 )
-def live() -> dict[str, str]:
-    """The process answers."""
+async def live() -> dict[str, str]:
+    """The process answers (on the event loop: no thread hand-off)."""
     return {"status": "ok"}
 
 

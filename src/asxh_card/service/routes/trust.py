@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+import msgspec
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -308,6 +309,11 @@ _VERIFY_EXAMPLE = {
 }
 
 
+def _json_response(answer: dict[str, Any]) -> Response:
+    """``answer`` as JSON, encoded once by msgspec (no response model to validate it again)."""
+    return Response(content=msgspec.json.encode(answer), media_type="application/json")
+
+
 @router.post(
     "/v1/verify",
     summary="Verify a card online (QR text as JSON, or a photo as multipart)",
@@ -337,7 +343,7 @@ _VERIFY_EXAMPLE = {
         **problems("forbidden", "payload-too-large", "unsupported-media-type", "not-ready"),
     },
 )
-async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any]:
+async def verify(request: Request, ctx: Ctx, principal: Anyone) -> Response:
     """Uses the offline verifier with the service's own latest bundle and status lists."""
     del principal
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -358,7 +364,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 detail_vi='Hãy gửi {"qr_text": "asxh:/..."}.',
                 errors=clean_errors(exc.errors()),
             ) from None
-        return await run_in_threadpool(verifying.check_text, ctx, body.qr_text)
+        return _json_response(await verifying.check_text_async(ctx, body.qr_text))
     if content_type == "multipart/form-data":
         try:
             form = await request.form(max_files=1, max_fields=2)
@@ -387,7 +393,7 @@ async def verify(request: Request, ctx: Ctx, principal: Anyone) -> dict[str, Any
                 detail="the photo is larger than 8 MiB",
                 detail_vi="Ảnh lớn hơn 8 MiB.",
             )
-        return await run_in_threadpool(verifying.check_photo, ctx, data)
+        return _json_response(await run_in_threadpool(verifying.check_photo, ctx, data))
     raise ProblemError(
         "unsupported-media-type",
         detail="send application/json {\"qr_text\": ...} or multipart/form-data with 'photo'",

@@ -52,7 +52,9 @@ async def _read_form(request: Request) -> FormData | None:
     try:
         # Two file inputs (camera, gallery), the text, the CSRF token: nothing else.
         return await request.form(max_files=2, max_fields=4, max_part_size=64 * 1024)
-    except HTTPException:
+    except HTTPException as exc:
+        if exc.status_code == 413:  # the body passed the route's limit while being read
+            raise
         return None
     except Exception:  # noqa: BLE001 - a broken multipart body is the client's error
         return None
@@ -96,7 +98,10 @@ async def check_submit(request: Request) -> Response:
     except (ProblemError, BusyError) as exc:
         # The service cannot check now (its trust data, too many photos at once): "cannot
         # check", never "not valid".
-        detail = getattr(exc, "detail_vi", None) if t.lang == "vi" else getattr(exc, "detail", None)
+        if t.lang == "vi":
+            detail = getattr(exc, "detail_vi", None) or getattr(exc, "message_vi", None)
+        else:
+            detail = getattr(exc, "detail", None) or str(exc)
         return render(
             request,
             "check.html",
