@@ -272,3 +272,37 @@ def test_print_sheet_rasterised_by_poppler_decodes(card, tmp_path: Path):
     page = Image.open(next(tmp_path.glob("p*.png")))
     assert page.size == (2480, 3508) or abs(page.size[0] - 2480) <= 1
     assert decode(page, zxingcpp.BarcodeFormat.QRCode) == [card.qr_text] * 3
+
+
+def test_memoised_face_and_direct_png_keep_the_picture(card, monkeypatch):
+    """Speed (issue 14, bench within noise): the face drawn with memoised FreeType masks and a
+    cached header, written by the direct PNG writer, has exactly the pixels (and the 300 dpi)
+    of the face drawn with plain fonts from scratch and written by Pillow. Drawn twice, so the
+    second rendering comes from the memo."""
+    from importlib import resources
+
+    from PIL import ImageFont
+
+    fast = [render.card_png(card.claims, card.qr_text, authority="Sở Y tế") for _ in range(2)]
+    assert fast[0] == fast[1]
+
+    def plain_font(weight: str, size: int) -> ImageFont.FreeTypeFont:
+        data = resources.files("asxh_card.issuing").joinpath("fonts", f"NotoSans-{weight}.ttf")
+        return ImageFont.truetype(
+            io.BytesIO(data.read_bytes()), size, layout_engine=ImageFont.Layout.BASIC
+        )
+
+    monkeypatch.setattr(render_face, "_font", plain_font)
+    monkeypatch.setattr(render_face, "_blank_face", render_face._blank_face.__wrapped__)
+    reference = render_face.card_image(card.claims, card.qr_text, authority="Sở Y tế")
+    buffer = io.BytesIO()
+    reference.save(buffer, "PNG", dpi=(300, 300))
+    for png in fast:
+        decoded = Image.open(io.BytesIO(png))
+        assert decoded.mode == "RGB"
+        assert decoded.info["dpi"] == Image.open(buffer).info["dpi"]
+        assert np.array_equal(np.asarray(decoded), np.asarray(reference))
+    # The direct writer for RGB, Pillow for other modes: both decode to the same pixels.
+    grey = reference.convert("L")
+    grey_png = Image.open(io.BytesIO(render.image_png(grey)))
+    assert np.array_equal(np.asarray(grey_png), np.asarray(grey))

@@ -56,15 +56,72 @@ CARD_HEIGHT_PX: Final = round(CARD_HEIGHT_MM / 25.4 * PRINT_DPI)  # 638
 # Fonts
 
 
+#: Memoised text masks per font object before the memo is emptied: labels, programme names and
+#: dates repeat from card to card, names and numbers do not. 512 masks of a line of text are
+#: at most a few MB per font size.
+_MASK_MEMO_LIMIT: Final = 512
+#: Memoised text lengths per font object (floats: cheap).
+_LENGTH_MEMO_LIMIT: Final = 4096
+
+
+def _hashable(key: tuple[Any, ...]) -> bool:
+    try:
+        hash(key)
+    except TypeError:
+        return False
+    return True
+
+
+class _MemoFont(ImageFont.FreeTypeFont):
+    """A FreeType font that memoises rendered text masks and text lengths.
+
+    Every card face draws the same labels, programme names, dates and authority in the same
+    fonts; FreeType rendering was about half of a card's drawing time. A memoised mask is the
+    very mask FreeType gives for the same text, font, mode, anchor and sub-pixel start, so the
+    picture is unchanged (``tests/issuing/test_render.py`` compares it with an unmemoised
+    rendering). Masks drawn in colour mode (``embedded_color``) are modified by Pillow after
+    rendering, so they are never memoised (the face does not use that mode).
+    """
+
+    def __init__(self, font: io.BytesIO, size: int) -> None:
+        super().__init__(font, size, layout_engine=ImageFont.Layout.BASIC)
+        self._masks: dict[tuple[Any, ...], Any] = {}
+        self._lengths: dict[tuple[Any, ...], float] = {}
+
+    def getmask2(
+        self, text: str | bytes, mode: str = "", *args: Any, **kwargs: Any
+    ) -> tuple[Any, tuple[int, int]]:
+        """The mask and offset of ``text`` (FreeType's, memoised: see the class)."""
+        key = (text, mode, *args, *sorted(kwargs.items()))
+        if mode == "RGBA" or not _hashable(key):
+            return super().getmask2(text, mode, *args, **kwargs)
+        found = self._masks.get(key)
+        if found is None:
+            if len(self._masks) >= _MASK_MEMO_LIMIT:
+                self._masks.clear()
+            found = self._masks[key] = super().getmask2(text, mode, *args, **kwargs)
+        return found
+
+    def getlength(self, text: str | bytes, *args: Any, **kwargs: Any) -> float:
+        """The advance length of ``text`` (FreeType's, memoised)."""
+        key = (text, *args, *sorted(kwargs.items()))
+        if not _hashable(key):  # e.g. a list of OpenType features
+            return super().getlength(text, *args, **kwargs)
+        found = self._lengths.get(key)
+        if found is None:
+            if len(self._lengths) >= _LENGTH_MEMO_LIMIT:
+                self._lengths.clear()
+            found = self._lengths[key] = super().getlength(text, *args, **kwargs)
+        return found
+
+
 @functools.cache
 def _font(weight: str, size: int) -> ImageFont.FreeTypeFont:
     """Noto Sans shipped as package data: no font is taken from the machine."""
     data = resources.files("asxh_card.issuing").joinpath("fonts", f"NotoSans-{weight}.ttf")
     # BASIC layout: names are NFC (precomposed letters), so no shaping engine is needed and the
     # output does not depend on whether Pillow was built with libraqm.
-    return ImageFont.truetype(
-        io.BytesIO(data.read_bytes()), size, layout_engine=ImageFont.Layout.BASIC
-    )
+    return _MemoFont(io.BytesIO(data.read_bytes()), size)
 
 
 def font(weight: str, size: int) -> ImageFont.FreeTypeFont:
@@ -179,6 +236,22 @@ def _authority_text(claims: CardClaims, authority: str | None) -> str:
     return f"Cơ quan cấp: {authority or claims.issuer}"
 
 
+_HEADER_H: Final = 104
+
+
+@functools.cache
+def _blank_face() -> Image.Image:
+    """What every card face has before its own data: paper, header band, title (copied per card)."""
+    img = Image.new("RGB", (CARD_WIDTH_PX, CARD_HEIGHT_PX), _PAPER)
+    draw = ImageDraw.Draw(img)
+    w = img.width
+    draw.rectangle((0, 0, w, _HEADER_H), fill=_HEADER)
+    draw.rectangle((0, _HEADER_H, w, _HEADER_H + 4), fill=_ACCENT)
+    draw.text((40, 12), "THẺ AN SINH XÃ HỘI", font=_font("Bold", 40), fill="white")
+    draw.text((42, 62), "Social Security Card", font=_font("Regular", 19), fill=(200, 218, 240))
+    return img
+
+
 def card_image(
     claims: CardClaims,
     qr: str | NDArray[np.bool_],
@@ -191,16 +264,12 @@ def card_image(
     ``authority`` is the issuing body's name (the service passes its issuer's name); without
     it the face names the issuer by its id, the one a verifier resolves.
     """
-    img = Image.new("RGB", (CARD_WIDTH_PX, CARD_HEIGHT_PX), _PAPER)
+    img = _blank_face().copy()
     draw = ImageDraw.Draw(img)
     w, h = img.size
+    header_h = _HEADER_H
 
-    # Header band: title, the issuing province, the serial and the issuing authority.
-    header_h = 104
-    draw.rectangle((0, 0, w, header_h), fill=_HEADER)
-    draw.rectangle((0, header_h, w, header_h + 4), fill=_ACCENT)
-    draw.text((40, 12), "THẺ AN SINH XÃ HỘI", font=_font("Bold", 40), fill="white")
-    draw.text((42, 62), "Social Security Card", font=_font("Regular", 19), fill=(200, 218, 240))
+    # Header band (title drawn once in _blank_face): the province, serial and authority.
     right = w - 36
     province = CURRENT_PROVINCES.get(claims.province, claims.province)
     draw.text(

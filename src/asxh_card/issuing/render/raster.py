@@ -49,8 +49,28 @@ def bilevel_png(dark: NDArray[np.bool_], *, dpi: int = PRINT_DPI) -> bytes:
     )
 
 
-def image_png(image: Image.Image) -> bytes:
-    """An image as PNG at 300 dpi (Pillow's encoder, compression level 3)."""
-    buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=3, dpi=(PRINT_DPI, PRINT_DPI))
-    return buffer.getvalue()
+def image_png(image: Image.Image, *, dpi: int = PRINT_DPI) -> bytes:
+    """An image as PNG at 300 dpi; RGB images are written directly, others by Pillow.
+
+    For RGB (the card face) the rows go unfiltered into zlib at level 3, like
+    :func:`bilevel_png`: a third of the time of Pillow's encoder, whose adaptive filter tries
+    every PNG filter on every row, for a file of about the same size (80 KB a card face). The
+    pixels are the same either way (``tests/issuing/test_render.py``).
+    """
+    if image.mode != "RGB":
+        buffer = io.BytesIO()
+        image.save(buffer, "PNG", compress_level=3, dpi=(dpi, dpi))
+        return buffer.getvalue()
+    width, height = image.size
+    rows = np.asarray(image).reshape(height, width * 3)
+    raw = np.concatenate((np.zeros((height, 1), dtype=np.uint8), rows), axis=1)  # filter 0
+    ppm = round(dpi / 0.0254)
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+            _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
+            _chunk(b"IDAT", zlib.compress(raw.tobytes(), 3)),
+            _chunk(b"IEND", b""),
+        )
+    )
