@@ -593,3 +593,18 @@ def test_an_import_leaves_the_collector_settings_of_the_process_as_they_were(
     run_import(fresh, write_csv(tmp_path / "gc.csv", people_rows(5, seed=3)))
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+
+
+def test_numbers_of_the_chunk_still_being_written_are_not_drawn_again(
+    fresh: ServiceContext, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next chunk is prepared while the previous one is written: a mã số ASXH drawn for
+    that one (not yet in the table) is never drawn for this one."""
+    from asxh_card.ids import generate_asxh_number
+
+    first = generate_asxh_number("79")
+    second = generate_asxh_number("79")
+    draws = iter([first, second])
+    monkeypatch.setattr(importing, "generate_asxh_number", lambda _p: next(draws))
+    with session_scope(fresh.sessions) as session:
+        assert importing._draw_numbers(session, "79", 1, {first.value}) == [second.value]

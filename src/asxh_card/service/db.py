@@ -20,6 +20,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -304,11 +305,17 @@ def insert_tuples(
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         # COPY: one stream, rows adapted by psycopg's own dumpers (no statement per row).
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        dbapi = connection.dialect.loaded_dbapi
         cursor = connection.connection.cursor()
         try:
-            with cursor.copy(f"COPY {table.name} ({', '.join(names)}) FROM STDIN") as copy:
+            with cursor.copy(sql) as copy:
                 for row in params:
                     copy.write_row(row)
+        except dbapi.Error as exc:
+            # The driver's error as SQLAlchemy's (IntegrityError for a duplicate key), as an
+            # executemany would have raised it: callers catch those.
+            raise DBAPIError.instance(sql, None, exc, dbapi.Error) from exc
         finally:
             cursor.close()
         return

@@ -1002,6 +1002,8 @@ class _Importer:
         #: kid -> the moment the key stops being the one to sign (its cut-off, or the start
         #: of a key scheduled after it); a cached choice is dropped then.
         self.switch_at: dict[str, datetime] = {}
+        #: mã số ASXH drawn for the prepared chunk not yet written (the next must avoid them)
+        self.drawn: set[str] = set()
 
     def run(
         self,
@@ -1183,7 +1185,9 @@ class _Importer:
         with session_scope(self.ctx.sessions) as session:
             if present(session, _table(PersonRow), "pin_hash", [v[1] for v in valid]):
                 return None
-            numbers = _draw_numbers(session, self.province, len(valid))
+            # Not the numbers of the chunk still being written: they are not in the table yet.
+            numbers = _draw_numbers(session, self.province, len(valid), self.drawn)
+            self.drawn = set(numbers)
             signing = [self._issuer(session, [e[0] for e in v[9]]) for v in valid]
             current: dict[str, tuple[StatusListRow, statuslists.ListSpace]] = {}
             #: every list this chunk draws from: its row, space and allocation count before
@@ -1729,14 +1733,16 @@ def _person_row(item: _Valid, number: str, province: str, now: datetime) -> dict
     }
 
 
-def _draw_numbers(session: Session, province: str, count: int) -> list[str]:
-    """``count`` unused mã số ASXH of ``province`` (random; collisions drawn again)."""
+def _draw_numbers(
+    session: Session, province: str, count: int, avoid: set[str] | frozenset[str] = frozenset()
+) -> list[str]:
+    """``count`` unused mã số ASXH of ``province``, none in ``avoid`` (random, redrawn)."""
     chosen: set[str] = set()
     for _ in range(_NUMBER_TRIES):
         wanted = count - len(chosen)
         if wanted == 0:
             break
-        draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen
+        draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen - avoid
         chosen |= draw - present(session, _table(PersonRow), "asxh_number", list(draw))
     if len(chosen) != count:  # pragma: no cover - 10^8 numbers per province
         raise RuntimeError("could not draw unused mã số ASXH")
