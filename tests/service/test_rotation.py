@@ -210,7 +210,9 @@ def test_prepublished_rotation_switches_without_a_ceremony_and_old_cards_stay_va
     leaked retired key) is refused as outside the key's window."""
     run_import(world.service.ctx, write_csv(tmp_path / "a.csv", people_rows(2, seed=21)))
     old = _key(world, "active")
-    switch = (utc_now() + timedelta(seconds=4)).replace(microsecond=0)
+    # The steps before the switch (rotate, ceremony, an import) must all finish before it: 4 s
+    # was too short on a loaded CI machine, so leave a wide margin.
+    switch = (utc_now() + timedelta(seconds=15)).replace(microsecond=0)
     rotated = world.cli("keys", "rotate", "--issuer", "vn-79", "--at", _iso(switch))
     assert rotated.exit_code == 0, rotated.output
     assert world.cli("keys", "rotate", "--issuer", "vn-79", "--at", _iso(switch)).exit_code == 1
