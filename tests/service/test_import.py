@@ -42,7 +42,7 @@ from asxh_card.service.models import (
 )
 from asxh_card.service.security import Principal
 
-from .conftest import _settings, cli_env
+from .conftest import _settings, cli_env, postgres_schema
 
 EXAMPLE = Path(__file__).parents[2] / "examples" / "people.csv"
 ADMIN = Actor(Principal("import-test", "national_admin", None, ()))
@@ -308,18 +308,8 @@ def test_kill_at_any_moment_then_resume_gives_one_of_each(
 
 def test_import_into_postgresql(tmp_path: Path) -> None:
     """The same import on PostgreSQL (RETURNING executemany, list locks)."""
-    from .conftest import POSTGRES_URL, _postgres_schema_url
-
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
-    import uuid
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        settings = _settings(tmp_path, _postgres_schema_url(POSTGRES_URL, schema))
+    with postgres_schema() as url:
+        settings = _settings(tmp_path, url)
         upgrade(settings.database_url)
         ctx = ServiceContext.build(settings)
         with session_scope(ctx.sessions) as session:
@@ -331,10 +321,6 @@ def test_import_into_postgresql(tmp_path: Path) -> None:
         run_import(ctx, write_csv(tmp_path / "pg2.csv", people_rows(30, seed=9)))
         assert counts(ctx) == (30, 90, 30, 90)
         ctx.engine.dispose()
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 def test_cli_stats_prints_counts_and_writes_csv(fresh: ServiceContext, tmp_path: Path) -> None:
@@ -480,22 +466,8 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'asxh.db'}"
         return
-    from .conftest import POSTGRES_URL, _postgres_schema_url
-
-    if not POSTGRES_URL:
-        pytest.skip("PostgreSQL tests need ASXH_TEST_POSTGRES_URL")
-    import uuid
-
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield _postgres_schema_url(POSTGRES_URL, schema)
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema() as url:
+        yield url
 
 
 def test_full_status_lists_roll_over_and_rows_match_the_signed_cards(
