@@ -128,11 +128,9 @@ class Service:
         return self.client.request(method, url, headers=headers, **kwargs)
 
 
-def build_service(tmp: Path, url: str, backend: str, **overrides: Any) -> Iterator[Service]:
-    settings = _settings(tmp, url).with_(**overrides)
-    upgrade(settings.database_url)
-    ctx = ServiceContext.build(settings)
-    if settings.self_signed_bundles:
+def seed_world(ctx: ServiceContext) -> None:
+    """The test world: issuers vn-79 and vn-01 and the operators of ``OPERATORS``."""
+    if ctx.settings.self_signed_bundles:
         ctx.keyring.ensure_root()
     with session_scope(ctx.sessions) as session:
         ensure_issuer(session, ctx, "vn-79", name="Sở Y tế TP.HCM (test)", province="79")
@@ -147,6 +145,13 @@ def build_service(tmp: Path, url: str, backend: str, **overrides: Any) -> Iterat
                 province=spec.get("province"),
                 programmes=tuple(spec.get("programmes", ())),
             )
+
+
+def build_service(tmp: Path, url: str, backend: str, **overrides: Any) -> Iterator[Service]:
+    settings = _settings(tmp, url).with_(**overrides)
+    upgrade(settings.database_url)
+    ctx = ServiceContext.build(settings)
+    seed_world(ctx)
     app = create_app(settings, context=ctx)
     with TestClient(app, client=("10.0.0.1", 5000)) as client:
         yield Service(app=app, ctx=ctx, client=client, backend=backend, _tokens={})

@@ -20,6 +20,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,17 +31,17 @@ import uvicorn
 from asxh_card.service.app import create_app
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.db import session_scope
-from asxh_card.service.demo import ensure_issuer, ensure_operator
+from asxh_card.service.demo import ensure_issuer
 from asxh_card.service.migrate import upgrade
 
 # The service world of tests/service (importlib mode: relative to this test package).
 from ..service.conftest import (  # noqa: TID252
-    OPERATORS,
     PASSWORD,
     Service,
     _settings,
     build_service,
     new_person,
+    seed_world,
 )
 
 with warnings.catch_warnings():
@@ -139,24 +140,6 @@ class Live:
     api: Service
 
 
-def _seed(ctx: ServiceContext) -> None:
-    if ctx.settings.self_signed_bundles:
-        ctx.keyring.ensure_root()
-    with session_scope(ctx.sessions) as session:
-        ensure_issuer(session, ctx, "vn-79", name="Sở Y tế TP.HCM (test)", province="79")
-        ensure_issuer(session, ctx, "vn-01", name="Sở Y tế Hà Nội (test)", province="01")
-        for name, spec in OPERATORS.items():
-            ensure_operator(
-                session,
-                ctx,
-                name,
-                password=PASSWORD,
-                role=spec["role"],
-                province=spec.get("province"),
-                programmes=tuple(spec.get("programmes", ())),
-            )
-
-
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     import httpx
@@ -167,7 +150,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     settings = _settings(tmp, f"sqlite:///{tmp / 'asxh.db'}").with_(public_url=url)
     upgrade(settings.database_url)
     ctx = ServiceContext.build(settings)
-    _seed(ctx)
+    seed_world(ctx)
     app = create_app(settings, context=ctx)
     server = uvicorn.Server(
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -224,6 +207,26 @@ def phone(browser: Any, live: Live) -> Iterator[Any]:
     tab = context.new_page()
     yield tab
     context.close()
+
+
+@contextmanager
+def screenshot_contexts(browser: Any, url: str) -> Iterator[tuple[Any, Any]]:
+    """A desktop and a phone (2x pixels) browser context for the docs/ screenshots."""
+    desktop = browser.new_context(
+        base_url=url, viewport={"width": 1280, "height": 900}, locale="vi-VN"
+    )
+    phone = browser.new_context(
+        base_url=url,
+        viewport=PHONE,
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        yield desktop, phone
+    finally:
+        desktop.close()
+        phone.close()
 
 
 def log_in(tab: Any, user: str, password: str = PASSWORD) -> None:

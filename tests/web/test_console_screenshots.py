@@ -17,7 +17,7 @@ import pytest
 
 from asxh_card.service.demo import synthetic_pin
 
-from .conftest import Live, issue_card, log_in
+from .conftest import Live, issue_card, log_in, screenshot_contexts
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -57,17 +57,7 @@ def test_console_screenshots(browser: Any, live: Live, tmp_path: Path) -> None:
         "Giới tính: Nữ|Nơi thường trú: 18 Nguyễn Du, Phường Bến Thành, TP. Hồ Chí Minh|"
         "Ngày cấp: 15/08/2021"
     )
-    desktop = browser.new_context(
-        base_url=live.url, viewport={"width": 1280, "height": 900}, locale="vi-VN"
-    )
-    phone = browser.new_context(
-        base_url=live.url,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
+    with screenshot_contexts(browser, live.url) as (desktop, phone):
         tab = desktop.new_page()
         log_in(tab, "off79")
         tab.goto("/console/persons")
@@ -119,9 +109,6 @@ def test_console_screenshots(browser: Any, live: Live, tmp_path: Path) -> None:
         log_in(small, "off79")
         small.goto(f"/console/persons/{card['asxh_number']}")
         _shot(small, "phone-person")
-    finally:
-        desktop.close()
-        phone.close()
 
 
 def _pin_of(live: Live, number: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import Live, issue_card, log_in, stale_issuer_card
+from .conftest import Live, issue_card, log_in, screenshot_contexts, stale_issuer_card
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
@@ -41,17 +41,7 @@ def test_screenshots(browser: Any, live: Live) -> None:
         json={"reason_code": "lost", "note": "mất thẻ"},
     )
     stale = stale_issuer_card(live.ctx, live.api)
-    desktop = browser.new_context(
-        base_url=live.url, viewport={"width": 1280, "height": 900}, locale="vi-VN"
-    )
-    phone = browser.new_context(
-        base_url=live.url,
-        viewport={"width": 390, "height": 844},
-        device_scale_factor=2,
-        is_mobile=True,
-        has_touch=True,
-    )
-    try:
+    with screenshot_contexts(browser, live.url) as (desktop, phone):
         tab = desktop.new_page()
         tab.goto("/login")
         tab.screenshot(path=DOCS / "web-login.png", full_page=True)
@@ -70,6 +60,3 @@ def test_screenshots(browser: Any, live: Live) -> None:
         small.screenshot(path=DOCS / "web-check-phone-form.png", full_page=True)
         _check(small, card["qr_text"])
         small.screenshot(path=DOCS / "web-check-phone-valid.png", full_page=True)
-    finally:
-        desktop.close()
-        phone.close()
