@@ -8,6 +8,6 @@ from pathlib import Path
 # --import-mode=importlib does not put test folders on sys.path; the helper module is shared.
 sys.path.insert(0, str(Path(__file__).parent))
 
-from vworld import keys, world
+from vworld import http_dir, keys, served, world
 
-__all__ = ["keys", "world"]
+__all__ = ["http_dir", "keys", "served", "world"]

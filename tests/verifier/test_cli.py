@@ -2,13 +2,8 @@
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -288,57 +283,6 @@ def test_root_init_and_bundle_build(world: World, tmp_path: Path, monkeypatch) -
         status_tokens=[world.status_token(URI_79, issued_at=now - 60)],
     )
     assert verifier.verify(card).serial == "C0001"
-
-
-class _Handler(SimpleHTTPRequestHandler):
-    """Serves files with a strong ETag and answers a matching If-None-Match with 304."""
-
-    requested: list[str]
-
-    def log_message(self, *_args: object) -> None:
-        pass
-
-    def do_GET(self) -> None:
-        path = Path(self.translate_path(self.path))
-        if path.is_dir():
-            path = path / "index.json"
-        if not path.is_file():
-            self.requested.append(self.path)
-            self.send_error(404)
-            return
-        data = path.read_bytes()
-        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
-        if self.headers.get("If-None-Match") == etag:
-            self.requested.append(self.path + " 304")
-            self.send_response(304)
-            self.send_header("ETag", etag)
-            self.end_headers()
-            return
-        self.requested.append(self.path)
-        self.send_response(200)
-        self.send_header("ETag", etag)
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-
-@pytest.fixture
-def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
-    """A directory served over HTTP, and the paths requested from it (in order)."""
-    served = tmp_path / "www"
-    served.mkdir()
-    requested: list[str] = []
-    handler = type("Handler", (_Handler,), {"requested": requested})
-    server = ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield served, f"http://127.0.0.1:{server.server_address[1]}", requested
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def test_bundle_pull_installs_and_refuses_rollback(world: World, tmp_path: Path, http_dir) -> None:

@@ -10,18 +10,14 @@ made: a temporary directory for ``/var/lib/asxh``, a local HTTP server for the d
 from __future__ import annotations
 
 import ast
-import functools
 import hashlib
 import inspect
 import io
 import json
 import re
 import shlex
-import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +35,6 @@ from docblocks import (
     shell_commands,
 )
 from PIL import Image
-from test_cli import _Handler
 from typer.testing import CliRunner
 
 from asxh_card import card as _card
@@ -185,22 +180,6 @@ def test_readme_issuing_commands_run_as_written(
     )
     assert claims.serial == serial
     assert claims.status == StatusRef(90121, "https://status.asxh.gov.vn/lists/79/1")
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    """A local static HTTP server (ETags, status indexes) standing in for the service."""
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = type("Handler", (_Handler,), {"requested": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield www, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 def _number(body: str) -> str:

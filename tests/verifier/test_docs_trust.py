@@ -8,18 +8,14 @@ in tests/service/test_trust_world.py, and here it is the one line not run.
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import shlex
-import threading
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from test_cli import _Handler
+from docblocks import block_under, shell_commands
 from typer.testing import CliRunner
 
 from asxh_card import card as _card
@@ -37,33 +33,7 @@ PASSPHRASE = "correct horse battery staple"
 
 def documented_commands() -> list[str]:
     """The commands of the ``sh`` block under "## Commands", continuation lines joined."""
-    section = DOC.read_text(encoding="utf-8").split("## Commands", 1)[1]
-    block = section.split("```sh", 1)[1].split("```", 1)[0]
-    commands, current = [], ""
-    for raw in block.splitlines():
-        line = raw.split(" #", 1)[0].rstrip() if not raw.lstrip().startswith("#") else ""
-        if not line.strip():
-            continue
-        current += line.rstrip("\\").strip() + " "
-        if not line.endswith("\\"):
-            commands.append(current.strip())
-            current = ""
-    return commands
-
-
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[Path, str]]:
-    www = tmp_path / "www"
-    www.mkdir()
-    handler = type("Handler", (_Handler,), {"requested": []})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(handler, directory=str(www)))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield www, f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return shell_commands(block_under(DOC, "Commands", "sh").body)
 
 
 def _card_text(key: PrivateKey, uri: str) -> str:

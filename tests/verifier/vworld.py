@@ -6,9 +6,14 @@ only, so these tests do not depend on the issuing package.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+import hashlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -183,3 +188,63 @@ MakeCard = Callable[..., str]
 
 def reasons(errors: Sequence[Exception]) -> list[str]:
     return [getattr(e, "reason", "?") for e in errors]
+
+
+# -- a static HTTP server standing in for the service (ETags, status indexes) ------------
+
+
+class EtagHandler(SimpleHTTPRequestHandler):
+    """Serves files with a strong ETag and answers a matching If-None-Match with 304."""
+
+    requested: list[str]
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        path = Path(self.translate_path(self.path))
+        if path.is_dir():
+            path = path / "index.json"
+        if not path.is_file():
+            self.requested.append(self.path)
+            self.send_error(404)
+            return
+        data = path.read_bytes()
+        etag = '"' + hashlib.sha256(data).hexdigest()[:16] + '"'
+        if self.headers.get("If-None-Match") == etag:
+            self.requested.append(self.path + " 304")
+            self.send_response(304)
+            self.send_header("ETag", etag)
+            self.end_headers()
+            return
+        self.requested.append(self.path)
+        self.send_response(200)
+        self.send_header("ETag", etag)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+@pytest.fixture
+def http_dir(tmp_path: Path) -> Iterator[tuple[Path, str, list[str]]]:
+    """A directory served over HTTP, and the paths requested from it (in order)."""
+    served = tmp_path / "www"
+    served.mkdir()
+    requested: list[str] = []
+    handler = type("Handler", (EtagHandler,), {"requested": requested})
+    server = ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(served))
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield served, f"http://127.0.0.1:{server.server_address[1]}", requested
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def served(http_dir: tuple[Path, str, list[str]]) -> tuple[Path, str]:
+    """``http_dir`` without the request log: the served directory and its base URL."""
+    return http_dir[0], http_dir[1]
