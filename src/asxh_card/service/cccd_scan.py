@@ -11,20 +11,18 @@ unsigned: it only fills the form, the officer checks it against the card.
 
 from __future__ import annotations
 
-import io
 import re
 import unicodedata
 from typing import Final
 
-from asxh_card.errors import InvalidInputError
+from asxh_card.errors import InvalidInputError, MalformedError, PayloadTooLargeError
 from asxh_card.ids import CCCD_QR_MAX_LENGTH, CccdQrRecord, parse_cccd_qr
+from asxh_card.verifier.image import read_qr_texts
 
 __all__ = ["MAX_PHOTO_BYTES", "parse_scanned", "plain_cccd_text", "read_cccd_photo"]
 
 #: A phone photo of a card is a few MB (as the check page's photos).
 MAX_PHOTO_BYTES: Final = 8 * 1024 * 1024
-#: Refused from the declared size, before the pixels are decoded (decompression bombs).
-MAX_PHOTO_PIXELS: Final = 50_000_000
 
 #: A label before a field: letters, spaces and a few marks (never a digit) up to a colon.
 _LABEL: Final = re.compile(r"^[^\W\d_][^\d:|]{0,40}:\s*", re.UNICODE)
@@ -100,30 +98,23 @@ def read_cccd_photo(data: bytes) -> str:
     Raises :class:`InvalidInputError` for a file that is too large, not an image, or holds no
     QR code with CCCD fields (the messages never echo what was read).
     """
-    import zxingcpp  # noqa: PLC0415
-    from PIL import Image, UnidentifiedImageError  # noqa: PLC0415 - Pillow on demand
-
     if len(data) > MAX_PHOTO_BYTES:
         raise InvalidInputError("the photo is larger than 8 MB", message_vi="Ảnh lớn hơn 8 MB.")
     try:
-        image = Image.open(io.BytesIO(data))
-        width, height = image.size
-        if width * height > MAX_PHOTO_PIXELS:
-            raise InvalidInputError(
-                "the photo has more than 50 megapixels",
-                message_vi="Ảnh lớn hơn 50 megapixel; hãy chụp lại với độ phân giải thấp hơn.",
-            )
-        image.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError):
+        texts = read_qr_texts(data)  # the card check's reader: same pixel cap, second pass
+    except PayloadTooLargeError:
+        raise InvalidInputError(
+            "the photo has more than 50 megapixels",
+            message_vi="Ảnh lớn hơn 50 megapixel; hãy chụp lại với độ phân giải thấp hơn.",
+        ) from None
+    except MalformedError:
         raise InvalidInputError(
             "the file is not an image, or the image is damaged",
             message_vi="Tệp không phải là ảnh hoặc ảnh bị hỏng.",
         ) from None
-    for found in zxingcpp.read_barcodes(
-        image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
-    ):
-        if found.text and "|" in found.text:
-            return found.text
+    for text in texts:
+        if "|" in text:
+            return text
     raise InvalidInputError(
         "no CCCD QR code could be read from the photo; take it again: good light, sharp, the "
         "whole QR code in the frame, or scan or paste its text",

@@ -21,7 +21,7 @@ from asxh_card.errors import MalformedError, PayloadTooLargeError
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "read_card_qr"]
+__all__ = ["MAX_IMAGE_BYTES", "MAX_IMAGE_PIXELS", "read_card_qr", "read_qr_texts"]
 
 #: A phone photo is a few MB; anything far larger is not a card photo.
 MAX_IMAGE_BYTES = 40 * 1024 * 1024
@@ -96,11 +96,12 @@ def _texts(image: Image, zxingcpp: Any) -> list[str]:
     return [r.text for r in results if r.valid and r.text]
 
 
-def read_card_qr(image: str | os.PathLike[str] | bytes | Image) -> str:
-    """The ``asxh:/`` text of the card QR in ``image`` (path, bytes or Pillow image).
+def read_qr_texts(image: str | os.PathLike[str] | bytes | Image) -> list[str]:
+    """The texts of every QR code in ``image`` (path, bytes or Pillow image), maybe none.
 
-    Raises :class:`~asxh_card.errors.MalformedError` (clerk-friendly Vietnamese message) when no
-    QR can be read, or when the QR codes found are not ASXH cards.
+    The size caps apply before decoding (:class:`~asxh_card.errors.PayloadTooLargeError`); a
+    file that is not an image raises :class:`~asxh_card.errors.MalformedError`. The service
+    reads CCCD chip-card QR codes through this too, with the same caps and second pass.
     """
     try:
         import zxingcpp  # noqa: PLC0415 - optional extra
@@ -124,6 +125,16 @@ def read_card_qr(image: str | os.PathLike[str] | bytes | Image) -> str:
             binarizer=zxingcpp.Binarizer.GlobalHistogram,
         )
         texts = [r.text for r in results if r.valid and r.text]
+    return texts
+
+
+def read_card_qr(image: str | os.PathLike[str] | bytes | Image) -> str:
+    """The ``asxh:/`` text of the card QR in ``image`` (path, bytes or Pillow image).
+
+    Raises :class:`~asxh_card.errors.MalformedError` (clerk-friendly Vietnamese message) when no
+    QR can be read, or when the QR codes found are not ASXH cards.
+    """
+    texts = read_qr_texts(image)
     if not texts:
         raise MalformedError(
             "no QR code found in the image", message_vi=_NO_QR_VI, message_en=_NO_QR_EN
