@@ -106,11 +106,11 @@ def test_a_new_list_opens_when_one_fills(service: Any) -> None:
         sizes = [(row.size, row.allocated, row.full) for row in lists]
         # Blocks of 3 consecutive entries (a card with two entitlements).
         blocks = [statuslists.allocate(session, small, "vn-small", "card", 3) for _ in range(4)]
-        block_lists = {row.id for row, _ in blocks}
+        block_lists = {list_id for list_id, _ in blocks}
     assert sizes == [(8, 8, True), (8, 8, True), (8, 4, False)]
     by_list: dict[int, set[int]] = {}
-    for row, idx in got:
-        by_list.setdefault(row.id, set()).add(idx)
+    for list_id, idx in got:
+        by_list.setdefault(list_id, set()).add(idx)
     assert [len(v) for v in by_list.values()] == [8, 8, 4]
     assert all(0 <= i < 8 for v in by_list.values() for i in v)
     assert all(0 <= start <= 5 for _, start in blocks)

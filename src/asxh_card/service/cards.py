@@ -11,11 +11,11 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Final, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
 
 from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
@@ -34,7 +34,7 @@ from asxh_card.service.errors import (
     NotPermittedError,
     TransitionError,
 )
-from asxh_card.service.keyring import Keyring
+from asxh_card.service.keyring import NEWEST_SIGNING_KEY_FIRST, signing_window
 from asxh_card.service.models import (
     CardEntitlementRow,
     CardRow,
@@ -49,6 +49,8 @@ from asxh_card.service.states import CURRENT, STATE_VI, Action, State, transitio
 
 __all__ = [
     "CardOutcome",
+    "Carried",
+    "SigningIssuer",
     "change_card_status",
     "change_entitlement_status",
     "end_entitlement",
@@ -59,24 +61,91 @@ __all__ = [
 ]
 
 
-def issuer_for(
-    session: Session, province: str, programmes: Sequence[str]
-) -> tuple[IssuerRow, IssuerKeyRow]:
-    """The issuer of ``province`` that may sign every programme in ``programmes``, and its key."""
-    candidates = session.scalars(
-        select(IssuerRow).where(IssuerRow.province == province).order_by(IssuerRow.id)
-    ).all()
-    for issuer in candidates:
-        if set(programmes) <= set(issuer.programmes):
-            key = Keyring.active_key(session, issuer.id)
-            if key is not None:
-                return issuer, key
-    wanted = ", ".join(sorted(set(programmes)))
+@dataclass(frozen=True, slots=True)
+class SigningIssuer:
+    """An issuer that may sign a card, and the key it signs with now."""
+
+    issuer_id: str
+    province: str
+    kid: str
+    key_file: str
+    #: The key's cut-off, if any: it signs nothing after it.
+    not_after: datetime | None
+
+
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - a mapped table
+    return table
+
+
+_CARDS: Final = _table(CardRow)
+_CARD_ENTITLEMENTS: Final = _table(CardEntitlementRow)
+_ENTITLEMENTS: Final = _table(EntitlementRow)
+# The issuance path runs Core statements built once (bench/bench_service_load.py: building,
+# compiling and flushing ORM statements took most of an issuance's CPU time).
+_SIGNING_ISSUERS: Final = (
+    select(
+        IssuerRow.id,
+        IssuerRow.programmes,
+        IssuerKeyRow.kid,
+        IssuerKeyRow.key_file,
+        IssuerKeyRow.not_after,
+    )
+    .join(IssuerKeyRow, IssuerKeyRow.issuer_id == IssuerRow.id)
+    .where(IssuerRow.province == bindparam("province"), *signing_window(bindparam("now")))
+    .order_by(IssuerRow.id, *NEWEST_SIGNING_KEY_FIRST)
+)
+_LOCK_PERSON: Final = (
+    select(PersonRow.id).where(PersonRow.id == bindparam("person_id")).with_for_update()
+)
+_ACTIVE_ENTITLEMENTS: Final = (
+    select(
+        _ENTITLEMENTS.c.id,
+        _ENTITLEMENTS.c.programme,
+        _ENTITLEMENTS.c.valid_from,
+        _ENTITLEMENTS.c.valid_to,
+        _ENTITLEMENTS.c.attributes,
+    )
+    .where(
+        _ENTITLEMENTS.c.person_id == bindparam("person_id"),
+        _ENTITLEMENTS.c.state == State.ACTIVE,
+    )
+    .order_by(_ENTITLEMENTS.c.programme)
+)
+_CURRENT_CARD_IDS: Final = (
+    select(_CARDS.c.id)
+    .where(
+        _CARDS.c.person_id == bindparam("person_id"),
+        _CARDS.c.issuer_id == bindparam("issuer_id"),
+        _CARDS.c.state.in_(CURRENT),
+    )
+    .order_by(_CARDS.c.id)
+)
+_INSERT_CARD: Final = insert(_CARDS).returning(_CARDS.c.id)
+_LINK_ENTITLEMENTS: Final = insert(_CARD_ENTITLEMENTS)
+
+
+def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> SigningIssuer:
+    """The issuer of ``province`` that may sign every programme in ``programmes``, and its key.
+
+    Of several, the first by id; an issuer without a key that signs now is passed over.
+    """
+    wanted = set(programmes)
+    rows = session.connection().execute(_SIGNING_ISSUERS, {"province": province, "now": utc_now()})
+    seen: set[str] = set()
+    for issuer_id, may_sign, kid, key_file, not_after in rows:
+        if issuer_id in seen:  # an older key of an issuer already passed over
+            continue
+        seen.add(issuer_id)
+        if wanted <= set(may_sign) and key_file is not None:  # signing_window: it is
+            return SigningIssuer(issuer_id, province, kid, key_file, not_after)
+    names = ", ".join(sorted(wanted))
     raise ConflictError(
-        f"no issuer of province {province} with an active key may sign {wanted}",
+        f"no issuer of province {province} with an active key may sign {names}",
         message_vi=(
             f"Tỉnh {province} chưa có đơn vị cấp thẻ với khóa ký đang hoạt động được ký "
-            f"chế độ {wanted}."
+            f"chế độ {names}."
         ),
     )
 
@@ -391,12 +460,26 @@ def change_card_status(
     return card
 
 
+class Carried(NamedTuple):
+    """An entitlement on a card: its id, programme, position and status-list index."""
+
+    entitlement_id: int
+    programme: str
+    position: int
+    status_idx: int
+
+
 @dataclass(frozen=True, slots=True)
 class CardOutcome:
-    """A card and whether it was created now (False: an idempotent replay)."""
+    """A card and whether it was created now (False: an idempotent replay).
+
+    ``carried`` lists a new card's entitlements as :func:`~asxh_card.service.views.card_out`
+    shows them (None for a replay: read them back).
+    """
 
     card: CardRow
     created: bool
+    carried: tuple[Carried, ...] | None = None
 
 
 def _fingerprint(person: PersonRow, guardian: Mapping[str, Any] | None) -> str:
@@ -479,40 +562,42 @@ def issue_card(
         replay = _replay(session, actor, idempotency_key, fingerprint)
         if replay is not None:
             return CardOutcome(replay, created=False)
-    try:
-        with session.begin_nested():
-            card, previous = _issue(
-                session,
-                ctx,
-                actor,
-                person,
-                guardian=guardian,
-                replaces=replaces,
+
+    def sign_and_store() -> tuple[CardRow, tuple[Carried, ...]]:
+        card, previous, carried = _issue(
+            session, ctx, actor, person, guardian=guardian, replaces=replaces
+        )
+        for old in previous:
+            change_card_status(
+                session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
             )
-            for old in previous:
-                change_card_status(
-                    session, actor, old, action=Action.REVOKE, reason_code=reason_code, note=note
+            old.replaced_by_serial = card.serial
+        if idempotency_key is not None:
+            session.add(
+                IdempotencyKeyRow(
+                    operator=actor.username,
+                    key=idempotency_key,
+                    fingerprint=fingerprint,
+                    card_id=card.id,
+                    created_at=utc_now(),
                 )
-                old.replaced_by_serial = card.serial
-            session.flush()
-            if idempotency_key is not None:
-                session.add(
-                    IdempotencyKeyRow(
-                        operator=actor.username,
-                        key=idempotency_key,
-                        fingerprint=fingerprint,
-                        card_id=card.id,
-                        created_at=utc_now(),
-                    )
-                )
-                session.flush()
-    except IntegrityError:
-        if idempotency_key is None:
-            raise
-        replay = _replay(session, actor, idempotency_key, fingerprint)
-        if replay is None:
-            raise
-        return CardOutcome(replay, created=False)
+            )
+        session.flush()
+        return card, carried
+
+    if idempotency_key is None:
+        card, carried = sign_and_store()
+    else:
+        # A concurrent request with the same key stores it first: this one's card is undone
+        # (the savepoint) and the stored card is the answer.
+        try:
+            with session.begin_nested():
+                card, carried = sign_and_store()
+        except IntegrityError:
+            replay = _replay(session, actor, idempotency_key, fingerprint)
+            if replay is None:
+                raise
+            return CardOutcome(replay, created=False)
     audit.record(
         session,
         actor,
@@ -522,7 +607,7 @@ def issue_card(
         province=card.province,
         detail={"replaces": replaces.serial if replaces else None},
     )
-    return CardOutcome(card, created=True)
+    return CardOutcome(card, created=True, carried=carried)
 
 
 def _replay(session: Session, actor: Actor, key: str, fingerprint: str) -> CardRow | None:
@@ -538,9 +623,9 @@ def _replay(session: Session, actor: Actor, key: str, fingerprint: str) -> CardR
     return session.get(CardRow, row.card_id)
 
 
-def _card_expiry(entitlements: Sequence[EntitlementRow], settings: Settings, today: date) -> date:
+def _card_expiry(ends: Sequence[date | None], settings: Settings, today: date) -> date:
+    """The card's last day: its longest validity, or earlier when every entitlement ends."""
     longest = today + timedelta(days=settings.card_validity_days)
-    ends = [e.valid_to for e in entitlements]
     if all(end is not None for end in ends):
         return min(longest, max(end for end in ends if end is not None))
     return longest
@@ -554,41 +639,51 @@ def _issue(
     *,
     guardian: Mapping[str, Any] | None,
     replaces: CardRow | None,
-) -> tuple[CardRow, list[CardRow]]:
-    """The new card and the person's current cards of the same issuer it supersedes."""
+) -> tuple[CardRow, list[CardRow], tuple[Carried, ...]]:
+    """The new card, what it carries, and the current cards of its issuer it supersedes."""
     settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
-    # Issuances for one person take turns (a row lock on PostgreSQL; SQLite's writes already
-    # do), so two at once cannot both find no current card and leave two.
-    session.execute(select(PersonRow.id).where(PersonRow.id == person.id).with_for_update())
+    session.flush()  # the Core statements below must see the session's pending changes
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        # Issuances for one person take turns (a row lock; SQLite's writes already do), so
+        # two at once cannot both find no current card and leave two.
+        connection.execute(_LOCK_PERSON, {"person_id": person.id})
     today = vn_date(utc_now())
-    entitlements = current_entitlements(session, person, today)
+    entitlements = [
+        row
+        for row in connection.execute(_ACTIVE_ENTITLEMENTS, {"person_id": person.id})
+        if row.valid_to is None or row.valid_to >= today
+    ]
     if not entitlements:
         raise ConflictError(
             "the person has no current entitlement to put on a card",
             message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
         )
-    issuer_row, key = issuer_for(session, person.province, [e.programme for e in entitlements])
-    previous = list(
-        session.scalars(
-            select(CardRow)
-            .where(
-                CardRow.person_id == person.id,
-                CardRow.issuer_id == issuer_row.id,
-                CardRow.state.in_(CURRENT),
-            )
-            .order_by(CardRow.id)
+    signing = issuer_for(session, person.province, [e.programme for e in entitlements])
+    previous_ids = (
+        connection.execute(
+            _CURRENT_CARD_IDS, {"person_id": person.id, "issuer_id": signing.issuer_id}
         )
+        .scalars()
+        .all()
+    )
+    previous = (
+        list(
+            session.scalars(
+                select(CardRow).where(CardRow.id.in_(previous_ids)).order_by(CardRow.id)
+            )
+        )
+        if previous_ids
+        else []
     )
     for old in previous:
         _check_whole_card(session, actor, old)
     # The card's status block: its own entry, then one per entitlement (card.status_block,
     # which CardClaims fills in for the entitlements).
-    status_list, idx = statuslists.allocate(
-        session, settings, issuer_row.id, "card", 1 + len(entitlements)
+    list_id, idx = statuslists.allocate(
+        session, settings, signing.issuer_id, "card", 1 + len(entitlements)
     )
-    card_status = StatusRef(
-        idx=idx, uri=statuslists.list_uri(settings, issuer_row.id, status_list.id)
-    )
+    card_status = StatusRef(idx=idx, uri=statuslists.list_uri(settings, signing.issuer_id, list_id))
     models = tuple(
         Entitlement(e.programme, e.valid_from, e.valid_to, dict(e.attributes)) for e in entitlements
     )
@@ -606,53 +701,65 @@ def _issue(
             relation=guardian.get("relation", "guardian"),
         )
     issuer = Issuer(
-        issuer_id=issuer_row.id,
-        province=issuer_row.province,
-        signer=keyring.signer(key),
+        issuer_id=signing.issuer_id,
+        province=signing.province,
+        signer=keyring.signer(signing),
         registry=registry,
     )
-    expires = _card_expiry(entitlements, settings, today)
     issued = issuer.issue(
         holder,
         models,
-        expires=expires,
+        expires=_card_expiry([e.valid_to for e in entitlements], settings, today),
         guardian=gdn,
         status=card_status,
     )
-    now = utc_now()
-    card = CardRow(
-        serial=issued.serial,
-        person_id=person.id,
-        province=person.province,
-        issuer_id=issuer_row.id,
-        kid=key.kid,
-        token=issued.token,
-        qr_text=issued.qr_text,
-        state=State.ACTIVE,
-        status_list_id=status_list.id,
-        status_idx=idx,
-        issued_at=now,
-        expires_at=datetime.fromtimestamp(issued.claims.expires_at, VN_TZ),
-        replaces_serial=replaces.serial if replaces else None,
-        created_by=actor.username,
-    )
+    values: dict[str, Any] = {
+        "serial": issued.serial,
+        "person_id": person.id,
+        "province": person.province,
+        "issuer_id": signing.issuer_id,
+        "kid": signing.kid,
+        "token": issued.token,
+        "qr_text": issued.qr_text,
+        "state": State.ACTIVE.value,
+        "reason_code": None,
+        "note": None,
+        "status_list_id": list_id,
+        "status_idx": idx,
+        "issued_at": utc_now(),
+        "expires_at": datetime.fromtimestamp(issued.claims.expires_at, VN_TZ),
+        "replaces_serial": replaces.serial if replaces else None,
+        "replaced_by_serial": None,
+        "created_by": actor.username,
+        "import_job_id": None,
+    }
+    card_id: int = connection.execute(_INSERT_CARD, values).scalar_one()
+    # The row as written, in the session without reading it back (every column is set, so
+    # nothing is left to load).
+    card = CardRow(id=card_id, **values)
+    make_transient_to_detached(card)
     session.add(card)
-    session.flush()
     # Positions as signed (the issuer keeps the order, but the card is the reference).
-    by_programme = {e.programme: e for e in entitlements}
+    by_programme = {e.programme: e.id for e in entitlements}
     signed = issued.claims.entitlements
     block = _card.status_block(card_status, len(signed))
-    for position, (ent, ref) in enumerate(zip(signed, block, strict=True)):
-        session.add(
-            CardEntitlementRow(
-                card_id=card.id,
-                entitlement_id=by_programme[ent.programme].id,
-                position=position,
-                status_idx=ref.idx,
-            )
-        )
-    session.flush()
-    return card, previous
+    carried = tuple(
+        Carried(by_programme[ent.programme], ent.programme, position, ref.idx)
+        for position, (ent, ref) in enumerate(zip(signed, block, strict=True))
+    )
+    connection.execute(
+        _LINK_ENTITLEMENTS,
+        [
+            {
+                "card_id": card_id,
+                "entitlement_id": link.entitlement_id,
+                "position": link.position,
+                "status_idx": link.status_idx,
+            }
+            for link in carried
+        ],
+    )
+    return card, previous, carried
 
 
 def _guardian_of(card: CardRow) -> dict[str, Any] | None:

@@ -1646,15 +1646,13 @@ class _Importer:
         if cached is not None and self._switched(cached[1]):
             del self.issuers[key]
         if key not in self.issuers:
-            issuer, signing = cards.issuer_for(session, self.province, sorted(key))
-            if signing.key_file is None:
-                raise ConflictError(f"key {signing.kid} has no private key here")
+            signing = cards.issuer_for(session, self.province, sorted(key))
             key_file = str(self.ctx.keyring.keys_dir / signing.key_file)
-            self.issuers[key] = (issuer.id, signing.kid, key_file)
+            self.issuers[key] = (signing.issuer_id, signing.kid, key_file)
             now = utc_now()
             later = session.scalars(
                 select(IssuerKeyRow.not_before).where(
-                    IssuerKeyRow.issuer_id == issuer.id,
+                    IssuerKeyRow.issuer_id == signing.issuer_id,
                     IssuerKeyRow.state == "active",
                     IssuerKeyRow.not_before > now,
                 )

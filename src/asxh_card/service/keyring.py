@@ -13,9 +13,9 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Final
+from typing import Final, Protocol
 
-from sqlalchemy import event, select
+from sqlalchemy import BindParameter, ColumnElement, event, or_, select
 from sqlalchemy.orm import Session, SessionTransaction
 
 from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
@@ -25,7 +25,7 @@ from asxh_card.keystore import generate_key_file, load_private_key, load_public_
 from asxh_card.service.models import IssuerKeyRow, IssuerRow
 from asxh_card.service.settings import Settings
 
-__all__ = ["Keyring"]
+__all__ = ["NEWEST_SIGNING_KEY_FIRST", "KeyFileRef", "Keyring", "signing_window"]
 
 #: ``session.info`` keys: the key files not committed yet, each with the transaction (the root
 #: one or a savepoint) that created it; and whether the session's listeners are installed.
@@ -57,6 +57,37 @@ def _inside(owner: SessionTransaction, ending: SessionTransaction | None) -> boo
     return False
 
 
+class KeyFileRef(Protocol):
+    """A key with a private key file on this server (an ``IssuerKeyRow`` or a look-up of one)."""
+
+    @property
+    def kid(self) -> str:
+        """The key id."""
+
+    @property
+    def key_file(self) -> str | None:
+        """The private key file's name in the keys directory (None: not on this server)."""
+
+
+def signing_window(moment: datetime | BindParameter[datetime]) -> tuple[ColumnElement[bool], ...]:
+    """Criteria of a key that may sign at ``moment`` (a value or a bound parameter).
+
+    A published key (``active`` or ``retiring``) with a private key file here whose signing
+    window covers the moment. Of two (the inclusive second a scheduled rotation switches),
+    :data:`NEWEST_SIGNING_KEY_FIRST` puts the newer first.
+    """
+    return (
+        IssuerKeyRow.state.in_(("active", "retiring")),
+        IssuerKeyRow.key_file.is_not(None),
+        IssuerKeyRow.not_before <= moment,
+        or_(IssuerKeyRow.not_after.is_(None), IssuerKeyRow.not_after >= moment),
+    )
+
+
+#: The order that puts the key that signs now first (see :func:`signing_window`).
+NEWEST_SIGNING_KEY_FIRST: Final = (IssuerKeyRow.not_before.desc(), IssuerKeyRow.id.desc())
+
+
 class Keyring:
     """Loads and caches private keys; creates new issuer keys."""
 
@@ -79,7 +110,7 @@ class Keyring:
                 self._cache[str(path)] = cached
             return cached
 
-    def signer(self, key: IssuerKeyRow) -> PrivateKey:
+    def signer(self, key: KeyFileRef) -> PrivateKey:
         """The private key of ``key`` (raises :class:`~asxh_card.errors.KeyStoreError`)."""
         if key.key_file is None:
             raise KeyStoreError(f"key {key.kid} has no private key file on this server")
@@ -264,16 +295,9 @@ class Keyring:
         ahead (``not_before`` in the future) does not sign before its window opens, and a key
         past its cut-off (``not_after``) signs nothing more.
         """
-        moment = at or utc_now()
         return session.scalars(
             select(IssuerKeyRow)
-            .where(
-                IssuerKeyRow.issuer_id == issuer_id,
-                IssuerKeyRow.state.in_(("active", "retiring")),
-                IssuerKeyRow.key_file.is_not(None),
-                IssuerKeyRow.not_before <= moment,
-                (IssuerKeyRow.not_after.is_(None)) | (IssuerKeyRow.not_after >= moment),
-            )
-            .order_by(IssuerKeyRow.not_before.desc(), IssuerKeyRow.id.desc())
+            .where(IssuerKeyRow.issuer_id == issuer_id, *signing_window(at or utc_now()))
+            .order_by(*NEWEST_SIGNING_KEY_FIRST)
             .limit(1)
         ).first()

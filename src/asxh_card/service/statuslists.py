@@ -21,9 +21,9 @@ import json
 import secrets
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any, Final
 
-from sqlalchemy import Table, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, defer
 
 from asxh_card._core.b64 import B64Error, b64url_decode
@@ -125,29 +125,132 @@ def open_next(
     return _open_list(session, issuer_id, settings.status_list_size)
 
 
+def _table(model: type[Any]) -> Table:
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - a mapped table
+    return table
+
+
+_LISTS: Final = _table(StatusListRow)
+_ALLOCATIONS: Final = _table(StatusAllocationRow)
+# Core statements for :func:`allocate`, built once: one issuance allocates one block, and the
+# ORM forms (a savepoint per try, the whole 32 KiB list row loaded) cost a fifth of it.
+_OPEN_LIST: Final = (
+    select(_LISTS.c.id, _LISTS.c.size, _LISTS.c.allocated)
+    .where(_LISTS.c.issuer_id == bindparam("issuer_id"), _LISTS.c.full.is_(False))
+    .order_by(_LISTS.c.id)
+    .limit(1)
+    .with_for_update()
+)
+_NEW_LIST: Final = insert(_LISTS).returning(_LISTS.c.id)
+_TAKEN_IN_RUN: Final = select(_ALLOCATIONS.c.idx).where(
+    _ALLOCATIONS.c.list_id == bindparam("list_id"),
+    _ALLOCATIONS.c.idx >= bindparam("first"),
+    _ALLOCATIONS.c.idx <= bindparam("last"),
+)
+_ALL_TAKEN: Final = select(_ALLOCATIONS.c.idx).where(_ALLOCATIONS.c.list_id == bindparam("list_id"))
+_CLAIM: Final = insert(_ALLOCATIONS)
+_COUNT: Final = (
+    update(_LISTS)
+    .where(_LISTS.c.id == bindparam("list_id"))
+    .values(allocated=bindparam("now_allocated"), full=bindparam("now_full"))
+)
+
+
 def allocate(
     session: Session, settings: Settings, issuer_id: str, purpose: str, count: int = 1
-) -> tuple[StatusListRow, int]:
+) -> tuple[int, int]:
     """Allocate ``count`` consecutive unused entries at a random place in the open list.
 
-    Returns the list and the first index. A card takes a block: its own entry followed by one
-    per entitlement (card.py, status block). A list that has no free run of ``count`` entries
-    left is marked full and a new one opens.
+    Returns the list id and the first index. A card takes a block: its own entry followed by
+    one per entitlement (card.py, status block). A list that has no free run of ``count``
+    entries left is marked full and a new one opens.
+
+    The open list's row is locked first (PostgreSQL ``FOR UPDATE``; SQLite's writes already
+    take turns), so no other allocator of that list runs between the check that a run is free
+    and its insert; the unique constraint on ``(list_id, idx)`` stays as the last guard.
     """
-    if not 1 <= count <= 64:
-        raise ValueError("count must be 1-64")
+    if not 1 <= count <= min(64, settings.status_list_size):
+        raise ValueError("count must be 1-64 and fit in a list")
+    session.flush()  # the Core statements below must see the session's pending lists
+    connection = session.connection()
     while True:
-        row = _open_list(session, issuer_id, settings.status_list_size)
-        start = None if row.allocated + count > row.size else _draw(session, row, purpose, count)
-        if start is None:
-            row.full = True
-            session.flush()
-            continue
-        row.allocated += count
-        if row.allocated >= row.size:
-            row.full = True
-        session.flush()
-        return row, start
+        open_list = connection.execute(_OPEN_LIST, {"issuer_id": issuer_id}).first()
+        if open_list is None:
+            size, allocated = settings.status_list_size, 0
+            list_id = _new_list(connection, issuer_id, size)
+        else:
+            list_id, size, allocated = open_list
+        start = None
+        if allocated + count <= size:
+            start = _draw(connection, list_id, size, count)
+        if start is not None:
+            now = utc_now()
+            connection.execute(
+                _CLAIM,
+                [
+                    {"list_id": list_id, "idx": start + i, "purpose": purpose, "created_at": now}
+                    for i in range(count)
+                ],
+            )
+            allocated += count
+        connection.execute(
+            _COUNT,
+            {
+                "list_id": list_id,
+                "now_allocated": allocated,
+                "now_full": start is None or allocated >= size,
+            },
+        )
+        if start is not None:
+            return list_id, start
+
+
+def _new_list(connection: Connection, issuer_id: str, size: int) -> int:
+    """Open a new, empty list of ``size`` entries for ``issuer_id``; its id."""
+    now = utc_now()
+    list_id: int = connection.execute(
+        _NEW_LIST,
+        {
+            "issuer_id": issuer_id,
+            "size": size,
+            "bits": 2,
+            "data": StatusList.empty(size, 2).to_bytes(),
+            "version": 1,
+            "allocated": 0,
+            "full": False,
+            "token": None,
+            "token_version": 0,
+            "token_signed_at": None,
+            "created_at": now,
+            "updated_at": now,
+        },
+    ).scalar_one()
+    return list_id
+
+
+def _draw(connection: Connection, list_id: int, size: int, count: int) -> int | None:
+    """A random free run of ``count`` entries in list ``list_id``; None when there is none.
+
+    Random places first (a list is mostly empty for most of its life); when those keep
+    hitting taken entries the list is crowded, and the run is chosen uniformly among the free
+    ones. Indices are random so that a card's place in the list says nothing about when it
+    was issued (DESIGN.md §4).
+    """
+    for _ in range(_RANDOM_TRIES):
+        start = secrets.randbelow(size - count + 1)
+        taken = connection.execute(
+            _TAKEN_IN_RUN, {"list_id": list_id, "first": start, "last": start + count - 1}
+        ).first()
+        if taken is None:
+            return start
+    taken_set = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
+    runs = [
+        start
+        for start in range(size - count + 1)
+        if not any(start + i in taken_set for i in range(count))
+    ]
+    return runs[secrets.randbelow(len(runs))] if runs else None
 
 
 class ListSpace:
@@ -231,44 +334,6 @@ def allocate_many(
         bulk_insert(session, table, rows)
     session.flush()
     return result
-
-
-def _claim(session: Session, row: StatusListRow, start: int, count: int, purpose: str) -> bool:
-    """Insert allocations ``start .. start + count - 1``; False if any is taken."""
-    now = utc_now()
-    try:
-        with session.begin_nested():
-            session.add_all(
-                StatusAllocationRow(list_id=row.id, idx=start + i, purpose=purpose, created_at=now)
-                for i in range(count)
-            )
-    except IntegrityError:
-        return False
-    return True
-
-
-def _draw(session: Session, row: StatusListRow, purpose: str, count: int) -> int | None:
-    """A random free run of ``count`` entries in ``row``; None when there is none."""
-    for _ in range(_RANDOM_TRIES):
-        start = secrets.randbelow(row.size - count + 1)
-        if _claim(session, row, start, count, purpose):
-            return start
-    # The list is crowded: choose uniformly among the free runs.
-    taken = set(
-        session.scalars(
-            select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
-        )
-    )
-    runs = [
-        start
-        for start in range(row.size - count + 1)
-        if not any(start + i in taken for i in range(count))
-    ]
-    while runs:
-        start = runs.pop(secrets.randbelow(len(runs)))
-        if _claim(session, row, start, count, purpose):
-            return start
-    return None
 
 
 def set_status(session: Session, list_id: int, idx: int, status: Status) -> None:

@@ -509,7 +509,7 @@ def issue_card(
         outcome = card_service.issue_card(
             session, ctx, actor, person, idempotency_key=idempotency_key, guardian=guardian
         )
-        return card_out(session, ctx, outcome.card), outcome.created
+        return card_out(session, ctx, outcome.card, carried=outcome.carried), outcome.created
 
 
 def list_cards(ctx: ServiceContext, principal: Principal, number: str) -> list[CardOut]:

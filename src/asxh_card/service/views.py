@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.service import registry, statuslists
+from asxh_card.service.cards import Carried
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import in_scope
 from asxh_card.service.errors import NotFoundError
@@ -127,25 +130,35 @@ def entitlement_out(principal: Principal, row: EntitlementRow, asxh_number: str)
     )
 
 
-def card_out(session: Session, ctx: ServiceContext, card: CardRow) -> CardOut:
-    """Response body of a card."""
+def card_out(
+    session: Session,
+    ctx: ServiceContext,
+    card: CardRow,
+    *,
+    carried: Sequence[Carried] | None = None,
+) -> CardOut:
+    """Response body of a card; ``carried`` (a new card's entitlements) saves reading them."""
     person = session.get(PersonRow, card.person_id)
     assert person is not None  # noqa: S101 - foreign key
     uri = statuslists.list_uri(ctx.settings, card.issuer_id, card.status_list_id)
-    carried = session.execute(
-        select(CardEntitlementRow, EntitlementRow.programme)
-        .join(EntitlementRow, EntitlementRow.id == CardEntitlementRow.entitlement_id)
-        .where(CardEntitlementRow.card_id == card.id)
-        .order_by(CardEntitlementRow.position)
-    ).all()
+    if carried is None:
+        carried = [
+            Carried(link.entitlement_id, programme, link.position, link.status_idx)
+            for link, programme in session.execute(
+                select(CardEntitlementRow, EntitlementRow.programme)
+                .join(EntitlementRow, EntitlementRow.id == CardEntitlementRow.entitlement_id)
+                .where(CardEntitlementRow.card_id == card.id)
+                .order_by(CardEntitlementRow.position)
+            )
+        ]
     entries = [
         CardEntitlementOut(
             id=link.entitlement_id,
-            programme=programme,
+            programme=link.programme,
             position=link.position,
             status=StatusRefOut(idx=link.status_idx, uri=uri),
         )
-        for link, programme in carried
+        for link in carried
     ]
     base = f"/v1/cards/{card.serial}"
     return CardOut(
