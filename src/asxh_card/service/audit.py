@@ -127,14 +127,28 @@ _EVENTS: Final = _table(AuditEventRow)
 _CHECKPOINTS: Final = _table(AuditCheckpointRow)
 # Core statements, built once: an audited write appends an entry in every transaction, and
 # the ORM unit of work cost more than the rest of the entry (bench_service_load.py).
-_READ_HEAD: Final = select(_HEAD.c.seq, _HEAD.c.entry_hash).where(_HEAD.c.id == 1).with_for_update()
-_START_HEAD: Final = insert(_HEAD)
-_MOVE_HEAD: Final = (
+# Moving the head locks its row (PostgreSQL; SQLite's writes already take turns) until the
+# transaction ends, so appends take turns and the chain never forks; it answers the new
+# position and the previous entry's hash.
+_ADVANCE_HEAD: Final = (
     update(_HEAD)
     .where(_HEAD.c.id == 1)
-    .values(seq=bindparam("new_seq"), entry_hash=bindparam("new_hash"))
+    .values(seq=_HEAD.c.seq + 1)
+    .returning(_HEAD.c.seq, _HEAD.c.entry_hash)
 )
-_APPEND: Final = insert(_EVENTS)
+_START_HEAD: Final = insert(_HEAD)
+_SET_HEAD_HASH: Final = (
+    update(_HEAD).where(_HEAD.c.id == 1).values(entry_hash=bindparam("new_hash"))
+)
+_APPEND: Final = insert(_EVENTS).values(
+    {
+        column.name: bindparam(f"e_{column.name}", type_=column.type)
+        for column in _EVENTS.c
+        if column.name != "id"
+    }
+)
+# PostgreSQL: the entry and the head's new hash in one round trip (a data-modifying WITH).
+_APPEND_AND_SET_HEAD: Final = _APPEND.add_cte(_SET_HEAD_HASH.cte("head_moved"))
 _SIGN: Final = insert(_CHECKPOINTS)
 
 
@@ -148,19 +162,15 @@ def record(
     province: str | None = None,
     detail: Mapping[str, Any] | None = None,
 ) -> None:
-    """Append an audit entry to the chain (committed with the change it records).
-
-    The head is read under its row lock (PostgreSQL; SQLite's writes already take turns), so
-    appends in concurrent transactions take turns and the chain never forks.
-    """
+    """Append an audit entry to the chain (committed with the change it records)."""
     session.flush()  # the entry goes after the change it records, in the same transaction
     connection = session.connection()
-    head = connection.execute(_READ_HEAD).first()
-    if head is None:
-        connection.execute(_START_HEAD, {"id": 1, "seq": 0, "entry_hash": GENESIS})
+    head = connection.execute(_ADVANCE_HEAD).first()
+    if head is None:  # a database older than the chain's migration seeded no head
+        connection.execute(_START_HEAD, {"id": 1, "seq": 1, "entry_hash": GENESIS})
         seq, previous = 1, GENESIS
     else:
-        seq, previous = head.seq + 1, head.entry_hash
+        seq, previous = head
     fields: dict[str, Any] = {
         "at": utc_now(),
         "actor": actor.principal.username,
@@ -174,9 +184,14 @@ def record(
         "seq": seq,
         "prev_hash": previous,
     }
-    fields["entry_hash"] = digest = entry_hash(fields, previous)
-    connection.execute(_APPEND, fields)
-    connection.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": digest})
+    digest = entry_hash(fields, previous)
+    entry = {f"e_{name}": value for name, value in fields.items()}
+    entry.update(e_entry_hash=digest, new_hash=digest)
+    if connection.dialect.name == "postgresql":
+        connection.execute(_APPEND_AND_SET_HEAD, entry)
+    else:
+        connection.execute(_APPEND, entry)
+        connection.execute(_SET_HEAD_HASH, {"new_hash": digest})
     signer = session.info.get("audit_signer")
     if isinstance(signer, AuditSigner) and seq % CHECKPOINT_EVERY == 0:
         connection.execute(

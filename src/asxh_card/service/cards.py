@@ -48,6 +48,7 @@ from asxh_card.service.settings import Settings
 from asxh_card.service.states import CURRENT, STATE_VI, Action, State, transition
 
 __all__ = [
+    "LOCKED_PERSONS",
     "CardOutcome",
     "Carried",
     "SigningIssuer",
@@ -78,6 +79,9 @@ def _table(model: type[Any]) -> Table:
     assert isinstance(table, Table)  # noqa: S101 - a mapped table
     return table
 
+
+#: ``session.info`` key: ids of the persons whose row this transaction has locked.
+LOCKED_PERSONS: Final = "asxh_locked_persons"
 
 _CARDS: Final = _table(CardRow)
 _CARD_ENTITLEMENTS: Final = _table(CardEntitlementRow)
@@ -644,7 +648,9 @@ def _issue(
     settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
     session.flush()  # the Core statements below must see the session's pending changes
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
+    if connection.dialect.name == "postgresql" and person.id not in session.info.get(
+        LOCKED_PERSONS, ()
+    ):
         # Issuances for one person take turns (a row lock; SQLite's writes already do), so
         # two at once cannot both find no current card and leave two.
         connection.execute(_LOCK_PERSON, {"person_id": person.id})

@@ -23,7 +23,9 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
 
 from asxh_card._core.b64 import B64Error, b64url_decode
@@ -134,26 +136,43 @@ def _table(model: type[Any]) -> Table:
 _LISTS: Final = _table(StatusListRow)
 _ALLOCATIONS: Final = _table(StatusAllocationRow)
 # Core statements for :func:`allocate`, built once: one issuance allocates one block, and the
-# ORM forms (a savepoint per try, the whole 32 KiB list row loaded) cost a fifth of it.
-_OPEN_LIST: Final = (
-    select(_LISTS.c.id, _LISTS.c.size, _LISTS.c.allocated)
-    .where(_LISTS.c.issuer_id == bindparam("issuer_id"), _LISTS.c.full.is_(False))
+# ORM forms (the whole 32 KiB list row loaded, a savepoint per try) cost a fifth of it.
+_OPEN_LIST_ID: Final = (
+    select(_LISTS.c.id)
+    .where(_LISTS.c.issuer_id == bindparam("of_issuer"), _LISTS.c.full.is_(False))
     .order_by(_LISTS.c.id)
     .limit(1)
-    .with_for_update()
 )
-_NEW_LIST: Final = insert(_LISTS).returning(_LISTS.c.id)
-_TAKEN_IN_RUN: Final = select(_ALLOCATIONS.c.idx).where(
-    _ALLOCATIONS.c.list_id == bindparam("list_id"),
-    _ALLOCATIONS.c.idx >= bindparam("first"),
-    _ALLOCATIONS.c.idx <= bindparam("last"),
+# Counts the block in the issuer's open list and locks that row (the UPDATE's row lock on
+# PostgreSQL, the write lock on SQLite) until the transaction ends: allocators of one list
+# take turns. ``NOT full`` is checked again on the row as it is when the lock is granted.
+_COUNT_IN_OPEN_LIST: Final = (
+    update(_LISTS)
+    .where(_LISTS.c.id == _OPEN_LIST_ID.scalar_subquery(), _LISTS.c.full.is_(False))
+    .values(
+        allocated=_LISTS.c.allocated + bindparam("count"),
+        full=_LISTS.c.allocated + bindparam("count") >= _LISTS.c.size,
+    )
+    .returning(_LISTS.c.id, _LISTS.c.size, _LISTS.c.allocated)
 )
-_ALL_TAKEN: Final = select(_ALLOCATIONS.c.idx).where(_ALLOCATIONS.c.list_id == bindparam("list_id"))
-_CLAIM: Final = insert(_ALLOCATIONS)
-_COUNT: Final = (
+_UNCOUNT_AND_CLOSE: Final = (
     update(_LISTS)
     .where(_LISTS.c.id == bindparam("list_id"))
-    .values(allocated=bindparam("now_allocated"), full=bindparam("now_full"))
+    .values(allocated=_LISTS.c.allocated - bindparam("count"), full=True)
+)
+_NEW_LIST: Final = insert(_LISTS).returning(_LISTS.c.id)
+_ALL_TAKEN: Final = select(_ALLOCATIONS.c.idx).where(_ALLOCATIONS.c.list_id == bindparam("list_id"))
+_CLAIM: Final = insert(_ALLOCATIONS)
+# A claim that skips taken entries and names the ones it took: one statement per try.
+_CLAIM_FREE: Final = {
+    dialect: insert_on(_ALLOCATIONS)
+    .on_conflict_do_nothing(index_elements=[_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx])
+    .returning(_ALLOCATIONS.c.idx)
+    for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+_UNCLAIM: Final = delete(_ALLOCATIONS).where(
+    _ALLOCATIONS.c.list_id == bindparam("list_id"),
+    _ALLOCATIONS.c.idx.in_(bindparam("indices", expanding=True)),
 )
 
 
@@ -166,44 +185,29 @@ def allocate(
     one per entitlement (card.py, status block). A list that has no free run of ``count``
     entries left is marked full and a new one opens.
 
-    The open list's row is locked first (PostgreSQL ``FOR UPDATE``; SQLite's writes already
-    take turns), so no other allocator of that list runs between the check that a run is free
-    and its insert; the unique constraint on ``(list_id, idx)`` stays as the last guard.
+    The open list's row is counted and locked first, so allocators of one list take turns;
+    the entries are claimed with the unique constraint on ``(list_id, idx)`` as the judge.
     """
     if not 1 <= count <= min(64, settings.status_list_size):
         raise ValueError("count must be 1-64 and fit in a list")
     session.flush()  # the Core statements below must see the session's pending lists
     connection = session.connection()
     while True:
-        open_list = connection.execute(_OPEN_LIST, {"issuer_id": issuer_id}).first()
-        if open_list is None:
-            size, allocated = settings.status_list_size, 0
-            list_id = _new_list(connection, issuer_id, size)
-        else:
-            list_id, size, allocated = open_list
+        counted = connection.execute(
+            _COUNT_IN_OPEN_LIST, {"of_issuer": issuer_id, "count": count}
+        ).first()
+        if counted is None:  # no open list (or it filled meanwhile: look again)
+            if connection.execute(_OPEN_LIST_ID, {"of_issuer": issuer_id}).first() is None:
+                _new_list(connection, issuer_id, settings.status_list_size)
+            continue
+        list_id, size, allocated = counted
         start = None
-        if allocated + count <= size:
-            start = _draw(connection, list_id, size, count)
-        if start is not None:
-            now = utc_now()
-            connection.execute(
-                _CLAIM,
-                [
-                    {"list_id": list_id, "idx": start + i, "purpose": purpose, "created_at": now}
-                    for i in range(count)
-                ],
-            )
-            allocated += count
-        connection.execute(
-            _COUNT,
-            {
-                "list_id": list_id,
-                "now_allocated": allocated,
-                "now_full": start is None or allocated >= size,
-            },
-        )
+        if allocated <= size:
+            start = _claim_run(connection, list_id, size, count, purpose)
         if start is not None:
             return list_id, start
+        # No room for the block: the count goes back and the list is closed.
+        connection.execute(_UNCOUNT_AND_CLOSE, {"list_id": list_id, "count": count})
 
 
 def _new_list(connection: Connection, issuer_id: str, size: int) -> int:
@@ -229,28 +233,43 @@ def _new_list(connection: Connection, issuer_id: str, size: int) -> int:
     return list_id
 
 
-def _draw(connection: Connection, list_id: int, size: int, count: int) -> int | None:
-    """A random free run of ``count`` entries in list ``list_id``; None when there is none.
+def _claim_run(
+    connection: Connection, list_id: int, size: int, count: int, purpose: str
+) -> int | None:
+    """Claim a random free run of ``count`` entries in list ``list_id``; None when none is.
 
     Random places first (a list is mostly empty for most of its life); when those keep
     hitting taken entries the list is crowded, and the run is chosen uniformly among the free
     ones. Indices are random so that a card's place in the list says nothing about when it
-    was issued (DESIGN.md §4).
+    was issued (DESIGN.md §4). The caller holds the list's row lock.
     """
+    now = utc_now()
+
+    def rows(start: int) -> list[dict[str, object]]:
+        return [
+            {"list_id": list_id, "idx": start + i, "purpose": purpose, "created_at": now}
+            for i in range(count)
+        ]
+
+    claim = _CLAIM_FREE[connection.dialect.name]
     for _ in range(_RANDOM_TRIES):
         start = secrets.randbelow(size - count + 1)
-        taken = connection.execute(
-            _TAKEN_IN_RUN, {"list_id": list_id, "first": start, "last": start + count - 1}
-        ).first()
-        if taken is None:
+        claimed = connection.execute(claim, rows(start)).scalars().all()
+        if len(claimed) == count:
             return start
-    taken_set = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
+        if claimed:  # part of the run was taken: give back the part this try claimed
+            connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
+    taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
     runs = [
         start
         for start in range(size - count + 1)
-        if not any(start + i in taken_set for i in range(count))
+        if not any(start + i in taken for i in range(count))
     ]
-    return runs[secrets.randbelow(len(runs))] if runs else None
+    if not runs:
+        return None
+    start = runs[secrets.randbelow(len(runs))]
+    connection.execute(_CLAIM, rows(start))
+    return start
 
 
 class ListSpace:

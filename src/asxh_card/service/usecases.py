@@ -500,7 +500,7 @@ def issue_card(
     """
     check_role(actor.principal, WRITERS)
     with _transaction(ctx) as session:
-        person = get_person(session, actor.principal, body.asxh_number)
+        person = get_person(session, actor.principal, body.asxh_number, for_update=True)
         guardian = body.guardian.model_dump() if body.guardian else None
         if guardian is not None:
             guardian["asxh_number"] = parse_asxh_number(guardian["asxh_number"]).value

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.service import registry, statuslists
-from asxh_card.service.cards import Carried
+from asxh_card.service.cards import LOCKED_PERSONS, Carried
 from asxh_card.service.context import ServiceContext
 from asxh_card.service.deps import in_scope
 from asxh_card.service.errors import NotFoundError
@@ -44,12 +44,21 @@ __all__ = [
 ]
 
 
-def get_person(session: Session, principal: Principal, number: str) -> PersonRow:
-    """The person with mã số ASXH ``number`` in the principal's scope (404 otherwise)."""
+def get_person(
+    session: Session, principal: Principal, number: str, *, for_update: bool = False
+) -> PersonRow:
+    """The person with mã số ASXH ``number`` in the principal's scope (404 otherwise).
+
+    ``for_update`` locks the person's row until the transaction ends (PostgreSQL; SQLite's
+    writes take turns anyway), in the same statement: card issuance needs it.
+    """
     value = parse_asxh_number(number).value
-    person = session.scalars(select(PersonRow).where(PersonRow.asxh_number == value)).first()
+    query = select(PersonRow).where(PersonRow.asxh_number == value)
+    person = session.scalars(query.with_for_update() if for_update else query).first()
     if person is None or not in_scope(principal, person.province):
         raise NotFoundError("person")
+    if for_update:
+        session.info.setdefault(LOCKED_PERSONS, set()).add(person.id)
     return person
 
 
