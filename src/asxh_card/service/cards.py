@@ -635,6 +635,25 @@ def _card_expiry(ends: Sequence[date | None], settings: Settings, today: date) -
     return longest
 
 
+def _card_issuer(ctx: ServiceContext, signing: SigningIssuer) -> Issuer:
+    """The :class:`Issuer` that signs with ``signing``'s key, kept per key.
+
+    Building one checks the registry's card fields each time; a key id names one key file.
+    """
+    key = f"card-issuer/{signing.issuer_id}/{signing.province}/{signing.kid}"
+    issuer = ctx.cache.get(key)
+    if not isinstance(issuer, Issuer):
+        issuer = Issuer(
+            issuer_id=signing.issuer_id,
+            province=signing.province,
+            signer=ctx.keyring.signer(signing),
+            registry=ctx.programmes,
+        )
+        with ctx.lock:
+            ctx.cache[key] = issuer
+    return issuer
+
+
 def _issue(
     session: Session,
     ctx: ServiceContext,
@@ -645,7 +664,7 @@ def _issue(
     replaces: CardRow | None,
 ) -> tuple[CardRow, list[CardRow], tuple[Carried, ...]]:
     """The new card, what it carries, and the current cards of its issuer it supersedes."""
-    settings, keyring, registry = ctx.settings, ctx.keyring, ctx.programmes
+    settings = ctx.settings
     session.flush()  # the Core statements below must see the session's pending changes
     connection = session.connection()
     if connection.dialect.name == "postgresql" and person.id not in session.info.get(
@@ -706,13 +725,7 @@ def _issue(
             name=guardian["name"],
             relation=guardian.get("relation", "guardian"),
         )
-    issuer = Issuer(
-        issuer_id=signing.issuer_id,
-        province=signing.province,
-        signer=keyring.signer(signing),
-        registry=registry,
-    )
-    issued = issuer.issue(
+    issued = _card_issuer(ctx, signing).issue(
         holder,
         models,
         expires=_card_expiry([e.valid_to for e in entitlements], settings, today),
