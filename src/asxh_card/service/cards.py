@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Table, bindparam, insert, select
+from sqlalchemy import Connection, Integer, Table, bindparam, func, insert, select, true
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
 
@@ -128,6 +129,33 @@ _CURRENT_CARD_IDS: Final = (
 )
 _INSERT_CARD: Final = insert(_CARDS).returning(_CARDS.c.id)
 _LINK_ENTITLEMENTS: Final = insert(_CARD_ENTITLEMENTS)
+# PostgreSQL: the card and its entitlement links in one round trip (a data-modifying WITH;
+# the links arrive as three arrays). Answers the card's id once per link.
+_NEW_CARD: Final = (
+    insert(_CARDS)
+    .values({c.name: bindparam(f"card_{c.name}", type_=c.type) for c in _CARDS.c if c.name != "id"})
+    .returning(_CARDS.c.id)
+    .cte("new_card")
+)
+_LINKS: Final = (
+    func.unnest(
+        bindparam("link_entitlements", type_=postgresql.ARRAY(Integer)),
+        bindparam("link_positions", type_=postgresql.ARRAY(Integer)),
+        bindparam("link_indices", type_=postgresql.ARRAY(Integer)),
+    )
+    .table_valued("entitlement_id", "position", "status_idx")
+    .render_derived()
+)
+_INSERT_CARD_AND_LINKS: Final = (
+    insert(_CARD_ENTITLEMENTS)
+    .from_select(
+        ["card_id", "entitlement_id", "position", "status_idx"],
+        select(
+            _NEW_CARD.c.id, _LINKS.c.entitlement_id, _LINKS.c.position, _LINKS.c.status_idx
+        ).join_from(_NEW_CARD, _LINKS, true()),  # one card, each of its links
+    )
+    .returning(_CARD_ENTITLEMENTS.c.card_id)
+)
 
 
 def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> SigningIssuer:
@@ -752,12 +780,6 @@ def _issue(
         "created_by": actor.username,
         "import_job_id": None,
     }
-    card_id: int = connection.execute(_INSERT_CARD, values).scalar_one()
-    # The row as written, in the session without reading it back (every column is set, so
-    # nothing is left to load).
-    card = CardRow(id=card_id, **values)
-    make_transient_to_detached(card)
-    session.add(card)
     # Positions as signed (the issuer keeps the order, but the card is the reference).
     by_programme = {e.programme: e.id for e in entitlements}
     signed = issued.claims.entitlements
@@ -766,6 +788,27 @@ def _issue(
         Carried(by_programme[ent.programme], ent.programme, position, ref.idx)
         for position, (ent, ref) in enumerate(zip(signed, block, strict=True))
     )
+    card_id = _insert_card(connection, values, carried)
+    # The row as written, in the session without reading it back (every column is set, so
+    # nothing is left to load).
+    card = CardRow(id=card_id, **values)
+    make_transient_to_detached(card)
+    session.add(card)
+    return card, previous, carried
+
+
+def _insert_card(
+    connection: Connection, values: Mapping[str, Any], carried: Sequence[Carried]
+) -> int:
+    """Insert the card row and its entitlement links; the card's id."""
+    if connection.dialect.name == "postgresql":
+        params = {f"card_{name}": value for name, value in values.items()}
+        params["link_entitlements"] = [link.entitlement_id for link in carried]
+        params["link_positions"] = [link.position for link in carried]
+        params["link_indices"] = [link.status_idx for link in carried]
+        card_ids = connection.execute(_INSERT_CARD_AND_LINKS, params).scalars().all()
+        return int(card_ids[0])
+    card_id: int = connection.execute(_INSERT_CARD, values).scalar_one()
     connection.execute(
         _LINK_ENTITLEMENTS,
         [
@@ -778,7 +821,7 @@ def _issue(
             for link in carried
         ],
     )
-    return card, previous, carried
+    return card_id
 
 
 def _guardian_of(card: CardRow) -> dict[str, Any] | None:

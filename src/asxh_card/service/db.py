@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sqlalchemy import DateTime, Table, create_engine, event
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
@@ -161,7 +162,6 @@ def make_engine(url: str, *, echo: bool = False, timeout: float = 5.0) -> Engine
     engine = create_engine(
         parsed,
         echo=echo,
-        pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
         pool_timeout=timeout,
@@ -176,7 +176,40 @@ def make_engine(url: str, *, echo: bool = False, timeout: float = 5.0) -> Engine
         dbapi_connection.commit()
 
     event.listen(engine, "connect", pg_on_connect)
+    _ping_when_idle(engine)
     return engine
+
+
+#: A pooled PostgreSQL connection unused for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS: Final = 2.0
+_RETURNED_AT: Final = "asxh_returned_at"  # the pool record's info key: when it came back
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Ping a pooled connection before use only when it sat idle (a pessimistic check).
+
+    A server restart or fail-over drops idle connections; a ping that fails makes the pool
+    discard the connection and hand out a fresh one (``DisconnectionError``, SQLAlchemy's
+    documented checkout-event recipe). ``pool_pre_ping`` would ping on *every* checkout: a
+    round trip per request, 1 of 12 in a card issuance. A connection in steady use is handed
+    out at once; if the server dropped it meanwhile, that request fails 503 ``not-ready``
+    and the pool starts afresh.
+    """
+
+    def returned(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_RETURNED_AT] = time.monotonic()
+
+    def checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_RETURNED_AT)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError(str(exc)) from exc
+
+    event.listen(engine, "checkin", returned)
+    event.listen(engine, "checkout", checked_out)
 
 
 def make_sessionmaker(
