@@ -92,9 +92,19 @@ def _account_is_current(ctx: ServiceContext, principal: Principal) -> bool:
     return state is not None and state[0] and state[1] == principal.version
 
 
-async def _principal(
-    request: Request, ctx: Ctx, token: Annotated[str | None, Depends(oauth2_scheme)]
-) -> Principal:
+async def _authenticated(request: Request, token: str | None, roles: Collection[str]) -> Principal:
+    """The operator of the request's token, whose account is current and has one of ``roles``.
+
+    One function, not a chain of dependencies: FastAPI resolves each dependency of every
+    request anew, and the chain (context, token, principal, role, actor) cost more than the
+    checks themselves (bench/bench_service_load.py).
+    """
+    principal = await _principal(request, request.app.state.ctx, token)
+    check_role(principal, roles)
+    return principal
+
+
+async def _principal(request: Request, ctx: ServiceContext, token: str | None) -> Principal:
     admitted = getattr(request.state, "principal", None)
     principal: Principal | None
     if isinstance(admitted, Principal):  # signature checked by the admission middleware
@@ -140,9 +150,10 @@ def check_role(principal: Principal, roles: Collection[str]) -> None:
 def require(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """A dependency that admits only ``roles`` (403 problem otherwise)."""
 
-    async def dependency(principal: Annotated[Principal, Depends(_principal)]) -> Principal:
-        check_role(principal, roles)
-        return principal
+    async def dependency(
+        request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    ) -> Principal:
+        return await _authenticated(request, token, roles)
 
     return dependency
 
@@ -190,12 +201,11 @@ Anyone = Annotated[Principal, Depends(require(*ANY_ROLE))]
 
 def acting(*roles: str) -> Callable[..., Awaitable[Actor]]:
     """A dependency that admits only ``roles`` and hands the handler an :class:`Actor`."""
-    check = Depends(require(*roles))
 
-    # A default, not ``Annotated``: the annotations are strings resolved in the module's
-    # globals, where the local ``check`` does not exist.
-    async def dependency(request: Request, principal: Principal = check) -> Actor:
-        return Actor(principal, request_id(request))
+    async def dependency(
+        request: Request, token: Annotated[str | None, Depends(oauth2_scheme)]
+    ) -> Actor:
+        return Actor(await _authenticated(request, token, roles), request_id(request))
 
     return dependency
 

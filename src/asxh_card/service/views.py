@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.service import registry, statuslists
 from asxh_card.service.cards import LOCKED_PERSONS, Carried
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import adopt
 from asxh_card.service.deps import in_scope
 from asxh_card.service.errors import NotFoundError
 from asxh_card.service.models import (
@@ -44,6 +46,12 @@ __all__ = [
 ]
 
 
+_PERSONS: Final = PersonRow.__table__
+# Core, and the row adopted into the session (db.adopt): nearly every request reads a person.
+_PERSON: Final = select(_PERSONS).where(_PERSONS.c.asxh_number == bindparam("number"))
+_PERSON_TO_LOCK: Final = _PERSON.with_for_update()
+
+
 def get_person(
     session: Session, principal: Principal, number: str, *, for_update: bool = False
 ) -> PersonRow:
@@ -53,13 +61,14 @@ def get_person(
     writes take turns anyway), in the same statement: card issuance needs it.
     """
     value = parse_asxh_number(number).value
-    query = select(PersonRow).where(PersonRow.asxh_number == value)
-    person = session.scalars(query.with_for_update() if for_update else query).first()
-    if person is None or not in_scope(principal, person.province):
+    session.flush()  # the Core read below must see the session's pending changes
+    query = _PERSON_TO_LOCK if for_update else _PERSON
+    row = session.connection().execute(query, {"number": value}).mappings().first()
+    if row is None or not in_scope(principal, row["province"]):
         raise NotFoundError("person")
     if for_update:
-        session.info.setdefault(LOCKED_PERSONS, set()).add(person.id)
-    return person
+        session.info.setdefault(LOCKED_PERSONS, set()).add(row["id"])
+    return adopt(session, PersonRow, row)
 
 
 def get_entitlement(session: Session, principal: Principal, entitlement_id: int) -> EntitlementRow:
