@@ -120,3 +120,39 @@ def test_hung_database_is_bounded(service: Any) -> None:
         ctx.engine.dispose()
     assert response.status_code == 503, response.text
     assert took < 5
+
+
+@pytest.mark.parametrize("idle_ping", [True, False], ids=["pinged-after-idle", "not-pinged"])
+def test_a_dropped_pooled_connection_is_replaced_after_idle(
+    service: Any, monkeypatch: pytest.MonkeyPatch, idle_ping: bool
+) -> None:
+    """A server restart drops the pool's connections while they sit idle.
+
+    The pool no longer pings on every checkout (a round trip per request); a connection idle
+    longer than ``PING_AFTER_IDLE_SECONDS`` is pinged and, found dead, replaced: the next
+    request is served. The control (no ping) shows the drop is real: that request gets 503.
+    """
+    if service.backend != "postgresql":
+        pytest.skip("PostgreSQL connection pool")
+    from asxh_card.service import db
+
+    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.2 if idle_ping else 3600.0)
+    ctx = ServiceContext.build(service.ctx.settings)
+    client = _client(create_app(service.ctx.settings, context=ctx))
+    headers = {"Authorization": f"Bearer {service.token('off79')}"}
+    number = service.register()
+    try:
+        assert client.get(f"/v1/persons/{number}", headers=headers).status_code == 200
+        with ctx.engine.connect() as pooled:  # the one connection the requests used
+            pid = pooled.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        with service.ctx.engine.connect() as admin:
+            admin.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        time.sleep(0.4)
+        after = client.get(f"/v1/persons/{number}", headers=headers)
+    finally:
+        ctx.engine.dispose()
+    if idle_ping:
+        assert after.status_code == 200, after.text
+    else:
+        assert after.status_code == 503, after.text
+        assert after.json()["type"].endswith("/not-ready")
