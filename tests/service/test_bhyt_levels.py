@@ -91,6 +91,51 @@ def test_wrong_level_or_unknown_group_is_refused_in_vietnamese(service: Any) -> 
     assert "detail_vi" in response.json()
 
 
+def test_patch_leaves_level_and_coverage_to_the_group_unless_given(service: Any) -> None:
+    """PATCH /v1/entitlements/{id}: what the caller does not give, the group settles.
+
+    The same group re-derives a level that moved (CN 3 -> 2 on 1 Jan 2026) on any change; a new
+    group gives its own level, or keeps a given one it allows (422 otherwise); a group whose
+    level VSS gives (PV) keeps the stored level while the group stays, and needs one given
+    when it is new (never the previous group's)."""
+    number = service.register()
+    ent_id = service.grant("off79", number, dict(BHYT_CN, attributes={"facility": "79-024"}))["id"]
+    with session_scope(service.ctx.sessions) as session:
+        row = session.get(EntitlementRow, ent_id)
+        assert row is not None
+        row.attributes = {"level": 3, "coverage": 95, "facility": "79-024"}  # as in 2025
+    url = f"/v1/entitlements/{ent_id}"
+
+    def patch(body: dict[str, Any]) -> Any:
+        return service.call("off79", "PATCH", url, json=body)
+
+    def level() -> tuple[str, int, int]:
+        out = service.call("off79", "GET", url).json()
+        return out["bhyt_group"], out["attributes"]["level"], out["attributes"]["coverage"]
+
+    assert patch({"valid_to": "2027-06-30"}).status_code == 200
+    assert level() == ("CN", 2, 100)
+    assert patch({"bhyt_group": "HT"}).status_code == 200
+    assert level() == ("HT", 3, 95)
+    moved = patch({"bhyt_group": "TE", "attributes": {"facility": "79-024", "level": 1}})
+    assert moved.status_code == 200, moved.text
+    assert level() == ("TE", 1, 100)
+    wrong = patch({"bhyt_group": "CN", "attributes": {"facility": "79-024", "level": 1}})
+    assert wrong.status_code == 422
+    assert "nhóm đối tượng CN có mức hưởng 2" in wrong.json()["detail_vi"]
+    unsettled = patch({"bhyt_group": "PV"})
+    assert unsettled.status_code == 422
+    assert "hãy nhập mức hưởng" in unsettled.json()["detail_vi"]
+    assert level() == ("TE", 1, 100)
+    given = patch({"bhyt_group": "PV", "attributes": {"facility": "79-024", "level": 4}})
+    assert given.status_code == 200, given.text
+    assert level() == ("PV", 4, 80)
+    kept = patch({"attributes": {"facility": "79-001"}})
+    assert kept.status_code == 200, kept.text
+    assert level() == ("PV", 4, 80)
+    assert service.call("off79", "GET", url).json()["attributes"]["facility"] == "79-001"
+
+
 def test_outdated_levels_are_listed_and_reissued(service: Any) -> None:
     """A CN card at level 3 and an LH card at level 4 are listed, re-issued, then gone."""
     cn, lh, ok = service.register(), service.register(), service.register()

@@ -13,6 +13,7 @@ import random
 import re
 import time
 from datetime import date
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -214,6 +215,38 @@ def _grant_bhyt(client: Any, number: str, **extra: str) -> Any:
         **extra,
     }
     return _post(client, page, f"{page}/entitlements", data)
+
+
+class _FormReader(HTMLParser):
+    """The fields one form of a page submits as a browser would (inputs, selected options)."""
+
+    def __init__(self, action: str) -> None:
+        super().__init__()
+        self.action, self.inside, self.select = action, False, ""
+        self.fields: dict[str, str] = {}
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("action") == self.action
+        elif self.inside and tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+        elif self.inside and tag == "select":
+            self.select = a.get("name", "")
+            self.fields.setdefault(self.select, "")
+        elif self.inside and tag == "option" and "selected" in a:
+            self.fields[self.select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+
+
+def _form_fields(client: Any, page: str, action: str) -> dict[str, str]:
+    reader = _FormReader(action)
+    reader.feed(client.get(page).text)
+    assert reader.fields, f"no form {action} on {page}"
+    return reader.fields
 
 
 def test_grant_issue_download_and_revoke(web: Web) -> None:
@@ -538,6 +571,75 @@ def test_register_from_a_photo_of_the_cccd_qr(web: Web) -> None:
         files={"photo": ("cccd.png", picture.getvalue(), "image/png")},
     )
     assert forged.status_code == 403  # no CSRF token: the photo is not even read
+
+
+@pytest.mark.parametrize("via", ["page", "api"])
+def test_bhyt_group_change_settles_level_alike_on_the_page_and_over_the_api(
+    web: Web, via: str
+) -> None:
+    """One rule for a new BHYT group, whether the officer uses the update form (as shown,
+    changed as typed) or PATCH /v1/entitlements/{id}: no level typed -> the new group's level
+    and coverage; a typed level is kept if the group allows it; a group whose level the
+    reference does not settle (PV) needs a typed level, never the old group's; the stored
+    level of such a group stays when only the dates change."""
+    client = web.login("off79")
+    number = _register(web, client)
+    assert _grant_bhyt(client, number).status_code == 303  # HT: level 3, 95 %
+    page = f"/console/persons/{number}"
+    found = re.search(r'action="/console/entitlements/(\d+)/update"', client.get(page).text)
+    assert found is not None
+    ent_id = found.group(1)
+    action = f"/console/entitlements/{ent_id}/update"
+
+    def change(
+        group: str | None = None, level: int | None = None, valid_to: str | None = None
+    ) -> tuple[bool, str]:
+        if via == "page":
+            data = _form_fields(client, page, action)
+            data.pop("csrf_token")
+            data.update(
+                {
+                    k: str(v)
+                    for k, v in (
+                        ("bhyt_group", group),
+                        ("valid_to", valid_to),
+                        ("attr_level", level),
+                    )
+                    if v is not None
+                }
+            )
+            response = _post(client, page, action, data)
+            return response.status_code == 303, response.text
+        body: dict[str, Any] = {}
+        if group is not None:
+            body["bhyt_group"] = group
+        if valid_to is not None:
+            body["valid_to"] = valid_to
+        if level is not None:
+            body["attributes"] = {"facility": "79-001", "level": level}
+        response = web.service.call("off79", "PATCH", f"/v1/entitlements/{ent_id}", json=body)
+        return response.status_code == 200, response.text
+
+    def stored() -> tuple[str, int, int]:
+        ent = web.service.call("off79", "GET", f"/v1/entitlements/{ent_id}").json()
+        return ent["bhyt_group"], ent["attributes"]["level"], ent["attributes"]["coverage"]
+
+    assert change(group="CN")[0]  # no level typed: CN's own
+    assert stored() == ("CN", 2, 100)
+    assert change(group="TE", level=1)[0]  # typed and right for TE
+    assert stored() == ("TE", 1, 100)
+    ok, text = change(group="HT", level=1)  # typed, but HT is at level 3
+    assert not ok
+    assert "nhóm đối tượng HT có mức hưởng 3" in text
+    assert stored() == ("TE", 1, 100)
+    ok, text = change(group="PV")  # PV's level is VSS's to give: TE's level 1 is not carried
+    assert not ok
+    assert "chưa được xác định" in text
+    assert stored() == ("TE", 1, 100)
+    assert change(group="PV", level=4)[0]
+    assert stored() == ("PV", 4, 80)
+    assert change(valid_to="2026-11-30")[0]  # only the dates: PV's typed level stays
+    assert stored() == ("PV", 4, 80)
 
 
 def test_updating_a_bhyt_entitlement_keeps_the_group_level(web: Web) -> None:

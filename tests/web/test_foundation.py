@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import pytest
 from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse
+from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
 from asxh_card.service.models import AuditEventRow
 from asxh_card.service.security import Principal
 from asxh_card.service.web.i18n import MESSAGES
 from asxh_card.service.web.pages import TEMPLATES_DIR, page_principal, page_roles, render
+from asxh_card.service.web.sessions import WebSessions
 
 from .conftest import PASSWORD, Web, csrf_of
 
@@ -191,21 +194,83 @@ def test_role_check_answers_a_forbidden_page(web: Web) -> None:
 
 
 def test_forged_or_tampered_session_cookie_is_not_accepted(web: Web) -> None:
-    """Changing the role in the cookie breaks its MAC: the page asks for a log-in again."""
+    """Changing the role in the cookie breaks its signature: the page asks for a log-in again."""
     _add_probe_pages(web)
     browser = web.login("off79")
-    value = browser.cookies["asxh_session"]
-    body, mac = value.split(".")
-    import base64
-    import json
-
-    claims = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
+    payload, stamp, signature = browser.cookies["asxh_session"].rsplit(".", 2)
+    # The attacker reads and rewrites the (signed, not encrypted) payload with the library
+    # itself; the key does not matter for (un)packing the payload, only for signing it.
+    packer = URLSafeSerializer(b"attacker does not know the key")
+    claims = packer.load_payload(payload.encode())
+    assert claims["sub"] == "off79"
     claims["role"] = "national_admin"
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    browser.cookies.set("asxh_session", f"{forged}.{mac}")
+    forged = packer.dump_payload(claims).decode()
+    browser.cookies.set("asxh_session", f"{forged}.{stamp}.{signature}")
     response = browser.get("/test-only/admins")
     assert response.status_code == 303
     assert response.headers["location"].startswith("/login")
+    unsigned = web.client()
+    unsigned.cookies.set("asxh_session", f"{forged}.{stamp}.")
+    assert "Xin chào" not in unsigned.get("/").text
+
+
+def test_session_cookie_past_its_lifetime_is_refused(
+    web: Web, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay of an old session cookie: a cookie with a valid signature whose signing time is
+    older than ASXH_WEB_SESSION_MINUTES is refused (max_age on load), even if the browser
+    kept it; one just inside the lifetime still works (the refusal is the age, nothing else)."""
+    _add_probe_pages(web)
+    sessions: WebSessions = web.app.state.web_sessions
+    fresh = sessions.verify(web.login("off79").cookies["asxh_session"])
+    assert fresh is not None
+
+    def signed_ago(seconds: int) -> str:
+        real = time.time()
+        with monkeypatch.context() as clock:  # the signer's clock, only while signing
+            clock.setattr(time, "time", lambda: real - seconds)
+            value, _session = sessions.issue(fresh.principal)
+        return value
+
+    stale = web.client()
+    stale.cookies.set("asxh_session", signed_ago(sessions.lifetime + 5))
+    response = stale.get("/test-only/mine")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith("/login")
+    alive = web.client()
+    alive.cookies.set("asxh_session", signed_ago(sessions.lifetime - 60))
+    assert alive.get("/test-only/mine").status_code == 200
+
+
+def test_csrf_signature_is_not_a_session_cookie_nor_the_reverse() -> None:
+    """Cross-purpose token confusion: the CSRF signer signs a binding the browser partly
+    chooses (its ``asxh_csrf`` cookie). Asked to sign the exact text a session cookie signs
+    (payload and time), its signature must not complete a valid session cookie; and a session
+    cookie's signature is not the CSRF token of that text (a salt, so a key, per purpose)."""
+    sessions = WebSessions(b"k" * 32, minutes=480)
+    cookie, _session = sessions.issue(Principal("off79", "issuer_officer", "79", ("BHYT",)))
+    assert sessions.verify(cookie) is not None
+    signed_text, session_signature = cookie.rsplit(".", 1)
+    oracle = sessions.csrf_token(signed_text)
+    assert sessions.verify(f"{signed_text}.{oracle}") is None
+    assert not sessions.csrf_ok(signed_text, session_signature)
+    assert sessions.csrf_ok(signed_text, oracle)  # the oracle itself is a real CSRF token
+
+
+def test_csrf_token_is_bound_to_its_binding() -> None:
+    """Token transplant: a CSRF token for one session (or browser) is refused for another, and
+    junk (wrong type, over-long, empty binding) is refused rather than raising."""
+    sessions = WebSessions(b"k" * 32, minutes=480)
+    token = sessions.csrf_token("s:victim-session")
+    assert sessions.csrf_ok("s:victim-session", token)
+    assert not sessions.csrf_ok("s:attacker-session", token)
+    assert not sessions.csrf_ok("a:victim-session", token)
+    assert not sessions.csrf_ok(None, token)
+    assert not sessions.csrf_ok("s:victim-session", None)
+    assert not sessions.csrf_ok("s:victim-session", token + "A" * 100)
+    assert not sessions.csrf_ok("s:victim-session", "%%%")
+    other = WebSessions(b"j" * 32, minutes=480)  # another deployment's secret
+    assert not other.csrf_ok("s:victim-session", token)
 
 
 def test_disabling_an_operator_ends_their_web_session(web: Web) -> None:

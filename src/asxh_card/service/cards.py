@@ -191,6 +191,10 @@ def _check_programme(actor: Actor, programme: str) -> None:
         )
 
 
+#: The BHYT attributes a group settles (reference/domain-vn.md §3.3).
+_LEVEL_KEYS = ("level", "coverage")
+
+
 def _validated(
     registry: ProgrammeRegistry,
     programme: str,
@@ -205,8 +209,8 @@ def _validated(
 
     With a BHYT group the level and coverage follow from it on the day the entitlement starts
     or today, whichever is later (the level a card printed now must carry). ``rederive`` drops
-    the stored level and coverage first when the group settles them (an update that does not
-    touch the attributes: the level may have moved since, as CN and LH did on 1 Jan 2026).
+    the level and coverage in ``attributes`` first when the group settles them (an update whose
+    caller gave neither: the level may have moved since, as CN and LH did on 1 Jan 2026).
     """
     if bhyt_group is not None:
         if programme != "BHYT":
@@ -216,7 +220,7 @@ def _validated(
             )
         day = max(valid_from, vn_date(utc_now()))
         if rederive and bhyt_group_of(bhyt_group).level_on(day) is not None:
-            attributes = {k: v for k, v in attributes.items() if k not in ("level", "coverage")}
+            attributes = {k: v for k, v in attributes.items() if k not in _LEVEL_KEYS}
         attributes = bhyt_attributes_for_group(bhyt_group, day, attributes)
     canonical = registry.get(programme).normalise_attributes(attributes)
     Entitlement(programme, valid_from, valid_to, canonical).validate_for_issuing(registry)
@@ -303,14 +307,28 @@ def update_entitlement(
     entitlement: EntitlementRow,
     changes: Mapping[str, Any],
 ) -> EntitlementRow:
-    """Change the window, attributes or category of a current entitlement."""
+    """Change the window, attributes, category or BHYT group of a current entitlement.
+
+    ``changes["attributes"]`` replaces the attributes. With a BHYT group, a level and coverage
+    the caller does not give (neither key in ``attributes``, or no ``attributes``) are the
+    group's: re-derived when the group settles them (the level may have moved since); when it
+    does not (PV, CT, unverified codes) the stored ones stay if the group is unchanged, and a
+    new group needs them given: a new group never inherits the old group's level. The API and
+    the web form both come here (docs/api.md).
+    """
     _check_programme(actor, entitlement.programme)
     if entitlement.state not in CURRENT:
         raise _entitlement_not_current(entitlement)
     valid_from = changes.get("valid_from", entitlement.valid_from)
     valid_to = changes.get("valid_to", entitlement.valid_to)
-    attributes = changes.get("attributes", entitlement.attributes)
+    given: Mapping[str, Any] | None = changes.get("attributes")
+    attributes = dict(entitlement.attributes if given is None else given)
     group = changes.get("bhyt_group", entitlement.bhyt_group)
+    rederive = group is not None and not any(k in (given or {}) for k in _LEVEL_KEYS)
+    if rederive:
+        kept = entitlement.attributes if group == entitlement.bhyt_group else {}
+        attributes = {k: v for k, v in attributes.items() if k not in _LEVEL_KEYS}
+        attributes.update({k: kept[k] for k in _LEVEL_KEYS if k in kept})
     attributes = _validated(
         registry,
         entitlement.programme,
@@ -318,7 +336,7 @@ def update_entitlement(
         valid_to,
         attributes,
         bhyt_group=group,
-        rederive="attributes" not in changes,
+        rederive=rederive,
     )
     entitlement.valid_from = valid_from
     entitlement.valid_to = valid_to

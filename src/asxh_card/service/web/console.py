@@ -423,14 +423,12 @@ def _programme_forms(registry: ProgrammeRegistry, principal: Principal, lang: st
     return forms
 
 
-def _attributes(
-    registry: ProgrammeRegistry, programme: str, form: FormData, *, group: str | None
-) -> dict[str, Any]:
+def _attributes(registry: ProgrammeRegistry, programme: str, form: FormData) -> dict[str, Any]:
     """The attribute inputs of ``programme`` as the API's JSON would carry them.
 
     Integers are sent as integers when they look like one (else as text, which the API's
-    model refuses with its own message). With a BHYT group, an empty level and coverage are
-    left out: the group settles them.
+    model refuses with its own message). Empty inputs are left out (with a BHYT group, an
+    empty level and coverage are the group's).
     """
     if programme not in registry:
         return {}
@@ -444,9 +442,20 @@ def _attributes(
             out[spec.name] = int(digits) if digits.isdigit() and len(digits) < 16 else value
         else:
             out[spec.name] = value
-    if group is not None and programme == "BHYT":
-        out = {k: v for k, v in out.items() if k not in ("level", "coverage") or v != ""}
     return out
+
+
+def _form_values(entitlement: EntitlementOut) -> dict[str, Any]:
+    """The attributes the update form shows filled in.
+
+    All but a grouped BHYT entitlement's level and coverage, shown empty: left empty, the
+    group settles them (``cards.update_entitlement``).
+    """
+    return {
+        k: v
+        for k, v in entitlement.attributes.items()
+        if not (entitlement.bhyt_group and k in ("level", "coverage"))
+    }
 
 
 def _attribute_text(entitlement: EntitlementOut, lang: str) -> str:
@@ -473,11 +482,7 @@ def _person_context(
         "is_current": lambda state: state in CURRENT,
         # With a BHYT group the level and coverage follow from it (and may have moved since,
         # as CN and LH did on 1 Jan 2026): the update form leaves them empty unless typed.
-        "update_values": lambda e: {
-            k: v
-            for k, v in e.attributes.items()
-            if not (e.bhyt_group and k in ("level", "coverage"))
-        },
+        "update_values": _form_values,
         "reason_codes": REASON_CODES,
         "bhyt_groups": sorted(bhyt_groups().values(), key=lambda g: g.code),
         "today": vn_date(utc_now()).isoformat(),
@@ -538,7 +543,7 @@ def grant(request: Request, number: str, form: CheckedForm, principal: PageWrite
         "programme": programme,
         "valid_from": _field(form, "valid_from"),
         "valid_to": _field(form, "valid_to"),
-        "attributes": _attributes(ctx.programmes, programme, form, group=group),
+        "attributes": _attributes(ctx.programmes, programme, form),
         "category": _field(form, "category"),
         "bhyt_group": group,
     }
@@ -574,16 +579,11 @@ def update(
         "category": _field(form, "category"),
         "bhyt_group": group,
     }
-    attributes = _attributes(ctx.programmes, current.programme, form, group=group)
+    attributes = _attributes(ctx.programmes, current.programme, form)
     if attributes:
-        data["attributes"] = {**current.attributes, **attributes}
-        if group is not None and current.programme == "BHYT":
-            # A new group settles level and coverage unless they were typed in.
-            data["attributes"] = {
-                k: v
-                for k, v in data["attributes"].items()
-                if k not in ("level", "coverage") or k in attributes
-            }
+        # A field left empty keeps what the form showed; what the group settles (level and
+        # coverage) is cards.update_entitlement's rule, as for PATCH /v1/entitlements/{id}.
+        data["attributes"] = {**_form_values(current), **attributes}
     return _person_result(
         request,
         principal,

@@ -1,30 +1,33 @@
 """Officer sessions of the web pages, and the CSRF tokens of their forms.
 
-* **Session cookie** ``asxh_session``: ``base64url(JSON) "." base64url(HMAC-SHA256)`` under a key
-  derived from ``ASXH_SECRET_KEY`` (HKDF, its own ``info``, so it is never a valid API token
-  nor the other way round). It states what an access token states (user, role, province,
-  programmes, the account's ``token_version``) plus a random session id and an expiry. It is
-  ``HttpOnly``, ``SameSite=Strict`` and ``Secure`` when the public URL is https. Every page
-  request checks the account in the database as every API request does
+Both are signed with ``itsdangerous`` (what Starlette's ``SessionMiddleware`` uses) under one
+key derived from ``ASXH_SECRET_KEY`` (HKDF, its own ``info``, so a web value is never a valid
+API token nor the other way round), HMAC-SHA256 with a key of its own per purpose (the
+``salt``: session or CSRF), so a value signed for one purpose is never valid for the other.
+
+* **Session cookie** ``asxh_session``: a ``URLSafeTimedSerializer`` value, JSON claims plus the
+  signing time. It states what an access token states (user, role, province, programmes, the
+  account's ``token_version``) plus a random session id; it is refused once older than
+  ``ASXH_WEB_SESSION_MINUTES`` (``max_age`` on load). It is ``HttpOnly``,
+  ``SameSite=Strict`` and ``Secure`` when the public URL is https. Every page request checks the
+  account in the database as every API request does
   (:func:`~asxh_card.service.operators.check_current`): disabling an account, resetting its
   password or changing its role ends its web sessions at once.
-* **CSRF** (OWASP "synchronizer token"): a form carries ``HMAC(key, binding)`` where the binding
-  is the session id when logged in, else a random ``asxh_csrf`` cookie of the browser (so the
+* **CSRF** (OWASP "synchronizer token"): a form carries the CSRF-purpose signature of a binding:
+  the session id when logged in, else a random ``asxh_csrf`` cookie of the browser (so the
   log-in form and the public check page are protected too). A POST whose token does not match
   its binding is refused (403) before anything is done. ``SameSite=Strict`` adds a second wall.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hashlib
-import hmac
-import json
 import secrets
 import time
 from dataclasses import dataclass
 from typing import Any, Final
+
+from itsdangerous import BadData, Signer, URLSafeTimedSerializer
 
 from asxh_card.service.security import ROLES, Principal, derive_key
 
@@ -40,14 +43,12 @@ SESSION_COOKIE: Final = "asxh_session"
 ANON_COOKIE: Final = "asxh_csrf"
 CSRF_FIELD: Final = "csrf_token"
 _MAX_COOKIE: Final = 2048
-
-
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+_MAX_CSRF: Final = 100
+# itsdangerous' defaults are SHA-1 and a "django-concat" key; HMAC-SHA256 with an HMAC-derived
+# key per salt is what we want for both purposes.
+_SIGNING: Final[dict[str, Any]] = {"key_derivation": "hmac", "digest_method": hashlib.sha256}
+_SESSION_SALT: Final = b"asxh-service/web-session"
+_CSRF_SALT: Final = b"asxh-service/web-csrf"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,18 +64,15 @@ class WebSessions:
     """Sign and check session cookies; make and check CSRF tokens."""
 
     def __init__(self, secret: bytes, *, minutes: int) -> None:
-        self._session_key = derive_key(secret, b"asxh-service/web-session/v1")
-        self._csrf_key = derive_key(secret, b"asxh-service/web-csrf/v1")
+        key = derive_key(secret, b"asxh-service/web-signing/v2")
+        self._sessions = URLSafeTimedSerializer(key, salt=_SESSION_SALT, signer_kwargs=_SIGNING)
+        self._csrf = Signer(key, salt=_CSRF_SALT, **_SIGNING)
         self.lifetime = minutes * 60
 
     # -- sessions -------------------------------------------------------------------------------
 
-    def _mac(self, body: bytes) -> bytes:
-        return hmac.new(self._session_key, body, hashlib.sha256).digest()
-
-    def issue(self, principal: Principal, *, now: int | None = None) -> tuple[str, WebSession]:
+    def issue(self, principal: Principal) -> tuple[str, WebSession]:
         """A new cookie value (a fresh session id) for ``principal``."""
-        issued = int(time.time()) if now is None else now
         sid = secrets.token_urlsafe(18)
         claims = {
             "sub": principal.username,
@@ -83,55 +81,40 @@ class WebSessions:
             "progs": list(principal.programmes),
             "ver": principal.version,
             "sid": sid,
-            "iat": issued,
-            "exp": issued + self.lifetime,
         }
-        body = json.dumps(claims, separators=(",", ":"), ensure_ascii=True).encode()
-        value = f"{_b64(body)}.{_b64(self._mac(body))}"
-        return value, WebSession(principal, sid, issued + self.lifetime)
+        issued = int(time.time())  # the signer's own clock reads this second or a later one
+        return self._sessions.dumps(claims), WebSession(principal, sid, issued + self.lifetime)
 
-    def verify(self, value: str | None, *, now: int | None = None) -> WebSession | None:
+    def verify(self, value: str | None) -> WebSession | None:
         """The session of a cookie value, or ``None`` when absent, forged, malformed or expired."""
-        if not value or len(value) > _MAX_COOKIE or value.count(".") != 1:
-            return None
-        body_text, mac_text = value.split(".")
-        try:
-            body, mac = _unb64(body_text), _unb64(mac_text)
-        except (binascii.Error, ValueError):
-            return None
-        if not hmac.compare_digest(mac, self._mac(body)):
+        if not value or len(value) > _MAX_COOKIE:
             return None
         try:
-            claims: Any = json.loads(body)
-        except ValueError:  # pragma: no cover - we signed it, so it is our JSON
+            claims, signed = self._sessions.loads(
+                value, max_age=self.lifetime, return_timestamp=True
+            )
+        except BadData:  # forged, tampered, malformed, signed for another purpose or too old
             return None
-        return _session_of(claims, int(time.time()) if now is None else now)
+        return _session_of(claims, int(signed.timestamp()) + self.lifetime)
 
     # -- CSRF -----------------------------------------------------------------------------------
 
     def csrf_token(self, binding: str) -> str:
         """The form token for ``binding`` (``s:<session id>`` or ``a:<browser cookie>``)."""
-        return _b64(hmac.new(self._csrf_key, binding.encode(), hashlib.sha256).digest())
+        return self._csrf.get_signature(binding).decode("ascii")
 
     def csrf_ok(self, binding: str | None, token: object) -> bool:
         """Whether ``token`` is the form token of ``binding`` (constant-time comparison)."""
-        if not binding or not isinstance(token, str) or len(token) > 100:
+        if not binding or not isinstance(token, str) or len(token) > _MAX_CSRF:
             return False
-        return hmac.compare_digest(token.encode(), self.csrf_token(binding).encode())
+        return self._csrf.verify_signature(binding, token)
 
 
-def _session_of(claims: Any, now: int) -> WebSession | None:
+def _session_of(claims: Any, expires_at: int) -> WebSession | None:
     if not isinstance(claims, dict):  # pragma: no cover - signed by us
         return None
-    exp, role, sub, sid = (
-        claims.get("exp"),
-        claims.get("role"),
-        claims.get("sub"),
-        claims.get("sid"),
-    )
+    role, sub, sid = claims.get("role"), claims.get("sub"), claims.get("sid")
     prov, progs, ver = claims.get("prov"), claims.get("progs"), claims.get("ver")
-    if type(exp) is not int or exp <= now:
-        return None
     if not (
         isinstance(role, str)
         and role in ROLES
@@ -146,4 +129,4 @@ def _session_of(claims: Any, now: int) -> WebSession | None:
     principal = Principal(
         username=sub, role=role, province=prov, programmes=tuple(progs), version=ver
     )
-    return WebSession(principal, sid, exp)
+    return WebSession(principal, sid, expires_at)
