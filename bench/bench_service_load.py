@@ -73,7 +73,7 @@ def _postgres_schema(base: str) -> Iterator[str]:
 
 @contextmanager
 def live_service(
-    database_url: str, var_dir: Path
+    database_url: str, var_dir: Path, workers: int = 1
 ) -> Iterator[tuple[int, dict[str, str], subprocess.Popen[bytes]]]:
     """``asxh serve --demo`` on a free port; yields the port, the demo passwords and the process."""
     port = _free_port()
@@ -86,6 +86,8 @@ def live_service(
     }
     asxh = Path(sys.executable).with_name("asxh")
     command = [str(asxh), "serve", "--demo", "--people", "0", "--host", HOST, "--port", str(port)]
+    if workers > 1:
+        command += ["--workers", str(workers)]
     log = (var_dir / "serve.log").open("wb")
     process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
     try:
@@ -179,9 +181,18 @@ async def _run(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds the process has used so far (all its threads; Linux)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds the process and its worker processes have used so far (Linux).
+
+    With ``--workers N`` the requests are served by the children of ``asxh serve``.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with suppress(OSError):
+            rest = stat.read_text().rpartition(")")[2]
+            fields = rest.split()
+            if stat.parent.name == str(pid) or fields[1] == str(pid):  # itself, or a child
+                total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _report(label: str, latencies: list[float], elapsed: float, target: float, cpu: float) -> float:
@@ -213,7 +224,7 @@ def bench_one(label: str, database_url: str, args: argparse.Namespace) -> None:
     """Run the whole scenario against one database."""
     var_dir = Path(tempfile.mkdtemp(prefix="asxh-load-"))
     try:
-        with live_service(database_url, var_dir) as (port, passwords, process):
+        with live_service(database_url, var_dir, args.workers) as (port, passwords, process):
             asyncio.run(_scenario(label, port, passwords, args, process.pid))
     finally:
         shutil.rmtree(var_dir, ignore_errors=True)
@@ -350,12 +361,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--connections", type=int, default=16, help="concurrent connections")
     parser.add_argument("--json", action="store_true", help="also print a JSON line per database")
     parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="asxh serve --workers N (PostgreSQL only; the targets are for one worker)",
+    )
+    parser.add_argument(
         "--only", choices=("sqlite", "postgresql"), help="one database only (default: both)"
     )
     parser.add_argument(
         "--profile", metavar="DIR", help="py-spy record the server into DIR (collapsed stacks)"
     )
     args = parser.parse_args(argv)
+    if args.workers > 1 and args.only != "postgresql":
+        parser.error("--workers needs --only postgresql (SQLite serves one worker)")
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory(prefix="asxh-load-db-") as tmp:
             bench_one("SQLite", f"sqlite:///{Path(tmp) / 'asxh.db'}", args)
