@@ -182,3 +182,33 @@ def test_audit_verify_cli(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Non
     result = CliRunner().invoke(cli_app, ["audit", "verify"])
     assert result.exit_code == 1
     assert "First bad entry: 3" in result.output
+
+
+def test_entries_hashed_by_the_database_verify_like_any_other(service: Any) -> None:
+    """On PostgreSQL the database hashes each entry (one statement per append); its hash of
+    Vietnamese text, quotes and a look-alike of the marks it fills in must be the one
+    ``entry_hash`` computes, or ``asxh audit verify`` would call the chain tampered with."""
+    from asxh_card.service.audit import Actor
+    from asxh_card.service.security import Principal
+
+    actor = Actor(
+        Principal(username="kiểm-thử", role="national_admin", province=None, programmes=())
+    )
+    tricky = {
+        "note": 'Nguyễn Thị Ánh "Tuyết" \\ đã chuyển đến Đà Nẵng',
+        "mark": "asxh-mark-00000000000000000000000000000000",
+        "nested": {"số": 1, "list": ["ư", None, 2.5]},
+    }
+    with session_scope(service.ctx.sessions) as session:
+        for i in range(3):
+            audit.record(
+                session, actor, "test.note", "person", f"p{i}", province="79", detail=tricky
+            )
+    with session_scope(service.ctx.sessions) as session:
+        report = _check(service, session)
+        last = session.execute(
+            text("SELECT detail, entry_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
+        ).one()
+    assert report.ok, report
+    assert report.entries >= 3
+    assert len(last.entry_hash) == 64

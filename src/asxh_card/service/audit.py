@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,7 +26,7 @@ from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from asxh_card._core.timeutil import utc_now
@@ -109,11 +110,15 @@ def _at(value: datetime) -> str:
 
 def entry_hash(fields: Mapping[str, Any], previous: str) -> str:
     """SHA-256 (hex) of an entry's fields in canonical JSON and the previous entry's hash."""
+    return hashlib.sha256(_canonical(fields, previous).encode()).hexdigest()
+
+
+def _canonical(fields: Mapping[str, Any], previous: str) -> str:
+    """The text :func:`entry_hash` hashes (UTF-8)."""
     document = {name: fields[name] for name in _FIELDS}
     document["at"] = _at(fields["at"])
     document["prev"] = previous
-    canonical = json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
 def _table(model: type[Any]) -> Table:
@@ -147,9 +152,41 @@ _APPEND: Final = insert(_EVENTS).values(
         if column.name != "id"
     }
 )
-# PostgreSQL: the entry and the head's new hash in one round trip (a data-modifying WITH).
-_APPEND_AND_SET_HEAD: Final = _APPEND.add_cte(_SET_HEAD_HASH.cte("head_moved"))
 _SIGN: Final = insert(_CHECKPOINTS)
+# PostgreSQL: the whole append in one statement, so the head's row lock is held for the
+# shortest time (every audited write takes it; issue 10 §5). The entry's canonical text is
+# built here with two marks, and the database puts in the next position and the previous
+# hash and hashes it (sha256 of the UTF-8 text, as entry_hash does); verify_chain checks
+# it like any other entry.
+_APPEND_IN_DATABASE: Final = text(
+    """
+    WITH old AS (
+        SELECT seq, entry_hash FROM audit_head WHERE id = 1 FOR UPDATE
+    ), moved AS (
+        UPDATE audit_head
+        SET seq = old.seq + 1,
+            entry_hash = encode(sha256(convert_to(
+                replace(replace(:document, :seq_mark, (old.seq + 1)::text),
+                        :prev_mark, old.entry_hash),
+                'UTF8')), 'hex')
+        FROM old
+        WHERE audit_head.id = 1
+        RETURNING audit_head.seq, audit_head.entry_hash, old.entry_hash AS prev_hash
+    )
+    INSERT INTO audit_events (at, actor, role, action, object_type, object_id, province,
+                              detail, request_id, seq, prev_hash, entry_hash)
+    SELECT :at, :actor, :role, :action, :object_type, :object_id, :province,
+           :detail, :request_id, moved.seq, moved.prev_hash, moved.entry_hash
+    FROM moved
+    RETURNING seq, entry_hash
+    """
+).bindparams(
+    *(
+        bindparam(column.name, type_=column.type)
+        for column in _EVENTS.c
+        if column.name in ("at", "detail")
+    )
+)
 
 
 def record(
@@ -165,12 +202,6 @@ def record(
     """Append an audit entry to the chain (committed with the change it records)."""
     session.flush()  # the entry goes after the change it records, in the same transaction
     connection = session.connection()
-    head = connection.execute(_ADVANCE_HEAD).first()
-    if head is None:  # a database older than the chain's migration seeded no head
-        connection.execute(_START_HEAD, {"id": 1, "seq": 1, "entry_hash": GENESIS})
-        seq, previous = 1, GENESIS
-    else:
-        seq, previous = head
     fields: dict[str, Any] = {
         "at": utc_now(),
         "actor": actor.principal.username,
@@ -181,17 +212,11 @@ def record(
         "province": province,
         "detail": json.loads(json.dumps(dict(detail or {}), default=str)),
         "request_id": actor.request_id,
-        "seq": seq,
-        "prev_hash": previous,
     }
-    digest = entry_hash(fields, previous)
-    entry = {f"e_{name}": value for name, value in fields.items()}
-    entry.update(e_entry_hash=digest, new_hash=digest)
+    appended = None
     if connection.dialect.name == "postgresql":
-        connection.execute(_APPEND_AND_SET_HEAD, entry)
-    else:
-        connection.execute(_APPEND, entry)
-        connection.execute(_SET_HEAD_HASH, {"new_hash": digest})
+        appended = _append_in_database(connection, fields)
+    seq, digest = appended or _append(connection, fields)
     signer = session.info.get("audit_signer")
     if isinstance(signer, AuditSigner) and seq % CHECKPOINT_EVERY == 0:
         connection.execute(
@@ -203,6 +228,36 @@ def record(
                 "signature": signer.sign(seq, digest),
             },
         )
+
+
+def _append(connection: Connection, fields: dict[str, Any]) -> tuple[int, str]:
+    """Append the entry in three statements (any database); its position and hash."""
+    head = connection.execute(_ADVANCE_HEAD).first()
+    if head is None:  # a database older than the chain's migration seeded no head
+        connection.execute(_START_HEAD, {"id": 1, "seq": 1, "entry_hash": GENESIS})
+        seq, previous = 1, GENESIS
+    else:
+        seq, previous = head
+    fields = {**fields, "seq": seq, "prev_hash": previous}
+    digest = entry_hash(fields, previous)
+    entry = {f"e_{name}": value for name, value in fields.items()}
+    entry["e_entry_hash"] = digest
+    connection.execute(_APPEND, entry)
+    connection.execute(_SET_HEAD_HASH, {"new_hash": digest})
+    return seq, digest
+
+
+def _append_in_database(connection: Connection, fields: dict[str, Any]) -> tuple[int, str] | None:
+    """Append the entry in one statement (PostgreSQL); None when there is no head yet."""
+    # Marks nobody can put into an entry: fresh random ones each time.
+    seq_mark, prev_mark = (f"asxh-mark-{secrets.token_hex(16)}" for _ in range(2))
+    document = _canonical({**fields, "seq": seq_mark}, prev_mark)
+    document = document.replace(f'"{seq_mark}"', seq_mark)  # the position is a JSON number
+    row = connection.execute(
+        _APPEND_IN_DATABASE,
+        {**fields, "document": document, "seq_mark": seq_mark, "prev_mark": prev_mark},
+    ).first()
+    return None if row is None else (row.seq, row.entry_hash)
 
 
 @dataclass(frozen=True, slots=True)

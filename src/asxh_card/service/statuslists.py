@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
@@ -170,6 +170,31 @@ _CLAIM_FREE: Final = {
     .returning(_ALLOCATIONS.c.idx)
     for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
+# PostgreSQL: _COUNT_IN_OPEN_LIST and a first claim at a random ``start`` in one statement
+# (only if the run fits that list and the count did not overflow it).
+_COUNT_AND_CLAIM: Final = text(
+    """
+    WITH counted AS (
+        UPDATE status_lists
+        SET allocated = allocated + :count, "full" = (allocated + :count >= size)
+        WHERE id = (
+            SELECT id FROM status_lists
+            WHERE issuer_id = :of_issuer AND NOT "full"
+            ORDER BY id LIMIT 1
+        ) AND NOT "full"
+        RETURNING id, size, allocated
+    ), claimed AS (
+        INSERT INTO status_allocations (list_id, idx, purpose, created_at)
+        SELECT counted.id, :start + run.i, :purpose, :created_at
+        FROM counted, generate_series(0, :count - 1) AS run(i)
+        WHERE :start + :count <= counted.size AND counted.allocated <= counted.size
+        ON CONFLICT (list_id, idx) DO NOTHING
+        RETURNING idx
+    )
+    SELECT counted.id, counted.size, counted.allocated, (SELECT array_agg(idx) FROM claimed)
+    FROM counted
+    """
+).bindparams(bindparam("created_at", type_=_ALLOCATIONS.c.created_at.type))
 _UNCLAIM: Final = delete(_ALLOCATIONS).where(
     _ALLOCATIONS.c.list_id == bindparam("list_id"),
     _ALLOCATIONS.c.idx.in_(bindparam("indices", expanding=True)),
@@ -193,21 +218,55 @@ def allocate(
     session.flush()  # the Core statements below must see the session's pending lists
     connection = session.connection()
     while True:
-        counted = connection.execute(
-            _COUNT_IN_OPEN_LIST, {"of_issuer": issuer_id, "count": count}
-        ).first()
+        if connection.dialect.name == "postgresql":
+            counted, start = _count_and_claim(connection, settings, issuer_id, count, purpose)
+        else:
+            counted = connection.execute(
+                _COUNT_IN_OPEN_LIST, {"of_issuer": issuer_id, "count": count}
+            ).first()
+            start = None
         if counted is None:  # no open list (or it filled meanwhile: look again)
             if connection.execute(_OPEN_LIST_ID, {"of_issuer": issuer_id}).first() is None:
                 _new_list(connection, issuer_id, settings.status_list_size)
             continue
         list_id, size, allocated = counted
-        start = None
-        if allocated <= size:
+        if start is None and allocated <= size:
             start = _claim_run(connection, list_id, size, count, purpose)
         if start is not None:
             return list_id, start
         # No room for the block: the count goes back and the list is closed.
         connection.execute(_UNCOUNT_AND_CLOSE, {"list_id": list_id, "count": count})
+
+
+def _count_and_claim(
+    connection: Connection, settings: Settings, issuer_id: str, count: int, purpose: str
+) -> tuple[Any, int | None]:
+    """PostgreSQL: count the block in the open list and claim a random run, one statement.
+
+    The list's row lock is held from here to the commit, and every issuance of the issuer
+    waits for it: a round trip less inside that span is a tenth more cards per second. Answers
+    the counted list (or None) and the run's start when the first try claimed it whole (a
+    part claimed is given back, and :func:`_claim_run` tries again).
+    """
+    start = secrets.randbelow(settings.status_list_size - count + 1)
+    row = connection.execute(
+        _COUNT_AND_CLAIM,
+        {
+            "of_issuer": issuer_id,
+            "count": count,
+            "start": start,
+            "purpose": purpose,
+            "created_at": utc_now(),
+        },
+    ).first()
+    if row is None:
+        return None, None
+    list_id, size, allocated, claimed = row
+    if claimed is not None and len(claimed) == count:
+        return (list_id, size, allocated), start
+    if claimed:
+        connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
+    return (list_id, size, allocated), None
 
 
 def _new_list(connection: Connection, issuer_id: str, size: int) -> int:
