@@ -138,7 +138,7 @@ class AdmissionMiddleware:
         if sessions is None:
             return None
         request = Request(scope)
-        if sessions.verify(request.cookies.get("asxh_session")) is None:
+        if sessions.verify(request.cookies.get(sessions.cookie_name)) is None:
             return HTTPException(401, "log in first: the session is missing or expired")
         return None
 

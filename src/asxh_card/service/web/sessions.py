@@ -63,6 +63,10 @@ class WebSession:
 class WebSessions:
     """Sign and check session cookies; make and check CSRF tokens."""
 
+    #: The session cookie's name (the admission middleware reads it without importing the web
+    #: package).
+    cookie_name: Final = SESSION_COOKIE
+
     def __init__(self, secret: bytes, *, minutes: int) -> None:
         key = derive_key(secret, b"asxh-service/web-signing/v2")
         self._sessions = URLSafeTimedSerializer(key, salt=_SESSION_SALT, signer_kwargs=_SIGNING)
