@@ -26,10 +26,11 @@ from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import Connection, Table, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, text, update
 from sqlalchemy.orm import Session
 
 from asxh_card._core.timeutil import utc_now
+from asxh_card.service.db import mapped_table
 from asxh_card.service.models import AuditCheckpointRow, AuditEventRow, AuditHeadRow
 from asxh_card.service.security import Principal, derive_key
 
@@ -121,15 +122,9 @@ def _canonical(fields: Mapping[str, Any], previous: str) -> str:
     return json.dumps(document, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)  # noqa: S101 - a mapped table
-    return table
-
-
-_HEAD: Final = _table(AuditHeadRow)
-_EVENTS: Final = _table(AuditEventRow)
-_CHECKPOINTS: Final = _table(AuditCheckpointRow)
+_HEAD: Final = mapped_table(AuditHeadRow)
+_EVENTS: Final = mapped_table(AuditEventRow)
+_CHECKPOINTS: Final = mapped_table(AuditCheckpointRow)
 # Core statements, built once: an audited write appends an entry in every transaction, and
 # the ORM unit of work cost more than the rest of the entry (bench_service_load.py).
 # Moving the head locks its row (PostgreSQL; SQLite's writes already take turns) until the

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, Integer, Table, bindparam, func, insert, select, true
+from sqlalchemy import Connection, Integer, bindparam, func, insert, select, true
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, make_transient_to_detached
@@ -29,6 +29,7 @@ from asxh_card.programmes.bhyt import bhyt_group as bhyt_group_of
 from asxh_card.service import audit, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
+from asxh_card.service.db import mapped_table
 from asxh_card.service.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
@@ -75,18 +76,12 @@ class SigningIssuer:
     not_after: datetime | None
 
 
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)  # noqa: S101 - a mapped table
-    return table
-
-
 #: ``session.info`` key: ids of the persons whose row this transaction has locked.
 LOCKED_PERSONS: Final = "asxh_locked_persons"
 
-_CARDS: Final = _table(CardRow)
-_CARD_ENTITLEMENTS: Final = _table(CardEntitlementRow)
-_ENTITLEMENTS: Final = _table(EntitlementRow)
+_CARDS: Final = mapped_table(CardRow)
+_CARD_ENTITLEMENTS: Final = mapped_table(CardEntitlementRow)
+_ENTITLEMENTS: Final = mapped_table(EntitlementRow)
 # The issuance path runs Core statements built once (bench/bench_service_load.py: building,
 # compiling and flushing ORM statements took most of an issuance's CPU time).
 _SIGNING_ISSUERS: Final = (

@@ -36,6 +36,7 @@ __all__ = [
     "insert_tuples",
     "make_engine",
     "make_sessionmaker",
+    "mapped_table",
     "present",
     "read_scope",
     "reserve_ids",
@@ -242,6 +243,13 @@ _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, tuple[threading.RLock, float]] =
 
 
 _Model = TypeVar("_Model")
+
+
+def mapped_table(model: type[Any]) -> Table:
+    """The Core table of a mapped class (for Core statements built once, on hot paths)."""
+    table = model.__table__
+    assert isinstance(table, Table)  # noqa: S101 - every model maps one table
+    return table
 
 
 def adopt(session: Session, model: type[_Model], values: Mapping[Any, Any]) -> _Model:

@@ -63,13 +63,13 @@ from asxh_card.service.db import (
     bulk_insert,
     dialect_named,
     insert_tuples,
+    mapped_table,
     present,
     reserve_ids,
     session_scope,
 )
 from asxh_card.service.errors import ConflictError, NotFoundError
 from asxh_card.service.models import (
-    Base,
     CardEntitlementRow,
     CardRow,
     EntitlementRow,
@@ -531,8 +531,8 @@ def _worker_init(data_key: bytes, passphrase: bytes, dialect: str = "sqlite") ->
     # so that the rows a worker builds go to executemany as they are.
     engine = dialect_named(dialect)
     names = ("date_of_birth", "provisional", "created_at")
-    day, flag, moment = bind_processors(_table(PersonRow), names, engine)
-    (as_json,) = bind_processors(_table(EntitlementRow), ("attributes",), engine)
+    day, flag, moment = bind_processors(mapped_table(PersonRow), names, engine)
+    (as_json,) = bind_processors(mapped_table(EntitlementRow), ("attributes",), engine)
     _WORKER["convert"] = tuple(
         (lambda value: value) if p is None else p for p in (day, flag, moment, as_json)
     )
@@ -1130,7 +1130,7 @@ class _Importer:
         if chunk.rejections:
             bulk_insert(
                 session,
-                _table(ImportRejectionRow),
+                mapped_table(ImportRejectionRow),
                 [
                     {
                         "job_id": self.job_id,
@@ -1183,7 +1183,7 @@ class _Importer:
         """
         settings = self.ctx.settings
         with session_scope(self.ctx.sessions) as session:
-            if present(session, _table(PersonRow), "pin_hash", [v[1] for v in valid]):
+            if present(session, mapped_table(PersonRow), "pin_hash", [v[1] for v in valid]):
                 return None
             # Not the numbers of the chunk still being written: they are not in the table yet.
             numbers = _draw_numbers(session, self.province, len(valid), self.drawn)
@@ -1311,7 +1311,7 @@ class _Importer:
             with session_scope(self.ctx.sessions) as session:
                 job = self._locked_job(session, progress)
                 self._claim_lists(session, prepared.lists)
-                people, cards = _table(PersonRow), _table(CardRow)
+                people, cards = mapped_table(PersonRow), mapped_table(CardRow)
                 person_ids = reserve_ids(session, people, len(built))
                 insert_tuples(
                     session,
@@ -1320,7 +1320,9 @@ class _Importer:
                     [(pid, *rows[0]) for pid, rows in zip(person_ids, built, strict=True)],
                 )
                 ent_ids = iter(
-                    reserve_ids(session, _table(EntitlementRow), sum(len(b[1]) for b in built))
+                    reserve_ids(
+                        session, mapped_table(EntitlementRow), sum(len(b[1]) for b in built)
+                    )
                 )
                 card_ids = reserve_ids(session, cards, len(built))
                 ent_rows: list[tuple[Any, ...]] = []
@@ -1332,10 +1334,10 @@ class _Importer:
                         eid = next(ent_ids)
                         ent_rows.append((eid, pid, *ent))
                         links.append((cid, eid, pos, idx + 1 + pos))
-                insert_tuples(session, _table(EntitlementRow), _ENTITLEMENT_COLUMNS, ent_rows)
+                insert_tuples(session, mapped_table(EntitlementRow), _ENTITLEMENT_COLUMNS, ent_rows)
                 insert_tuples(
                     session,
-                    _table(StatusAllocationRow),
+                    mapped_table(StatusAllocationRow),
                     _ALLOCATION_COLUMNS,
                     [a for rows in built for a in rows[2]],
                 )
@@ -1348,7 +1350,7 @@ class _Importer:
                         for cid, pid, rows in zip(card_ids, person_ids, built, strict=True)
                     ],
                 )
-                insert_tuples(session, _table(CardEntitlementRow), _LINK_COLUMNS, links)
+                insert_tuples(session, mapped_table(CardEntitlementRow), _LINK_COLUMNS, links)
                 chunk.counts["people_created"] += len(built)
                 chunk.counts["entitlements_granted"] += len(ent_rows)
                 chunk.counts["cards_issued"] += len(card_ids)
@@ -1422,7 +1424,7 @@ class _Importer:
             _person_row(item, number, self.province, chunk.now)
             for item, number in zip(fresh, numbers, strict=True)
         ]
-        ids = _insert_with_ids(session, _table(PersonRow), rows)
+        ids = _insert_with_ids(session, mapped_table(PersonRow), rows)
         for item, pid, number in zip(fresh, ids, numbers, strict=True):
             chunk.person_ids[item.row] = pid
             data = item.data
@@ -1473,7 +1475,7 @@ class _Importer:
             card_sets[row] = chosen
         made: dict[tuple[int, str], int] = {}
         if new_rows:
-            new_ids = _insert_with_ids(session, _table(EntitlementRow), new_rows)
+            new_ids = _insert_with_ids(session, mapped_table(EntitlementRow), new_rows)
             made = dict(zip(new_keys, new_ids, strict=True))
             chunk.counts["entitlements_granted"] += len(new_rows)
         wanted = self._card_contents(by_row, card_sets, made, current, chunk)
@@ -1619,10 +1621,10 @@ class _Importer:
                 to_issue, blocks, signed, strict=True
             )
         ]
-        card_ids = _insert_with_ids(session, _table(CardRow), card_rows)
+        card_ids = _insert_with_ids(session, mapped_table(CardRow), card_rows)
         bulk_insert(
             session,
-            _table(CardEntitlementRow),
+            mapped_table(CardEntitlementRow),
             [
                 {
                     "card_id": cid,
@@ -1695,13 +1697,6 @@ class _EntRow:
     details: _EntTuple
 
 
-def _table(model: type[Base]) -> Table:
-    """The Core table of a mapped class."""
-    table = model.__table__
-    assert isinstance(table, Table)  # noqa: S101 - every model maps one table
-    return table
-
-
 def _insert_with_ids(session: Session, table: Table, rows: list[dict[str, Any]]) -> list[int]:
     """Insert ``rows``, each with a fresh ``id`` (``db.reserve_ids``); the ids in row order."""
     ids = reserve_ids(session, table, len(rows))
@@ -1741,7 +1736,7 @@ def _draw_numbers(
         if wanted == 0:
             break
         draw = {generate_asxh_number(province).value for _ in range(wanted)} - chosen - avoid
-        chosen |= draw - present(session, _table(PersonRow), "asxh_number", list(draw))
+        chosen |= draw - present(session, mapped_table(PersonRow), "asxh_number", list(draw))
     if len(chosen) != count:  # pragma: no cover - 10^8 numbers per province
         raise RuntimeError("could not draw unused mã số ASXH")
     return list(chosen)

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, Table, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
@@ -33,7 +33,7 @@ from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import bundles
 from asxh_card.service.bundles import status_base
-from asxh_card.service.db import bulk_insert
+from asxh_card.service.db import bulk_insert, mapped_table
 from asxh_card.service.errors import NotReadyError
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
@@ -127,14 +127,8 @@ def open_next(
     return _open_list(session, issuer_id, settings.status_list_size)
 
 
-def _table(model: type[Any]) -> Table:
-    table = model.__table__
-    assert isinstance(table, Table)  # noqa: S101 - a mapped table
-    return table
-
-
-_LISTS: Final = _table(StatusListRow)
-_ALLOCATIONS: Final = _table(StatusAllocationRow)
+_LISTS: Final = mapped_table(StatusListRow)
+_ALLOCATIONS: Final = mapped_table(StatusAllocationRow)
 # Core statements for :func:`allocate`, built once: one issuance allocates one block, and the
 # ORM forms (the whole 32 KiB list row loaded, a savepoint per try) cost a fifth of it.
 _OPEN_LIST_ID: Final = (
@@ -407,9 +401,7 @@ def allocate_many(
         row.allocated = space.allocated
         row.full = row.full or space.allocated >= row.size
     if rows:
-        table = StatusAllocationRow.__table__
-        assert isinstance(table, Table)  # noqa: S101 - a mapped table
-        bulk_insert(session, table, rows)
+        bulk_insert(session, mapped_table(StatusAllocationRow), rows)
     session.flush()
     return result
 

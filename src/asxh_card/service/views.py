@@ -12,7 +12,7 @@ from asxh_card.ids import mask_identifier, parse_asxh_number
 from asxh_card.service import registry, statuslists
 from asxh_card.service.cards import LOCKED_PERSONS, Carried
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import adopt
+from asxh_card.service.db import adopt, mapped_table
 from asxh_card.service.deps import in_scope
 from asxh_card.service.errors import NotFoundError
 from asxh_card.service.models import (
@@ -46,7 +46,7 @@ __all__ = [
 ]
 
 
-_PERSONS: Final = PersonRow.__table__
+_PERSONS: Final = mapped_table(PersonRow)
 # Core, and the row adopted into the session (db.adopt): nearly every request reads a person.
 _PERSON: Final = select(_PERSONS).where(_PERSONS.c.asxh_number == bindparam("number"))
 _PERSON_TO_LOCK: Final = _PERSON.with_for_update()
