@@ -33,20 +33,10 @@ def bilevel_png(dark: NDArray[np.bool_], *, dpi: int = PRINT_DPI) -> bytes:
     Pillow's PNG encoder costs ~0.3-0.5 ms a QR; packing the bits with numpy and deflating
     them takes under 0.1 ms, and the QR PNG is the one rendering issued at bulk rate.
     """
-    height, width = dark.shape
+    width = dark.shape[1]
     rows = np.packbits(~dark, axis=1)  # PNG greyscale 1-bit: 1 = white
-    raw = np.concatenate((np.zeros((height, 1), dtype=np.uint8), rows), axis=1)  # filter 0
-    ppm = round(dpi / 0.0254)
-    return b"".join(
-        (
-            b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)),
-            _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
-            # Level 1: 0.05 ms against 0.5 ms at level 6 for a 20 % larger file (~2.4 KB).
-            _chunk(b"IDAT", zlib.compress(raw.tobytes(), 1)),
-            _chunk(b"IEND", b""),
-        )
-    )
+    # Level 1: 0.05 ms against 0.5 ms at level 6 for a 20 % larger file (~2.4 KB).
+    return _unfiltered_png(rows, width, bit_depth=1, colour_type=0, level=1, dpi=dpi)
 
 
 def image_png(image: Image.Image, *, dpi: int = PRINT_DPI) -> bytes:
@@ -63,14 +53,23 @@ def image_png(image: Image.Image, *, dpi: int = PRINT_DPI) -> bytes:
         return buffer.getvalue()
     width, height = image.size
     rows = np.asarray(image).reshape(height, width * 3)
+    return _unfiltered_png(rows, width, bit_depth=8, colour_type=2, level=3, dpi=dpi)
+
+
+def _unfiltered_png(
+    rows: NDArray[np.uint8], width: int, *, bit_depth: int, colour_type: int, level: int, dpi: int
+) -> bytes:
+    """A PNG of packed ``rows`` (one per image row), each with filter 0, deflated at ``level``."""
+    height = rows.shape[0]
     raw = np.concatenate((np.zeros((height, 1), dtype=np.uint8), rows), axis=1)  # filter 0
     ppm = round(dpi / 0.0254)
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, colour_type, 0, 0, 0)
     return b"".join(
         (
             b"\x89PNG\r\n\x1a\n",
-            _chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)),
+            _chunk(b"IHDR", header),
             _chunk(b"pHYs", struct.pack(">IIB", ppm, ppm, 1)),
-            _chunk(b"IDAT", zlib.compress(raw.tobytes(), 3)),
+            _chunk(b"IDAT", zlib.compress(raw.tobytes(), level)),
             _chunk(b"IEND", b""),
         )
     )
