@@ -532,14 +532,14 @@ def _fingerprint(person: PersonRow, guardian: Mapping[str, Any] | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def current_entitlements(session: Session, person: PersonRow, today: date) -> list[EntitlementRow]:
-    """The person's active entitlements that have not ended."""
-    rows = session.scalars(
-        select(EntitlementRow)
-        .where(EntitlementRow.person_id == person.id, EntitlementRow.state == State.ACTIVE)
-        .order_by(EntitlementRow.programme)
-    ).all()
-    return [e for e in rows if e.valid_to is None or e.valid_to >= today]
+def current_entitlements(session: Session, person: PersonRow, today: date) -> list[Any]:
+    """The person's active entitlements that have not ended, by programme.
+
+    Rows of id, programme, valid_from, valid_to and attributes: what a card carries.
+    """
+    session.flush()  # the Core read below must see the session's pending changes
+    rows = session.connection().execute(_ACTIVE_ENTITLEMENTS, {"person_id": person.id})
+    return [row for row in rows if row.valid_to is None or row.valid_to >= today]
 
 
 #: A guardian or authorised person acts for the holder: an adult (Bộ luật Dân sự 2015, Điều 20).
@@ -715,11 +715,7 @@ def _issue(
         # two at once cannot both find no current card and leave two.
         connection.execute(_LOCK_PERSON, {"person_id": person.id})
     today = vn_date(utc_now())
-    entitlements = [
-        row
-        for row in connection.execute(_ACTIVE_ENTITLEMENTS, {"person_id": person.id})
-        if row.valid_to is None or row.valid_to >= today
-    ]
+    entitlements = current_entitlements(session, person, today)
     if not entitlements:
         raise ConflictError(
             "the person has no current entitlement to put on a card",
