@@ -11,13 +11,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from asxh_card.service import audit
 from asxh_card.service.audit import AuditSigner, verify_chain
 from asxh_card.service.db import session_scope
+from asxh_card.service.models import AuditEventRow
 
 
 def _activity(service: Any) -> None:
@@ -206,9 +207,21 @@ def test_entries_hashed_by_the_database_verify_like_any_other(service: Any) -> N
             )
     with session_scope(service.ctx.sessions) as session:
         report = _check(service, session)
-        last = session.execute(
-            text("SELECT detail, entry_hash FROM audit_events ORDER BY seq DESC LIMIT 1")
-        ).one()
+        written = session.scalars(
+            select(AuditEventRow).order_by(AuditEventRow.seq.desc()).limit(3)
+        ).all()
+        stored = [
+            (
+                row.detail,
+                row.prev_hash,
+                row.entry_hash,
+                audit.entry_hash(vars(row), row.prev_hash or ""),
+            )
+            for row in written
+        ]
     assert report.ok, report
     assert report.entries >= 3
-    assert len(last.entry_hash) == 64
+    for detail, _previous, stored_hash, python_hash in stored:
+        assert detail == tricky
+        assert stored_hash == python_hash
+    assert [previous for _, previous, _, _ in stored[:-1]] == [h for _, _, h, _ in stored[1:]]
