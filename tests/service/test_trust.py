@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import func, select
+import pytest
+from sqlalchemy import func, select, text
 
 from asxh_card._core.keys import PublicKey
 from asxh_card._core.statuslist import StatusList, verify_status_list_token
@@ -103,7 +104,11 @@ def test_a_new_list_opens_when_one_fills(service: Any) -> None:
             .where(StatusListRow.issuer_id == "vn-small")
             .order_by(StatusListRow.id)
         ).all()
-        sizes = [(row.size, row.allocated, row.full) for row in lists]
+        counted = select(StatusAllocationRow.list_id, func.count()).group_by(
+            StatusAllocationRow.list_id
+        )
+        taken = {list_id: int(n) for list_id, n in session.execute(counted)}
+        sizes = [(row.size, taken[row.id], row.full) for row in lists]
         # Blocks of 3 consecutive entries (a card with two entitlements).
         blocks = [statuslists.allocate(session, small, "vn-small", "card", 3) for _ in range(4)]
         block_lists = {list_id for list_id, _ in blocks}
@@ -222,3 +227,53 @@ def test_status_list_bits_match_card_states(service: Any) -> None:
     )
     assert answer.status_code == 200, answer.text
     assert bits() == (1, 2)
+
+
+def test_allocators_of_one_issuer_do_not_wait_for_each_other(service: Any) -> None:
+    """Issue 10 §5: a status block claimed in an open transaction blocks no other issuance.
+
+    The list row used to be counted (and so locked) until the commit: every issuance of the
+    issuer queued behind the one before it. A second transaction now claims at once (a lock
+    wait would end in the 2 s lock timeout) and the two blocks differ.
+    """
+    if service.backend != "postgresql":
+        pytest.skip("SQLite's writers take turns by design (one write lock)")
+    settings = service.ctx.settings
+    with session_scope(service.ctx.sessions) as session:  # the issuer's list exists
+        opened, _start = statuslists.allocate(session, settings, "vn-79", "card", 3)
+    with session_scope(service.ctx.sessions) as first:
+        held = statuslists.allocate(first, settings, "vn-79", "card", 3)
+        with session_scope(service.ctx.sessions) as second:
+            second.execute(text("SET LOCAL lock_timeout = '2s'"))
+            started = time.monotonic()
+            other = statuslists.allocate(second, settings, "vn-79", "card", 3)
+            waited = time.monotonic() - started
+    assert waited < 2
+    assert held[0] == other[0] == opened  # the same list, ...
+    assert abs(held[1] - other[1]) >= 3  # ... blocks that do not overlap
+
+
+def test_the_bulk_claim_skips_entries_taken_by_single_issuances(service: Any) -> None:
+    """Single issuances do not count: a bulk picture of the list goes stale and is mended.
+
+    The picture is read while the list is empty; single issuances then take six of its eight
+    entries. The bulk writer's draws collide, the unique constraint refuses them, and the
+    blocks are drawn again until they land on the two free entries.
+    """
+    small = service.ctx.settings.with_(status_list_size=8, allow_small_status_lists=True)
+    spaces: dict[int, statuslists.ListSpace] = {}
+    with session_scope(service.ctx.sessions) as session:
+        ensure_issuer(session, service.ctx, "vn-bulk", name="Bulk lists", province="49")
+        (list_id, _start), *_ = statuslists.allocate_many(session, small, [("vn-bulk", 1)], spaces)
+    with session_scope(service.ctx.sessions) as session:
+        singles = [statuslists.allocate(session, small, "vn-bulk", "card") for _ in range(5)]
+    assert {lst for lst, _ in singles} == {list_id}
+    with session_scope(service.ctx.sessions) as session:
+        bulk = statuslists.allocate_many(session, small, [("vn-bulk", 1), ("vn-bulk", 1)], spaces)
+    with session_scope(service.ctx.sessions) as session:
+        taken = session.scalars(
+            select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == list_id)
+        ).all()
+    assert sorted(taken) == list(range(8)), "every entry claimed once, none twice"
+    assert {lst for lst, _ in bulk} == {list_id}
+    assert not {idx for _, idx in bulk} & {idx for _, idx in singles}

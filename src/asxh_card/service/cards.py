@@ -29,7 +29,7 @@ from asxh_card.programmes.bhyt import bhyt_group as bhyt_group_of
 from asxh_card.service import audit, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import mapped_table
+from asxh_card.service.db import mapped_table, one_of
 from asxh_card.service.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
@@ -118,7 +118,7 @@ _CURRENT_CARD_IDS: Final = (
     .where(
         _CARDS.c.person_id == bindparam("person_id"),
         _CARDS.c.issuer_id == bindparam("issuer_id"),
-        _CARDS.c.state.in_(CURRENT),
+        one_of(_CARDS.c.state, CURRENT),
     )
     .order_by(_CARDS.c.id)
 )

@@ -19,12 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, TypeVar, cast
 
-from sqlalchemy import DateTime, Table, create_engine, event
+from sqlalchemy import ColumnElement, DateTime, Table, create_engine, event, or_
 from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.engine import URL, Connection, Dialect, Engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm import QueryableAttribute, Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 __all__ = [
@@ -37,6 +37,7 @@ __all__ = [
     "make_engine",
     "make_sessionmaker",
     "mapped_table",
+    "one_of",
     "present",
     "read_scope",
     "reserve_ids",
@@ -250,6 +251,19 @@ def mapped_table(model: type[Any]) -> Table:
     table = model.__table__
     assert isinstance(table, Table)  # noqa: S101 - every model maps one table
     return table
+
+
+def one_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Sequence[Any]
+) -> ColumnElement[bool]:
+    """``column`` equals one of a few constant ``values``: ``IN`` for statements built once.
+
+    SQLAlchemy renders ``column.in_(values)`` with an "expanding" parameter that it rewrites
+    into the SQL text on every execution; on the issuance path that cost more CPU than the
+    statement itself (py-spy, bench_service_load.py). Plain comparisons stay in the compiled
+    statement cache as they are.
+    """
+    return or_(*(column == value for value in values))
 
 
 def adopt(session: Session, model: type[_Model], values: Mapping[Any, Any]) -> _Model:

@@ -22,6 +22,7 @@ from asxh_card._core.keys import Algorithm, PrivateKey, PublicKey
 from asxh_card._core.timeutil import utc_now
 from asxh_card.errors import KeyStoreError
 from asxh_card.keystore import generate_key_file, load_private_key, load_public_key
+from asxh_card.service.db import one_of
 from asxh_card.service.models import IssuerKeyRow, IssuerRow
 from asxh_card.service.settings import Settings
 
@@ -77,7 +78,7 @@ def signing_window(moment: datetime | BindParameter[datetime]) -> tuple[ColumnEl
     :data:`NEWEST_SIGNING_KEY_FIRST` puts the newer first.
     """
     return (
-        IssuerKeyRow.state.in_(("active", "retiring")),
+        one_of(IssuerKeyRow.state, ("active", "retiring")),
         IssuerKeyRow.key_file.is_not(None),
         IssuerKeyRow.not_before <= moment,
         or_(IssuerKeyRow.not_after.is_(None), IssuerKeyRow.not_after >= moment),

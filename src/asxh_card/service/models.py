@@ -187,6 +187,10 @@ class StatusListRow(Base):
     bits: Mapped[int] = mapped_column(Integer, default=2)
     data: Mapped[bytes] = mapped_column(LargeBinary)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The bulk writers' count (statuslists.allocate_many, the import): it changes whenever one
+    # of them claims entries, so another can tell its picture of the list is stale. Single
+    # issuances claim without counting (statuslists.allocate: no lock on this row); the
+    # entries taken are the rows of status_allocations.
     allocated: Mapped[int] = mapped_column(Integer, default=0)
     full: Mapped[bool] = mapped_column(Boolean, default=False)
     # The signed token of ``token_version`` (re-signed when the list changes or ages).

@@ -33,7 +33,7 @@ from asxh_card._core.statuslist import Status, StatusList, sign_status_list
 from asxh_card._core.timeutil import utc_now
 from asxh_card.service import bundles
 from asxh_card.service.bundles import status_base
-from asxh_card.service.db import bulk_insert, mapped_table
+from asxh_card.service.db import mapped_table
 from asxh_card.service.errors import NotReadyError
 from asxh_card.service.keyring import Keyring
 from asxh_card.service.models import IssuerKeyRow, StatusAllocationRow, StatusListRow
@@ -118,32 +118,18 @@ _LISTS: Final = mapped_table(StatusListRow)
 _ALLOCATIONS: Final = mapped_table(StatusAllocationRow)
 # Core statements for :func:`allocate`, built once: one issuance allocates one block, and the
 # ORM forms (the whole 32 KiB list row loaded, a savepoint per try) cost a fifth of it.
-_OPEN_LIST_ID: Final = (
-    select(_LISTS.c.id)
+_OPEN_LIST: Final = (
+    select(_LISTS.c.id, _LISTS.c.size)
     .where(_LISTS.c.issuer_id == bindparam("of_issuer"), _LISTS.c.full.is_(False))
     .order_by(_LISTS.c.id)
     .limit(1)
 )
-# Counts the block in the issuer's open list and locks that row (the UPDATE's row lock on
-# PostgreSQL, the write lock on SQLite) until the transaction ends: allocators of one list
-# take turns. ``NOT full`` is checked again on the row as it is when the lock is granted.
-_COUNT_IN_OPEN_LIST: Final = (
-    update(_LISTS)
-    .where(_LISTS.c.id == _OPEN_LIST_ID.scalar_subquery(), _LISTS.c.full.is_(False))
-    .values(
-        allocated=_LISTS.c.allocated + bindparam("count"),
-        full=_LISTS.c.allocated + bindparam("count") >= _LISTS.c.size,
-    )
-    .returning(_LISTS.c.id, _LISTS.c.size, _LISTS.c.allocated)
-)
-_UNCOUNT_AND_CLOSE: Final = (
-    update(_LISTS)
-    .where(_LISTS.c.id == bindparam("list_id"))
-    .values(allocated=_LISTS.c.allocated - bindparam("count"), full=True)
-)
+# Closing a list takes its row lock, but only when a list fills; claiming entries does not
+# (issue 10 §5: a count on the list row, held to the commit, made every issuance of the
+# issuer wait for the one before it).
+_CLOSE: Final = update(_LISTS).where(_LISTS.c.id == bindparam("list_id")).values(full=True)
 _NEW_LIST: Final = insert(_LISTS).returning(_LISTS.c.id)
 _ALL_TAKEN: Final = select(_ALLOCATIONS.c.idx).where(_ALLOCATIONS.c.list_id == bindparam("list_id"))
-_CLAIM: Final = insert(_ALLOCATIONS)
 # A claim that skips taken entries and names the ones it took: one statement per try.
 _CLAIM_FREE: Final = {
     dialect: insert_on(_ALLOCATIONS)
@@ -151,29 +137,24 @@ _CLAIM_FREE: Final = {
     .returning(_ALLOCATIONS.c.idx)
     for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
-# PostgreSQL: _COUNT_IN_OPEN_LIST and a first claim at a random ``start`` in one statement
-# (only if the run fits that list and the count did not overflow it).
-_COUNT_AND_CLAIM: Final = text(
+# PostgreSQL: find the issuer's open list and make a first claim at a random ``start`` in one
+# statement (only if the run fits that list).
+_FIND_AND_CLAIM: Final = text(
     """
-    WITH counted AS (
-        UPDATE status_lists
-        SET allocated = allocated + :count, "full" = (allocated + :count >= size)
-        WHERE id = (
-            SELECT id FROM status_lists
-            WHERE issuer_id = :of_issuer AND NOT "full"
-            ORDER BY id LIMIT 1
-        ) AND NOT "full"
-        RETURNING id, size, allocated
+    WITH open_list AS (
+        SELECT id, size FROM status_lists
+        WHERE issuer_id = :of_issuer AND NOT "full"
+        ORDER BY id LIMIT 1
     ), claimed AS (
         INSERT INTO status_allocations (list_id, idx, purpose, created_at)
-        SELECT counted.id, :start + run.i, :purpose, :created_at
-        FROM counted, generate_series(0, :count - 1) AS run(i)
-        WHERE :start + :count <= counted.size AND counted.allocated <= counted.size
+        SELECT open_list.id, :start + run.i, :purpose, :created_at
+        FROM open_list, generate_series(0, :count - 1) AS run(i)
+        WHERE :start + :count <= open_list.size
         ON CONFLICT (list_id, idx) DO NOTHING
         RETURNING idx
     )
-    SELECT counted.id, counted.size, counted.allocated, (SELECT array_agg(idx) FROM claimed)
-    FROM counted
+    SELECT open_list.id, open_list.size, (SELECT array_agg(idx) FROM claimed)
+    FROM open_list
     """
 ).bindparams(bindparam("created_at", type_=_ALLOCATIONS.c.created_at.type))
 _UNCLAIM: Final = delete(_ALLOCATIONS).where(
@@ -191,8 +172,10 @@ def allocate(
     one per entitlement (card.py, status block). A list that has no free run of ``count``
     entries left is marked full and a new one opens.
 
-    The open list's row is counted and locked first, so allocators of one list take turns;
-    the entries are claimed with the unique constraint on ``(list_id, idx)`` as the judge.
+    The unique constraint on ``(list_id, idx)`` is the only judge: concurrent allocators
+    claim with ``INSERT … ON CONFLICT DO NOTHING`` and lock nothing shared, so issuances of
+    one issuer do not wait for each other (issue 10 §5). The list row is not counted here
+    (its ``allocated`` is the bulk import's, see :func:`allocate_many`).
     """
     if not 1 <= count <= min(64, settings.status_list_size):
         raise ValueError("count must be 1-64 and fit in a list")
@@ -200,39 +183,34 @@ def allocate(
     connection = session.connection()
     while True:
         if connection.dialect.name == "postgresql":
-            counted, start = _count_and_claim(connection, settings, issuer_id, count, purpose)
+            found, start = _find_and_claim(connection, settings, issuer_id, count, purpose)
         else:
-            counted = connection.execute(
-                _COUNT_IN_OPEN_LIST, {"of_issuer": issuer_id, "count": count}
-            ).first()
-            start = None
-        if counted is None:  # no open list (or it filled meanwhile: look again)
-            if connection.execute(_OPEN_LIST_ID, {"of_issuer": issuer_id}).first() is None:
-                _new_list(connection, issuer_id, settings.status_list_size)
+            found, start = connection.execute(_OPEN_LIST, {"of_issuer": issuer_id}).first(), None
+        if found is None:  # the issuer has no open list yet
+            _new_list(connection, issuer_id, settings.status_list_size)
             continue
-        list_id, size, allocated = counted
-        if start is None and allocated <= size:
+        list_id, size = found
+        if start is None:
             start = _claim_run(connection, list_id, size, count, purpose)
         if start is not None:
             return list_id, start
-        # No room for the block: the count goes back and the list is closed.
-        connection.execute(_UNCOUNT_AND_CLOSE, {"list_id": list_id, "count": count})
+        # No free run of the block's length is left: the list is closed (allocators that
+        # still see it open find no run either, and close it too) and the next one opens.
+        connection.execute(_CLOSE, {"list_id": list_id})
 
 
-def _count_and_claim(
+def _find_and_claim(
     connection: Connection, settings: Settings, issuer_id: str, count: int, purpose: str
 ) -> tuple[Any, int | None]:
-    """PostgreSQL: count the block in the open list and claim a random run, one statement.
+    """PostgreSQL: the issuer's open list and a first claim of a random run, one statement.
 
-    The list's row lock is held from here to the commit, and every issuance of the issuer
-    waits for it, so the fewer round trips inside that span the better (this and the one-statement
-    audit append together: +5-8 % cards per second, docs/reliability.md). Answers
-    the counted list (or None) and the run's start when the first try claimed it whole (a
-    part claimed is given back, and :func:`_claim_run` tries again).
+    Answers the open list ``(id, size)`` (None when there is none) and the run's start when
+    the first try claimed it whole (a part claimed is given back, and :func:`_claim_run`
+    tries again).
     """
     start = secrets.randbelow(settings.status_list_size - count + 1)
     row = connection.execute(
-        _COUNT_AND_CLAIM,
+        _FIND_AND_CLAIM,
         {
             "of_issuer": issuer_id,
             "count": count,
@@ -243,12 +221,12 @@ def _count_and_claim(
     ).first()
     if row is None:
         return None, None
-    list_id, size, allocated, claimed = row
+    list_id, size, claimed = row
     if claimed is not None and len(claimed) == count:
-        return (list_id, size, allocated), start
+        return (list_id, size), start
     if claimed:
         connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
-    return (list_id, size, allocated), None
+    return (list_id, size), None
 
 
 def _new_list(connection: Connection, issuer_id: str, size: int) -> int:
@@ -282,7 +260,7 @@ def _claim_run(
     Random places first (a list is mostly empty for most of its life); when those keep
     hitting taken entries the list is crowded, and the run is chosen uniformly among the free
     ones. Indices are random so that a card's place in the list says nothing about when it
-    was issued (DESIGN.md §4). The caller holds the list's row lock.
+    was issued (DESIGN.md §4).
     """
     now = utc_now()
 
@@ -300,17 +278,24 @@ def _claim_run(
             return start
         if claimed:  # part of the run was taken: give back the part this try claimed
             connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
-    taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
-    runs = [
-        start
-        for start in range(size - count + 1)
-        if not any(start + i in taken for i in range(count))
-    ]
-    if not runs:
-        return None
-    start = runs[secrets.randbelow(len(runs))]
-    connection.execute(_CLAIM, rows(start))
-    return start
+    # Crowded: choose among the free runs as they are now. Another allocator may claim the
+    # chosen run first (nothing is locked): look again.
+    for _ in range(_RANDOM_TRIES):
+        taken = set(connection.execute(_ALL_TAKEN, {"list_id": list_id}).scalars())
+        runs = [
+            start
+            for start in range(size - count + 1)
+            if not any(start + i in taken for i in range(count))
+        ]
+        if not runs:
+            return None
+        start = runs[secrets.randbelow(len(runs))]
+        claimed = connection.execute(claim, rows(start)).scalars().all()
+        if len(claimed) == count:
+            return start
+        if claimed:
+            connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
+    return None
 
 
 class ListSpace:
@@ -349,49 +334,86 @@ def allocate_many(
 ) -> list[tuple[int, int]]:
     """Allocate a block of entries for each ``(issuer id, count)``: ``(list id, first index)``.
 
-    The bulk form of :func:`allocate` (one card at a time costs a savepoint per try): each
-    issuer's open list is locked, its taken entries are read once into ``spaces`` (kept by the
-    caller from one transaction to the next and re-read when another writer allocated in
-    between), the runs are drawn at random in memory and inserted with one executemany. A list
-    where 64 random tries find no free run is marked full and the next one opens.
+    The bulk form of :func:`allocate`: each issuer's open list is locked against other bulk
+    writers, its taken entries are read once into ``spaces`` (kept by the caller from one
+    transaction to the next and re-read when another bulk writer counted in between), the
+    runs are drawn at random in memory and claimed in one statement. Single issuances claim
+    without counting, so a run drawn from the picture may be taken already: the unique
+    constraint refuses those entries and their blocks are drawn again. A list where 64 random
+    tries find no free run is marked full and the next one opens.
     """
-    now = utc_now()
-    result: list[tuple[int, int]] = []
-    rows: list[dict[str, object]] = []
-    lists: dict[str, tuple[StatusListRow, ListSpace]] = {}
-    for issuer_id, count in wanted:
+    for _issuer, count in wanted:
         if not 1 <= count <= 64:
             raise ValueError("count must be 1-64")
-        while True:
-            if issuer_id not in lists:
-                row = _open_list(session, issuer_id, settings.status_list_size)
-                space = spaces.get(row.id)
-                if space is None or space.allocated != row.allocated:
-                    taken = session.scalars(
-                        select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
-                    ).all()
-                    space = spaces[row.id] = ListSpace(row.id, row.size, taken)
-                lists[issuer_id] = (row, space)
-            row, space = lists[issuer_id]
-            start = space.draw(count) if space.allocated + count <= row.size else None
-            if start is not None:
-                break
-            row.full = True
-            row.allocated = space.allocated
-            session.flush()
-            del lists[issuer_id]
-        rows.extend(
-            {"list_id": row.id, "idx": start + i, "purpose": "card", "created_at": now}
-            for i in range(count)
-        )
-        result.append((row.id, start))
+    now = utc_now()
+    connection = session.connection()
+    claim = _CLAIM_RUNS[connection.dialect.name]
+    lists: dict[str, tuple[StatusListRow, ListSpace]] = {}
+    result = [_draw(session, settings, lists, spaces, block) for block in wanted]
+    todo = list(range(len(wanted)))
+    while todo:
+        rows = [
+            {"list_id": result[n][0], "idx": result[n][1] + i, "purpose": "card", "created_at": now}
+            for n in todo
+            for i in range(wanted[n][1])
+        ]
+        session.flush()  # a list opened by _draw goes in before its entries
+        claimed = {(list_id, idx) for list_id, idx in connection.execute(claim, rows)}
+        again = []
+        for n in todo:
+            list_id, start = result[n]
+            run = {(list_id, start + i) for i in range(wanted[n][1])}
+            if run <= claimed:
+                continue
+            if mine := sorted(idx for _list, idx in run & claimed):
+                connection.execute(_UNCLAIM, {"list_id": list_id, "indices": mine})
+            # The picture keeps the whole run as taken (part of it is); the block draws anew.
+            result[n] = _draw(session, settings, lists, spaces, wanted[n])
+            again.append(n)
+        todo = again
     for row, space in lists.values():
         row.allocated = space.allocated
         row.full = row.full or space.allocated >= row.size
-    if rows:
-        bulk_insert(session, mapped_table(StatusAllocationRow), rows)
     session.flush()
     return result
+
+
+# The bulk claim: entries someone else holds are skipped; the answer names those taken.
+_CLAIM_RUNS: Final = {
+    dialect: insert_on(_ALLOCATIONS)
+    .on_conflict_do_nothing(index_elements=[_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx])
+    .returning(_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx)
+    for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
+
+
+def _draw(
+    session: Session,
+    settings: Settings,
+    lists: dict[str, tuple[StatusListRow, ListSpace]],
+    spaces: dict[int, ListSpace],
+    wanted: tuple[str, int],
+) -> tuple[int, int]:
+    """A random run of ``count`` entries free in the picture of the issuer's open list."""
+    issuer_id, count = wanted
+    while True:
+        if issuer_id not in lists:
+            row = _open_list(session, issuer_id, settings.status_list_size)
+            space = spaces.get(row.id)
+            if space is None or space.allocated != row.allocated:
+                taken = session.scalars(
+                    select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == row.id)
+                ).all()
+                space = spaces[row.id] = ListSpace(row.id, row.size, taken)
+            lists[issuer_id] = (row, space)
+        row, space = lists[issuer_id]
+        start = space.draw(count) if space.allocated + count <= row.size else None
+        if start is not None:
+            return row.id, start
+        row.full = True
+        row.allocated = space.allocated
+        session.flush()
+        del lists[issuer_id]
 
 
 def set_status(session: Session, list_id: int, idx: int, status: Status) -> None:
