@@ -11,6 +11,7 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
@@ -71,7 +72,9 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         ctx.keyring.set_aside_orphans(session)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Made in the event loop that serves the app (an anyio limiter belongs to one).
+        app.state.issuance_slots = anyio.CapacityLimiter(settings.issuance_concurrency)
         yield
         ctx.engine.dispose()
 
@@ -96,6 +99,7 @@ def create_app(settings: Settings, *, context: ServiceContext | None = None) -> 
         ],
     )
     app.state.ctx = ctx
+    app.state.issuance_slots = None  # until the lifespan starts: anyio's default threads
     install_problem_handlers(app)
     # Added first, so it runs inside the logging middleware (whose request id it reports).
     app.add_middleware(AdmissionMiddleware)

@@ -137,6 +137,11 @@ class Settings:
     password_concurrency: int = 2
     # Photos decoded at once per worker by POST /v1/verify (each up to 50 megapixels).
     image_concurrency: int = 2
+    # Card issuances (POST /v1/cards) in worker threads at once per worker; the others wait
+    # their turn in the event loop. Sixteen threads at once shared one interpreter lock and
+    # each took longer (bench_service_load.py: two gave about a fifth more cards/s on
+    # PostgreSQL and a quarter of the p99; docs/reliability.md "Speed").
+    issuance_concurrency: int = 2
     # Seconds a database connect, lock wait or statement may take before the request is
     # answered 503 not-ready (SQLite busy timeout; PostgreSQL connect/statement/lock timeouts).
     db_timeout_seconds: float = 5.0
@@ -168,6 +173,8 @@ class Settings:
             raise SettingsError("ASXH_PASSWORD_CONCURRENCY must be between 1 and 64")
         if not 1 <= self.image_concurrency <= 64:
             raise SettingsError("ASXH_IMAGE_CONCURRENCY must be between 1 and 64")
+        if not 1 <= self.issuance_concurrency <= 64:
+            raise SettingsError("ASXH_ISSUANCE_CONCURRENCY must be between 1 and 64")
         if not 0 < self.db_timeout_seconds <= 300:
             raise SettingsError("ASXH_DB_TIMEOUT_SECONDS must be between 1 and 300")
         if not 0 <= self.cache_ms <= 5000:
@@ -270,6 +277,7 @@ class Settings:
             log_level=get("ASXH_LOG_LEVEL") or "INFO",
             password_concurrency=get_int("ASXH_PASSWORD_CONCURRENCY", 2),
             image_concurrency=get_int("ASXH_IMAGE_CONCURRENCY", 2),
+            issuance_concurrency=get_int("ASXH_ISSUANCE_CONCURRENCY", 2),
             db_timeout_seconds=float(get_int("ASXH_DB_TIMEOUT_SECONDS", 5)),
             cache_ms=get_int("ASXH_CACHE_MS", 1000),
         )
