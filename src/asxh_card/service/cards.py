@@ -8,7 +8,7 @@ verifier sees it as soon as it fetches the list again.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
@@ -98,6 +98,21 @@ _SIGNING_ISSUERS: Final = (
     .where(IssuerRow.province == bindparam("province"), *signing_window(bindparam("now")))
     .order_by(IssuerRow.id, *NEWEST_SIGNING_KEY_FIRST)
 )
+# The same as a subquery: what _ENTITLEMENTS_AND_CARDS joins to every entitlement row.
+_SIGNERS: Final = (
+    select(
+        IssuerRow.id.label("signer_id"),
+        IssuerRow.programmes.label("signer_programmes"),
+        IssuerKeyRow.kid.label("signer_kid"),
+        IssuerKeyRow.key_file.label("signer_key_file"),
+        IssuerKeyRow.not_after.label("signer_not_after"),
+        IssuerKeyRow.not_before.label("signer_not_before"),
+        IssuerKeyRow.id.label("signer_key_id"),
+    )
+    .join(IssuerKeyRow, IssuerKeyRow.issuer_id == IssuerRow.id)
+    .where(IssuerRow.province == bindparam("province"), *signing_window(bindparam("now")))
+    .subquery("signers")
+)
 _LOCK_PERSON: Final = (
     select(PersonRow.id).where(PersonRow.id == bindparam("person_id")).with_for_update()
 )
@@ -128,10 +143,12 @@ _CURRENT_CARDS: Final = (
     _CARDS.c.person_id == _PERSONS.c.id,
     one_of(_CARDS.c.state, CURRENT),
 )
-# PostgreSQL: the person's active entitlements (a row each, or one empty row) and its current
-# cards of every issuer (two arrays, by id) in one statement, read after the person's row
-# lock (a statement that waited for the lock would still read from before it). Each
-# statement cost more of the server's CPU than the database's work (docs/reliability.md).
+# PostgreSQL: the person's active entitlements (a row each, or one empty row), its current
+# cards of every issuer (two arrays, by id) and, joined to each entitlement row, the issuers
+# of its province with the keys that sign now (as _SIGNING_ISSUERS, in its order) in one
+# statement, read after the person's row lock (a statement that waited for the lock would
+# still read from before it). Each statement cost more of the server's CPU than the
+# database's work (docs/reliability.md "Speed").
 _ENTITLEMENTS_AND_CARDS: Final = (
     select(
         _ENTITLEMENTS.c.id,
@@ -147,6 +164,7 @@ _ENTITLEMENTS_AND_CARDS: Final = (
         .where(*_CURRENT_CARDS)
         .scalar_subquery()
         .label("card_issuers"),
+        *_SIGNERS.c,
     )
     .select_from(_PERSONS)
     .outerjoin(
@@ -156,8 +174,15 @@ _ENTITLEMENTS_AND_CARDS: Final = (
             _ENTITLEMENTS.c.state == State.ACTIVE,
         ),
     )
+    .outerjoin(_SIGNERS, true())
     .where(_PERSONS.c.id == bindparam("person_id"))
-    .order_by(_ENTITLEMENTS.c.programme)
+    .order_by(
+        _ENTITLEMENTS.c.programme,
+        _ENTITLEMENTS.c.id,
+        _SIGNERS.c.signer_id,
+        _SIGNERS.c.signer_not_before.desc(),
+        _SIGNERS.c.signer_key_id.desc(),
+    )
 )
 _INSERT_CARD: Final = insert(_CARDS).returning(_CARDS.c.id)
 _LINK_ENTITLEMENTS: Final = insert(_CARD_ENTITLEMENTS)
@@ -195,8 +220,18 @@ def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> Si
 
     Of several, the first by id; an issuer without a key that signs now is passed over.
     """
-    wanted = set(programmes)
     rows = session.connection().execute(_SIGNING_ISSUERS, {"province": province, "now": utc_now()})
+    return _pick_signer(rows, province, programmes)
+
+
+def _pick_signer(
+    rows: Iterable[Sequence[Any]], province: str, programmes: Sequence[str]
+) -> SigningIssuer:
+    """:func:`issuer_for`'s choice among rows of (issuer, programmes, kid, key file, cut-off).
+
+    The rows come by issuer id, each issuer's key that signs now first.
+    """
+    wanted = set(programmes)
     seen: set[str] = set()
     for issuer_id, may_sign, kid, key_file, not_after in rows:
         if issuer_id in seen:  # an older key of an issuer already passed over
@@ -754,15 +789,24 @@ def _issue(
         connection.execute(_LOCK_PERSON, {"person_id": person.id})
     today = vn_date(utc_now())
     current_cards: list[tuple[int, str]] | None = None
+    signers: list[tuple[Any, ...]] | None = None
     if connection.dialect.name == "postgresql":
-        rows = connection.execute(_ENTITLEMENTS_AND_CARDS, {"person_id": person.id}).all()
-        entitlements: Sequence[Any] = [
-            row
-            for row in rows
-            if row.id is not None and (row.valid_to is None or row.valid_to >= today)
-        ]
+        rows = connection.execute(
+            _ENTITLEMENTS_AND_CARDS,
+            {"person_id": person.id, "province": person.province, "now": utc_now()},
+        ).all()
         first = rows[0]  # the person's row is there (locked above)
         current_cards = list(zip(first.card_ids or (), first.card_issuers or (), strict=True))
+        # Every entitlement row carries the same signers: those of the first one.
+        signers = [
+            (r.signer_id, r.signer_programmes, r.signer_kid, r.signer_key_file, r.signer_not_after)
+            for r in rows
+            if r.id == first.id and r.signer_id is not None
+        ]
+        by_id = {row.id: row for row in rows if row.id is not None}
+        entitlements: Sequence[Any] = [
+            row for row in by_id.values() if row.valid_to is None or row.valid_to >= today
+        ]
     else:
         entitlements = current_entitlements(session, person, today)
     if not entitlements:
@@ -770,7 +814,11 @@ def _issue(
             "the person has no current entitlement to put on a card",
             message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
         )
-    signing = issuer_for(session, person.province, [e.programme for e in entitlements])
+    programmes = [e.programme for e in entitlements]
+    if signers is None:
+        signing = issuer_for(session, person.province, programmes)
+    else:
+        signing = _pick_signer(signers, person.province, programmes)
     if current_cards is None:
         previous_ids: Sequence[int] = (
             connection.execute(
