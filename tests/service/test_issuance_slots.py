@@ -65,4 +65,10 @@ def test_the_issuance_limit_is_checked_at_start(value: str, tmp_path: Path) -> N
     env = {**ENV, "ASXH_VAR_DIR": str(tmp_path), "ASXH_ISSUANCE_CONCURRENCY": value}
     with pytest.raises(SettingsError, match="ASXH_ISSUANCE_CONCURRENCY"):
         Settings.from_env(env)
-    assert Settings.from_env({**env, "ASXH_ISSUANCE_CONCURRENCY": "3"}).issuance_concurrency == 3
+    assert Settings.from_env({**env, "ASXH_ISSUANCE_CONCURRENCY": "5"}).issuance_concurrency == 5
+    assert (
+        Settings.from_env(
+            {k: v for k, v in env.items() if "ISSUANCE" not in k}
+        ).issuance_concurrency
+        == 3
+    )

@@ -139,9 +139,9 @@ class Settings:
     image_concurrency: int = 2
     # Card issuances (POST /v1/cards) in worker threads at once per worker; the others wait
     # their turn in the event loop. Sixteen threads at once shared one interpreter lock and
-    # each took longer (bench_service_load.py: two gave about a fifth more cards/s on
-    # PostgreSQL and a quarter of the p99; docs/reliability.md "Speed").
-    issuance_concurrency: int = 2
+    # each took longer (bench_service_load.py on PostgreSQL, alternated: 3 gave the most
+    # cards/s, ahead of 2 and 4, and a quarter of the p99 of 16; docs/reliability.md "Speed").
+    issuance_concurrency: int = 3
     # Seconds a database connect, lock wait or statement may take before the request is
     # answered 503 not-ready (SQLite busy timeout; PostgreSQL connect/statement/lock timeouts).
     db_timeout_seconds: float = 5.0
@@ -277,7 +277,7 @@ class Settings:
             log_level=get("ASXH_LOG_LEVEL") or "INFO",
             password_concurrency=get_int("ASXH_PASSWORD_CONCURRENCY", 2),
             image_concurrency=get_int("ASXH_IMAGE_CONCURRENCY", 2),
-            issuance_concurrency=get_int("ASXH_ISSUANCE_CONCURRENCY", 2),
+            issuance_concurrency=get_int("ASXH_ISSUANCE_CONCURRENCY", 3),
             db_timeout_seconds=float(get_int("ASXH_DB_TIMEOUT_SECONDS", 5)),
             cache_ms=get_int("ASXH_CACHE_MS", 1000),
         )
