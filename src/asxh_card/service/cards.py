@@ -86,20 +86,7 @@ _ENTITLEMENTS: Final = mapped_table(EntitlementRow)
 _PERSONS: Final = mapped_table(PersonRow)
 # The issuance path runs Core statements built once (bench/bench_service_load.py: building,
 # compiling and flushing ORM statements took most of an issuance's CPU time).
-_SIGNING_ISSUERS: Final = (
-    select(
-        IssuerRow.id,
-        IssuerRow.programmes,
-        IssuerKeyRow.kid,
-        IssuerKeyRow.key_file,
-        IssuerKeyRow.not_after,
-    )
-    .join(IssuerKeyRow, IssuerKeyRow.issuer_id == IssuerRow.id)
-    .where(IssuerRow.province == bindparam("province"), *signing_window(bindparam("now")))
-    .order_by(IssuerRow.id, *NEWEST_SIGNING_KEY_FIRST)
-)
-# The same as a subquery: what _ENTITLEMENTS_AND_CARDS joins to every entitlement row.
-_SIGNERS: Final = (
+_SIGNER_ROWS: Final = (
     select(
         IssuerRow.id.label("signer_id"),
         IssuerRow.programmes.label("signer_programmes"),
@@ -111,19 +98,23 @@ _SIGNERS: Final = (
     )
     .join(IssuerKeyRow, IssuerKeyRow.issuer_id == IssuerRow.id)
     .where(IssuerRow.province == bindparam("province"), *signing_window(bindparam("now")))
-    .subquery("signers")
 )
+_SIGNING_ISSUERS: Final = _SIGNER_ROWS.order_by(IssuerRow.id, *NEWEST_SIGNING_KEY_FIRST)
+# The same as a subquery: what _ENTITLEMENTS_AND_CARDS joins to every entitlement row.
+_SIGNERS: Final = _SIGNER_ROWS.subquery("signers")
 _LOCK_PERSON: Final = (
     select(PersonRow.id).where(PersonRow.id == bindparam("person_id")).with_for_update()
 )
+#: What a card carries of an entitlement.
+_CARRIED: Final = (
+    _ENTITLEMENTS.c.id,
+    _ENTITLEMENTS.c.programme,
+    _ENTITLEMENTS.c.valid_from,
+    _ENTITLEMENTS.c.valid_to,
+    _ENTITLEMENTS.c.attributes,
+)
 _ACTIVE_ENTITLEMENTS: Final = (
-    select(
-        _ENTITLEMENTS.c.id,
-        _ENTITLEMENTS.c.programme,
-        _ENTITLEMENTS.c.valid_from,
-        _ENTITLEMENTS.c.valid_to,
-        _ENTITLEMENTS.c.attributes,
-    )
+    select(*_CARRIED)
     .where(
         _ENTITLEMENTS.c.person_id == bindparam("person_id"),
         _ENTITLEMENTS.c.state == State.ACTIVE,
@@ -151,11 +142,7 @@ _CURRENT_CARDS: Final = (
 # database's work (docs/reliability.md "Speed").
 _ENTITLEMENTS_AND_CARDS: Final = (
     select(
-        _ENTITLEMENTS.c.id,
-        _ENTITLEMENTS.c.programme,
-        _ENTITLEMENTS.c.valid_from,
-        _ENTITLEMENTS.c.valid_to,
-        _ENTITLEMENTS.c.attributes,
+        *_CARRIED,
         select(func.array_agg(aggregate_order_by(_CARDS.c.id, _CARDS.c.id)))
         .where(*_CURRENT_CARDS)
         .scalar_subquery()
@@ -224,22 +211,22 @@ def issuer_for(session: Session, province: str, programmes: Sequence[str]) -> Si
     return _pick_signer(rows, province, programmes)
 
 
-def _pick_signer(
-    rows: Iterable[Sequence[Any]], province: str, programmes: Sequence[str]
-) -> SigningIssuer:
-    """:func:`issuer_for`'s choice among rows of (issuer, programmes, kid, key file, cut-off).
+def _pick_signer(rows: Iterable[Any], province: str, programmes: Sequence[str]) -> SigningIssuer:
+    """:func:`issuer_for`'s choice among rows with the columns of ``_SIGNER_ROWS``.
 
     The rows come by issuer id, each issuer's key that signs now first.
     """
     wanted = set(programmes)
     seen: set[str] = set()
-    for issuer_id, may_sign, kid, key_file, not_after in rows:
-        if issuer_id in seen:  # an older key of an issuer already passed over
+    for row in rows:
+        if row.signer_id in seen:  # an older key of an issuer already passed over
             continue
-        seen.add(issuer_id)
+        seen.add(row.signer_id)
         # key_file is never None here (signing_window asks for one); the test tells mypy.
-        if wanted <= set(may_sign) and key_file is not None:
-            return SigningIssuer(issuer_id, province, kid, key_file, not_after)
+        if wanted <= set(row.signer_programmes) and row.signer_key_file is not None:
+            return SigningIssuer(
+                row.signer_id, province, row.signer_kid, row.signer_key_file, row.signer_not_after
+            )
     names = ", ".join(sorted(wanted))
     raise ConflictError(
         f"no issuer of province {province} with an active key may sign {names}",
@@ -789,7 +776,7 @@ def _issue(
         connection.execute(_LOCK_PERSON, {"person_id": person.id})
     today = vn_date(utc_now())
     current_cards: list[tuple[int, str]] | None = None
-    signers: list[tuple[Any, ...]] | None = None
+    signers: list[Any] | None = None
     if connection.dialect.name == "postgresql":
         rows = connection.execute(
             _ENTITLEMENTS_AND_CARDS,
@@ -798,11 +785,7 @@ def _issue(
         first = rows[0]  # the person's row is there (locked above)
         current_cards = list(zip(first.card_ids or (), first.card_issuers or (), strict=True))
         # Every entitlement row carries the same signers: those of the first one.
-        signers = [
-            (r.signer_id, r.signer_programmes, r.signer_kid, r.signer_key_file, r.signer_not_after)
-            for r in rows
-            if r.id == first.id and r.signer_id is not None
-        ]
+        signers = [row for row in rows if row.id == first.id and row.signer_id is not None]
         by_id = {row.id: row for row in rows if row.id is not None}
         entitlements: Sequence[Any] = [
             row for row in by_id.values() if row.valid_to is None or row.valid_to >= today
