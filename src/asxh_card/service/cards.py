@@ -13,11 +13,21 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Final, NamedTuple
 
-from sqlalchemy import Connection, Integer, and_, bindparam, func, insert, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    insert,
+    select,
+    true,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm import Session
 
 from asxh_card import card as _card
 from asxh_card._core.statuslist import Status, StatusRef
@@ -30,7 +40,7 @@ from asxh_card.programmes.bhyt import bhyt_group as bhyt_group_of
 from asxh_card.service import audit, statuslists
 from asxh_card.service.audit import Actor
 from asxh_card.service.context import ServiceContext
-from asxh_card.service.db import mapped_table, one_of
+from asxh_card.service.db import adopt, mapped_table, one_of
 from asxh_card.service.errors import (
     ConflictError,
     IdempotencyKeyReusedError,
@@ -121,18 +131,17 @@ _ACTIVE_ENTITLEMENTS: Final = (
     )
     .order_by(_ENTITLEMENTS.c.programme)
 )
-_CURRENT_CARD_IDS: Final = (
-    select(_CARDS.c.id)
-    .where(
-        _CARDS.c.person_id == bindparam("person_id"),
-        _CARDS.c.issuer_id == bindparam("issuer_id"),
-        one_of(_CARDS.c.state, CURRENT),
-    )
-    .order_by(_CARDS.c.id)
-)
+
+
+def _current_cards_of(person_id: Any) -> tuple[ColumnElement[bool], ...]:
+    """Criteria of the current (active or suspended) cards of ``person_id``, of any issuer."""
+    return (_CARDS.c.person_id == person_id, one_of(_CARDS.c.state, CURRENT))
+
+
 _CURRENT_CARDS: Final = (
-    _CARDS.c.person_id == _PERSONS.c.id,
-    one_of(_CARDS.c.state, CURRENT),
+    select(_CARDS.c.id, _CARDS.c.issuer_id)
+    .where(*_current_cards_of(bindparam("person_id")))
+    .order_by(_CARDS.c.id)
 )
 # PostgreSQL: the person's active entitlements (a row each, or one empty row), its current
 # cards of every issuer (two arrays, by id) and, joined to each entitlement row, the issuers
@@ -144,11 +153,11 @@ _ENTITLEMENTS_AND_CARDS: Final = (
     select(
         *_CARRIED,
         select(func.array_agg(aggregate_order_by(_CARDS.c.id, _CARDS.c.id)))
-        .where(*_CURRENT_CARDS)
+        .where(*_current_cards_of(_PERSONS.c.id))
         .scalar_subquery()
         .label("card_ids"),
         select(func.array_agg(aggregate_order_by(_CARDS.c.issuer_id, _CARDS.c.id)))
-        .where(*_CURRENT_CARDS)
+        .where(*_current_cards_of(_PERSONS.c.id))
         .scalar_subquery()
         .label("card_issuers"),
         *_SIGNERS.c,
@@ -599,6 +608,11 @@ def current_entitlements(session: Session, person: PersonRow, today: date) -> li
     """
     session.flush()  # the Core read below must see the session's pending changes
     rows = session.connection().execute(_ACTIVE_ENTITLEMENTS, {"person_id": person.id})
+    return _not_ended(rows, today)
+
+
+def _not_ended(rows: Iterable[Any], today: date) -> list[Any]:
+    """The entitlement rows that still hold ``today`` (a card carries no ended one)."""
     return [row for row in rows if row.valid_to is None or row.valid_to >= today]
 
 
@@ -755,6 +769,42 @@ def _card_issuer(ctx: ServiceContext, signing: SigningIssuer) -> Issuer:
     return issuer
 
 
+def _what_to_issue(
+    session: Session, person: PersonRow, today: date
+) -> tuple[list[Any], SigningIssuer, list[int]]:
+    """What a new card carries, who signs it, and the current cards of that issuer it replaces.
+
+    Read after the person's row lock; PostgreSQL reads all three in one statement.
+    """
+    connection = session.connection()
+    signers: list[Any] | None = None
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            _ENTITLEMENTS_AND_CARDS,
+            {"person_id": person.id, "province": person.province, "now": utc_now()},
+        ).all()
+        first = rows[0]  # the person's row is there (locked)
+        current = list(zip(first.card_ids or (), first.card_issuers or (), strict=True))
+        # Every entitlement row carries the same signers: those of the first one.
+        signers = [row for row in rows if row.id == first.id and row.signer_id is not None]
+        entitlements = _not_ended({r.id: r for r in rows if r.id is not None}.values(), today)
+    else:
+        entitlements = current_entitlements(session, person, today)
+        cards = connection.execute(_CURRENT_CARDS, {"person_id": person.id})
+        current = [(card.id, card.issuer_id) for card in cards]
+    if not entitlements:
+        raise ConflictError(
+            "the person has no current entitlement to put on a card",
+            message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
+        )
+    programmes = [e.programme for e in entitlements]
+    if signers is None:
+        signing = issuer_for(session, person.province, programmes)
+    else:
+        signing = _pick_signer(signers, person.province, programmes)
+    return entitlements, signing, [card_id for card_id, of in current if of == signing.issuer_id]
+
+
 def _issue(
     session: Session,
     ctx: ServiceContext,
@@ -775,43 +825,7 @@ def _issue(
         # two at once cannot both find no current card and leave two.
         connection.execute(_LOCK_PERSON, {"person_id": person.id})
     today = vn_date(utc_now())
-    current_cards: list[tuple[int, str]] | None = None
-    signers: list[Any] | None = None
-    if connection.dialect.name == "postgresql":
-        rows = connection.execute(
-            _ENTITLEMENTS_AND_CARDS,
-            {"person_id": person.id, "province": person.province, "now": utc_now()},
-        ).all()
-        first = rows[0]  # the person's row is there (locked above)
-        current_cards = list(zip(first.card_ids or (), first.card_issuers or (), strict=True))
-        # Every entitlement row carries the same signers: those of the first one.
-        signers = [row for row in rows if row.id == first.id and row.signer_id is not None]
-        by_id = {row.id: row for row in rows if row.id is not None}
-        entitlements: Sequence[Any] = [
-            row for row in by_id.values() if row.valid_to is None or row.valid_to >= today
-        ]
-    else:
-        entitlements = current_entitlements(session, person, today)
-    if not entitlements:
-        raise ConflictError(
-            "the person has no current entitlement to put on a card",
-            message_vi="Người này không có chế độ nào đang được hưởng để ghi lên thẻ.",
-        )
-    programmes = [e.programme for e in entitlements]
-    if signers is None:
-        signing = issuer_for(session, person.province, programmes)
-    else:
-        signing = _pick_signer(signers, person.province, programmes)
-    if current_cards is None:
-        previous_ids: Sequence[int] = (
-            connection.execute(
-                _CURRENT_CARD_IDS, {"person_id": person.id, "issuer_id": signing.issuer_id}
-            )
-            .scalars()
-            .all()
-        )
-    else:
-        previous_ids = [card_id for card_id, of in current_cards if of == signing.issuer_id]
+    entitlements, signing, previous_ids = _what_to_issue(session, person, today)
     previous = (
         list(
             session.scalars(
@@ -881,11 +895,8 @@ def _issue(
         for position, (ent, ref) in enumerate(zip(signed, block, strict=True))
     )
     card_id = _insert_card(connection, values, carried)
-    # The row as written, in the session without reading it back (every column is set, so
-    # nothing is left to load).
-    card = CardRow(id=card_id, **values)
-    make_transient_to_detached(card)
-    session.add(card)
+    # The row as written joins the session without a read-back (every column is set).
+    card = adopt(session, CardRow, {"id": card_id, **values})
     return card, previous, carried
 
 
