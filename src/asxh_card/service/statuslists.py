@@ -130,11 +130,12 @@ _OPEN_LIST: Final = (
 _CLOSE: Final = update(_LISTS).where(_LISTS.c.id == bindparam("list_id")).values(full=True)
 _NEW_LIST: Final = insert(_LISTS).returning(_LISTS.c.id)
 _ALL_TAKEN: Final = select(_ALLOCATIONS.c.idx).where(_ALLOCATIONS.c.list_id == bindparam("list_id"))
-# A claim that skips taken entries and names the ones it took: one statement per try.
+# A claim that skips taken entries and names the ones it took (list id, index): one statement
+# per try of allocate, one for a whole bulk allocation.
 _CLAIM_FREE: Final = {
     dialect: insert_on(_ALLOCATIONS)
     .on_conflict_do_nothing(index_elements=[_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx])
-    .returning(_ALLOCATIONS.c.idx)
+    .returning(_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx)
     for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 # PostgreSQL: find the issuer's open list and make a first claim at a random ``start`` in one
@@ -271,13 +272,17 @@ def _claim_run(
         ]
 
     claim = _CLAIM_FREE[connection.dialect.name]
-    for _ in range(_RANDOM_TRIES):
-        start = secrets.randbelow(size - count + 1)
-        claimed = connection.execute(claim, rows(start)).scalars().all()
-        if len(claimed) == count:
-            return start
-        if claimed:  # part of the run was taken: give back the part this try claimed
+
+    def claimed_whole(start: int) -> bool:
+        """Claim the run at ``start``; a part claimed is given back when some was taken."""
+        claimed = connection.execute(claim, rows(start)).scalars(1).all()
+        if claimed and len(claimed) < count:
             connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
+        return len(claimed) == count
+
+    for _ in range(_RANDOM_TRIES):
+        if claimed_whole(start := secrets.randbelow(size - count + 1)):
+            return start
     # Crowded: choose among the free runs as they are now. Another allocator may claim the
     # chosen run first (nothing is locked): look again.
     for _ in range(_RANDOM_TRIES):
@@ -289,12 +294,8 @@ def _claim_run(
         ]
         if not runs:
             return None
-        start = runs[secrets.randbelow(len(runs))]
-        claimed = connection.execute(claim, rows(start)).scalars().all()
-        if len(claimed) == count:
+        if claimed_whole(start := runs[secrets.randbelow(len(runs))]):
             return start
-        if claimed:
-            connection.execute(_UNCLAIM, {"list_id": list_id, "indices": list(claimed)})
     return None
 
 
@@ -347,7 +348,7 @@ def allocate_many(
             raise ValueError("count must be 1-64")
     now = utc_now()
     connection = session.connection()
-    claim = _CLAIM_RUNS[connection.dialect.name]
+    claim = _CLAIM_FREE[connection.dialect.name]
     lists: dict[str, tuple[StatusListRow, ListSpace]] = {}
     result = [_draw(session, settings, lists, spaces, block) for block in wanted]
     todo = list(range(len(wanted)))
@@ -376,15 +377,6 @@ def allocate_many(
         row.full = row.full or space.allocated >= row.size
     session.flush()
     return result
-
-
-# The bulk claim: entries someone else holds are skipped; the answer names those taken.
-_CLAIM_RUNS: Final = {
-    dialect: insert_on(_ALLOCATIONS)
-    .on_conflict_do_nothing(index_elements=[_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx])
-    .returning(_ALLOCATIONS.c.list_id, _ALLOCATIONS.c.idx)
-    for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
-}
 
 
 def _draw(
