@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -253,27 +254,33 @@ def test_allocators_of_one_issuer_do_not_wait_for_each_other(service: Any) -> No
     assert abs(held[1] - other[1]) >= 3  # ... blocks that do not overlap
 
 
-def test_the_bulk_claim_skips_entries_taken_by_single_issuances(service: Any) -> None:
+def test_the_bulk_claim_skips_entries_taken_by_single_issuances(
+    service: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Single issuances do not count: a bulk picture of the list goes stale and is mended.
 
-    The picture is read while the list is empty; single issuances then take six of its eight
-    entries. The bulk writer's draws collide, the unique constraint refuses them, and the
-    blocks are drawn again until they land on the two free entries.
+    The bulk writer's picture is read when it takes one entry of an eight-entry list; single
+    issuances then take six more. Its next draw is made to hit one of theirs (the draw is
+    pinned): the unique constraint refuses it, and the block is drawn again onto the one
+    free entry. A plain insert of the drawn block would fail with a duplicate key.
     """
     small = service.ctx.settings.with_(status_list_size=8, allow_small_status_lists=True)
     spaces: dict[int, statuslists.ListSpace] = {}
     with session_scope(service.ctx.sessions) as session:
         ensure_issuer(session, service.ctx, "vn-bulk", name="Bulk lists", province="49")
-        (list_id, _start), *_ = statuslists.allocate_many(session, small, [("vn-bulk", 1)], spaces)
+        [(list_id, first)] = statuslists.allocate_many(session, small, [("vn-bulk", 1)], spaces)
     with session_scope(service.ctx.sessions) as session:
-        singles = [statuslists.allocate(session, small, "vn-bulk", "card") for _ in range(5)]
+        singles = [statuslists.allocate(session, small, "vn-bulk", "card") for _ in range(6)]
     assert {lst for lst, _ in singles} == {list_id}
+    (free,) = set(range(8)) - {first} - {idx for _, idx in singles}
+    draws = iter([singles[0][1], free])
+    monkeypatch.setattr(statuslists, "secrets", SimpleNamespace(randbelow=lambda _n: next(draws)))
     with session_scope(service.ctx.sessions) as session:
-        bulk = statuslists.allocate_many(session, small, [("vn-bulk", 1), ("vn-bulk", 1)], spaces)
+        bulk = statuslists.allocate_many(session, small, [("vn-bulk", 1)], spaces)
     with session_scope(service.ctx.sessions) as session:
         taken = session.scalars(
             select(StatusAllocationRow.idx).where(StatusAllocationRow.list_id == list_id)
         ).all()
+    assert bulk == [(list_id, free)]
+    assert next(draws, None) is None, "the first draw collided and the block was drawn again"
     assert sorted(taken) == list(range(8)), "every entry claimed once, none twice"
-    assert {lst for lst, _ in bulk} == {list_id}
-    assert not {idx for _, idx in bulk} & {idx for _, idx in singles}
