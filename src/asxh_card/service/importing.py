@@ -1289,7 +1289,11 @@ class _Importer:
 
     @staticmethod
     def _claim_lists(session: Session, lists: dict[int, tuple[int, int]]) -> None:
-        """Lock the lists; raise :class:`_StaleError` if another writer allocated meanwhile."""
+        """Lock the lists; raise :class:`_StaleError` if another bulk writer counted meanwhile.
+
+        Single issuances do not count (statuslists.allocate): a drawn entry one of them took
+        meets the unique constraint at the insert (IntegrityError), and the chunk is redone.
+        """
         for list_id, (base, added) in lists.items():
             row = session.scalars(
                 select(StatusListRow).where(StatusListRow.id == list_id).with_for_update()
