@@ -284,3 +284,28 @@ def test_the_bulk_claim_skips_entries_taken_by_single_issuances(
     assert bulk == [(list_id, free)]
     assert next(draws, None) is None, "the first draw collided and the block was drawn again"
     assert sorted(taken) == list(range(8)), "every entry claimed once, none twice"
+
+
+@pytest.mark.parametrize("start", [32_765, 65_534])
+def test_a_run_may_start_at_any_index_of_a_large_list(
+    service: Any, monkeypatch: pytest.MonkeyPatch, start: int
+) -> None:
+    """A block's first index is any index that leaves room for it.
+
+    psycopg sends a small Python int as a smallint: PostgreSQL then added the start and the
+    block's length as smallints, and a start whose block reaches 32,768 failed with
+    "smallint out of range" (a 500 now and then in the load bench). The draw is pinned there
+    (32,765 + 3); 65,534 is the control.
+    """
+    settings = service.ctx.settings
+    assert settings.status_list_size > start + 3
+    monkeypatch.setattr(statuslists, "secrets", SimpleNamespace(randbelow=lambda _n: start))
+    with session_scope(service.ctx.sessions) as session:
+        list_id, first = statuslists.allocate(session, settings, "vn-79", "card", 3)
+        taken = session.scalars(
+            select(StatusAllocationRow.idx)
+            .where(StatusAllocationRow.list_id == list_id, StatusAllocationRow.idx >= start)
+            .order_by(StatusAllocationRow.idx)
+        ).all()
+    assert first == start
+    assert list(taken[:3]) == [start, start + 1, start + 2]

@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import Connection, bindparam, delete, insert, select, text, update
+from sqlalchemy import Connection, Integer, bindparam, delete, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, defer
@@ -139,7 +139,8 @@ _CLAIM_FREE: Final = {
     for dialect, insert_on in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
 }
 # PostgreSQL: find the issuer's open list and make a first claim at a random ``start`` in one
-# statement (only if the run fits that list).
+# statement (only if the run fits that list). ``start`` and ``count`` are typed: psycopg sends
+# a small int as a smallint, and ``:start + :count`` overflowed when it reached 32,768.
 _FIND_AND_CLAIM: Final = text(
     """
     WITH open_list AS (
@@ -157,7 +158,11 @@ _FIND_AND_CLAIM: Final = text(
     SELECT open_list.id, open_list.size, (SELECT array_agg(idx) FROM claimed)
     FROM open_list
     """
-).bindparams(bindparam("created_at", type_=_ALLOCATIONS.c.created_at.type))
+).bindparams(
+    bindparam("created_at", type_=_ALLOCATIONS.c.created_at.type),
+    bindparam("start", type_=Integer),
+    bindparam("count", type_=Integer),
+)
 _UNCLAIM: Final = delete(_ALLOCATIONS).where(
     _ALLOCATIONS.c.list_id == bindparam("list_id"),
     _ALLOCATIONS.c.idx.in_(bindparam("indices", expanding=True)),
